@@ -1,0 +1,315 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration file. Every key is documented in README.md.
+type Config struct {
+	Log      LogConfig      `yaml:"log"`
+	Store    StoreConfig    `yaml:"store"`
+	SIP      SIPConfig      `yaml:"sip"`
+	Media    MediaConfig    `yaml:"media"`
+	Trunks   []TrunkConfig  `yaml:"trunks"`
+	Routes   []RouteConfig  `yaml:"routes"`
+	HTTP     HTTPConfig     `yaml:"http"`
+	Shutdown ShutdownConfig `yaml:"shutdown"`
+}
+
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text, json
+}
+
+type StoreConfig struct {
+	// URL is sqlite://PATH (relative to the working directory) or postgres://...
+	URL string `yaml:"url"`
+}
+
+type ListenConfig struct {
+	Transport string `yaml:"transport"` // udp, tcp
+	Addr      string `yaml:"addr"`      // host:port
+}
+
+type SIPConfig struct {
+	Realm       string         `yaml:"realm"`
+	Advertise   string         `yaml:"advertise"` // host or IP peers reach us at
+	UserAgent   string         `yaml:"user_agent"`
+	Listen      []ListenConfig `yaml:"listen"`
+	NonceTTL    Duration       `yaml:"nonce_ttl"`
+	AuthSecret  string         `yaml:"auth_secret"` // signs nonces; random per start when empty
+	MaxExpires  int            `yaml:"register_max_expires"`
+	RingTimeout Duration       `yaml:"ring_timeout"` // how long a carrier may ring before we give up
+}
+
+type MediaConfig struct {
+	Bind      string   `yaml:"bind"`      // IP the RTP sockets bind to
+	Advertise string   `yaml:"advertise"` // IP written into SDP
+	PortMin   int      `yaml:"port_min"`
+	PortMax   int      `yaml:"port_max"`
+	Timeout   Duration `yaml:"timeout"` // no RTP on either leg for this long ends the call
+}
+
+type TrunkConfig struct {
+	Name      string   `yaml:"name"`
+	Address   string   `yaml:"address"`   // host:port of the carrier's SIP server
+	Transport string   `yaml:"transport"` // udp, tcp
+	Codecs    []string `yaml:"codecs"`    // offered in this order
+}
+
+type RouteConfig struct {
+	Prefix string   `yaml:"prefix"` // E.164 digits without '+'; empty matches every number
+	Types  []string `yaml:"types"`  // mobile, fixed, toll_free, premium, other; empty = any
+	Trunks []string `yaml:"trunks"`
+}
+
+type HTTPConfig struct {
+	Listen string `yaml:"listen"` // /healthz, /readyz, /metrics
+}
+
+type ShutdownConfig struct {
+	// DrainTimeout bounds how long SIGTERM waits for active calls to end
+	// before hanging them up.
+	DrainTimeout Duration `yaml:"drain_timeout"`
+}
+
+// Duration is a time.Duration written as "30s", "5m" in YAML.
+type Duration time.Duration
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as 30s or 5m", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// defaults are applied before the file is read; the file overrides them.
+func defaultConfig() Config {
+	return Config{
+		Log:   LogConfig{Level: "info", Format: "text"},
+		Store: StoreConfig{URL: "sqlite://data/dialtone.db"},
+		SIP: SIPConfig{
+			Realm:       "dialtone",
+			Advertise:   "127.0.0.1",
+			UserAgent:   "Dialtone",
+			Listen:      []ListenConfig{{Transport: "udp", Addr: "0.0.0.0:5060"}, {Transport: "tcp", Addr: "0.0.0.0:5060"}},
+			NonceTTL:    Duration(5 * time.Minute),
+			MaxExpires:  3600,
+			RingTimeout: Duration(120 * time.Second),
+		},
+		Media: MediaConfig{
+			Bind: "0.0.0.0", Advertise: "127.0.0.1",
+			PortMin: 20000, PortMax: 29999,
+			Timeout: Duration(30 * time.Second),
+		},
+		HTTP:     HTTPConfig{Listen: "127.0.0.1:8080"},
+		Shutdown: ShutdownConfig{DrainTimeout: Duration(30 * time.Second)},
+	}
+}
+
+// envRef matches ${NAME}; a bare $ is left alone so passwords may hold one.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// LoadConfig reads, expands and validates the file at path. The error names
+// the file, the key and what is wrong with it.
+func LoadConfig(path string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := ParseConfig(raw, os.LookupEnv)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig parses YAML text, replacing ${NAME} with the value lookup gives.
+func ParseConfig(raw []byte, lookup func(string) (string, bool)) (*Config, error) {
+	var missing []string
+	expanded := envRef.ReplaceAllFunc(raw, func(m []byte) []byte {
+		name := string(envRef.FindSubmatch(m)[1])
+		v, ok := lookup(name)
+		if !ok {
+			missing = append(missing, name)
+		}
+		return []byte(v)
+	})
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("environment variable %s is not set", strings.Join(missing, ", "))
+	}
+	cfg := defaultConfig()
+	dec := yaml.NewDecoder(bytes.NewReader(expanded))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// Validate reports the first problem, naming its key.
+func (c *Config) Validate() error {
+	bad := func(key, format string, a ...any) error {
+		return fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return bad("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+	if _, _, err := c.Store.Parse(); err != nil {
+		return bad("store.url", "%v", err)
+	}
+	if c.SIP.Realm == "" {
+		return bad("sip.realm", "must not be empty")
+	}
+	if c.SIP.Advertise == "" || strings.ContainsAny(c.SIP.Advertise, " :/") {
+		return bad("sip.advertise", "%q is not a host name or IPv4 address", c.SIP.Advertise)
+	}
+	if len(c.SIP.Listen) == 0 {
+		return bad("sip.listen", "needs at least one listener")
+	}
+	for i, l := range c.SIP.Listen {
+		key := fmt.Sprintf("sip.listen[%d]", i)
+		if l.Transport != "udp" && l.Transport != "tcp" {
+			return bad(key+".transport", "%q is not one of udp, tcp", l.Transport)
+		}
+		if _, err := netip.ParseAddrPort(l.Addr); err != nil {
+			return bad(key+".addr", "%q is not IP:port", l.Addr)
+		}
+	}
+	if c.SIP.NonceTTL.D() < 10*time.Second {
+		return bad("sip.nonce_ttl", "%v is shorter than 10s", c.SIP.NonceTTL.D())
+	}
+	if c.SIP.MaxExpires < 60 {
+		return bad("sip.register_max_expires", "%d is below 60 seconds", c.SIP.MaxExpires)
+	}
+	if c.SIP.RingTimeout.D() < time.Second {
+		return bad("sip.ring_timeout", "%v is shorter than 1s", c.SIP.RingTimeout.D())
+	}
+	if ip := net.ParseIP(c.Media.Bind); ip == nil || ip.To4() == nil {
+		return bad("media.bind", "%q is not an IPv4 address", c.Media.Bind)
+	}
+	if ip := net.ParseIP(c.Media.Advertise); ip == nil || ip.To4() == nil || ip.IsUnspecified() {
+		return bad("media.advertise", "%q is not a usable IPv4 address", c.Media.Advertise)
+	}
+	if c.Media.PortMin < 1024 || c.Media.PortMin > 65534 {
+		return bad("media.port_min", "%d is outside 1024-65534", c.Media.PortMin)
+	}
+	if c.Media.PortMax <= c.Media.PortMin+2 || c.Media.PortMax > 65535 {
+		return bad("media.port_max", "%d must be above media.port_min+2 and at most 65535", c.Media.PortMax)
+	}
+	if c.Media.Timeout.D() < time.Second {
+		return bad("media.timeout", "%v is shorter than 1s", c.Media.Timeout.D())
+	}
+	names := map[string]bool{}
+	for i, t := range c.Trunks {
+		key := fmt.Sprintf("trunks[%d]", i)
+		if t.Name == "" {
+			return bad(key+".name", "must not be empty")
+		}
+		if names[t.Name] {
+			return bad(key+".name", "%q is defined twice", t.Name)
+		}
+		names[t.Name] = true
+		if _, _, err := net.SplitHostPort(t.Address); err != nil {
+			return bad(key+".address", "%q is not host:port", t.Address)
+		}
+		if t.Transport == "" {
+			c.Trunks[i].Transport = "udp"
+		} else if t.Transport != "udp" && t.Transport != "tcp" {
+			return bad(key+".transport", "%q is not one of udp, tcp", t.Transport)
+		}
+		if len(t.Codecs) == 0 {
+			c.Trunks[i].Codecs = []string{"PCMU", "PCMA"}
+		}
+		for _, codec := range c.Trunks[i].Codecs {
+			if codec != "PCMU" && codec != "PCMA" {
+				return bad(key+".codecs", "%q is not one of PCMU, PCMA", codec)
+			}
+		}
+	}
+	for i, r := range c.Routes {
+		key := fmt.Sprintf("routes[%d]", i)
+		for _, d := range r.Prefix {
+			if d < '0' || d > '9' {
+				return bad(key+".prefix", "%q must be digits only (E.164 without '+')", r.Prefix)
+			}
+		}
+		if len(r.Trunks) == 0 {
+			return bad(key+".trunks", "needs at least one trunk")
+		}
+		for _, name := range r.Trunks {
+			if !names[name] {
+				return bad(key+".trunks", "trunk %q is not defined under trunks", name)
+			}
+		}
+		for _, typ := range r.Types {
+			switch typ {
+			case "mobile", "fixed", "toll_free", "premium", "other":
+			default:
+				return bad(key+".types", "%q is not one of mobile, fixed, toll_free, premium, other", typ)
+			}
+		}
+	}
+	if _, err := netip.ParseAddrPort(c.HTTP.Listen); err != nil {
+		return bad("http.listen", "%q is not IP:port", c.HTTP.Listen)
+	}
+	if c.Shutdown.DrainTimeout.D() < 0 {
+		return bad("shutdown.drain_timeout", "must not be negative")
+	}
+	return nil
+}
+
+// Parse splits the store URL into a driver and its data source.
+func (s StoreConfig) Parse() (driver, dsn string, err error) {
+	switch {
+	case strings.HasPrefix(s.URL, "sqlite://"):
+		path := strings.TrimPrefix(s.URL, "sqlite://")
+		if path == "" {
+			return "", "", errors.New("sqlite:// needs a file path, e.g. sqlite://data/dialtone.db")
+		}
+		return "sqlite", path, nil
+	case strings.HasPrefix(s.URL, "postgres://"), strings.HasPrefix(s.URL, "postgresql://"):
+		return "postgres", s.URL, nil
+	default:
+		return "", "", fmt.Errorf("%q must start with sqlite:// or postgres://", redact(s.URL))
+	}
+}
+
+// redact hides a password in a URL before it reaches a log or error.
+func redact(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 {
+		return u
+	}
+	cred := u[scheme+3 : at]
+	if i := strings.Index(cred, ":"); i >= 0 {
+		return u[:scheme+3] + cred[:i] + ":xxxxx" + u[at:]
+	}
+	return u
+}

@@ -1,0 +1,330 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/postgres"
+	"github.com/dialtone/dialtone/sqlite"
+	"github.com/dialtone/dialtone/switch/b2bua"
+	"github.com/dialtone/dialtone/switch/digest"
+	"github.com/dialtone/dialtone/switch/edge"
+)
+
+func newServeCmd(load func() (*Config, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the switch",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg)
+		},
+	}
+}
+
+func newMigrateCmd(load func() (*Config, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the embedded schema migrations to the configured store",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			st, applied, err := openStore(cmd.Context(), cfg.Store)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			if len(applied) == 0 {
+				fmt.Fprintln(cmd.OutOrStdout(), "schema is up to date")
+			}
+			for _, v := range applied {
+				fmt.Fprintln(cmd.OutOrStdout(), "applied", v)
+			}
+			return nil
+		},
+	}
+}
+
+// openStore opens the store the URL names and applies pending migrations.
+func openStore(ctx context.Context, c StoreConfig) (dialtone.Store, []string, error) {
+	driver, dsn, err := c.Parse()
+	if err != nil {
+		return nil, nil, err
+	}
+	switch driver {
+	case "sqlite":
+		db, err := sqlite.Open(ctx, dsn)
+		if err != nil {
+			return nil, nil, err
+		}
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			db.Close()
+			return nil, nil, fmt.Errorf("store %s: %w", dsn, err)
+		}
+		return db, applied, nil
+	default:
+		db, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open %s: %w", redact(dsn), err)
+		}
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+		return db, applied, nil
+	}
+}
+
+func newLogger(c LogConfig) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// serve runs the switch until a signal: SIGTERM drains (new calls get 503,
+// active ones may finish within shutdown.drain_timeout, the rest get BYE);
+// SIGINT hangs up every call at once.
+func serve(ctx context.Context, cfg *Config) error {
+	log := newLogger(cfg.Log)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
+	defer signal.Stop(sigs)
+
+	st, applied, err := openStore(ctx, cfg.Store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if len(applied) > 0 {
+		log.Info("schema migrated", "applied", applied)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	sw, err := buildSwitch(ctx, cfg, st, reg, log)
+	if err != nil {
+		return err
+	}
+
+	admin := &http.Server{Addr: cfg.HTTP.Listen, Handler: adminMux(st, reg, sw), ReadHeaderTimeout: 5 * time.Second}
+	adminLn, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		sw.Close()
+		return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	go func() {
+		if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("admin http stopped", "error", err)
+		}
+	}()
+	sw.edge.Serve(sw.listeners)
+	for _, l := range sw.listeners {
+		log.Info("sip listening", "transport", l.Transport, "addr", listenerAddr(l))
+	}
+	log.Info("dialtone ready", "version", version, "http", adminLn.Addr().String(), "store", redact(cfg.Store.URL))
+
+	var sig os.Signal
+	select {
+	case sig = <-sigs:
+	case <-ctx.Done():
+		sig = os.Interrupt
+	}
+	if sig == syscall.SIGTERM {
+		log.Info("draining: refusing new calls", "active", sw.calls.ActiveCalls(), "timeout", cfg.Shutdown.DrainTimeout.D())
+		dctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.DrainTimeout.D())
+		left := 0
+		go func() {
+			select {
+			case <-sigs: // a second signal ends the wait
+				cancel()
+			case <-dctx.Done():
+			}
+		}()
+		left = sw.calls.Drain(dctx)
+		cancel()
+		if left > 0 {
+			log.Info("drain timeout: hanging up", "active", left)
+		}
+	} else {
+		log.Info("stopping: hanging up", "active", sw.calls.ActiveCalls())
+	}
+	sw.calls.HangupAll()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = admin.Shutdown(sctx)
+	sw.Close()
+	log.Info("dialtone stopped")
+	return nil
+}
+
+// theSwitch is the SIP side, built and wired.
+type theSwitch struct {
+	ua        *sipgo.UserAgent
+	edge      *edge.Edge
+	calls     *b2bua.Server
+	media     *mediaFactory
+	listeners []edge.Listener
+}
+
+func (s *theSwitch) Close() {
+	s.calls.Close()
+	s.edge.Close()
+	s.media.Close()
+	s.ua.Close()
+}
+
+func buildSwitch(ctx context.Context, cfg *Config, st dialtone.Store, reg prometheus.Registerer, log *slog.Logger) (*theSwitch, error) {
+	listeners, ports, err := bindSIP(cfg.SIP.Listen)
+	if err != nil {
+		return nil, err
+	}
+	closeAll := func() {
+		for _, l := range listeners {
+			if l.Packet != nil {
+				l.Packet.Close()
+			}
+			if l.Stream != nil {
+				l.Stream.Close()
+			}
+		}
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.SIP.UserAgent), sipgo.WithUserAgentHostname(cfg.SIP.Advertise))
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("sip user agent: %w", err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("sip server: %w", err)
+	}
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname(cfg.SIP.Advertise), sipgo.WithClientLogger(log))
+	if err != nil {
+		closeAll()
+		return nil, fmt.Errorf("sip client: %w", err)
+	}
+	router, err := newRouter(cfg.Trunks, cfg.Routes)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	media, err := newMediaFactory(cfg.Media, reg, log)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	auth, err := digest.NewServer(digest.Config{Realm: cfg.SIP.Realm, Secret: []byte(cfg.SIP.AuthSecret), NonceTTL: cfg.SIP.NonceTTL.D()})
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	calls := b2bua.New(b2bua.Config{
+		Host:        cfg.SIP.Advertise,
+		Ports:       ports,
+		UserAgent:   cfg.SIP.UserAgent,
+		RingTimeout: cfg.SIP.RingTimeout.D(),
+	}, client, router, media, st, b2bua.NewMetrics(reg), log)
+	registrar := edge.NewRegistrar()
+	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires},
+		srv, auth, st, calls, registrar, log)
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
+	}, func() float64 { return float64(registrar.Count()) }))
+	return &theSwitch{ua: ua, edge: e, calls: calls, media: media, listeners: listeners}, nil
+}
+
+// bindSIP opens the SIP sockets before anything is served, so that the
+// ports are known (port 0 picks a free one) and errors come early.
+func bindSIP(ls []ListenConfig) ([]edge.Listener, map[string]int, error) {
+	var out []edge.Listener
+	ports := map[string]int{}
+	fail := func(err error) ([]edge.Listener, map[string]int, error) {
+		for _, l := range out {
+			if l.Packet != nil {
+				l.Packet.Close()
+			}
+			if l.Stream != nil {
+				l.Stream.Close()
+			}
+		}
+		return nil, nil, err
+	}
+	for i, l := range ls {
+		switch l.Transport {
+		case "udp":
+			pc, err := net.ListenPacket("udp", l.Addr)
+			if err != nil {
+				return fail(fmt.Errorf("sip.listen[%d]: %w", i, err))
+			}
+			out = append(out, edge.Listener{Transport: "udp", Packet: pc})
+			if _, ok := ports["udp"]; !ok {
+				ports["udp"] = pc.LocalAddr().(*net.UDPAddr).Port
+			}
+		case "tcp":
+			ln, err := net.Listen("tcp", l.Addr)
+			if err != nil {
+				return fail(fmt.Errorf("sip.listen[%d]: %w", i, err))
+			}
+			out = append(out, edge.Listener{Transport: "tcp", Stream: ln})
+			if _, ok := ports["tcp"]; !ok {
+				ports["tcp"] = ln.Addr().(*net.TCPAddr).Port
+			}
+		}
+	}
+	return out, ports, nil
+}
+
+func listenerAddr(l edge.Listener) string {
+	if l.Packet != nil {
+		return l.Packet.LocalAddr().String()
+	}
+	return l.Stream.Addr().String()
+}
+
+func adminMux(st dialtone.Store, reg *prometheus.Registry, sw *theSwitch) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := st.Ping(ctx); err != nil {
+			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready; active calls "+strconv.Itoa(sw.calls.ActiveCalls()))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	return mux
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/media/bridge"
+	"github.com/dialtone/dialtone/media/rtp"
+	"github.com/dialtone/dialtone/switch/b2bua"
+	"github.com/dialtone/dialtone/trunks"
+)
+
+// router adapts the trunks package to b2bua.Router.
+type router struct {
+	table  *trunks.Table
+	trunks map[string]b2bua.Trunk
+}
+
+func newRouter(tcs []TrunkConfig, rcs []RouteConfig) (*router, error) {
+	r := &router{trunks: map[string]b2bua.Trunk{}}
+	for i, tc := range tcs {
+		host, portStr, err := net.SplitHostPort(tc.Address)
+		if err != nil {
+			return nil, fmt.Errorf("trunks[%d].address: %w", i, err)
+		}
+		port, err := strconv.Atoi(portStr)
+		if err != nil || port <= 0 || port > 65535 {
+			return nil, fmt.Errorf("trunks[%d].address: port %q is not 1-65535", i, portStr)
+		}
+		r.trunks[tc.Name] = b2bua.Trunk{Name: tc.Name, Host: host, Port: port, Transport: tc.Transport, Codecs: tc.Codecs}
+	}
+	routes := make([]trunks.Route, 0, len(rcs))
+	for i, rc := range rcs {
+		route := trunks.Route{Prefix: rc.Prefix, Trunks: rc.Trunks}
+		for _, s := range rc.Types {
+			t, err := trunks.ParseNumberType(s)
+			if err != nil {
+				return nil, fmt.Errorf("routes[%d].types: %w", i, err)
+			}
+			route.Types = append(route.Types, t)
+		}
+		routes = append(routes, route)
+	}
+	table, err := trunks.NewTable(routes)
+	if err != nil {
+		return nil, fmt.Errorf("routes: %w", err)
+	}
+	r.table = table
+	return r, nil
+}
+
+func (r *router) Route(_ context.Context, acct *dialtone.Account, dialed string) (b2bua.Destination, error) {
+	n, err := trunks.Normalize(dialed, acct.Country)
+	if err != nil {
+		return b2bua.Destination{}, err
+	}
+	names, err := r.table.Lookup(n)
+	if err != nil {
+		return b2bua.Destination{E164: n.E164, Type: string(n.Type)}, err
+	}
+	d := b2bua.Destination{E164: n.E164, Type: string(n.Type)}
+	for _, name := range names {
+		d.Trunks = append(d.Trunks, r.trunks[name])
+	}
+	return d, nil
+}
+
+// mediaFactory adapts media/bridge to b2bua.Media.
+type mediaFactory struct {
+	f    *bridge.Factory
+	pool *rtp.PortPool
+}
+
+func newMediaFactory(c MediaConfig, reg prometheus.Registerer, _ *slog.Logger) (*mediaFactory, error) {
+	bind, err := netip.ParseAddr(c.Bind)
+	if err != nil {
+		return nil, fmt.Errorf("media.bind: %w", err)
+	}
+	adv, err := netip.ParseAddr(c.Advertise)
+	if err != nil {
+		return nil, fmt.Errorf("media.advertise: %w", err)
+	}
+	pool, err := rtp.NewPortPool(bind, c.PortMin, c.PortMax)
+	if err != nil {
+		return nil, fmt.Errorf("media: %w", err)
+	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dialtone_rtp_port_pairs_in_use", Help: "RTP/RTCP port pairs allocated (two per call).",
+	}, func() float64 { return float64(pool.InUse()) }))
+	return &mediaFactory{f: bridge.NewFactory(bridge.Config{Pool: pool, Advertise: adv, Timeout: c.Timeout.D()}), pool: pool}, nil
+}
+
+func (m *mediaFactory) Bridge(ctx context.Context, callID string, appOffer []byte) (b2bua.Bridge, error) {
+	b, err := m.f.New(ctx, callID, appOffer)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func (m *mediaFactory) Close() {}

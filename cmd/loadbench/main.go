@@ -1,0 +1,412 @@
+// Command loadbench measures the switch under a sipp step load: sipp places
+// authenticated calls through a real dialtone process to a sipp carrier,
+// each step at a higher rate, and reports the highest rate with no failed
+// call and at most 0.1% retransmissions, and the switch's memory.
+//
+//	go run ./cmd/loadbench -bin bin/dialtone
+//
+// It is a benchmark, not a test: it prints figures and asserts nothing.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	bin := flag.String("bin", "bin/dialtone", "dialtone binary")
+	rates := flag.String("rates", "250,500,750,1000,1250,1500", "calls per second, one step each")
+	step := flag.Duration("step", 10*time.Second, "length of each step")
+	soak := flag.Duration("soak", 60*time.Second, "length of the run at the best clean rate (memory check); 0 skips it")
+	hold := flag.Duration("hold", 0, "how long each call stays up")
+	flag.Parse()
+	if err := run(*bin, *rates, *step, *soak, *hold); err != nil {
+		fmt.Fprintln(os.Stderr, "loadbench:", err)
+		os.Exit(1)
+	}
+}
+
+type result struct {
+	rate             int
+	success, failed  int
+	retrans, msgs    int
+	rssStart, rssEnd int64 // KiB
+	rssMax           int64
+}
+
+func (r result) clean() bool {
+	return r.failed == 0 && r.success > 0 && float64(r.retrans) <= 0.001*float64(max(r.msgs, 1))
+}
+
+func run(bin, rates string, step, soak, hold time.Duration) error {
+	if _, err := exec.LookPath("sipp"); err != nil {
+		return errors.New("sipp is not installed (make deps installs it)")
+	}
+	dir, err := os.MkdirTemp("", "loadbench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	sipPort, httpPort, carrierPort := freePort("udp"), freePort("tcp"), freePort("udp")
+	cfg := fmt.Sprintf(`log: {level: warn, format: text}
+store: {url: "sqlite://%s/dialtone.db"}
+sip:
+  realm: dialtone
+  advertise: 127.0.0.1
+  listen: [{transport: udp, addr: "127.0.0.1:%d"}]
+media: {bind: 127.0.0.1, advertise: 127.0.0.1, port_min: 20000, port_max: 39999, timeout: 30s}
+trunks: [{name: carrier, address: "127.0.0.1:%d", transport: udp}]
+routes: [{prefix: "", trunks: [carrier]}]
+http: {listen: "127.0.0.1:%d"}
+shutdown: {drain_timeout: 5s}
+`, dir, sipPort, carrierPort, httpPort)
+	cfgPath := filepath.Join(dir, "dialtone.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	for name, body := range map[string]string{"uac.xml": uacScenario, "uas.xml": uasScenario} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			return err
+		}
+	}
+	create := exec.Command(bin, "-c", cfgPath, "account", "create", "load", "--country", "US")
+	create.Env = append(os.Environ(), "DIALTONE_PASSWORD=loadpass")
+	if out, err := create.CombinedOutput(); err != nil {
+		return fmt.Errorf("create account: %v: %s", err, out)
+	}
+
+	sw := exec.Command(bin, "-c", cfgPath, "serve")
+	sw.Env = append(os.Environ(), "GOMEMLIMIT=1GiB")
+	logf, _ := os.Create(filepath.Join(dir, "switch.log"))
+	sw.Stdout, sw.Stderr = logf, logf
+	if err := sw.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		_ = sw.Process.Signal(syscall.SIGINT)
+		_ = sw.Wait()
+	}()
+	if err := waitReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", httpPort)); err != nil {
+		return err
+	}
+
+	fmt.Printf("sipp step load through dialtone (UDP, digest auth, route, B2BUA, RTP ports, CDR write), hold %v\n", hold)
+	fmt.Printf("%6s %8s %7s %8s %9s %10s %10s\n", "cps", "calls", "failed", "retrans", "clean", "rss_start", "rss_end")
+	best := 0
+	for _, f := range strings.Split(rates, ",") {
+		rate, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil {
+			return fmt.Errorf("rate %q: %w", f, err)
+		}
+		r, err := stepLoad(dir, rate, step, hold, sipPort, carrierPort, sw.Process.Pid)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%6d %8d %7d %8d %9v %9dK %9dK\n", rate, r.success+r.failed, r.failed, r.retrans, r.clean(), r.rssStart, r.rssEnd)
+		if !r.clean() {
+			break
+		}
+		best = rate
+		time.Sleep(3 * time.Second) // let transactions of the step expire
+	}
+	fmt.Printf("highest clean rate: %d calls/s\n", best)
+	if soak > 0 && best > 0 {
+		time.Sleep(35 * time.Second)
+		r, err := stepLoad(dir, best, soak, hold, sipPort, carrierPort, sw.Process.Pid)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("soak %v at %d cps: %d calls, %d failed, %d retransmissions, RSS start %d KiB, max %d KiB, end %d KiB\n",
+			soak, best, r.success+r.failed, r.failed, r.retrans, r.rssStart, r.rssMax, r.rssEnd)
+	}
+	return nil
+}
+
+func stepLoad(dir string, rate int, d, hold time.Duration, sipPort, carrierPort, pid int) (result, error) {
+	calls := int(float64(rate) * d.Seconds())
+	ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
+	defer cancel()
+	uas := exec.CommandContext(ctx, "sipp", "-sf", "uas.xml", "-i", "127.0.0.1", "-p", strconv.Itoa(carrierPort),
+		"-nostdin", "-cp", strconv.Itoa(freePort("udp")), "-m", strconv.Itoa(calls), "-bg_no_log", "-timeout", d.String()+"0", "-max_recv_loops", "10000")
+	uas.Dir = dir
+	uas.Stdout, uas.Stderr = io.Discard, io.Discard
+	if err := uas.Start(); err != nil {
+		return result{}, fmt.Errorf("start carrier sipp: %w", err)
+	}
+	defer func() { _ = uas.Process.Kill(); _ = uas.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+
+	stat := filepath.Join(dir, fmt.Sprintf("uac_%d.csv", rate))
+	uac := exec.CommandContext(ctx, "sipp", "127.0.0.1:"+strconv.Itoa(sipPort), "-sf", "uac.xml", "-s", "12125550100",
+		"-i", "127.0.0.1", "-p", strconv.Itoa(freePort("udp")), "-nostdin", "-cp", strconv.Itoa(freePort("udp")),
+		"-r", strconv.Itoa(rate), "-m", strconv.Itoa(calls), "-l", strconv.Itoa(rate*int(5+hold.Seconds())),
+		"-set", "hold", strconv.Itoa(int(hold.Milliseconds())),
+		"-trace_stat", "-stf", stat, "-fd", "1", "-timeout", (d + time.Minute).String(), "-max_recv_loops", "10000", "-max_sched_loops", "10000")
+	uac.Dir = dir
+	uac.Stdout, uac.Stderr = io.Discard, io.Discard
+	r := result{rate: rate, rssStart: rss(pid)}
+	done := make(chan error, 1)
+	if err := uac.Start(); err != nil {
+		return r, fmt.Errorf("start app sipp: %w", err)
+	}
+	go func() { done <- uac.Wait() }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+wait:
+	for {
+		select {
+		case <-done:
+			break wait
+		case <-tick.C:
+			r.rssMax = max(r.rssMax, rss(pid))
+		}
+	}
+	r.rssEnd = rss(pid)
+	r.rssMax = max(r.rssMax, r.rssEnd)
+	if err := readStats(stat, &r); err != nil {
+		return r, err
+	}
+	return r, nil
+}
+
+// readStats reads the last line of sipp's -trace_stat CSV.
+func readStats(path string, r *result) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("sipp statistics: %w", err)
+	}
+	defer f.Close()
+	cr := csv.NewReader(bufio.NewReader(f))
+	cr.Comma = ';'
+	cr.FieldsPerRecord = -1
+	rows, err := cr.ReadAll()
+	if err != nil || len(rows) < 2 {
+		return fmt.Errorf("sipp statistics %s: %v (%d rows)", path, err, len(rows))
+	}
+	head, last := rows[0], rows[len(rows)-1]
+	col := func(name string) int {
+		for i, h := range head {
+			if h == name && i < len(last) {
+				n, _ := strconv.Atoi(last[i])
+				return n
+			}
+		}
+		return 0
+	}
+	r.success = col("SuccessfulCall(C)")
+	r.failed = col("FailedCall(C)")
+	r.retrans = col("Retransmissions(C)")
+	// Each call is 8 messages from sipp's point of view (INVITE, 407, ACK,
+	// INVITE, 100, 200, ACK, BYE, 200, ...); count calls * 9 as messages.
+	r.msgs = (r.success + r.failed) * 9
+	return nil
+}
+
+func rss(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			n, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func waitReady(url string) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := http.Get(url)
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return errors.New("switch did not become ready")
+}
+
+func freePort(network string) int {
+	if network == "udp" {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+const uacScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="dialtone load: authenticated call">
+  <send retrans="500" start_txn="invite">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:load@[remote_ip]>;tag=[pid]T[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:load@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=load 1 1 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-16
+
+    ]]>
+  </send>
+  <recv response="100" optional="true" response_txn="invite"/>
+  <recv response="407" auth="true" response_txn="invite"/>
+  <send ack_txn="invite">
+    <![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-1]
+      From: <sip:load@[remote_ip]>;tag=[pid]T[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <send retrans="500" start_txn="invite2">
+    <![CDATA[
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:load@[remote_ip]>;tag=[pid]T[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 2 INVITE
+      Contact: <sip:load@[local_ip]:[local_port]>
+      [authentication username=load password=loadpass]
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=load 1 1 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+      a=fmtp:101 0-16
+
+    ]]>
+  </send>
+  <recv response="100" optional="true" response_txn="invite2"/>
+  <recv response="180" optional="true" response_txn="invite2"/>
+  <recv response="183" optional="true" response_txn="invite2"/>
+  <recv response="200" rrs="true" response_txn="invite2"/>
+  <send ack_txn="invite2">
+    <![CDATA[
+      ACK [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:load@[remote_ip]>;tag=[pid]T[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <pause milliseconds="[$hold]"/>
+  <send retrans="500">
+    <![CDATA[
+      BYE [next_url] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:load@[remote_ip]>;tag=[pid]T[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      [routes]
+      Call-ID: [call_id]
+      CSeq: 3 BYE
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" crlf="true"/>
+</scenario>
+`
+
+const uasScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="dialtone load: carrier">
+  <recv request="INVITE" crlf="true"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]C[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Contact: <sip:carrier@[local_ip]:[local_port]>
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=carrier 1 1 IN IP4 [local_ip]
+      s=-
+      c=IN IP4 [media_ip]
+      t=0 0
+      m=audio [media_port] RTP/AVP 0 101
+      a=rtpmap:0 PCMU/8000
+      a=rtpmap:101 telephone-event/8000
+
+    ]]>
+  </send>
+  <recv request="ACK" optional="true" crlf="true"/>
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+    ]]>
+  </send>
+</scenario>
+`

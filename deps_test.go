@@ -1,0 +1,69 @@
+package dialtone_test
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDependencyArrows keeps the layering honest: logic packages do not
+// import each other, storage adapters import no logic, and only
+// cmd/dialtone wires things together.
+func TestDependencyArrows(t *testing.T) {
+	const mod = "github.com/dialtone/dialtone"
+	out, err := exec.Command("go", "list", "-json=ImportPath,Deps", "./...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	// Each group may not depend on any package of the groups listed for it.
+	forbidden := map[string][]string{
+		"switch/b2bua":  {"media/", "trunks", "billing", "sqlite", "postgres", "companion", "switch/edge"},
+		"switch/edge":   {"media/", "trunks", "billing", "sqlite", "postgres", "companion", "switch/b2bua"},
+		"switch/digest": {"switch/", "media/", "trunks", "billing", "sqlite", "postgres"},
+		"media/":        {"switch/", "trunks", "billing", "sqlite", "postgres", "companion"},
+		"trunks":        {"switch/", "media/", "billing", "sqlite", "postgres", "companion"},
+		"billing":       {"switch/", "media/", "trunks", "sqlite", "postgres", "companion"},
+		"sqlite":        {"switch/", "media/", "trunks", "billing", "postgres"},
+		"postgres":      {"switch/", "media/", "trunks", "billing", "sqlite"},
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	checked := 0
+	for dec.More() {
+		var p struct {
+			ImportPath string
+			Deps       []string
+		}
+		if err := dec.Decode(&p); err != nil {
+			t.Fatalf("decode go list: %v", err)
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, mod), "/")
+		for group, bans := range forbidden {
+			if !inGroup(rel, group) {
+				continue
+			}
+			checked++
+			for _, dep := range p.Deps {
+				if !strings.HasPrefix(dep, mod+"/") {
+					continue
+				}
+				drel := strings.TrimPrefix(dep, mod+"/")
+				for _, ban := range bans {
+					if inGroup(drel, ban) && !inGroup(drel, group) {
+						t.Errorf("%s imports %s: logic packages declare interfaces instead; cmd/dialtone wires them", rel, drel)
+					}
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no package was checked: the module layout has changed")
+	}
+}
+
+func inGroup(pkg, group string) bool {
+	if strings.HasSuffix(group, "/") {
+		return strings.HasPrefix(pkg, group)
+	}
+	return pkg == group || strings.HasPrefix(pkg, group+"/")
+}

@@ -1,0 +1,215 @@
+// Package dialtone holds the domain nouns shared by every part of the switch:
+// accounts, call detail records, and the errors that classify them.
+//
+// It has no dependencies beyond the standard library. Logic packages
+// (switch/..., media/..., billing, trunks) and storage adapters (sqlite,
+// postgres) import it; it imports none of them. The storage interfaces
+// below are implemented by the adapters and checked by one shared
+// conformance suite (package storetest).
+package dialtone
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Sentinel errors. Adapters wrap them with detail; callers match with errors.Is.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("already exists")
+	ErrInvalid  = errors.New("invalid")
+)
+
+// Call outcome errors. Any package may wrap these; the call controller maps
+// them to SIP responses in one table (switch/b2bua), the HTTP API to statuses.
+var (
+	ErrForbidden     = errors.New("forbidden")               // account disabled, destination blocked
+	ErrInvalidNumber = errors.New("invalid number")          // cannot be normalized to E.164
+	ErrNoRoute       = errors.New("no route")                // no trunk serves the number
+	ErrNoCodec       = errors.New("no common codec")         // offer and our codecs do not meet
+	ErrUnavailable   = errors.New("temporarily unavailable") // out of ports, draining, overloaded
+)
+
+// AccountStatus says whether an account may register and place calls.
+type AccountStatus string
+
+const (
+	AccountActive   AccountStatus = "active"
+	AccountDisabled AccountStatus = "disabled"
+)
+
+// Account is an app user: SIP credentials, the country used to normalize
+// the numbers they dial, and the currency they pay in.
+//
+// The password is never stored: only the digest HA1 hashes for the realm the
+// account was created in (RFC 3261 section 22.4, RFC 8760 for SHA-256).
+type Account struct {
+	ID        int64
+	Username  string
+	Realm     string
+	HA1MD5    string // hex MD5(username:realm:password)
+	HA1SHA256 string // hex SHA-256(username:realm:password)
+	Country   string // ISO 3166-1 alpha-2, e.g. "US"
+	Currency  string // ISO 4217, e.g. "USD"
+	Status    AccountStatus
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Validate reports the first problem with a, naming the field.
+func (a *Account) Validate() error {
+	switch {
+	case a.Username == "":
+		return fmt.Errorf("%w account: username is empty", ErrInvalid)
+	case len(a.Username) > 64:
+		return fmt.Errorf("%w account: username is longer than 64 characters", ErrInvalid)
+	case a.Realm == "":
+		return fmt.Errorf("%w account %q: realm is empty", ErrInvalid, a.Username)
+	case a.HA1MD5 == "" || a.HA1SHA256 == "":
+		return fmt.Errorf("%w account %q: digest hashes are empty", ErrInvalid, a.Username)
+	case len(a.Country) != 2:
+		return fmt.Errorf("%w account %q: country %q is not an ISO 3166 alpha-2 code", ErrInvalid, a.Username, a.Country)
+	case len(a.Currency) != 3:
+		return fmt.Errorf("%w account %q: currency %q is not an ISO 4217 code", ErrInvalid, a.Username, a.Currency)
+	case a.Status != AccountActive && a.Status != AccountDisabled:
+		return fmt.Errorf("%w account %q: status %q is not active or disabled", ErrInvalid, a.Username, a.Status)
+	}
+	for _, r := range a.Username {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("%w account: username %q may hold only letters, digits, '.', '_' and '-'", ErrInvalid, a.Username)
+		}
+	}
+	return nil
+}
+
+// AccountUpdate changes some fields of an account; nil fields stay as they are.
+type AccountUpdate struct {
+	Status    *AccountStatus
+	Realm     *string
+	HA1MD5    *string
+	HA1SHA256 *string
+	Country   *string
+	Currency  *string
+}
+
+// ApplyTo sets the fields of a that u names.
+func (u AccountUpdate) ApplyTo(a *Account) {
+	if u.Status != nil {
+		a.Status = *u.Status
+	}
+	if u.Realm != nil {
+		a.Realm = *u.Realm
+	}
+	if u.HA1MD5 != nil {
+		a.HA1MD5 = *u.HA1MD5
+	}
+	if u.HA1SHA256 != nil {
+		a.HA1SHA256 = *u.HA1SHA256
+	}
+	if u.Country != nil {
+		a.Country = *u.Country
+	}
+	if u.Currency != nil {
+		a.Currency = *u.Currency
+	}
+}
+
+// AccountStore keeps accounts.
+type AccountStore interface {
+	// CreateAccount inserts a and sets its ID and timestamps.
+	// It fails with ErrConflict when the username is taken.
+	CreateAccount(ctx context.Context, a *Account) error
+	// AccountByUsername fails with ErrNotFound when there is no such account.
+	AccountByUsername(ctx context.Context, username string) (*Account, error)
+	// Accounts lists accounts ordered by username.
+	Accounts(ctx context.Context) ([]*Account, error)
+	// UpdateAccount applies upd and returns the account as stored.
+	UpdateAccount(ctx context.Context, username string, upd AccountUpdate) (*Account, error)
+}
+
+// Disposition is the outcome of a call attempt, as finance reads it.
+type Disposition string
+
+const (
+	Answered  Disposition = "ANSWERED"
+	NoAnswer  Disposition = "NO ANSWER"
+	Busy      Disposition = "BUSY"
+	Failed    Disposition = "FAILED"
+	Cancelled Disposition = "CANCELLED"
+)
+
+// Party names who ended a call.
+type Party string
+
+const (
+	PartyCaller Party = "caller" // the app user
+	PartyCallee Party = "callee" // the carrier / far end
+	PartySwitch Party = "switch" // media timeout, shutdown, credit
+	PartyNone   Party = ""       // the call never connected
+)
+
+// CDR is the record of one call attempt, written once when it ends.
+// Times are UTC; a zero time means the call never reached that point.
+type CDR struct {
+	ID            string // ours, a UUID
+	AppCallID     string // SIP Call-ID of the app leg
+	CarrierCallID string // SIP Call-ID of the carrier leg; empty if never sent
+	AccountID     int64
+	Account       string // username
+	Caller        string // caller id presented (From user)
+	DialedRaw     string // as typed
+	DialedE164    string // normalized, "+..."; empty if invalid
+	Trunk         string // carrier trunk used; empty if none
+
+	SetupAt   time.Time // INVITE received
+	RingingAt time.Time // first 180/183
+	AnswerAt  time.Time // 200 OK from the carrier
+	EndAt     time.Time // final response or BYE
+
+	Duration      time.Duration // AnswerAt to EndAt; zero when not answered
+	BilledSeconds int64         // whole seconds charged, rounded up from Duration
+
+	Disposition Disposition
+	SIPCode     int    // final SIP status sent to the app (200 when answered)
+	SIPReason   string // its reason phrase
+	HangupBy    Party
+
+	AppCodec     string // e.g. "PCMU"
+	CarrierCodec string
+
+	// Media statistics, per leg, as seen by the relay.
+	AppPackets     int64
+	AppLost        int64
+	CarrierPackets int64
+	CarrierLost    int64
+}
+
+// CDRFilter selects CDRs by EndAt in [From, To) and optionally by account and trunk.
+type CDRFilter struct {
+	From, To time.Time
+	Account  string
+	Trunk    string
+	Limit    int // 0 means no limit
+}
+
+// CDRStore keeps call detail records. A CDR is written once and never changed.
+type CDRStore interface {
+	// InsertCDR stores c durably: once it returns nil the record survives a
+	// crash of the process. A second insert of the same ID fails with ErrConflict.
+	InsertCDR(ctx context.Context, c *CDR) error
+	// CDRByID fails with ErrNotFound when there is no such record.
+	CDRByID(ctx context.Context, id string) (*CDR, error)
+	// CDRs returns the records matching f, ordered by EndAt then ID.
+	CDRs(ctx context.Context, f CDRFilter) ([]*CDR, error)
+}
+
+// Store is everything the switch keeps.
+type Store interface {
+	AccountStore
+	CDRStore
+	// Ping reports whether the store answers; used by /readyz.
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,406 @@
+// Package b2bua is the call controller: one call is an app leg (the user's
+// INVITE, answered by us as a UAS) and a carrier leg (our own INVITE to a
+// trunk, sent as a UAC), joined by a media bridge.
+//
+// It owns the call's life: routing, media setup, relaying of provisional
+// and final responses, BYE from either side, CANCEL before answer, the
+// media timeout, and the CDR written when the call ends. It knows nothing of
+// SQL, RTP or number plans: the Router, Media and CDRWriter it needs are
+// declared here and built elsewhere.
+//
+// Concurrency: sipgo hands each SIP message to its own goroutine. A call's
+// setup runs in the goroutine of its INVITE; BYE and timeouts may arrive on
+// any goroutine and meet in call.hangup, which runs once. Calls are found by
+// Call-ID in a map guarded by Server.mu; no I/O is done under that lock.
+// Every goroutine the Server starts is tracked and waited for by Close.
+//
+// Topology hiding: the carrier INVITE is built from scratch (new Call-ID,
+// tags, Via, Contact, our User-Agent, our SDP); nothing of the app's
+// request is copied to it.
+package b2bua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
+
+	"github.com/dialtone/dialtone"
+)
+
+// Trunk is a carrier the call may be sent to.
+type Trunk struct {
+	Name      string
+	Host      string
+	Port      int
+	Transport string // "udp" or "tcp"
+	Codecs    []string
+}
+
+// Destination is where a dialed number goes.
+type Destination struct {
+	E164   string // "+..."
+	Type   string // mobile, fixed, ...
+	Trunks []Trunk
+}
+
+// Router turns what the user dialed into an E.164 number and the trunks to try,
+// in order. It fails with dialtone.ErrInvalidNumber or dialtone.ErrNoRoute.
+type Router interface {
+	Route(ctx context.Context, acct *dialtone.Account, dialed string) (Destination, error)
+}
+
+// Media builds the bridge between the two legs of a call from the app's SDP offer.
+// It fails with dialtone.ErrNoCodec when the offer has nothing we can carry.
+type Media interface {
+	Bridge(ctx context.Context, callID string, appOffer []byte) (Bridge, error)
+}
+
+// Bridge is the media of one call.
+type Bridge interface {
+	// CarrierOffer is the SDP for the INVITE to a carrier offering codecs, in order.
+	CarrierOffer(codecs []string) ([]byte, error)
+	// SetCarrierAnswer applies the carrier's SDP (from 183 or 200).
+	SetCarrierAnswer(sdp []byte) error
+	// AppAnswer is the SDP answer for the app (in 183 and 200).
+	AppAnswer() ([]byte, error)
+	// Start arms the media timeout; onTimeout is called at most once.
+	Start(onTimeout func())
+	// Codecs names the codec of each leg, e.g. "PCMU".
+	Codecs() (app, carrier string)
+	// Stats returns packets received and estimated lost on each leg.
+	Stats() (appPackets, appLost, carrierPackets, carrierLost int64)
+	Close() error
+}
+
+// CDRWriter stores the record of a finished call.
+type CDRWriter interface {
+	InsertCDR(ctx context.Context, c *dialtone.CDR) error
+}
+
+// Config is what the call controller needs to know about its own addresses.
+type Config struct {
+	// Host is the address written into Contact and From toward peers.
+	Host string
+	// Ports maps a transport ("udp", "tcp") to our listening port.
+	Ports map[string]int
+	// UserAgent is sent to carriers in place of the app's.
+	UserAgent string
+	// RingTimeout bounds how long a carrier may take to answer.
+	RingTimeout time.Duration
+}
+
+// Server is the call controller.
+type Server struct {
+	cfg     Config
+	client  *sipgo.Client
+	ua      sipgo.DialogUA
+	router  Router
+	media   Media
+	cdrs    CDRWriter
+	metrics *Metrics
+	log     *slog.Logger
+	now     func() time.Time
+
+	draining atomic.Bool
+	wg       sync.WaitGroup // call setups and hangups in flight
+
+	mu    sync.Mutex
+	calls map[string]*call // by the Call-ID of either leg
+	live  map[*call]struct{}
+	idle  chan struct{} // closed and replaced when live becomes empty
+}
+
+// New returns a call controller sending its requests through client.
+func New(cfg Config, client *sipgo.Client, router Router, media Media, cdrs CDRWriter, m *Metrics, log *slog.Logger) *Server {
+	return &Server{
+		cfg:     cfg,
+		client:  client,
+		ua:      sipgo.DialogUA{Client: client, ContactHDR: contact(cfg, "udp")},
+		router:  router,
+		media:   media,
+		cdrs:    cdrs,
+		metrics: m,
+		log:     log,
+		now:     func() time.Time { return time.Now().UTC() },
+		calls:   map[string]*call{},
+		live:    map[*call]struct{}{},
+	}
+}
+
+func contact(cfg Config, transport string) sip.ContactHeader {
+	uri := sip.Uri{Scheme: "sip", User: "dialtone", Host: cfg.Host, Port: cfg.Ports[transport]}
+	if transport != "udp" {
+		uri.UriParams = sip.NewParams()
+		uri.UriParams.Add("transport", transport)
+	}
+	return sip.ContactHeader{Address: uri}
+}
+
+// ActiveCalls counts calls being set up or connected.
+func (s *Server) ActiveCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.live)
+}
+
+// HandleInvite runs a new call from an authenticated account to completion
+// of its setup. The edge has already sent 100 Trying. It blocks until the
+// call is answered or has failed.
+func (s *Server) HandleInvite(acct *dialtone.Account, req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		s.handleReinvite(req, tx)
+		return
+	}
+	if s.draining.Load() {
+		respond(tx, req, 503, "Service Unavailable: shutting down")
+		return
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+
+	dlg, err := s.ua.ReadInvite(req, tx)
+	if err != nil {
+		s.log.Info("invite refused", "error", err)
+		respond(tx, req, 400, "Bad Request")
+		return
+	}
+	c := s.newCall(acct, req, dlg)
+	if err := c.setup(); err != nil {
+		c.log.Debug("call setup ended", "error", err)
+	}
+}
+
+// HandleAck confirms the app leg's 2xx.
+func (s *Server) HandleAck(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.lookup(req)
+	if c == nil {
+		return
+	}
+	if err := c.app.ReadAck(req, tx); err != nil {
+		c.log.Debug("ack not matched", "error", err)
+	}
+}
+
+// HandleBye ends the call on the other leg of whoever sent BYE.
+func (s *Server) HandleBye(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.lookup(req)
+	if c == nil {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	c.mu.Lock()
+	fromCarrier := req.CallID().Value() == c.carrierCallID
+	carrier, answered := c.carrier, c.answered
+	c.mu.Unlock()
+	if fromCarrier {
+		if carrier == nil {
+			respond(tx, req, 481, "Call/Transaction Does Not Exist")
+			return
+		}
+		if err := carrier.ReadBye(req, tx); err != nil {
+			respond(tx, req, 481, "Call/Transaction Does Not Exist")
+			return
+		}
+		c.hangup(dialtone.PartyCallee)
+		return
+	}
+	if !answered {
+		// BYE before the answer: end the attempt like a CANCEL would.
+		respond(tx, req, 200, "OK")
+		c.cancel(errAppBye)
+		return
+	}
+	if err := c.app.ReadBye(req, tx); err != nil {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	c.hangup(dialtone.PartyCaller)
+}
+
+// handleReinvite answers a re-INVITE inside a known call with the SDP we
+// already gave, keeping the call up (session refresh or codec re-offer).
+func (s *Server) handleReinvite(req *sip.Request, tx sip.ServerTransaction) {
+	c := s.lookup(req)
+	var bridge Bridge
+	if c != nil {
+		c.mu.Lock()
+		bridge = c.bridge
+		c.mu.Unlock()
+	}
+	if bridge == nil || req.CallID().Value() != c.cdr.AppCallID {
+		respond(tx, req, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	answer, err := bridge.AppAnswer()
+	if err != nil {
+		respond(tx, req, 488, "Not Acceptable Here")
+		return
+	}
+	res := sip.NewSDPResponseFromRequest(req, answer)
+	h := contact(s.cfg, transportOf(req))
+	res.AppendHeader(&h)
+	if err := tx.Respond(res); err != nil {
+		c.log.Debug("re-invite response failed", "error", err)
+	}
+}
+
+func (s *Server) lookup(req *sip.Request) *call {
+	id := req.CallID()
+	if id == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[id.Value()]
+}
+
+func (s *Server) track(c *call, callID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[callID] = c
+	if _, ok := s.live[c]; !ok {
+		s.live[c] = struct{}{}
+		s.metrics.active.Inc()
+	}
+}
+
+// retrack moves a call from the Call-ID of a previous carrier attempt to the next one.
+func (s *Server) retrack(c *call, previous, next string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if previous != "" {
+		delete(s.calls, previous)
+	}
+	s.calls[next] = c
+}
+
+func (s *Server) untrack(c *call) {
+	c.mu.Lock()
+	carrierCallID := c.carrierCallID
+	c.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.calls, c.cdr.AppCallID)
+	if carrierCallID != "" {
+		delete(s.calls, carrierCallID)
+	}
+	if _, ok := s.live[c]; ok {
+		delete(s.live, c)
+		s.metrics.active.Dec()
+	}
+	if len(s.live) == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+}
+
+// Drain stops taking new calls (they get 503) and waits until the active
+// ones have ended or ctx is done. It returns the number still active.
+func (s *Server) Drain(ctx context.Context) int {
+	s.draining.Store(true)
+	for {
+		s.mu.Lock()
+		n := len(s.live)
+		if n == 0 {
+			s.mu.Unlock()
+			return 0
+		}
+		if s.idle == nil {
+			s.idle = make(chan struct{})
+		}
+		idle := s.idle
+		s.mu.Unlock()
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return n
+		}
+	}
+}
+
+// HangupAll ends every call with BYE on both legs (or CANCEL before answer)
+// and waits for their CDRs to be written.
+func (s *Server) HangupAll() {
+	s.draining.Store(true)
+	s.mu.Lock()
+	calls := make([]*call, 0, len(s.live))
+	for c := range s.live {
+		calls = append(calls, c)
+	}
+	s.mu.Unlock()
+	for _, c := range calls {
+		c.abort()
+	}
+	s.wg.Wait()
+}
+
+// Close ends all calls and waits for every goroutine the Server started.
+func (s *Server) Close() error {
+	s.HangupAll()
+	return nil
+}
+
+func (s *Server) newCall(acct *dialtone.Account, req *sip.Request, dlg *sipgo.DialogServerSession) *call {
+	id := uuid.NewString()
+	appCallID := req.CallID().Value()
+	caller := ""
+	if from := req.From(); from != nil {
+		caller = from.Address.User
+	}
+	c := &call{
+		s:    s,
+		acct: acct,
+		req:  req,
+		app:  dlg,
+		cdr: dialtone.CDR{
+			ID:        id,
+			AppCallID: appCallID,
+			AccountID: acct.ID,
+			Account:   acct.Username,
+			Caller:    caller,
+			DialedRaw: req.Recipient.User,
+			SetupAt:   s.now(),
+		},
+		log: s.log.With("call_id", id, "account", acct.Username),
+	}
+	c.ctx, c.cancel = context.WithCancelCause(context.Background())
+	s.track(c, appCallID)
+	s.metrics.attempts.Inc()
+	return c
+}
+
+func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string) {
+	_ = tx.Respond(sip.NewResponseFromRequest(req, code, reason, nil))
+}
+
+func transportOf(req *sip.Request) string {
+	switch req.Transport() {
+	case "TCP", "tcp":
+		return "tcp"
+	}
+	return "udp"
+}
+
+func hostPort(t Trunk) string {
+	return net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
+}
+
+var (
+	errRingTimeout = errors.New("carrier did not answer in time")
+	errAppBye      = errors.New("app sent BYE before the answer")
+)
+
+// errShutdown is the cause of a call's context when the switch ends it.
+var errShutdown = fmt.Errorf("switch is shutting down: %w", dialtone.ErrUnavailable)

@@ -1,0 +1,393 @@
+package b2bua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+	"github.com/google/uuid"
+
+	"github.com/dialtone/dialtone"
+)
+
+// call is one app-to-carrier call.
+type call struct {
+	s    *Server
+	acct *dialtone.Account
+	req  *sip.Request // the app's INVITE
+	log  *slog.Logger
+
+	// ctx ends the call's setup: cancelled by abort (shutdown) and by the
+	// app's CANCEL through the app dialog's context.
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	app *sipgo.DialogServerSession // set before the call is tracked, then constant
+
+	mu            sync.Mutex
+	bridge        Bridge                     // set once media is ready; then constant
+	carrierCallID string                     // of the attempt in progress
+	carrier       *sipgo.DialogClientSession // the attempt in progress or answered
+	answered      bool
+	ended         bool
+	cdr           dialtone.CDR
+	once          sync.Once
+}
+
+// setup routes the call, dials carriers in order and connects the legs.
+// It returns when the call is connected or has ended.
+func (c *call) setup() error {
+	// The app's CANCEL ends the app dialog's context.
+	stop := context.AfterFunc(c.app.Context(), func() { c.cancel(context.Canceled) })
+	defer stop()
+
+	dest, err := c.s.router.Route(c.ctx, c.acct, c.req.Recipient.User)
+	if err != nil {
+		c.fail(errorOutcome(err), err)
+		return fmt.Errorf("route: %w", err)
+	}
+	c.cdr.DialedE164 = dest.E164
+	c.log = c.log.With("to", dest.E164)
+
+	bridge, err := c.s.media.Bridge(c.ctx, c.cdr.ID, c.req.Body())
+	if err != nil {
+		c.fail(errorOutcome(err), err)
+		return fmt.Errorf("media: %w", err)
+	}
+	c.mu.Lock()
+	c.bridge = bridge
+	c.mu.Unlock()
+
+	last := outcome{dialtone.Failed, 503, "Service Unavailable"}
+	for i, trunk := range dest.Trunks {
+		o, failover, err := c.dial(trunk, dest.E164)
+		if err == nil {
+			return nil // connected; hangup finishes the call
+		}
+		last = o
+		c.log.Info("carrier attempt failed", "trunk", trunk.Name, "attempt", i+1, "code", o.code, "error", err)
+		if !failover || c.ctx.Err() != nil {
+			break
+		}
+	}
+	if cause := context.Cause(c.ctx); cause != nil {
+		switch {
+		case errors.Is(cause, errShutdown):
+			last = outcome{dialtone.Failed, 503, "Service Unavailable: shutting down"}
+		case errors.Is(cause, errAppBye):
+			last = outcome{dialtone.Cancelled, 487, "Request Terminated"}
+			c.setHangup(dialtone.PartyCaller)
+		default:
+			// The app's CANCEL: the transaction layer has already answered 487.
+			c.setHangup(dialtone.PartyCaller)
+			c.end(outcome{dialtone.Cancelled, 487, "Request Terminated"})
+			return nil
+		}
+	}
+	c.fail(last, nil)
+	return nil
+}
+
+// dial sends the INVITE to one trunk and waits for its answer. It returns
+// nil once the call is connected on both legs.
+func (c *call) dial(trunk Trunk, e164 string) (outcome, bool, error) {
+	offer, err := c.bridge.CarrierOffer(trunk.Codecs)
+	if err != nil {
+		return errorOutcome(err), true, fmt.Errorf("carrier offer: %w", err)
+	}
+	callID := uuid.NewString()
+	c.mu.Lock()
+	previous := c.carrierCallID
+	c.carrierCallID = callID
+	c.cdr.CarrierCallID = callID
+	c.cdr.Trunk = trunk.Name
+	c.carrier = nil
+	c.mu.Unlock()
+	c.s.retrack(c, previous, callID)
+	m := c.s.metrics
+	m.trunkAttempts.WithLabelValues(trunk.Name).Inc()
+
+	inv := c.carrierInvite(trunk, e164, callID, offer)
+	ctx, cancel := context.WithTimeoutCause(c.ctx, c.s.cfg.RingTimeout, errRingTimeout)
+	defer cancel()
+
+	cs, err := c.s.ua.WriteInvite(ctx, inv)
+	if err != nil {
+		m.trunkFailures.WithLabelValues(trunk.Name, "transport").Inc()
+		return outcome{dialtone.Failed, 503, "Service Unavailable"}, true, fmt.Errorf("invite %s: %w", trunk.Name, err)
+	}
+	c.mu.Lock()
+	c.carrier = cs
+	c.mu.Unlock()
+
+	err = cs.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: c.relayProvisional})
+	if err != nil {
+		var dr *sipgo.ErrDialogResponse
+		switch {
+		case errors.As(err, &dr):
+			o, failover := carrierOutcome(dr.Res.StatusCode, dr.Res.Reason)
+			m.trunkFailures.WithLabelValues(trunk.Name, fmt.Sprint(dr.Res.StatusCode)).Inc()
+			return o, failover, fmt.Errorf("carrier %s answered %d %s", trunk.Name, dr.Res.StatusCode, dr.Res.Reason)
+		case errors.Is(context.Cause(ctx), errRingTimeout):
+			m.trunkFailures.WithLabelValues(trunk.Name, "ring_timeout").Inc()
+			return outcome{dialtone.NoAnswer, 480, "Temporarily Unavailable: no answer"}, false, errRingTimeout
+		case c.ctx.Err() != nil:
+			return outcome{dialtone.Cancelled, 487, "Request Terminated"}, false, context.Cause(c.ctx)
+		default:
+			m.trunkFailures.WithLabelValues(trunk.Name, "timeout").Inc()
+			return outcome{dialtone.Failed, 408, "Request Timeout"}, true, fmt.Errorf("carrier %s: %w", trunk.Name, err)
+		}
+	}
+	return c.connect(cs, trunk)
+}
+
+// connect finishes an answered call: ACK to the carrier, 200 to the app.
+func (c *call) connect(cs *sipgo.DialogClientSession, trunk Trunk) (outcome, bool, error) {
+	now := c.s.now()
+	ackCtx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 5*time.Second)
+	defer cancel()
+	if err := cs.Ack(ackCtx); err != nil {
+		c.log.Warn("ack to carrier failed", "trunk", trunk.Name, "error", err)
+	}
+	if err := c.bridge.SetCarrierAnswer(cs.InviteResponse.Body()); err != nil {
+		c.byeCarrier()
+		return outcome{dialtone.Failed, 488, "Not Acceptable Here: carrier media unusable"}, true, fmt.Errorf("carrier answer sdp: %w", err)
+	}
+	answer, err := c.bridge.AppAnswer()
+	if err != nil {
+		c.byeCarrier()
+		return errorOutcome(err), false, fmt.Errorf("app answer sdp: %w", err)
+	}
+
+	c.mu.Lock()
+	c.answered = true
+	c.cdr.AnswerAt = now
+	if c.cdr.RingingAt.IsZero() {
+		c.cdr.RingingAt = now
+	}
+	c.mu.Unlock()
+	c.s.metrics.trunkAnswered.WithLabelValues(trunk.Name).Inc()
+	c.bridge.Start(c.mediaTimeout)
+
+	res := sip.NewSDPResponseFromRequest(c.app.InviteRequest, answer)
+	h := contact(c.s.cfg, transportOf(c.req))
+	res.AppendHeader(&h)
+	// WriteResponse retransmits the 200 until the app's ACK (RFC 3261 13.3.1.4).
+	if err := c.app.WriteResponse(res); err != nil {
+		c.log.Info("app did not take the answer", "error", err)
+		c.hangup(dialtone.PartySwitch)
+		return outcome{}, false, nil
+	}
+	c.log.Info("call connected", "trunk", trunk.Name)
+	return outcome{}, false, nil
+}
+
+// relayProvisional passes 180 and 183 to the app, with early media.
+func (c *call) relayProvisional(res *sip.Response) error {
+	if !res.IsProvisional() || res.StatusCode == 100 {
+		return nil
+	}
+	c.mu.Lock()
+	if c.cdr.RingingAt.IsZero() {
+		c.cdr.RingingAt = c.s.now()
+	}
+	c.mu.Unlock()
+	var body []byte
+	if len(res.Body()) > 0 && c.bridge.SetCarrierAnswer(res.Body()) == nil {
+		if b, err := c.bridge.AppAnswer(); err == nil {
+			body = b
+		}
+	}
+	code, reason := res.StatusCode, res.Reason
+	if code != 180 && code != 183 {
+		code, reason = 183, "Session Progress"
+	}
+	if body != nil && code == 180 {
+		code, reason = 183, "Session Progress"
+	}
+	r := sip.NewResponseFromRequest(c.app.InviteRequest, code, reason, body)
+	if body != nil {
+		r.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	}
+	h := contact(c.s.cfg, transportOf(c.req))
+	r.AppendHeader(&h)
+	if err := c.app.WriteResponse(r); err != nil {
+		c.log.Debug("relay provisional failed", "code", code, "error", err)
+	}
+	return nil
+}
+
+func (c *call) carrierInvite(trunk Trunk, e164, callID string, offer []byte) *sip.Request {
+	user := strings.TrimPrefix(e164, "+")
+	uri := sip.Uri{Scheme: "sip", User: user, Host: trunk.Host, Port: trunk.Port}
+	req := sip.NewRequest(sip.INVITE, uri)
+	req.SetTransport(strings.ToUpper(trunk.Transport))
+	req.SetDestination(hostPort(trunk))
+
+	from := sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: callerID(c.acct, c.cdr.Caller), Host: c.s.cfg.Host}, Params: sip.NewParams()}
+	from.Params.Add("tag", sip.GenerateTagN(16))
+	to := sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: trunk.Host}, Params: sip.NewParams()}
+	cid := sip.CallIDHeader(callID)
+	h := contact(c.s.cfg, trunk.Transport)
+	req.AppendHeader(&from)
+	req.AppendHeader(&to)
+	req.AppendHeader(&cid)
+	req.AppendHeader(&h)
+	req.AppendHeader(sip.NewHeader("User-Agent", c.s.cfg.UserAgent))
+	req.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))
+	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	req.SetBody(offer)
+	return req
+}
+
+// callerID is what the carrier sees as the calling party: what the app
+// presented when it is a number, otherwise the account name.
+func callerID(acct *dialtone.Account, presented string) string {
+	p := strings.TrimPrefix(presented, "+")
+	if p != "" && len(p) <= 15 && strings.Trim(p, "0123456789") == "" {
+		return presented
+	}
+	return acct.Username
+}
+
+func (c *call) mediaTimeout() {
+	c.s.wg.Add(1)
+	go func() {
+		defer c.s.wg.Done()
+		c.log.Info("media timeout: no RTP")
+		c.s.metrics.mediaTimeouts.Inc()
+		c.hangup(dialtone.PartySwitch)
+	}()
+}
+
+// abort ends the call from the switch's side: CANCEL if ringing, BYE if up.
+func (c *call) abort() {
+	c.cancel(errShutdown)
+	c.mu.Lock()
+	answered := c.answered
+	c.mu.Unlock()
+	if answered {
+		c.hangup(dialtone.PartySwitch)
+	}
+}
+
+func (c *call) setHangup(p dialtone.Party) {
+	c.mu.Lock()
+	if c.cdr.HangupBy == dialtone.PartyNone {
+		c.cdr.HangupBy = p
+	}
+	c.mu.Unlock()
+}
+
+// hangup ends a connected call: BYE to whichever leg did not end it.
+func (c *call) hangup(by dialtone.Party) {
+	c.once.Do(func() {
+		c.setHangup(by)
+		c.mu.Lock()
+		c.cdr.EndAt = c.s.now()
+		c.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 10*time.Second)
+		defer cancel()
+		var wg sync.WaitGroup
+		if by != dialtone.PartyCallee {
+			wg.Add(1)
+			go func() { defer wg.Done(); c.byeCarrierCtx(ctx) }()
+		}
+		if by != dialtone.PartyCaller {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := c.app.Bye(ctx); err != nil {
+					c.log.Debug("bye to app failed", "error", err)
+				}
+			}()
+		}
+		wg.Wait()
+		c.finish(outcome{dialtone.Answered, 200, "OK"})
+	})
+}
+
+func (c *call) byeCarrier() {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 10*time.Second)
+	defer cancel()
+	c.byeCarrierCtx(ctx)
+}
+
+func (c *call) byeCarrierCtx(ctx context.Context) {
+	c.mu.Lock()
+	cs := c.carrier
+	c.mu.Unlock()
+	if cs == nil {
+		return
+	}
+	if err := cs.Bye(ctx); err != nil {
+		c.log.Debug("bye to carrier failed", "error", err)
+	}
+}
+
+// fail answers the app with o and ends the call attempt.
+func (c *call) fail(o outcome, err error) {
+	if err != nil {
+		c.log.Info("call refused", "code", o.code, "reason", o.reason, "error", err)
+	}
+	res := sip.NewResponseFromRequest(c.app.InviteRequest, o.code, o.reason, nil)
+	if err := c.app.WriteResponse(res); err != nil {
+		c.log.Debug("final response not sent", "code", o.code, "error", err)
+	}
+	c.end(o)
+}
+
+// end finishes a call that was never connected.
+func (c *call) end(o outcome) {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.cdr.EndAt = c.s.now()
+		c.mu.Unlock()
+		c.finish(o)
+	})
+}
+
+// finish writes the CDR and forgets the call. It runs once per call.
+func (c *call) finish(o outcome) {
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
+	}
+	c.ended = true
+	cdr := c.cdr
+	bridge := c.bridge
+	c.mu.Unlock()
+
+	cdr.Disposition, cdr.SIPCode, cdr.SIPReason = o.disposition, o.code, o.reason
+	if !cdr.AnswerAt.IsZero() {
+		cdr.Disposition, cdr.SIPCode, cdr.SIPReason = dialtone.Answered, 200, "OK"
+		cdr.Duration = cdr.EndAt.Sub(cdr.AnswerAt)
+		cdr.BilledSeconds = int64((cdr.Duration + time.Second - 1) / time.Second)
+	}
+	if bridge != nil {
+		cdr.AppCodec, cdr.CarrierCodec = bridge.Codecs()
+		cdr.AppPackets, cdr.AppLost, cdr.CarrierPackets, cdr.CarrierLost = bridge.Stats()
+		if err := bridge.Close(); err != nil {
+			c.log.Debug("close media", "error", err)
+		}
+	}
+	c.cancel(context.Canceled)
+	_ = c.app.Close()
+
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 10*time.Second)
+	defer cancel()
+	if err := c.s.cdrs.InsertCDR(ctx, &cdr); err != nil {
+		c.log.Error("cdr not written", "error", err, "cdr_id", cdr.ID)
+	}
+	c.s.metrics.observe(&cdr)
+	c.s.untrack(c)
+	c.log.Info("call ended", "disposition", cdr.Disposition, "code", cdr.SIPCode,
+		"hangup_by", cdr.HangupBy, "billed_seconds", cdr.BilledSeconds)
+}

@@ -1,0 +1,76 @@
+package trunks
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/dialtone/dialtone"
+)
+
+func TestTableLookup(t *testing.T) {
+	table, err := NewTable([]Route{
+		{Prefix: "", Trunks: []string{"world"}},
+		{Prefix: "44", Trunks: []string{"uk-fixed", "world"}},
+		{Prefix: "44", Types: []NumberType{Mobile}, Trunks: []string{"uk-mobile"}},
+		{Prefix: "447400", Trunks: []string{"uk-special"}},
+		{Prefix: "1900", Types: []NumberType{Premium}, Trunks: []string{"premium"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		n       Number
+		want    []string
+		wantErr error
+	}{
+		{Number{E164: "+4930123456", Type: Fixed}, []string{"world"}, nil},
+		{Number{E164: "+441212345678", Type: Fixed}, []string{"uk-fixed", "world"}, nil},
+		{Number{E164: "+447700900123", Type: Mobile}, []string{"uk-mobile"}, nil},
+		{Number{E164: "+447400123456", Type: Mobile}, []string{"uk-special"}, nil},
+		{Number{E164: "+19002345678", Type: Premium}, []string{"premium"}, nil},
+		{Number{E164: "+449012345678", Type: Premium}, nil, dialtone.ErrForbidden},
+	}
+	for _, tt := range tests {
+		got, err := table.Lookup(tt.n)
+		if !errors.Is(err, tt.wantErr) || !slices.Equal(got, tt.want) {
+			t.Errorf("Lookup(%+v) = %v, %v, want %v, %v", tt.n, got, err, tt.want, tt.wantErr)
+		}
+	}
+	empty, _ := NewTable(nil)
+	if _, err := empty.Lookup(Number{E164: "+15", Type: Fixed}); !errors.Is(err, dialtone.ErrNoRoute) {
+		t.Errorf("Lookup on empty table = %v, want %v", err, dialtone.ErrNoRoute)
+	}
+}
+
+func TestNewTableRejects(t *testing.T) {
+	tests := [][]Route{
+		{{Prefix: "+44", Trunks: []string{"a"}}},
+		{{Prefix: "44"}},
+		{{Prefix: "44", Trunks: []string{"a"}}, {Prefix: "44", Trunks: []string{"b"}}},
+		{{Prefix: "44", Types: []NumberType{Mobile}, Trunks: []string{"a"}}, {Prefix: "44", Types: []NumberType{Mobile, Fixed}, Trunks: []string{"b"}}},
+	}
+	for _, routes := range tests {
+		if _, err := NewTable(routes); err == nil {
+			t.Errorf("NewTable(%+v) = nil error, want a rejection", routes)
+		}
+	}
+}
+
+func BenchmarkLookup(b *testing.B) {
+	var routes []Route
+	for _, p := range []string{"", "1", "44", "4420", "447", "49", "33", "86", "852", "91"} {
+		routes = append(routes, Route{Prefix: p, Trunks: []string{"t" + p}})
+	}
+	table, err := NewTable(routes)
+	if err != nil {
+		b.Fatal(err)
+	}
+	n := Number{E164: "+442079460018", Type: Fixed}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := table.Lookup(n); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
