@@ -49,6 +49,7 @@ type SIPConfig struct {
 	Listen      []ListenConfig `yaml:"listen"`
 	NonceTTL    Duration       `yaml:"nonce_ttl"`
 	AuthSecret  string         `yaml:"auth_secret"` // signs nonces; random per start when empty
+	AuthAlgs    []string       `yaml:"auth_algorithms"` // challenge order
 	MaxExpires  int            `yaml:"register_max_expires"`
 	RingTimeout Duration       `yaml:"ring_timeout"` // how long a carrier may ring before we give up
 }
@@ -109,6 +110,7 @@ func defaultConfig() Config {
 			UserAgent:   "Dialtone",
 			Listen:      []ListenConfig{{Transport: "udp", Addr: "0.0.0.0:5060"}, {Transport: "tcp", Addr: "0.0.0.0:5060"}},
 			NonceTTL:    Duration(5 * time.Minute),
+			AuthAlgs:    []string{"MD5", "SHA-256"},
 			MaxExpires:  3600,
 			RingTimeout: Duration(120 * time.Second),
 		},
@@ -139,22 +141,30 @@ func LoadConfig(path string) (*Config, error) {
 	return cfg, nil
 }
 
-// ParseConfig parses YAML text, replacing ${NAME} with the value lookup gives.
+// ParseConfig parses YAML text. In every value, ${NAME} is replaced by what
+// lookup gives for NAME (comments are left alone).
 func ParseConfig(raw []byte, lookup func(string) (string, bool)) (*Config, error) {
-	var missing []string
-	expanded := envRef.ReplaceAllFunc(raw, func(m []byte) []byte {
-		name := string(envRef.FindSubmatch(m)[1])
-		v, ok := lookup(name)
-		if !ok {
-			missing = append(missing, name)
+	cfg := defaultConfig()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if len(doc.Content) == 0 { // an empty file means all defaults
+		if err := cfg.Validate(); err != nil {
+			return nil, err
 		}
-		return []byte(v)
-	})
+		return &cfg, nil
+	}
+	var missing []string
+	expandEnv(&doc, lookup, &missing)
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("environment variable %s is not set", strings.Join(missing, ", "))
 	}
-	cfg := defaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(expanded))
+	var buf bytes.Buffer
+	if err := yaml.NewEncoder(&buf).Encode(&doc); err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(&buf)
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
@@ -163,6 +173,22 @@ func ParseConfig(raw []byte, lookup func(string) (string, bool)) (*Config, error
 		return nil, err
 	}
 	return &cfg, nil
+}
+
+func expandEnv(n *yaml.Node, lookup func(string) (string, bool), missing *[]string) {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
+			name := envRef.FindStringSubmatch(m)[1]
+			v, ok := lookup(name)
+			if !ok {
+				*missing = append(*missing, name)
+			}
+			return v
+		})
+	}
+	for _, c := range n.Content {
+		expandEnv(c, lookup, missing)
+	}
 }
 
 // Validate reports the first problem, naming its key.
@@ -203,6 +229,14 @@ func (c *Config) Validate() error {
 	}
 	if c.SIP.NonceTTL.D() < 10*time.Second {
 		return bad("sip.nonce_ttl", "%v is shorter than 10s", c.SIP.NonceTTL.D())
+	}
+	if len(c.SIP.AuthAlgs) == 0 {
+		return bad("sip.auth_algorithms", "needs at least one of MD5, SHA-256")
+	}
+	for _, a := range c.SIP.AuthAlgs {
+		if a != "MD5" && a != "SHA-256" {
+			return bad("sip.auth_algorithms", "%q is not MD5 or SHA-256", a)
+		}
 	}
 	if c.SIP.MaxExpires < 60 {
 		return bad("sip.register_max_expires", "%d is below 60 seconds", c.SIP.MaxExpires)

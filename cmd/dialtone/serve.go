@@ -243,7 +243,11 @@ func buildSwitch(ctx context.Context, cfg *Config, st dialtone.Store, reg promet
 		closeAll()
 		return nil, err
 	}
-	auth, err := digest.NewServer(digest.Config{Realm: cfg.SIP.Realm, Secret: []byte(cfg.SIP.AuthSecret), NonceTTL: cfg.SIP.NonceTTL.D()})
+	var algs []digest.Algorithm
+	for _, a := range cfg.SIP.AuthAlgs {
+		algs = append(algs, digest.Algorithm(a))
+	}
+	auth, err := digest.NewServer(digest.Config{Realm: cfg.SIP.Realm, Secret: []byte(cfg.SIP.AuthSecret), NonceTTL: cfg.SIP.NonceTTL.D(), Algorithms: algs})
 	if err != nil {
 		closeAll()
 		return nil, err

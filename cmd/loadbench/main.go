@@ -79,7 +79,8 @@ shutdown: {drain_timeout: 5s}
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err
 	}
-	for name, body := range map[string]string{"uac.xml": uacScenario, "uas.xml": uasScenario} {
+	uac := strings.Replace(uacScenario, "HOLD_MS", strconv.FormatInt(hold.Milliseconds(), 10), 1)
+	for name, body := range map[string]string{"uac.xml": uac, "uas.xml": uasScenario} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 			return err
 		}
@@ -155,7 +156,6 @@ func stepLoad(dir string, rate int, d, hold time.Duration, sipPort, carrierPort,
 	uac := exec.CommandContext(ctx, "sipp", "127.0.0.1:"+strconv.Itoa(sipPort), "-sf", "uac.xml", "-s", "12125550100",
 		"-i", "127.0.0.1", "-p", strconv.Itoa(freePort("udp")), "-nostdin", "-cp", strconv.Itoa(freePort("udp")),
 		"-r", strconv.Itoa(rate), "-m", strconv.Itoa(calls), "-l", strconv.Itoa(rate*int(5+hold.Seconds())),
-		"-set", "hold", strconv.Itoa(int(hold.Milliseconds())),
 		"-trace_stat", "-stf", stat, "-fd", "1", "-timeout", (d + time.Minute).String(), "-max_recv_loops", "10000", "-max_sched_loops", "10000")
 	uac.Dir = dir
 	uac.Stdout, uac.Stderr = io.Discard, io.Discard
@@ -349,7 +349,7 @@ const uacScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
 
     ]]>
   </send>
-  <pause milliseconds="[$hold]"/>
+  <pause milliseconds="HOLD_MS"/>
   <send retrans="500">
     <![CDATA[
       BYE [next_url] SIP/2.0

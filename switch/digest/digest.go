@@ -67,11 +67,17 @@ type Config struct {
 	Realm    string
 	Secret   []byte        // signs nonces; random when empty
 	NonceTTL time.Duration // 5 minutes when zero
-	Now      func() time.Time
+	// Algorithms are challenged in this order; [MD5, SHA-256] when empty.
+	// Many deployed clients (sipp, JsSIP, older phones) answer only the first
+	// challenge and know only MD5, so MD5 first is the compatible default;
+	// put SHA-256 first where every client follows RFC 8760.
+	Algorithms []Algorithm
+	Now        func() time.Time
 }
 
 // Server issues challenges and verifies credentials.
 type Server struct {
+	algs  []Algorithm
 	realm string
 	key   []byte
 	ttl   time.Duration
@@ -98,19 +104,28 @@ func NewServer(cfg Config) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Server{realm: cfg.Realm, key: key, ttl: ttl, now: now}, nil
+	algs := cfg.Algorithms
+	if len(algs) == 0 {
+		algs = []Algorithm{MD5, SHA256}
+	}
+	for _, a := range algs {
+		if a != MD5 && a != SHA256 {
+			return nil, fmt.Errorf("digest: %w %q", ErrAlgorithm, a)
+		}
+	}
+	return &Server{algs: algs, realm: cfg.Realm, key: key, ttl: ttl, now: now}, nil
 }
 
 // Realm is the realm the server challenges for.
 func (s *Server) Realm() string { return s.realm }
 
 // Challenge returns the values of the WWW-Authenticate (or
-// Proxy-Authenticate) headers to send: SHA-256 first, then MD5, as RFC
-// 8760 section 2.4 lets a server offer several in order of preference.
+// Proxy-Authenticate) headers to send, one per configured algorithm in
+// order of preference (RFC 8760 section 2.4).
 func (s *Server) Challenge(stale bool) []string {
 	nonce := s.nonce(s.now())
-	out := make([]string, 0, 2)
-	for _, alg := range []Algorithm{SHA256, MD5} {
+	out := make([]string, 0, len(s.algs))
+	for _, alg := range s.algs {
 		c := digest.Challenge{Realm: s.realm, Nonce: nonce, Algorithm: string(alg), QOP: []string{"auth"}, Stale: stale}
 		out = append(out, c.String())
 	}

@@ -16,7 +16,7 @@ func (c *fakeClock) Now() time.Time { return c.t }
 func newTestServer(t *testing.T) (*Server, *fakeClock) {
 	t.Helper()
 	clk := &fakeClock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
-	s, err := NewServer(Config{Realm: "dialtone", Secret: []byte("test-secret"), NonceTTL: time.Minute, Now: clk.Now})
+	s, err := NewServer(Config{Realm: "dialtone", Secret: []byte("test-secret"), NonceTTL: time.Minute, Now: clk.Now, Algorithms: []Algorithm{SHA256, MD5}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +140,19 @@ func TestVerifyRejects(t *testing.T) {
 			t.Errorf("Challenge(stale) = %q, want stale=true", c[0])
 		}
 	})
+}
+
+func TestChallengeDefaultOrder(t *testing.T) {
+	s, err := NewServer(Config{Realm: "r"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := s.Challenge(false); len(c) != 2 || !strings.Contains(c[0], "MD5") || !strings.Contains(c[1], "SHA-256") {
+		t.Errorf("Challenge() = %q, want MD5 then SHA-256", c)
+	}
+	if _, err := NewServer(Config{Realm: "r", Algorithms: []Algorithm{"SHA-1"}}); !errors.Is(err, ErrAlgorithm) {
+		t.Errorf("NewServer(SHA-1) = %v, want %v", err, ErrAlgorithm)
+	}
 }
 
 func TestVerifyLegacyNoQOP(t *testing.T) {

@@ -62,7 +62,9 @@ type Edge struct {
 	reg      *Registrar
 	log      *slog.Logger
 
-	wg sync.WaitGroup
+	mu        sync.Mutex
+	listeners []Listener
+	wg        sync.WaitGroup
 }
 
 // New registers the edge's handlers on srv.
@@ -80,6 +82,9 @@ func New(cfg Config, srv *sipgo.Server, auth *digest.Server, accounts Accounts, 
 
 // Serve serves SIP on each listener until Close.
 func (e *Edge) Serve(ls []Listener) {
+	e.mu.Lock()
+	e.listeners = append(e.listeners, ls...)
+	e.mu.Unlock()
 	for _, l := range ls {
 		e.wg.Add(1)
 		go func() {
@@ -100,9 +105,22 @@ func (e *Edge) Serve(ls []Listener) {
 
 // Close stops the listeners and waits for them.
 func (e *Edge) Close() error {
-	err := e.srv.Close()
+	e.mu.Lock()
+	ls := e.listeners
+	e.listeners = nil
+	e.mu.Unlock()
+	var errs []error
+	for _, l := range ls {
+		if l.Packet != nil {
+			errs = append(errs, l.Packet.Close())
+		}
+		if l.Stream != nil {
+			errs = append(errs, l.Stream.Close())
+		}
+	}
+	errs = append(errs, e.srv.Close())
 	e.wg.Wait()
-	return err
+	return errors.Join(errs...)
 }
 
 const allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
