@@ -295,7 +295,7 @@ const uacScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
   <send ack_txn="invite">
     <![CDATA[
       ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch-1]
+      [last_Via:]
       From: <sip:load@[remote_ip]>;tag=[pid]T[call_number]
       To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
       Call-ID: [call_id]

@@ -330,8 +330,8 @@ func (s *Server) Drain(ctx context.Context) int {
 	}
 }
 
-// HangupAll ends every call with BYE on both legs (or CANCEL before answer)
-// and waits for their CDRs to be written.
+// HangupAll ends every call with BYE on both legs (503 to the app before
+// answer) and waits, at most 15 s, for their CDRs to be written.
 func (s *Server) HangupAll() {
 	s.draining.Store(true)
 	s.mu.Lock()
@@ -340,10 +340,18 @@ func (s *Server) HangupAll() {
 		calls = append(calls, c)
 	}
 	s.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, c := range calls {
-		c.abort()
+		wg.Add(1)
+		go func() { defer wg.Done(); c.abort() }()
 	}
-	s.wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		s.log.Warn("hangup: calls still ending after 15s", "active", s.ActiveCalls())
+	}
 }
 
 // Close ends all calls and waits for every goroutine the Server started.

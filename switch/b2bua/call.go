@@ -266,7 +266,9 @@ func (c *call) mediaTimeout() {
 	}()
 }
 
-// abort ends the call from the switch's side: CANCEL if ringing, BYE if up.
+// abort ends the call from the switch's side: BYE on both legs if it is
+// up; otherwise 503 to the app now (the setup's carrier INVITE is
+// cancelled as its context ends) so shutdown never waits on a carrier.
 func (c *call) abort() {
 	c.cancel(errShutdown)
 	c.mu.Lock()
@@ -274,7 +276,10 @@ func (c *call) abort() {
 	c.mu.Unlock()
 	if answered {
 		c.hangup(dialtone.PartySwitch)
+		return
 	}
+	c.setHangup(dialtone.PartySwitch)
+	c.fail(outcome{dialtone.Failed, 503, "Service Unavailable: shutting down"}, nil)
 }
 
 func (c *call) setHangup(p dialtone.Party) {

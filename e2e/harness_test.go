@@ -1,0 +1,490 @@
+// Package e2e runs the real dialtone binary between real SIP peers: sipp
+// plays the app user's phone and the carriers, a UDP receiver in the test
+// counts the RTP the switch forwards to the carrier, and the CDRs are read
+// back from the real store (SQLite file or PostgreSQL schema).
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/postgres"
+	"github.com/dialtone/dialtone/sqlite"
+	"github.com/dialtone/dialtone/storetest"
+)
+
+var binary string // built once by TestMain
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	if _, err := exec.LookPath("sipp"); err != nil {
+		if os.Getenv("DIALTONE_REQUIRE_ALL") == "1" {
+			fmt.Fprintln(os.Stderr, "e2e: sipp is required (DIALTONE_REQUIRE_ALL=1): run make deps")
+			return 1
+		}
+		fmt.Fprintln(os.Stderr, "e2e: SKIPPING every end-to-end test: sipp is not installed (make deps installs it)")
+		return 0
+	}
+	dir, err := os.MkdirTemp("", "dialtone-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "dialtone")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/dialtone")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: build dialtone:", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// ports hands out port blocks that no two switches or peers share.
+var portBase atomic.Int32
+
+func init() { portBase.Store(int32(32000 + os.Getpid()%20*1000)) }
+
+func freePort(t testing.TB) int {
+	t.Helper()
+	for range 50 {
+		p := int(portBase.Add(10)) // sipp also binds media port+2
+		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		u.Close()
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// Options shape a switch's configuration.
+type Options struct {
+	Store        string // "sqlite" or "postgres"
+	MediaTimeout time.Duration
+	Routes       string // YAML of routes; default: everything to carrier1
+	Trunks       []int  // carrier ports, named carrier1, carrier2, ...
+	MediaPorts   int    // size of the RTP port range; 200 when zero
+}
+
+// Switch is a running dialtone process.
+type Switch struct {
+	t       *testing.T
+	dir     string
+	cfgPath string
+	storeURL string
+	SIPPort  int
+	HTTPPort int
+	cmd     *exec.Cmd
+	log     *os.File
+	store   dialtone.Store
+}
+
+func startSwitch(t *testing.T, o Options) *Switch {
+	t.Helper()
+	dir := t.TempDir()
+	sw := &Switch{t: t, dir: dir, SIPPort: freePort(t), HTTPPort: freePort(t)}
+	switch o.Store {
+	case "postgres":
+		sw.storeURL = storetest.PostgresURL(t)
+	default:
+		sw.storeURL = "sqlite://" + filepath.Join(dir, "dialtone.db")
+	}
+	if o.MediaTimeout == 0 {
+		o.MediaTimeout = 30 * time.Second
+	}
+	var trunks strings.Builder
+	for i, p := range o.Trunks {
+		fmt.Fprintf(&trunks, "  - {name: carrier%d, address: \"127.0.0.1:%d\", transport: udp, codecs: [PCMA, PCMU]}\n", i+1, p)
+	}
+	routes := o.Routes
+	if routes == "" {
+		routes = "  - {prefix: \"\", trunks: [carrier1]}\n"
+	}
+	if o.MediaPorts == 0 {
+		o.MediaPorts = 200
+	}
+	mediaMin := freePort(t)
+	portBase.Add(int32(o.MediaPorts)) // reserve the media block
+	cfg := fmt.Sprintf(`log: {level: debug, format: text}
+store: {url: %q}
+sip:
+  realm: dialtone
+  advertise: 127.0.0.1
+  listen: [{transport: udp, addr: "127.0.0.1:%d"}, {transport: tcp, addr: "127.0.0.1:%d"}]
+  ring_timeout: 20s
+media: {bind: 127.0.0.1, advertise: 127.0.0.1, port_min: %d, port_max: %d, timeout: %s}
+trunks:
+%sroutes:
+%shttp: {listen: "127.0.0.1:%d"}
+shutdown: {drain_timeout: 5s}
+`, sw.storeURL, sw.SIPPort, sw.SIPPort, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, trunks.String(), routes, sw.HTTPPort)
+	sw.cfgPath = filepath.Join(dir, "dialtone.yaml")
+	if err := os.WriteFile(sw.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sw.CLI("migrate")
+	sw.Start()
+	t.Cleanup(func() {
+		sw.Stop()
+		if sw.store != nil {
+			sw.store.Close()
+		}
+		if t.Failed() {
+			sw.dumpLog()
+		}
+	})
+	return sw
+}
+
+// CLI runs a dialtone subcommand on the switch's configuration.
+func (sw *Switch) CLI(args ...string) string {
+	sw.t.Helper()
+	return sw.CLIEnv(nil, args...)
+}
+
+func (sw *Switch) CLIEnv(env []string, args ...string) string {
+	sw.t.Helper()
+	cmd := exec.Command(binary, append([]string{"-c", sw.cfgPath}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		sw.t.Fatalf("dialtone %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Account creates an account with a password.
+func (sw *Switch) Account(name, password string) {
+	sw.t.Helper()
+	sw.CLIEnv([]string{"DIALTONE_PASSWORD=" + password}, "account", "create", name, "--country", "US")
+}
+
+// Start runs `dialtone serve` and waits until /readyz answers.
+func (sw *Switch) Start() {
+	sw.t.Helper()
+	f, err := os.OpenFile(filepath.Join(sw.dir, "switch.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		sw.t.Fatal(err)
+	}
+	sw.log = f
+	sw.cmd = exec.Command(binary, "-c", sw.cfgPath, "serve")
+	sw.cmd.Stdout, sw.cmd.Stderr = f, f
+	if err := sw.cmd.Start(); err != nil {
+		sw.t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if code, _ := sw.HTTP("/readyz"); code == 200 {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sw.dumpLog()
+	sw.t.Fatal("switch did not become ready")
+}
+
+// Stop sends SIGINT (hang up everything, write CDRs, exit) and waits.
+func (sw *Switch) Stop() { sw.signal(syscall.SIGINT) }
+
+// Kill sends SIGKILL: a crash.
+func (sw *Switch) Kill() { sw.signal(syscall.SIGKILL) }
+
+func (sw *Switch) signal(sig syscall.Signal) {
+	if sw.cmd == nil {
+		return
+	}
+	_ = sw.cmd.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { _ = sw.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = sw.cmd.Process.Kill()
+		<-done
+		sw.t.Errorf("switch did not exit within 20s of %v", sig)
+	}
+	sw.cmd = nil
+	sw.log.Close()
+}
+
+// HTTP gets a path of the admin listener.
+func (sw *Switch) HTTP(path string) (int, string) {
+	res, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", sw.HTTPPort, path))
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// Metric reads one unlabelled sample from /metrics.
+func (sw *Switch) Metric(name string) float64 {
+	_, body := sw.HTTP("/metrics")
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, name+" ") {
+			v, _ := strconv.ParseFloat(strings.TrimPrefix(line, name+" "), 64)
+			return v
+		}
+	}
+	return -1
+}
+
+// Store opens the switch's store (read side) for assertions.
+func (sw *Switch) Store() dialtone.Store {
+	sw.t.Helper()
+	if sw.store != nil {
+		return sw.store
+	}
+	ctx := context.Background()
+	var err error
+	if path, ok := strings.CutPrefix(sw.storeURL, "sqlite://"); ok {
+		sw.store, err = sqlite.Open(ctx, path)
+	} else {
+		sw.store, err = postgres.Open(ctx, sw.storeURL)
+	}
+	if err != nil {
+		sw.t.Fatalf("open store: %v", err)
+	}
+	return sw.store
+}
+
+// CDRs returns every CDR, waiting until there are at least n.
+func (sw *Switch) CDRs(n int) []*dialtone.CDR {
+	sw.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		cdrs, err := sw.Store().CDRs(context.Background(), dialtone.CDRFilter{From: time.Unix(0, 0), To: time.Now().Add(time.Hour)})
+		if err != nil {
+			sw.t.Fatalf("CDRs: %v", err)
+		}
+		if len(cdrs) >= n || time.Now().After(deadline) {
+			return cdrs
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (sw *Switch) dumpLog() {
+	b, err := os.ReadFile(filepath.Join(sw.dir, "switch.log"))
+	if err != nil {
+		return
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) > 80 {
+		lines = lines[len(lines)-80:]
+	}
+	sw.t.Logf("switch log (last lines):\n%s", strings.Join(lines, "\n"))
+}
+
+// Receiver stands in for a carrier's media endpoint: it counts the RTP the
+// switch sends, per source port.
+type Receiver struct {
+	Port    int
+	conn    *net.UDPConn
+	mu      sync.Mutex
+	packets map[int]int // by source port
+	payload map[byte]int
+	wg      sync.WaitGroup
+}
+
+func newReceiver(t *testing.T) *Receiver {
+	t.Helper()
+	var conn *net.UDPConn
+	for range 20 {
+		p := freePort(t)
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		if err == nil {
+			conn = c
+			break
+		}
+	}
+	if conn == nil {
+		t.Fatal("no port for the RTP receiver")
+	}
+	r := &Receiver{Port: conn.LocalAddr().(*net.UDPAddr).Port, conn: conn, packets: map[int]int{}, payload: map[byte]int{}}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		buf := make([]byte, 2048)
+		for {
+			n, src, err := conn.ReadFromUDP(buf)
+			if err != nil {
+				return
+			}
+			if n < 12 || buf[0]>>6 != 2 {
+				continue
+			}
+			r.mu.Lock()
+			r.packets[src.Port]++
+			r.payload[buf[1]&0x7f]++
+			r.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { conn.Close(); r.wg.Wait() })
+	return r
+}
+
+// Counts returns the number of sources and packets seen.
+func (r *Receiver) Counts() (sources, packets int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range r.packets {
+		packets += n
+	}
+	return len(r.packets), packets
+}
+
+// Sipp is a sipp process.
+type Sipp struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	out  bytes.Buffer
+	dir  string
+	done chan error
+	err  error
+}
+
+// startSipp runs sipp with a scenario text in its own directory (with the
+// pcap link the built-in audio needs).
+func startSipp(t *testing.T, scenario string, args ...string) *Sipp {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "scenario.xml"), []byte(scenario), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Symlink("/usr/share/sip-tester", filepath.Join(dir, "pcap"))
+	all := append([]string{"-sf", "scenario.xml", "-i", "127.0.0.1", "-nostdin", "-cp", strconv.Itoa(freePort(t)),
+		"-trace_err", "-trace_stat", "-stf", "stat.csv", "-timeout", "90s", "-timeout_error"}, args...)
+	s := &Sipp{t: t, dir: dir, done: make(chan error, 1)}
+	s.cmd = exec.Command("sipp", all...)
+	s.cmd.Dir = dir
+	s.cmd.Stdout, s.cmd.Stderr = &s.out, &s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("sipp: %v", err)
+	}
+	go func() { s.done <- s.cmd.Wait() }()
+	t.Cleanup(func() {
+		if s.cmd.ProcessState == nil {
+			_ = s.cmd.Process.Kill()
+			<-s.done
+		}
+	})
+	return s
+}
+
+// Wait waits for sipp to exit and returns its final statistics.
+func (s *Sipp) Wait(timeout time.Duration) Stats {
+	s.t.Helper()
+	select {
+	case s.err = <-s.done:
+	case <-time.After(timeout):
+		_ = s.cmd.Process.Kill()
+		s.err = <-s.done
+		s.t.Errorf("sipp did not finish within %v", timeout)
+	}
+	return s.stats()
+}
+
+// Stats are sipp's cumulative counters.
+type Stats struct {
+	Created, Successful, Failed int
+	ExitOK                      bool
+}
+
+func (s *Sipp) stats() Stats {
+	st := Stats{ExitOK: s.err == nil}
+	f, err := os.Open(filepath.Join(s.dir, "stat.csv"))
+	if err != nil {
+		return st
+	}
+	defer f.Close()
+	var head, last []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), ";")
+		if head == nil {
+			head = fields
+			continue
+		}
+		last = fields
+	}
+	col := func(name string) int {
+		for i, h := range head {
+			if h == name && i < len(last) {
+				n, _ := strconv.Atoi(last[i])
+				return n
+			}
+		}
+		return 0
+	}
+	st.Created, st.Successful, st.Failed = col("TotalCallCreated"), col("SuccessfulCall(C)"), col("FailedCall(C)")
+	return st
+}
+
+// Errors returns what sipp wrote to its error log and screen.
+func (s *Sipp) Errors() string {
+	matches, _ := filepath.Glob(filepath.Join(s.dir, "*_errors.log"))
+	var b strings.Builder
+	for _, m := range matches {
+		data, _ := os.ReadFile(m)
+		if len(data) > 4000 {
+			data = data[len(data)-4000:]
+		}
+		b.Write(data)
+	}
+	out := s.out.String()
+	if len(out) > 2000 {
+		out = out[len(out)-2000:]
+	}
+	return b.String() + out
+}
+
+// Stop ends sipp now (for peers that must not have been called) and returns its statistics.
+func (s *Sipp) Stop() Stats {
+	s.t.Helper()
+	if s.cmd.ProcessState == nil {
+		_ = s.cmd.Process.Signal(syscall.SIGUSR1) // sipp writes its statistics and exits
+		select {
+		case s.err = <-s.done:
+		case <-time.After(3 * time.Second):
+			_ = s.cmd.Process.Kill()
+			s.err = <-s.done
+		}
+	}
+	return s.stats()
+}
+
+func execOutput(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).Output()
+	return string(out), err
+}
