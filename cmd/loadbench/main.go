@@ -143,7 +143,7 @@ func stepLoad(dir string, rate int, d, hold time.Duration, sipPort, carrierPort,
 	ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
 	defer cancel()
 	uas := exec.CommandContext(ctx, "sipp", "-sf", "uas.xml", "-i", "127.0.0.1", "-p", strconv.Itoa(carrierPort),
-		"-nostdin", "-cp", strconv.Itoa(freePort("udp")), "-m", strconv.Itoa(calls), "-bg_no_log", "-timeout", d.String()+"0", "-max_recv_loops", "10000")
+		"-nostdin", "-cp", strconv.Itoa(freePort("udp")), "-m", strconv.Itoa(calls), "-timeout", fmt.Sprintf("%ds", int((d+2*time.Minute).Seconds())), "-max_recv_loops", "10000")
 	uas.Dir = dir
 	uas.Stdout, uas.Stderr = io.Discard, io.Discard
 	if err := uas.Start(); err != nil {
@@ -156,9 +156,11 @@ func stepLoad(dir string, rate int, d, hold time.Duration, sipPort, carrierPort,
 	uac := exec.CommandContext(ctx, "sipp", "127.0.0.1:"+strconv.Itoa(sipPort), "-sf", "uac.xml", "-s", "12125550100",
 		"-i", "127.0.0.1", "-p", strconv.Itoa(freePort("udp")), "-nostdin", "-cp", strconv.Itoa(freePort("udp")),
 		"-r", strconv.Itoa(rate), "-m", strconv.Itoa(calls), "-l", strconv.Itoa(rate*int(5+hold.Seconds())),
-		"-trace_stat", "-stf", stat, "-fd", "1", "-timeout", (d + time.Minute).String(), "-max_recv_loops", "10000", "-max_sched_loops", "10000")
+		"-trace_stat", "-stf", stat, "-fd", "1", "-timeout", fmt.Sprintf("%ds", int((d+time.Minute).Seconds())), "-max_recv_loops", "10000", "-max_sched_loops", "10000")
 	uac.Dir = dir
-	uac.Stdout, uac.Stderr = io.Discard, io.Discard
+	uacLog, _ := os.Create(filepath.Join(dir, fmt.Sprintf("uac_%d.log", rate)))
+	defer uacLog.Close()
+	uac.Stdout, uac.Stderr = uacLog, uacLog
 	r := result{rate: rate, rssStart: rss(pid)}
 	done := make(chan error, 1)
 	if err := uac.Start(); err != nil {
@@ -179,7 +181,11 @@ wait:
 	r.rssEnd = rss(pid)
 	r.rssMax = max(r.rssMax, r.rssEnd)
 	if err := readStats(stat, &r); err != nil {
-		return r, err
+		out, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("uac_%d.log", rate)))
+		if len(out) > 2000 {
+			out = out[len(out)-2000:]
+		}
+		return r, fmt.Errorf("%w\n%s", err, out)
 	}
 	return r, nil
 }
