@@ -48,10 +48,13 @@ type SIPConfig struct {
 	UserAgent   string         `yaml:"user_agent"`
 	Listen      []ListenConfig `yaml:"listen"`
 	NonceTTL    Duration       `yaml:"nonce_ttl"`
-	AuthSecret  string         `yaml:"auth_secret"` // signs nonces; random per start when empty
+	AuthSecret  string         `yaml:"auth_secret"`     // signs nonces; random per start when empty
 	AuthAlgs    []string       `yaml:"auth_algorithms"` // challenge order
 	MaxExpires  int            `yaml:"register_max_expires"`
 	RingTimeout Duration       `yaml:"ring_timeout"` // how long a carrier may ring before we give up
+	// AccountCacheTTL is how long an account read for authentication is
+	// reused; a disabled account or new password takes effect within it.
+	AccountCacheTTL Duration `yaml:"account_cache_ttl"`
 }
 
 type MediaConfig struct {
@@ -105,14 +108,15 @@ func defaultConfig() Config {
 		Log:   LogConfig{Level: "info", Format: "text"},
 		Store: StoreConfig{URL: "sqlite://data/dialtone.db"},
 		SIP: SIPConfig{
-			Realm:       "dialtone",
-			Advertise:   "127.0.0.1",
-			UserAgent:   "Dialtone",
-			Listen:      []ListenConfig{{Transport: "udp", Addr: "0.0.0.0:5060"}, {Transport: "tcp", Addr: "0.0.0.0:5060"}},
-			NonceTTL:    Duration(5 * time.Minute),
-			AuthAlgs:    []string{"MD5", "SHA-256"},
-			MaxExpires:  3600,
-			RingTimeout: Duration(120 * time.Second),
+			Realm:           "dialtone",
+			Advertise:       "127.0.0.1",
+			UserAgent:       "Dialtone",
+			Listen:          []ListenConfig{{Transport: "udp", Addr: "0.0.0.0:5060"}, {Transport: "tcp", Addr: "0.0.0.0:5060"}},
+			NonceTTL:        Duration(5 * time.Minute),
+			AuthAlgs:        []string{"MD5", "SHA-256"},
+			MaxExpires:      3600,
+			RingTimeout:     Duration(120 * time.Second),
+			AccountCacheTTL: Duration(2 * time.Second),
 		},
 		Media: MediaConfig{
 			Bind: "0.0.0.0", Advertise: "127.0.0.1",
@@ -240,6 +244,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SIP.MaxExpires < 60 {
 		return bad("sip.register_max_expires", "%d is below 60 seconds", c.SIP.MaxExpires)
+	}
+	if c.SIP.AccountCacheTTL.D() < 0 || c.SIP.AccountCacheTTL.D() > time.Minute {
+		return bad("sip.account_cache_ttl", "%v is outside 0-1m", c.SIP.AccountCacheTTL.D())
 	}
 	if c.SIP.RingTimeout.D() < time.Second {
 		return bad("sip.ring_timeout", "%v is shorter than 1s", c.SIP.RingTimeout.D())

@@ -261,7 +261,7 @@ func buildSwitch(ctx context.Context, cfg *Config, st dialtone.Store, reg promet
 	}, client, router, media, st, b2bua.NewMetrics(reg), log)
 	registrar := edge.NewRegistrar()
 	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires},
-		srv, auth, st, calls, registrar, log)
+		srv, auth, edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL.D()), calls, registrar, log)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
 	}, func() float64 { return float64(registrar.Count()) }))

@@ -106,6 +106,7 @@ shutdown: {drain_timeout: 5s}
 		return err
 	}
 
+	fmt.Printf("switch admin: http://127.0.0.1:%d (metrics, pprof)\n", httpPort)
 	fmt.Printf("sipp step load through dialtone (UDP, digest auth, route, B2BUA, RTP ports, CDR write), hold %v\n", hold)
 	fmt.Printf("%6s %8s %7s %8s %9s %10s %10s\n", "cps", "calls", "failed", "retrans", "clean", "rss_start", "rss_end")
 	best := 0
