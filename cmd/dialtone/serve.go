@@ -116,6 +116,7 @@ func newLogger(c LogConfig) *slog.Logger {
 // SIGINT hangs up every call at once.
 func serve(ctx context.Context, cfg *Config) error {
 	log := newLogger(cfg.Log)
+
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
 	defer signal.Stop(sigs)
@@ -324,6 +325,10 @@ func adminMux(st dialtone.Store, reg *prometheus.Registry, sw *theSwitch) http.H
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
+		if sw.calls.Draining() {
+			http.Error(w, "draining: not taking new calls", http.StatusServiceUnavailable)
+			return
+		}
 		if err := st.Ping(ctx); err != nil {
 			http.Error(w, "store: "+err.Error(), http.StatusServiceUnavailable)
 			return

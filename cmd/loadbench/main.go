@@ -92,7 +92,10 @@ shutdown: {drain_timeout: 5s}
 	}
 
 	sw := exec.Command(bin, "-c", cfgPath, "serve")
-	sw.Env = append(os.Environ(), "GOMEMLIMIT=1GiB")
+	sw.Env = os.Environ()
+	if v := os.Getenv("LOADBENCH_GOGC"); v != "" {
+		sw.Env = append(sw.Env, "GOGC="+v)
+	}
 	logf, _ := os.Create(filepath.Join(dir, "switch.log"))
 	sw.Stdout, sw.Stderr = logf, logf
 	if err := sw.Start(); err != nil {

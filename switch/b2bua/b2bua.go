@@ -146,6 +146,9 @@ func contact(cfg Config, transport string) sip.ContactHeader {
 	return sip.ContactHeader{Address: uri}
 }
 
+// Draining reports whether the switch has stopped taking new calls.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
 // ActiveCalls counts calls being set up or connected.
 func (s *Server) ActiveCalls() int {
 	s.mu.Lock()
@@ -161,10 +164,6 @@ func (s *Server) HandleInvite(acct *dialtone.Account, req *sip.Request, tx sip.S
 		s.handleReinvite(req, tx)
 		return
 	}
-	if s.draining.Load() {
-		respond(tx, req, 503, "Service Unavailable: shutting down")
-		return
-	}
 	s.wg.Add(1)
 	defer s.wg.Done()
 
@@ -175,6 +174,10 @@ func (s *Server) HandleInvite(acct *dialtone.Account, req *sip.Request, tx sip.S
 		return
 	}
 	c := s.newCall(acct, req, dlg)
+	if s.draining.Load() {
+		c.fail(outcome{dialtone.Failed, 503, "Service Unavailable: shutting down"}, nil)
+		return
+	}
 	if err := c.setup(); err != nil {
 		c.log.Debug("call setup ended", "error", err)
 	}

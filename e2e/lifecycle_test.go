@@ -1,0 +1,158 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/dialtone/dialtone"
+)
+
+// TestDrainOnSIGTERM: a call in progress finishes normally, a new call is
+// refused with 503, /readyz turns unready, and the process exits once the
+// call has ended.
+func TestDrainOnSIGTERM(t *testing.T) {
+	carrierPort := freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort}})
+	sw.Account("alice", "secret")
+	rx := newReceiver(t)
+	uas := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, 1)
+	long := dialApp(t, sw, appCall{user: "alice", password: "secret", holdMS: 4000, end: "bye"}, "+442079460018", 1, 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for sw.Metric("dialtone_calls_active") != 1 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // answered
+	_ = sw.cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	if code, _ := sw.HTTP("/readyz"); code != 503 {
+		t.Errorf("/readyz while draining = %d, want 503", code)
+	}
+	refused := dialApp(t, sw, appCall{user: "alice", password: "secret", end: "503"}, "+442079460018", 1, 1)
+	if st := refused.Wait(20 * time.Second); st.Successful != 1 {
+		t.Errorf("a new call while draining: want 503\n%s", refused.Errors())
+	}
+	if st := long.Wait(20 * time.Second); st.Successful != 1 {
+		t.Errorf("the call in progress did not finish normally during the drain\n%s", long.Errors())
+	}
+	uas.Wait(10 * time.Second)
+	done := make(chan error, 1)
+	go func() { done <- sw.cmd.Wait() }()
+	select {
+	case <-done:
+		sw.cmd = nil
+		sw.log.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("switch did not exit after the drained call ended")
+	}
+	cdrs := sw.CDRs(2)
+	var answered, refusedCDR int
+	for _, c := range cdrs {
+		switch {
+		case c.Disposition == dialtone.Answered && c.HangupBy == dialtone.PartyCaller && c.BilledSeconds >= 4:
+			answered++
+		case c.SIPCode == 503:
+			refusedCDR++
+		}
+	}
+	if answered != 1 || refusedCDR != 1 {
+		t.Errorf("CDRs %v: want the drained call answered and billed about 4 s, and the refused one with 503", describe(cdrs))
+	}
+}
+
+// TestSIGINTHangsUp: SIGINT ends a connected call with BYE to both legs and
+// writes its CDR before the process exits.
+func TestSIGINTHangsUp(t *testing.T) {
+	carrierPort := freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort}})
+	sw.Account("alice", "secret")
+	rx := newReceiver(t)
+	uas := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, 1)
+	app := dialApp(t, sw, appCall{user: "alice", password: "secret", end: "wait-bye"}, "+442079460018", 1, 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for sw.Metric("dialtone_calls_active") != 1 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
+	sw.Stop()
+	if st := app.Wait(10 * time.Second); st.Successful != 1 {
+		t.Errorf("app did not get BYE on SIGINT\n%s", app.Errors())
+	}
+	if st := uas.Wait(10 * time.Second); st.Successful != 1 {
+		t.Errorf("carrier did not get BYE on SIGINT\n%s", uas.Errors())
+	}
+	cdrs := sw.CDRs(1)
+	if len(cdrs) != 1 || cdrs[0].Disposition != dialtone.Answered || cdrs[0].HangupBy != dialtone.PartySwitch {
+		t.Errorf("CDRs after SIGINT = %v, want one answered call hung up by the switch", describe(cdrs))
+	}
+}
+
+// TestRegister drives REGISTER with a real SIP client (sipgo) over UDP:
+// challenge, success with the granted expiry, a wrong password, stale nonce.
+func TestRegister(t *testing.T) {
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{freePort(t)}})
+	sw.Account("alice", "secret")
+	ua, err := sipgo.NewUA()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	register := func(user, password string, expires int) *sip.Response {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req := sip.NewRequest(sip.REGISTER, sip.Uri{Host: "127.0.0.1", Port: sw.SIPPort})
+		to := sip.ToHeader{Address: sip.Uri{User: user, Host: "127.0.0.1"}}
+		from := sip.FromHeader{Address: sip.Uri{User: user, Host: "127.0.0.1"}, Params: sip.NewParams()}
+		from.Params.Add("tag", sip.GenerateTagN(8))
+		req.AppendHeader(&to)
+		req.AppendHeader(&from)
+		req.AppendHeader(sip.NewHeader("Contact", fmt.Sprintf("<sip:%s@127.0.0.1:5099>", user)))
+		req.AppendHeader(sip.NewHeader("Expires", fmt.Sprint(expires)))
+		res, err := client.Do(ctx, req)
+		if err != nil {
+			t.Fatalf("REGISTER: %v", err)
+		}
+		if res.StatusCode != 401 {
+			t.Fatalf("REGISTER without credentials = %d, want 401", res.StatusCode)
+		}
+		if h := res.GetHeaders("WWW-Authenticate"); len(h) != 2 || !strings.Contains(h[0].Value(), "MD5") || !strings.Contains(h[1].Value(), "SHA-256") {
+			t.Errorf("challenges = %v, want MD5 then SHA-256", h)
+		}
+		res, err = client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: user, Password: password})
+		if err != nil {
+			t.Fatalf("REGISTER with credentials: %v", err)
+		}
+		return res
+	}
+	if res := register("alice", "secret", 7200); res.StatusCode != 200 || !strings.Contains(res.GetHeader("Contact").Value(), "expires=3600") {
+		t.Errorf("REGISTER alice = %d %v, want 200 with the expiry capped at 3600", res.StatusCode, res.GetHeader("Contact"))
+	}
+	if got := sw.Metric("dialtone_registrations"); got != 1 {
+		t.Errorf("dialtone_registrations = %v, want 1", got)
+	}
+	if res := register("alice", "wrong", 60); res.StatusCode != 403 {
+		t.Errorf("REGISTER with a wrong password = %d, want 403", res.StatusCode)
+	}
+	if res := register("alice", "secret", 0); res.StatusCode != 200 || res.GetHeader("Contact") != nil {
+		t.Errorf("REGISTER expires 0 = %d, contact %v, want 200 and no binding left", res.StatusCode, res.GetHeader("Contact"))
+	}
+}
+
+func describe(cdrs []*dialtone.CDR) string {
+	var b strings.Builder
+	for _, c := range cdrs {
+		fmt.Fprintf(&b, "[%s %d %s hangup=%s billed=%d] ", c.Disposition, c.SIPCode, c.SIPReason, c.HangupBy, c.BilledSeconds)
+	}
+	return b.String()
+}
