@@ -6,15 +6,14 @@ CONFIG ?= configs/dialtone.yaml
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 APT := apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends
-# Debian packages the tests drive: sipp (sip-tester) and baresip as real SIP peers.
-DEB_TEST := sip-tester baresip-core
+# Debian packages the tests drive: sipp (sip-tester) as the app's phone and the carriers.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build run test test-short bench deps deps-go deps-test fuzz lint clean
 
 all: build
 
-## deps: install everything build, run and test need (Go modules, sipp, baresip)
+## deps: install everything build, run and test need (Go modules, sipp)
 deps: deps-go deps-test
 
 deps-go:
@@ -24,7 +23,6 @@ deps-go:
 deps-test:
 	@missing=""; \
 	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
-	command -v baresip >/dev/null || missing="$$missing baresip-core"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) $(APT) $$missing; \
@@ -34,16 +32,19 @@ deps-test:
 build: deps-go
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/dialtone
 
-## run: build, create the demo account and start the switch on the embedded store
+## run: build, create the demo account, start the demo carrier and the switch on the embedded store
 run: build
 	@mkdir -p data
 	@DIALTONE_PASSWORD=demo ./$(BIN) -c $(CONFIG) account create demo --country US >/dev/null 2>&1 || true
 	@echo "Dialtone: SIP on udp/tcp 127.0.0.1:5060, user demo, password demo, realm dialtone."
-	@echo "  Register a softphone (e.g. baresip: <sip:demo@127.0.0.1>;auth_pass=demo) and dial any number."
+	@echo "  Register a softphone (e.g. baresip: <sip:demo@127.0.0.1>;auth_pass=demo) and dial any number:"
+	@echo "  the demo carrier on 127.0.0.1:5070 answers and echoes your audio back."
 	@echo "  Metrics http://127.0.0.1:8080/metrics, health /healthz, /readyz. Ctrl-C stops."
+	@./$(BIN) carrier-sim --listen 127.0.0.1:5070 & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	./$(BIN) -c $(CONFIG) serve
 
-## test: every test, against real sipp, baresip, SQLite and PostgreSQL
+## test: every test, against real sipp peers, SQLite and PostgreSQL
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 20m ./...

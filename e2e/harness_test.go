@@ -96,15 +96,15 @@ type Options struct {
 
 // Switch is a running dialtone process.
 type Switch struct {
-	t       *testing.T
-	dir     string
-	cfgPath string
+	t        *testing.T
+	dir      string
+	cfgPath  string
 	storeURL string
 	SIPPort  int
 	HTTPPort int
-	cmd     *exec.Cmd
-	log     *os.File
-	store   dialtone.Store
+	cmd      *exec.Cmd
+	log      *os.File
+	store    dialtone.Store
 }
 
 func startSwitch(t *testing.T, o Options) *Switch {

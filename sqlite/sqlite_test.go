@@ -77,4 +77,3 @@ func BenchmarkInsertCDR(b *testing.B) {
 		}
 	}
 }
-

@@ -50,6 +50,7 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(load),
 		newMigrateCmd(load),
 		newAccountCmd(load),
+		newCarrierSimCmd(),
 		&cobra.Command{
 			Use:   "version",
 			Short: "Print the version",

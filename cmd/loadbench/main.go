@@ -41,6 +41,7 @@ func main() {
 }
 
 type result struct {
+	timeline         []int64 // RSS in KiB, every 10 s
 	rate             int
 	success, failed  int
 	retrans, msgs    int
@@ -138,6 +139,7 @@ shutdown: {drain_timeout: 5s}
 		}
 		fmt.Printf("soak %v at %d cps: %d calls, %d failed, %d retransmissions, RSS start %d KiB, max %d KiB, end %d KiB\n",
 			soak, best, r.success+r.failed, r.failed, r.retrans, r.rssStart, r.rssMax, r.rssEnd)
+		fmt.Printf("RSS every 10 s (KiB): %v\n", r.timeline)
 	}
 	return nil
 }
@@ -173,13 +175,18 @@ func stepLoad(dir string, rate int, d, hold time.Duration, sipPort, carrierPort,
 	go func() { done <- uac.Wait() }()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	ticks := 0
 wait:
 	for {
 		select {
 		case <-done:
 			break wait
 		case <-tick.C:
-			r.rssMax = max(r.rssMax, rss(pid))
+			now := rss(pid)
+			r.rssMax = max(r.rssMax, now)
+			if ticks++; ticks%10 == 0 {
+				r.timeline = append(r.timeline, now)
+			}
 		}
 	}
 	r.rssEnd = rss(pid)

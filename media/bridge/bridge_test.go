@@ -98,4 +98,3 @@ func codecNames(cs []sdp.Codec) string {
 	}
 	return strings.Join(s, " ")
 }
-
