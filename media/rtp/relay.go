@@ -76,13 +76,15 @@ func (l *Leg) Stats() Stats {
 }
 
 // accept latches the leg on the first source and then admits only it.
+// Only latching allocates (once per leg): the per-packet check does not.
 func accept(latched *atomic.Bool, remote *atomic.Pointer[netip.AddrPort], src netip.AddrPort) bool {
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
 	if latched.Load() {
 		p := remote.Load()
 		return p != nil && *p == src
 	}
-	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-	remote.Store(&src)
+	peer := src
+	remote.Store(&peer)
 	latched.Store(true)
 	return true
 }

@@ -6,7 +6,9 @@ import (
 	"net/netip"
 	"sort"
 	"sync"
+	"strconv"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -321,12 +323,24 @@ func BenchmarkRelayForward(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 }
 
-// BenchmarkRelayCalls runs 200 concurrent pass-through calls, each 50
+// BenchmarkRelayCalls runs concurrent pass-through calls, each 50
 // packets/s of 172-byte G.711 in both directions, for b.N rounds of 20 ms,
-// and reports loss and CPU-bound capacity.
+// and reports loss and the CPU the process used per call (senders and
+// receivers of the fake peers included, so the relay's share is lower).
 func BenchmarkRelayCalls(b *testing.B) {
-	const calls = 200
-	pool := newPool(b, 45000, 45000+4*calls+10)
+	for _, calls := range []int{200, 500} {
+		b.Run(strconv.Itoa(calls), func(b *testing.B) { benchmarkCalls(b, calls) })
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func benchmarkCalls(b *testing.B, calls int) {
+	pool := newPool(b, 20000, 20000+8*calls) // below the ephemeral range the peers bind in
 	type call struct {
 		r            *Relay
 		app, carrier *peer
@@ -364,6 +378,7 @@ func BenchmarkRelayCalls(b *testing.B) {
 	pkt := packet(1, 0, make([]byte, 160))
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0, wall0 := cpuTime(), time.Now()
 	sent := 0
 	tick := time.NewTicker(20 * time.Millisecond)
 	for i := 0; i < b.N; i++ {
@@ -375,6 +390,7 @@ func BenchmarkRelayCalls(b *testing.B) {
 		}
 	}
 	tick.Stop()
+	cpu, wall := cpuTime()-cpu0, time.Since(wall0)
 	time.Sleep(100 * time.Millisecond)
 	b.StopTimer()
 	for _, c := range cs {
@@ -383,6 +399,6 @@ func BenchmarkRelayCalls(b *testing.B) {
 		c.carrier.conn.Close()
 	}
 	wg.Wait()
-	b.ReportMetric(float64(calls), "calls")
+	b.ReportMetric(100*cpu.Seconds()/wall.Seconds()/float64(calls), "cpu-%/call")
 	b.ReportMetric(100*float64(int64(sent)-received.Load())/float64(max(sent, 1)), "loss-%")
 }
