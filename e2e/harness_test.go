@@ -91,6 +91,7 @@ type Options struct {
 	MediaTimeout time.Duration
 	Routes       string // YAML of routes; default: everything to carrier1
 	Trunks       []int  // carrier ports, named carrier1, carrier2, ...
+	TrunkTCP     bool   // reach the carriers over TCP
 	MediaPorts   int    // size of the RTP port range; 200 when zero
 }
 
@@ -121,8 +122,12 @@ func startSwitch(t *testing.T, o Options) *Switch {
 		o.MediaTimeout = 30 * time.Second
 	}
 	var trunks strings.Builder
+	transport := "udp"
+	if o.TrunkTCP {
+		transport = "tcp"
+	}
 	for i, p := range o.Trunks {
-		fmt.Fprintf(&trunks, "  - {name: carrier%d, address: \"127.0.0.1:%d\", transport: udp, codecs: [PCMA, PCMU]}\n", i+1, p)
+		fmt.Fprintf(&trunks, "  - {name: carrier%d, address: \"127.0.0.1:%d\", transport: %s, codecs: [PCMA, PCMU]}\n", i+1, p, transport)
 	}
 	routes := o.Routes
 	if routes == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -183,4 +184,51 @@ func TestDemoCarrier(t *testing.T) {
 		t.Errorf("CDR %s to %s: app sent %d packets, carrier echoed %d; want an answered call with audio both ways",
 			c.Disposition, c.DialedE164, c.AppPackets, c.CarrierPackets)
 	}
+}
+
+// TestTCP: the app reaches the switch over TCP and the switch reaches the
+// carrier over TCP.
+func TestTCP(t *testing.T) {
+	carrierPort := freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort}, TrunkTCP: true})
+	sw.Account("alice", "secret")
+	rx := newReceiver(t)
+	uas := startSipp(t, carrier{answer: "200", rtpPort: rx.Port}.scenario(), "-t", "t1", "-p", strconv.Itoa(carrierPort), "-m", "1")
+	time.Sleep(200 * time.Millisecond)
+	app := startSipp(t, appCall{user: "alice", password: "secret", pcap: true, holdMS: 1000, end: "bye"}.scenario(),
+		fmt.Sprintf("127.0.0.1:%d", sw.SIPPort), "-t", "t1", "-s", "+442079460018",
+		"-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(freePort(t)), "-m", "1")
+	if st := app.Wait(30 * time.Second); st.Successful != 1 {
+		t.Fatalf("app over TCP: call failed\n%s", app.Errors())
+	}
+	if st := uas.Wait(10 * time.Second); st.Successful != 1 {
+		t.Errorf("carrier over TCP: call failed\n%s", uas.Errors())
+	}
+	if _, packets := rx.Counts(); packets < 20 {
+		t.Errorf("carrier received %d RTP packets, want the app's audio", packets)
+	}
+	if cdrs := sw.CDRs(1); len(cdrs) != 1 || cdrs[0].Disposition != dialtone.Answered {
+		t.Errorf("CDRs = %v, want one answered call", describe(cdrs))
+	}
+}
+
+// TestPasswordChange: `account passwd` replaces the credentials; the old
+// password stops working once the edge's account cache has expired.
+func TestPasswordChange(t *testing.T) {
+	carrierPort := freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort}})
+	sw.Account("alice", "secret")
+	sw.CLIEnv([]string{"DIALTONE_PASSWORD=n3w-pass"}, "account", "passwd", "alice")
+	time.Sleep(2500 * time.Millisecond) // sip.account_cache_ttl
+	old := dialApp(t, sw, appCall{user: "alice", password: "secret", end: "403"}, "+442079460018", 1, 1)
+	if st := old.Wait(20 * time.Second); st.Successful != 1 {
+		t.Errorf("old password: want 403\n%s", old.Errors())
+	}
+	rx := newReceiver(t)
+	uas := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, 1)
+	app := dialApp(t, sw, appCall{user: "alice", password: "n3w-pass", holdMS: 200, end: "bye"}, "+442079460018", 1, 1)
+	if st := app.Wait(20 * time.Second); st.Successful != 1 {
+		t.Errorf("new password: call failed\n%s", app.Errors())
+	}
+	uas.Wait(10 * time.Second)
 }
