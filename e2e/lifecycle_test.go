@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -231,4 +232,41 @@ func TestPasswordChange(t *testing.T) {
 		t.Errorf("new password: call failed\n%s", app.Errors())
 	}
 	uas.Wait(10 * time.Second)
+}
+
+// TestForeignBYE: a BYE that knows the Call-ID but not the dialog's tags
+// does not end someone else's call.
+func TestForeignBYE(t *testing.T) {
+	carrierPort := freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort}})
+	sw.Account("alice", "secret")
+	rx := newReceiver(t)
+	uas := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, 1)
+	app := dialApp(t, sw, appCall{user: "alice", password: "secret", pcap: true, holdMS: 2500, end: "bye"}, "+442079460018", 1, 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for sw.Metric("dialtone_calls_active") != 1 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	callID := fmt.Sprintf("1-%d@127.0.0.1", app.cmd.Process.Pid) // sipp's Call-ID of its first call
+	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", sw.SIPPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	port := conn.LocalAddr().(*net.UDPAddr).Port
+	_, _ = fmt.Fprintf(conn, "BYE sip:dialtone@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKforged1\r\nFrom: <sip:alice@127.0.0.1>;tag=forged\r\nTo: <sip:x@127.0.0.1>;tag=guess\r\nCall-ID: %s\r\nCSeq: 99 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", sw.SIPPort, port, callID)
+	_ = conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+	buf := make([]byte, 2048)
+	n, err := conn.Read(buf)
+	if err != nil || !strings.HasPrefix(string(buf[:n]), "SIP/2.0 481") {
+		t.Errorf("forged BYE answered %q (%v), want 481", strings.SplitN(string(buf[:n]), "\r\n", 2)[0], err)
+	}
+	if st := app.Wait(20 * time.Second); st.Successful != 1 {
+		t.Errorf("the call did not survive a forged BYE\n%s", app.Errors())
+	}
+	uas.Wait(10 * time.Second)
+	if cdrs := sw.CDRs(1); len(cdrs) != 1 || cdrs[0].HangupBy != dialtone.PartyCaller || cdrs[0].BilledSeconds < 2 {
+		t.Errorf("CDRs = %v, want the call ended by its caller after the 2.5 s hold", describe(cdrs))
+	}
 }

@@ -167,6 +167,16 @@ func (s *Server) HandleInvite(acct *dialtone.Account, req *sip.Request, tx sip.S
 	s.wg.Add(1)
 	defer s.wg.Done()
 
+	if id := req.CallID(); id != nil {
+		s.mu.Lock()
+		_, taken := s.calls[id.Value()]
+		s.mu.Unlock()
+		if taken {
+			// A second dialog on a Call-ID in use: a loop or a forgery.
+			respond(tx, req, 482, "Loop Detected")
+			return
+		}
+	}
 	dlg, err := s.ua.ReadInvite(req, tx)
 	if err != nil {
 		s.log.Info("invite refused", "error", err)
@@ -265,8 +275,12 @@ func (s *Server) lookup(req *sip.Request) *call {
 		return nil
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.calls[id.Value()]
+	c := s.calls[id.Value()]
+	s.mu.Unlock()
+	if c == nil || !c.matches(req) {
+		return nil
+	}
+	return c
 }
 
 func (s *Server) track(c *call, callID string) {

@@ -30,14 +30,15 @@ type call struct {
 
 	app *sipgo.DialogServerSession // set before the call is tracked, then constant
 
-	mu            sync.Mutex
-	bridge        Bridge                     // set once media is ready; then constant
-	carrierCallID string                     // of the attempt in progress
-	carrier       *sipgo.DialogClientSession // the attempt in progress or answered
-	answered      bool
-	ended         bool
-	cdr           dialtone.CDR
-	once          sync.Once
+	mu             sync.Mutex
+	bridge         Bridge                     // set once media is ready; then constant
+	carrierCallID  string                     // of the attempt in progress
+	carrierFromTag string                     // our tag on the carrier leg
+	carrier        *sipgo.DialogClientSession // the attempt in progress or answered
+	answered       bool
+	ended          bool
+	cdr            dialtone.CDR
+	once           sync.Once
 }
 
 // setup routes the call, dials carriers in order and connects the legs.
@@ -231,7 +232,11 @@ func (c *call) carrierInvite(trunk Trunk, e164, callID string, offer []byte) *si
 	req.SetDestination(hostPort(trunk))
 
 	from := sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: callerID(c.acct, c.cdr.Caller), Host: c.s.cfg.Host}, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
+	tag := sip.GenerateTagN(16)
+	from.Params.Add("tag", tag)
+	c.mu.Lock()
+	c.carrierFromTag = tag
+	c.mu.Unlock()
 	to := sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: trunk.Host}, Params: sip.NewParams()}
 	cid := sip.CallIDHeader(callID)
 	h := contact(c.s.cfg, trunk.Transport)
@@ -244,6 +249,27 @@ func (c *call) carrierInvite(trunk Trunk, e164, callID string, offer []byte) *si
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(offer)
 	return req
+}
+
+// matches reports whether an in-dialog request belongs to this call: the
+// Call-ID alone is not enough (RFC 3261 section 12.2.2), or anyone who learns
+// it could hang up the call.
+func (c *call) matches(req *sip.Request) bool {
+	from, to := req.From(), req.To()
+	if from == nil || to == nil {
+		return false
+	}
+	fromTag, _ := from.Params.Get("tag")
+	toTag, hasTo := to.Params.Get("tag")
+	c.mu.Lock()
+	carrierCallID, carrierTag := c.carrierCallID, c.carrierFromTag
+	c.mu.Unlock()
+	if req.CallID().Value() == carrierCallID {
+		return hasTo && toTag == carrierTag
+	}
+	appFrom, _ := c.app.InviteRequest.From().Params.Get("tag")
+	ourTag, _ := c.app.InviteRequest.To().Params.Get("tag")
+	return fromTag == appFrom && (!hasTo || toTag == ourTag)
 }
 
 // callerID is what the carrier sees as the calling party: what the app
