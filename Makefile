@@ -44,10 +44,10 @@ run: build
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	./$(BIN) -c $(CONFIG) serve
 
-## test: every test, against real sipp peers, SQLite and PostgreSQL
+## test: every test under the race detector (the switch binary of the end-to-end tests too), against real sipp peers, SQLite and PostgreSQL
 test: deps
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	DIALTONE_E2E_RACE=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 ## bench: micro-benchmarks and the SIP load benchmark
 bench: deps build

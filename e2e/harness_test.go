@@ -51,7 +51,11 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(dir)
 	binary = filepath.Join(dir, "dialtone")
-	build := exec.Command("go", "build", "-o", binary, "../cmd/dialtone")
+	args := []string{"build", "-o", binary}
+	if os.Getenv("DIALTONE_E2E_RACE") == "1" {
+		args = append(args, "-race") // the switch under the race detector; its reports land in the switch log
+	}
+	build := exec.Command("go", append(args, "../cmd/dialtone")...)
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: build dialtone:", err)
@@ -161,6 +165,14 @@ shutdown: {drain_timeout: 5s}
 		sw.Stop()
 		if sw.store != nil {
 			sw.store.Close()
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "switch.log")); err == nil {
+			if i := bytes.Index(b, []byte("WARNING: DATA RACE")); i >= 0 {
+				t.Errorf("the switch reported a data race:\n%s", b[i:min(len(b), i+3000)])
+			}
+			if i := bytes.Index(b, []byte("panic:")); i >= 0 {
+				t.Errorf("the switch panicked:\n%s", b[i:min(len(b), i+3000)])
+			}
 		}
 		if t.Failed() {
 			sw.dumpLog()

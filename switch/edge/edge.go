@@ -175,7 +175,8 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header s
 	} else if h := req.GetHeader("Authorization"); h != nil {
 		creds = h.Value() // some clients answer a 407 with Authorization
 	}
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	var acct *dialtone.Account
 	lookup := func(username string) (digest.Credentials, error) {
 		a, err := e.accounts.AccountByUsername(ctx, username)
