@@ -194,14 +194,12 @@ type theSwitch struct {
 	ua        *sipgo.UserAgent
 	edge      *edge.Edge
 	calls     *b2bua.Server
-	media     *mediaFactory
 	listeners []edge.Listener
 }
 
 func (s *theSwitch) Close() {
 	s.calls.Close()
 	s.edge.Close()
-	s.media.Close()
 	s.ua.Close()
 }
 
@@ -240,7 +238,7 @@ func buildSwitch(ctx context.Context, cfg *Config, st dialtone.Store, reg promet
 		closeAll()
 		return nil, err
 	}
-	media, err := newMediaFactory(cfg.Media, reg, log)
+	media, err := newMediaFactory(cfg.Media, reg)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -266,7 +264,7 @@ func buildSwitch(ctx context.Context, cfg *Config, st dialtone.Store, reg promet
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
 	}, func() float64 { return float64(registrar.Count()) }))
-	return &theSwitch{ua: ua, edge: e, calls: calls, media: media, listeners: listeners}, nil
+	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners}, nil
 }
 
 // bindSIP opens the SIP sockets before anything is served, so that the

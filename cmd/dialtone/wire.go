@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/netip"
 	"strconv"
@@ -74,11 +73,10 @@ func (r *router) Route(_ context.Context, acct *dialtone.Account, dialed string)
 
 // mediaFactory adapts media/bridge to b2bua.Media.
 type mediaFactory struct {
-	f    *bridge.Factory
-	pool *rtp.PortPool
+	f *bridge.Factory
 }
 
-func newMediaFactory(c MediaConfig, reg prometheus.Registerer, _ *slog.Logger) (*mediaFactory, error) {
+func newMediaFactory(c MediaConfig, reg prometheus.Registerer) (*mediaFactory, error) {
 	bind, err := netip.ParseAddr(c.Bind)
 	if err != nil {
 		return nil, fmt.Errorf("media.bind: %w", err)
@@ -94,7 +92,7 @@ func newMediaFactory(c MediaConfig, reg prometheus.Registerer, _ *slog.Logger) (
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_rtp_port_pairs_in_use", Help: "RTP/RTCP port pairs allocated (two per call).",
 	}, func() float64 { return float64(pool.InUse()) }))
-	return &mediaFactory{f: bridge.NewFactory(bridge.Config{Pool: pool, Advertise: adv, Timeout: c.Timeout.D()}), pool: pool}, nil
+	return &mediaFactory{f: bridge.NewFactory(bridge.Config{Pool: pool, Advertise: adv, Timeout: c.Timeout.D()})}, nil
 }
 
 func (m *mediaFactory) Bridge(ctx context.Context, callID string, appOffer []byte) (b2bua.Bridge, error) {
@@ -104,5 +102,3 @@ func (m *mediaFactory) Bridge(ctx context.Context, callID string, appOffer []byt
 	}
 	return b, nil
 }
-
-func (m *mediaFactory) Close() {}

@@ -167,18 +167,23 @@ func (s *Server) HandleInvite(acct *dialtone.Account, req *sip.Request, tx sip.S
 	s.wg.Add(1)
 	defer s.wg.Done()
 
-	if id := req.CallID(); id != nil {
-		s.mu.Lock()
-		_, taken := s.calls[id.Value()]
-		s.mu.Unlock()
-		if taken {
-			// A second dialog on a Call-ID in use: a loop or a forgery.
-			respond(tx, req, 482, "Loop Detected")
-			return
-		}
+	callID := req.CallID().Value() // the edge checked it is there
+	s.mu.Lock()
+	_, taken := s.calls[callID]
+	if !taken {
+		s.calls[callID] = nil // reserved until the call is tracked
+	}
+	s.mu.Unlock()
+	if taken {
+		// A second dialog on a Call-ID in use: a loop or a forgery.
+		respond(tx, req, 482, "Loop Detected")
+		return
 	}
 	dlg, err := s.ua.ReadInvite(req, tx)
 	if err != nil {
+		s.mu.Lock()
+		delete(s.calls, callID)
+		s.mu.Unlock()
 		s.log.Info("invite refused", "error", err)
 		respond(tx, req, 400, "Bad Request")
 		return
