@@ -114,6 +114,7 @@ func TestCallOutcomes(t *testing.T) {
 	}{
 		{name: "busy", app: appCall{end: "486"}, carrier: &carrier{answer: "486"}, disposition: dialtone.Busy, code: 486},
 		{name: "cancel before answer", app: appCall{end: "cancel"}, carrier: &carrier{answer: "ring"}, disposition: dialtone.Cancelled, code: 487, hangup: dialtone.PartyCaller},
+		{name: "answer crosses cancel", app: appCall{end: "cancel"}, carrier: &carrier{answer: "cross"}, disposition: dialtone.Cancelled, code: 487, hangup: dialtone.PartyCaller},
 		{name: "carrier hangs up first", app: appCall{end: "wait-bye", pcap: true}, carrier: &carrier{answer: "200", byeMS: 1500}, disposition: dialtone.Answered, code: 200, hangup: dialtone.PartyCallee},
 		{name: "app hangs up first", app: appCall{end: "bye", pcap: true, holdMS: 1500}, carrier: &carrier{answer: "200"}, disposition: dialtone.Answered, code: 200, hangup: dialtone.PartyCaller},
 		{name: "early media", app: appCall{end: "bye", holdMS: 500}, carrier: &carrier{answer: "200", early: true}, disposition: dialtone.Answered, code: 200, hangup: dialtone.PartyCaller},

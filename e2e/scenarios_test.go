@@ -178,7 +178,7 @@ func (a appCall) scenario() string {
 // Carrier side (sipp as the carrier's SIP server).
 
 type carrier struct {
-	answer  string // "200" (answer), "486" (busy), "ring" (ring until CANCEL), "503"
+	answer  string // "200" (answer), "486" (busy), "ring" (ring until CANCEL), "cross" (answer the INVITE after a CANCEL), "503"
 	rtpPort int    // where the carrier's SDP says to send media
 	early   bool   // send 183 with SDP (early media) before 200
 	byeMS   int    // with answer "200": the carrier hangs up after this long; 0 waits for BYE
@@ -259,6 +259,12 @@ func (c carrier) scenario() string {
 			b.WriteString(`  <recv request="BYE"/>
 ` + okToLast)
 		}
+	case "cross": // answers although the switch cancelled: the 200 crosses the CANCEL
+		b.WriteString(resp("180", "Ringing", ""))
+		b.WriteString(`  <recv request="CANCEL"/>
+` + okToLast + strings.Replace(resp("200", "OK", sdp), "[last_CSeq:]", "CSeq: [$inv_cseq] INVITE", 1) + `  <recv request="ACK"/>
+  <recv request="BYE"/>
+` + okToLast)
 	case "ring":
 		b.WriteString(resp("180", "Ringing", ""))
 		b.WriteString(`  <recv request="CANCEL"/>

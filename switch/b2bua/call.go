@@ -129,6 +129,11 @@ func (c *call) dial(trunk Trunk, e164 string) (outcome, bool, error) {
 
 	err = cs.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: c.relayProvisional})
 	if err != nil {
+		if res := cs.InviteResponse; res != nil && res.IsSuccess() {
+			// The carrier answered as we cancelled (the 200 crossed our
+			// CANCEL): confirm and end its leg so it is not left up.
+			c.endCrossedAnswer(cs, trunk)
+		}
 		var dr *sipgo.ErrDialogResponse
 		switch {
 		case errors.As(err, &dr):
@@ -146,6 +151,20 @@ func (c *call) dial(trunk Trunk, e164 string) (outcome, bool, error) {
 		}
 	}
 	return c.connect(cs, trunk)
+}
+
+func (c *call) endCrossedAnswer(cs *sipgo.DialogClientSession, trunk Trunk) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 10*time.Second)
+	defer cancel()
+	if id, err := sip.DialogIDFromResponse(cs.InviteResponse); err == nil {
+		cs.ID = id
+	}
+	if err := cs.Ack(ctx); err != nil {
+		c.log.Debug("ack to crossed answer failed", "trunk", trunk.Name, "error", err)
+	}
+	if err := cs.Bye(ctx); err != nil {
+		c.log.Debug("bye to crossed answer failed", "trunk", trunk.Name, "error", err)
+	}
 }
 
 // connect finishes an answered call: ACK to the carrier, 200 to the app.
