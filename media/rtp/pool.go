@@ -1,17 +1,37 @@
-// Package rtp relays a call's RTP and RTCP between two legs (RFC 3550).
+// Package rtp relays a call's RTP and RTCP between two legs (RFC 3550),
+// as the media half of a B2BUA.
 //
-// A PortPool hands out socket pairs (RTP on an even port, RTCP on the next
-// odd one). A Relay joins two pairs: what one leg receives is sent out of
-// the other leg's sockets, unmodified (G.711 and RFC 4733 events pass
-// through). Each leg is symmetric and latching (RFC 4961, as SBCs do for
-// NAT): the first valid packet fixes the peer's address and packets from
-// any other source are dropped and counted, so media from elsewhere never
-// bleeds into a call. RTCP is relayed the same way on the odd sockets.
+// It owns the media sockets and what flows through them:
+//   - PortPool hands out socket pairs bound on the switch's media IP: RTP
+//     on an even port, RTCP on the next odd one (RFC 3550 section 11).
+//   - Relay joins two pairs, the app's leg (A) and the carrier's (B). What
+//     one leg receives is sent out of the other leg's socket, unmodified:
+//     both legs negotiated the same G.711 payload and RFC 4733
+//     telephone-event, so this is pass-through with no transcoding.
+//   - Each Leg is symmetric (RFC 4961: we send from the port we receive
+//     on) and latching, as SBCs do for NAT: until the peer sends, media goes
+//     to the address of its SDP; its first valid packet fixes the peer to
+//     that packet's source, and packets from any other source are then
+//     dropped and counted, so media from elsewhere never bleeds into the
+//     call. RTCP is latched the same way on the odd sockets.
+//   - RTCP is relayed unmodified too, not terminated: with pass-through RTP
+//     the SSRCs, sequence numbers and timestamps are the endpoints' own, so
+//     their reports stay true end to end. A leg that transcodes (a later
+//     milestone) must terminate RTCP instead.
+//   - A media timeout: once armed (at answer), when no RTP arrives on
+//     either leg for the configured time and no leg is on hold, a callback
+//     runs once. Each relay has one watcher goroutine and timer for it.
+//   - Counters per leg (Stats): packets and bytes each way, drops, loss
+//     from sequence numbers, the first payload type. The caller reads them
+//     when it likes (a CDR at the end, metrics on a scrape); the package
+//     imports no metrics library.
 //
-// Concurrency: a Relay runs one goroutine per socket (four per call) and
-// one timer; Close stops and waits for all of them. The per-packet path
-// reuses one buffer per goroutine, does not allocate and does not log;
-// statistics are atomics read by Stats at any time.
+// Concurrency: a Relay runs one goroutine per socket (four per call) and,
+// once armed, one watcher goroutine with its own timer; Close stops all of
+// them and waits for them. The per-packet path reuses one buffer and one
+// header per goroutine, does not allocate and does not log. Counters are
+// atomics that Stats reads at any time. All methods are safe for
+// concurrent use.
 package rtp
 
 import (
@@ -20,86 +40,116 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+
+	"github.com/dialtone/dialtone"
 )
 
-// ErrNoPorts means every port of the range is in use.
+// ErrNoPorts means every port pair of the range is in use. Allocate's error
+// wraps dialtone.ErrUnavailable too, which the call controller answers
+// with 503.
 var ErrNoPorts = errors.New("no free rtp ports")
 
 // PortPool allocates RTP/RTCP socket pairs from a port range. It cycles
-// through the range so a port just released is not reused at once (late
-// packets of the previous call would land in the next). Safe for concurrent use.
+// through the range, so a port just released is not reused at once (late
+// packets of the previous call would land in the next), and skips ports
+// that another process holds. Safe for concurrent use.
 type PortPool struct {
 	ip       netip.Addr
-	min, max int // even ports in [min, max)
+	min, max int // RTP ports are the even ports p in [min, max) with p+1 <= max
+	pairs    int
 
 	mu    sync.Mutex
 	next  int
-	inUse map[int]bool
+	inUse map[int]bool // RTP ports reserved or bound
 }
 
-// NewPortPool serves ports in [min, max] bound on ip.
+// NewPortPool serves the pairs of ports in [min, max] (an odd min is
+// rounded up) and binds them on ip (0.0.0.0 binds every address). The error
+// wraps dialtone.ErrInvalid when the range holds no pair.
 func NewPortPool(ip netip.Addr, min, max int) (*PortPool, error) {
 	if min%2 == 1 {
 		min++
 	}
-	if min < 1 || max > 65535 || max-min < 1 {
-		return nil, fmt.Errorf("rtp port range %d-%d: needs at least one even/odd pair", min, max)
+	if !ip.IsValid() || min < 1 || max > 65535 || max-min < 1 {
+		return nil, fmt.Errorf("new rtp port pool %v %d-%d: %w: needs an IP and at least one even/odd pair of ports", ip, min, max, dialtone.ErrInvalid)
 	}
-	return &PortPool{ip: ip, min: min, max: max, next: min, inUse: map[int]bool{}}, nil
+	return &PortPool{ip: ip.Unmap(), min: min, max: max, pairs: (max - min + 1) / 2, next: min, inUse: map[int]bool{}}, nil
 }
 
-// Pair is an RTP socket and its RTCP socket.
+// Pair is a bound RTP socket and its RTCP socket.
 type Pair struct {
 	RTP, RTCP *net.UDPConn
-	Port      int // the RTP port; RTCP is Port+1
+	Port      int // the RTP port; RTCP is on Port+1
 	pool      *PortPool
 	once      sync.Once
 }
 
-// Allocate binds the next free pair. Ports another process holds are skipped.
+// Allocate binds the next free pair. Ports another process holds are
+// skipped. The error wraps ErrNoPorts and dialtone.ErrUnavailable when no
+// pair of the range can be bound.
 func (p *PortPool) Allocate() (*Pair, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	span := (p.max - p.min + 1) / 2
-	for range span {
-		port := p.next
-		p.next += 2
-		if p.next+1 > p.max {
-			p.next = p.min
+	for range p.pairs {
+		port, ok := p.reserve()
+		if !ok {
+			break
 		}
-		if p.inUse[port] {
-			continue
-		}
+		// Bind outside the lock: concurrent calls do not wait on each other's syscalls.
 		rtp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port))))
 		if err != nil {
+			p.release(port)
 			continue
 		}
 		rtcp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(p.ip, uint16(port+1))))
 		if err != nil {
 			rtp.Close()
+			p.release(port)
 			continue
 		}
-		p.inUse[port] = true
 		return &Pair{RTP: rtp, RTCP: rtcp, Port: port, pool: p}, nil
 	}
-	return nil, fmt.Errorf("allocate in %d-%d: %w", p.min, p.max, ErrNoPorts)
+	return nil, fmt.Errorf("allocate rtp ports in %d-%d: %w: %w", p.min, p.max, ErrNoPorts, dialtone.ErrUnavailable)
 }
 
-// InUse counts allocated pairs.
+// reserve marks the next port not in use, starting where the last one left off.
+func (p *PortPool) reserve() (int, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for range p.pairs {
+		port := p.next
+		p.next += 2
+		if p.next+1 > p.max {
+			p.next = p.min
+		}
+		if !p.inUse[port] {
+			p.inUse[port] = true
+			return port, true
+		}
+	}
+	return 0, false
+}
+
+func (p *PortPool) release(port int) {
+	p.mu.Lock()
+	delete(p.inUse, port)
+	p.mu.Unlock()
+}
+
+// InUse counts the pairs allocated and not yet closed.
 func (p *PortPool) InUse() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return len(p.inUse)
 }
 
+// Size is the number of pairs in the range, bound by others or not.
+func (p *PortPool) Size() int { return p.pairs }
+
 // Close closes both sockets and returns the port to the pool. Idempotent.
 func (pr *Pair) Close() error {
 	var err error
 	pr.once.Do(func() {
 		err = errors.Join(pr.RTP.Close(), pr.RTCP.Close())
-		pr.pool.mu.Lock()
-		delete(pr.pool.inUse, pr.Port)
-		pr.pool.mu.Unlock()
+		pr.pool.release(pr.Port)
 	})
 	return err
 }

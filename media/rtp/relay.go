@@ -11,171 +11,217 @@ import (
 	pionrtp "github.com/pion/rtp"
 )
 
-// Leg is one side of a relay: our sockets toward one peer, where that peer
-// is, and what we have seen from it.
+// Leg is one side of a relay: our socket pair toward one peer, where that
+// peer is, and what we have seen from it. Its methods are safe for
+// concurrent use.
 type Leg struct {
 	pair *Pair
 
-	remote     atomic.Pointer[netip.AddrPort] // RTP destination; from SDP, then latched
-	remoteRTCP atomic.Pointer[netip.AddrPort]
-	latched    atomic.Bool
-	latchedCP  atomic.Bool
-	hold       atomic.Bool
-	last       atomic.Int64 // unix nanoseconds of the last valid RTP packet
+	sdpRTP, sdpRTCP   atomic.Pointer[netip.AddrPort] // from SetRemote; nil until then
+	peerRTP, peerRTCP atomic.Pointer[netip.AddrPort] // latched source; nil until the peer sends
+	hold              atomic.Bool
+	last              atomic.Int64 // unix nanoseconds of the last valid RTP packet, or of leaving hold
 
-	packets, bytes, sent atomic.Uint64
-	dropped, malformed   atomic.Uint64 // wrong source; not RTP
-	rtcpIn, rtcpOut      atomic.Uint64
-	lost                 atomic.Int64
-	firstPT              atomic.Int32
+	packets, bytes, sent, sentBytes, unsent atomic.Uint64
+	dropped, malformed, rtcpIn, rtcpOut     atomic.Uint64
+	lost                                    atomic.Int64
+	firstPT                                 atomic.Int32
 
 	seq seqTracker // owned by the leg's RTP reader goroutine
 }
 
-// Stats is a snapshot of a leg's counters.
+// Stats is a snapshot of a leg's counters. Each is read atomically; they
+// are not all read at one instant.
 type Stats struct {
-	Packets   uint64 // valid RTP packets received from the peer
-	Bytes     uint64
-	Sent      uint64 // RTP packets sent to the peer
-	Dropped   uint64 // from a source other than the latched peer
-	Malformed uint64 // not RTP at all
-	Lost      int64  // RFC 3550 A.3 cumulative loss from sequence numbers
-	RTCPIn    uint64
-	RTCPOut   uint64
-	FirstPT   int // payload type of the first packet, -1 if none
-	Peer      netip.AddrPort
+	Packets   uint64 // valid RTP packets received from the peer, telephone-events included
+	Bytes     uint64 // their size as UDP payload, RTP header included
+	Sent      uint64 // RTP packets sent to the peer (relayed from the other leg)
+	SentBytes uint64
+	Unsent    uint64 // RTP packets for the peer not sent: its address not known yet, or the write failed
+	Dropped   uint64 // RTP and RTCP from a source other than the latched peer (RTP bleed)
+	Malformed uint64 // datagrams that are not RTP (on the RTP port) or RTCP (on the RTCP port)
+	Lost      int64  // packets the peer sent that never came, from sequence numbers (RFC 3550 A.3)
+	RTCPIn    uint64 // RTCP packets received from the peer
+	RTCPOut   uint64 // RTCP packets sent to the peer
+	FirstPT   int    // payload type of the first packet received (the codec), -1 before any
+	// Peer is where RTP for the peer goes now: the latched source, else
+	// the SDP address; zero before either is known.
+	Peer    netip.AddrPort
+	Latched bool
 }
 
-// Port is the leg's local RTP port.
+// Port is the leg's local RTP port; RTCP is on Port()+1. The SDP sent to
+// this leg's peer names it, with the switch's advertised IP.
 func (l *Leg) Port() int { return l.pair.Port }
 
-// SetRemote tells the leg where its peer wants media (from SDP). It
-// un-latches the leg, so a new offer or answer may move the peer.
+// SetRemote tells the leg where its peer wants RTP and RTCP, from the
+// peer's SDP (the app's offer; the carrier's 183 or 200). Until the peer
+// sends, media goes there. An address that changes un-latches the leg, so
+// the peer may move with a new offer or answer; the same address again (the
+// 200 repeating the 183's SDP) keeps the latch. An unspecified address
+// (c=0.0.0.0) sends nothing until the peer's first packet.
 func (l *Leg) SetRemote(rtp, rtcp netip.AddrPort) {
-	l.remote.Store(&rtp)
-	l.remoteRTCP.Store(&rtcp)
-	l.latched.Store(false)
-	l.latchedCP.Store(false)
+	rtp, rtcp = unmap(rtp), unmap(rtcp)
+	if p := l.sdpRTP.Load(); p == nil || *p != rtp {
+		l.sdpRTP.Store(&rtp)
+		l.peerRTP.Store(nil)
+	}
+	if p := l.sdpRTCP.Load(); p == nil || *p != rtcp {
+		l.sdpRTCP.Store(&rtcp)
+		l.peerRTCP.Store(nil)
+	}
 }
 
-// SetHold says the peer will not send (sendonly/inactive from its side), so
-// its silence must not end the call.
-func (l *Leg) SetHold(on bool) { l.hold.Store(on) }
+// SetHold says whether the peer has put the call on hold: its SDP said
+// sendonly or inactive (RFC 3264 section 8.4). While any leg is on hold the
+// media timeout does not run, since a held call may be silent both ways;
+// leaving hold starts the timeout's count again.
+func (l *Leg) SetHold(on bool) {
+	if l.hold.Swap(on) && !on {
+		l.last.Store(time.Now().UnixNano())
+	}
+}
 
 // Stats returns the leg's counters.
 func (l *Leg) Stats() Stats {
 	s := Stats{
-		Packets: l.packets.Load(), Bytes: l.bytes.Load(), Sent: l.sent.Load(),
-		Dropped: l.dropped.Load(), Malformed: l.malformed.Load(), Lost: max(l.lost.Load(), 0),
+		Packets: l.packets.Load(), Bytes: l.bytes.Load(),
+		Sent: l.sent.Load(), SentBytes: l.sentBytes.Load(), Unsent: l.unsent.Load(),
+		Dropped: l.dropped.Load(), Malformed: l.malformed.Load(), Lost: l.lost.Load(),
 		RTCPIn: l.rtcpIn.Load(), RTCPOut: l.rtcpOut.Load(), FirstPT: int(l.firstPT.Load()),
 	}
-	if p := l.remote.Load(); p != nil {
+	if p := l.peerRTP.Load(); p != nil {
+		s.Peer, s.Latched = *p, true
+	} else if p := l.sdpRTP.Load(); p != nil {
 		s.Peer = *p
 	}
 	return s
 }
 
-// accept latches the leg on the first source and then admits only it.
-// Only latching allocates (once per leg): the per-packet check does not.
-func accept(latched *atomic.Bool, remote *atomic.Pointer[netip.AddrPort], src netip.AddrPort) bool {
-	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-	if latched.Load() {
-		p := remote.Load()
-		return p != nil && *p == src
+// dest is where to send to the peer, and false when nowhere yet.
+func dest(peer, sdp *atomic.Pointer[netip.AddrPort]) (netip.AddrPort, bool) {
+	p := peer.Load()
+	if p == nil {
+		p = sdp.Load()
 	}
-	peer := src
-	remote.Store(&peer)
-	latched.Store(true)
+	if p == nil || !p.IsValid() || p.Port() == 0 || p.Addr().IsUnspecified() {
+		return netip.AddrPort{}, false
+	}
+	return *p, true
+}
+
+// accept latches the leg on the first source and then admits only it.
+// Latching allocates (once per leg and address); the check does not.
+func accept(peer *atomic.Pointer[netip.AddrPort], src netip.AddrPort) bool {
+	if p := peer.Load(); p != nil {
+		return *p == src
+	}
+	latched := src
+	peer.Store(&latched)
 	return true
 }
 
-// Relay carries one call's media between two legs.
-type Relay struct {
-	legs [2]*Leg
-	now  func() time.Time
-
-	mu        sync.Mutex
-	armed     bool
-	timer     *time.Timer
-	timeout   time.Duration
-	onTimeout func()
-	closed    bool
-
-	fired atomic.Bool
-	wg    sync.WaitGroup
+func unmap(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
 }
 
-// NewRelay joins the pairs and starts relaying at once (early media flows
-// before the call is answered). The media timeout is armed by Arm.
+// Relay carries one call's media between two legs: A, the app's, and B,
+// the carrier's.
+type Relay struct {
+	legs [2]*Leg
+
+	mu      sync.Mutex
+	armed   bool
+	closed  bool
+	done    chan struct{} // closed by Close
+	armedAt atomic.Int64  // unix nanoseconds
+	fired   atomic.Bool
+	wg      sync.WaitGroup // the readers and the watcher
+}
+
+// NewRelay joins the pairs, a the app's and b the carrier's, and starts
+// relaying at once: early media flows before the call is answered. The
+// media timeout waits for Arm. The relay owns the pairs from now on and
+// closes them in Close.
 func NewRelay(a, b *Pair) *Relay {
-	r := &Relay{legs: [2]*Leg{{pair: a}, {pair: b}}, now: time.Now}
+	r := &Relay{legs: [2]*Leg{{pair: a}, {pair: b}}, done: make(chan struct{})}
 	for _, l := range r.legs {
 		l.firstPT.Store(-1)
 	}
 	for i := range 2 {
 		from, to := r.legs[i], r.legs[1-i]
 		r.wg.Add(2)
-		go func() { defer r.wg.Done(); r.relayRTP(from, to) }()
-		go func() { defer r.wg.Done(); r.relayRTCP(from, to) }()
+		go func() { defer r.wg.Done(); relayRTP(from, to) }()
+		go func() { defer r.wg.Done(); relayRTCP(from, to) }()
 	}
 	return r
 }
 
-// A is the first leg given to NewRelay (the app's), B the second (the carrier's).
+// A is the app's leg, the first pair given to NewRelay.
 func (r *Relay) A() *Leg { return r.legs[0] }
+
+// B is the carrier's leg, the second pair given to NewRelay.
 func (r *Relay) B() *Leg { return r.legs[1] }
 
-// Arm starts the media timeout: when no RTP has arrived on any leg that is
-// not on hold for d, onTimeout runs once, on its own goroutine.
+// Arm starts the media timeout (the call controller does at answer): when
+// no RTP has arrived on either leg for d, and no leg is on hold, onTimeout
+// is called once. A watcher goroutine per relay sleeps on a timer set to
+// the moment the newest packet would expire, so a relay costs one wake-up
+// per d, whatever its packet rate; there is no polling loop. onTimeout runs
+// on the watcher's goroutine after the watcher has stopped, so it may call
+// Close; Close does not wait for it. A second Arm, a d of zero or less, or
+// an Arm after Close does nothing.
 func (r *Relay) Arm(d time.Duration, onTimeout func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed || r.armed || d <= 0 {
 		return
 	}
-	r.armed, r.timeout, r.onTimeout = true, d, onTimeout
-	armedAt := r.now().UnixNano()
-	for _, l := range r.legs {
-		l.last.CompareAndSwap(0, armedAt)
-	}
-	r.timer = time.AfterFunc(d, r.checkTimeout)
+	r.armed = true
+	r.armedAt.Store(time.Now().UnixNano())
+	r.wg.Add(1)
+	go func() {
+		fire := r.watch(d)
+		r.wg.Done()
+		if fire && onTimeout != nil {
+			onTimeout()
+		}
+	}()
 }
 
-// checkTimeout runs on the timer and re-arms it for the moment the newest
-// packet would expire, so an idle relay costs no wake-ups.
-func (r *Relay) checkTimeout() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed {
-		return
-	}
-	now := r.now().UnixNano()
-	newest, watching := int64(0), false
-	for _, l := range r.legs {
-		if l.hold.Load() {
-			continue
+// watch returns true when the media timed out, false when the relay closed.
+func (r *Relay) watch(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.done:
+			return false
+		case <-t.C:
 		}
-		watching = true
-		newest = max(newest, l.last.Load())
-	}
-	if !watching {
-		r.timer.Reset(r.timeout)
-		return
-	}
-	idle := time.Duration(now - newest)
-	if idle < r.timeout {
-		r.timer.Reset(r.timeout - idle)
-		return
-	}
-	if r.fired.CompareAndSwap(false, true) {
-		go r.onTimeout()
+		newest, held := r.armedAt.Load(), false
+		for _, l := range r.legs {
+			newest = max(newest, l.last.Load())
+			held = held || l.hold.Load()
+		}
+		idle := time.Duration(time.Now().UnixNano() - newest)
+		switch {
+		case held:
+			t.Reset(d)
+		case idle < d:
+			t.Reset(d - idle)
+		default:
+			r.fired.Store(true)
+			return true
+		}
 	}
 }
 
 // TimedOut reports whether the media timeout fired.
 func (r *Relay) TimedOut() bool { return r.fired.Load() }
 
-// Close stops relaying, waits for the goroutines and releases the ports.
+// Close stops relaying, waits for the relay's goroutines and releases both
+// legs' ports. Idempotent; later calls return nil at once.
 func (r *Relay) Close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -183,19 +229,17 @@ func (r *Relay) Close() error {
 		return nil
 	}
 	r.closed = true
-	if r.timer != nil {
-		r.timer.Stop()
-	}
+	close(r.done)
 	r.mu.Unlock()
 	err := errors.Join(r.legs[0].pair.Close(), r.legs[1].pair.Close())
 	r.wg.Wait()
 	return err
 }
 
-const maxPacket = 1500
-
-func (r *Relay) relayRTP(from, to *Leg) {
-	buf := make([]byte, maxPacket)
+// relayRTP reads from's RTP socket and sends each valid packet from the
+// peer out of to's RTP socket. This is the hot path: no allocation, no log.
+func relayRTP(from, to *Leg) {
+	buf := make([]byte, maxPacket+1)
 	var h pionrtp.Header
 	for {
 		n, src, err := from.pair.RTP.ReadFromUDPAddrPort(buf)
@@ -203,43 +247,46 @@ func (r *Relay) relayRTP(from, to *Leg) {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			continue
+			continue // a transient error (an ICMP report): the socket still works
 		}
 		pkt := buf[:n]
-		// RFC 3550 section 5.1: version 2 and a header that fits the packet.
-		if n < 12 || pkt[0]>>6 != 2 {
+		if !validRTP(pkt, &h) {
 			from.malformed.Add(1)
 			continue
 		}
-		if _, err := h.Unmarshal(pkt); err != nil || isRTCP(pkt) {
-			from.malformed.Add(1)
-			continue
-		}
-		if !accept(&from.latched, &from.remote, src) {
+		if !accept(&from.peerRTP, unmap(src)) {
 			from.dropped.Add(1)
 			continue
 		}
 		from.packets.Add(1)
 		from.bytes.Add(uint64(n))
-		from.last.Store(r.now().UnixNano())
-		from.firstPT.CompareAndSwap(-1, int32(h.PayloadType))
-		from.lost.Store(from.seq.update(h.SequenceNumber))
-		if dst := to.remote.Load(); dst != nil && dst.IsValid() && !dst.Addr().IsUnspecified() {
-			if _, err := to.pair.RTP.WriteToUDPAddrPort(pkt, *dst); err == nil {
-				to.sent.Add(1)
-			}
+		from.last.Store(time.Now().UnixNano())
+		if from.firstPT.Load() < 0 {
+			from.firstPT.CompareAndSwap(-1, int32(h.PayloadType))
 		}
+		from.lost.Store(from.seq.update(h.SSRC, h.SequenceNumber))
+
+		// Pass-through. A leg that transcodes (Opus on a WebRTC leg, a
+		// later milestone) rewrites pkt into its own buffer here, keyed by
+		// h, before the send.
+		dst, ok := dest(&to.peerRTP, &to.sdpRTP)
+		if !ok {
+			to.unsent.Add(1)
+			continue
+		}
+		if _, err := to.pair.RTP.WriteToUDPAddrPort(pkt, dst); err != nil {
+			to.unsent.Add(1)
+			continue
+		}
+		to.sent.Add(1)
+		to.sentBytes.Add(uint64(n))
 	}
 }
 
-// isRTCP tells RTCP from RTP on one port by payload type (RFC 5761 section 4).
-func isRTCP(pkt []byte) bool {
-	pt := pkt[1] & 0x7f
-	return pt >= 64 && pt <= 95
-}
-
-func (r *Relay) relayRTCP(from, to *Leg) {
-	buf := make([]byte, maxPacket)
+// relayRTCP does for RTCP what relayRTP does for RTP: latch, check, relay
+// unmodified. RTCP does not keep the call alive for the media timeout.
+func relayRTCP(from, to *Leg) {
+	buf := make([]byte, maxPacket+1)
 	for {
 		n, src, err := from.pair.RTCP.ReadFromUDPAddrPort(buf)
 		if err != nil {
@@ -249,52 +296,21 @@ func (r *Relay) relayRTCP(from, to *Leg) {
 			continue
 		}
 		pkt := buf[:n]
-		// RFC 3550 section 6.4.1: version 2, a sender or receiver report type range.
-		if n < 8 || pkt[0]>>6 != 2 || pkt[1] < 192 || pkt[1] > 223 {
+		if !validRTCP(pkt) {
 			from.malformed.Add(1)
 			continue
 		}
-		if !accept(&from.latchedCP, &from.remoteRTCP, src) {
+		if !accept(&from.peerRTCP, unmap(src)) {
 			from.dropped.Add(1)
 			continue
 		}
 		from.rtcpIn.Add(1)
-		if dst := to.remoteRTCP.Load(); dst != nil && dst.IsValid() && !dst.Addr().IsUnspecified() {
-			if _, err := to.pair.RTCP.WriteToUDPAddrPort(pkt, *dst); err == nil {
-				to.rtcpOut.Add(1)
-			}
+		dst, ok := dest(&to.peerRTCP, &to.sdpRTCP)
+		if !ok {
+			continue
+		}
+		if _, err := to.pair.RTCP.WriteToUDPAddrPort(pkt, dst); err == nil {
+			to.rtcpOut.Add(1)
 		}
 	}
-}
-
-// seqTracker estimates loss as RFC 3550 appendix A.3 does: packets expected
-// from the extended highest sequence number, less packets received.
-// Reordered and duplicate packets are tolerated.
-type seqTracker struct {
-	started  bool
-	base     uint32
-	maxSeq   uint16
-	cycles   uint32
-	received int64
-}
-
-func (s *seqTracker) update(seq uint16) int64 {
-	if !s.started {
-		s.started, s.base, s.maxSeq = true, uint32(seq), seq
-		s.received = 1
-		return 0
-	}
-	s.received++
-	delta := seq - s.maxSeq
-	switch {
-	case delta == 0:
-		s.received-- // duplicate
-	case delta < 0x8000:
-		if seq < s.maxSeq {
-			s.cycles += 1 << 16 // wrapped
-		}
-		s.maxSeq = seq
-	}
-	expected := int64(s.cycles+uint32(s.maxSeq)) - int64(s.base) + 1
-	return expected - s.received
 }
