@@ -19,7 +19,7 @@ var stores = []string{"sqlite", "postgres"}
 func dialApp(t *testing.T, sw *Switch, a appCall, number string, calls, rate int) *Sipp {
 	t.Helper()
 	return startSipp(t, a.scenario(), fmt.Sprintf("127.0.0.1:%d", sw.SIPPort), "-s", number,
-		"-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(freePort(t)),
+		"-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(sippMediaPort(t)),
 		"-m", strconv.Itoa(calls), "-r", strconv.Itoa(rate), "-l", strconv.Itoa(calls))
 }
 

@@ -198,7 +198,7 @@ func TestTCP(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	app := startSipp(t, appCall{user: "alice", password: "secret", pcap: true, holdMS: 1000, end: "bye"}.scenario(),
 		fmt.Sprintf("127.0.0.1:%d", sw.SIPPort), "-t", "t1", "-s", "+442079460018",
-		"-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(freePort(t)), "-m", "1")
+		"-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(sippMediaPort(t)), "-m", "1")
 	if st := app.Wait(30 * time.Second); st.Successful != 1 {
 		t.Fatalf("app over TCP: call failed\n%s", app.Errors())
 	}

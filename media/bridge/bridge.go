@@ -52,11 +52,12 @@ type Bridge struct {
 	sid   uint64
 
 	mu          sync.Mutex
-	offer       *sdp.Audio  // the app's
-	appCodecs   []sdp.Codec // G.711 codecs of the app's offer, in its order
-	dtmf        *sdp.Codec  // the app's telephone-event/8000, if offered
-	carrierSent []sdp.Codec // what we offered the carrier
-	chosen      *sdp.Codec  // the carrier's choice (from 183 or 200)
+	offer       *sdp.Audio    // the app's
+	appCodecs   []sdp.Codec   // G.711 codecs of the app's offer, in its order
+	dtmf        *sdp.Codec    // the app's telephone-event/8000, if offered
+	carrierSent []sdp.Codec   // what we offered the carrier
+	chosen      *sdp.Codec    // the carrier's choice (from 183 or 200)
+	appDir      sdp.Direction // our direction toward the app: the mirror of its offer
 	appVersion  uint64
 }
 
@@ -95,8 +96,32 @@ func (f *Factory) New(_ context.Context, callID string, appOffer []byte) (*Bridg
 	}
 	b.relay = rtp.NewRelay(app, carrier)
 	b.relay.A().SetRemote(offer.Addr, offer.RTCP)
-	b.relay.A().SetHold(offer.Direction == sdp.SendOnly || offer.Direction == sdp.Inactive)
+	b.relay.A().SetHold(offer.Hold())
+	b.appDir = offer.Direction.Answer()
 	return b, nil
+}
+
+// UpdateApp applies a new offer from the app in a re-INVITE: a new media
+// address (the phone changed networks) or a hold. The codec stays as
+// negotiated; an offer without it is refused.
+func (b *Bridge) UpdateApp(body []byte) error {
+	offer, err := sdp.Parse(body)
+	if err != nil {
+		return fmt.Errorf("app re-offer: %w: %w", dialtone.ErrNoCodec, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	codec := b.appCodecs[0]
+	if b.chosen != nil {
+		codec = *b.chosen
+	}
+	if _, ok := offer.Find(codec.Name, codec.Clock); !ok {
+		return fmt.Errorf("app re-offer: %w: %s is no longer offered", dialtone.ErrNoCodec, codec.Name)
+	}
+	b.relay.A().SetRemote(offer.Addr, offer.RTCP)
+	b.relay.A().SetHold(offer.Hold())
+	b.appDir = offer.Direction.Answer()
+	return nil
 }
 
 // CarrierOffer is the SDP for a carrier that takes codecs (names, in order).
@@ -169,7 +194,7 @@ func (b *Bridge) AppAnswer() ([]byte, error) {
 		all = append(all, *b.dtmf)
 	}
 	b.appVersion++
-	d := sdp.Description{SessionID: b.sid, Version: b.appVersion, Addr: b.local(b.relay.A()), Codecs: all}
+	d := sdp.Description{SessionID: b.sid, Version: b.appVersion, Addr: b.local(b.relay.A()), Codecs: all, Direction: b.appDir}
 	return d.Marshal(), nil
 }
 

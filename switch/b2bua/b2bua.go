@@ -73,6 +73,9 @@ type Bridge interface {
 	SetCarrierAnswer(sdp []byte) error
 	// AppAnswer is the SDP answer for the app (in 183 and 200).
 	AppAnswer() ([]byte, error)
+	// UpdateApp applies a new offer from the app (re-INVITE): a new media
+	// address, or hold.
+	UpdateApp(offer []byte) error
 	// Start arms the media timeout; onTimeout is called at most once.
 	Start(onTimeout func())
 	// Codecs names the codec of each leg, e.g. "PCMU".
@@ -184,11 +187,16 @@ func (s *Server) HandleInvite(acct *dialtone.Account, req *sip.Request, tx sip.S
 		s.mu.Lock()
 		delete(s.calls, callID)
 		s.mu.Unlock()
+		if errors.Is(err, sip.ErrTransactionCanceled) || errors.Is(tx.Err(), sip.ErrTransactionCanceled) {
+			// Cancelled before we read it: still one CDR per attempt.
+			s.recordUnread(acct, req, outcome{dialtone.Cancelled, 487, "Request Terminated"})
+			return
+		}
 		s.log.Info("invite refused", "error", err)
 		respond(tx, req, 400, "Bad Request")
 		return
 	}
-	c := s.newCall(acct, req, dlg)
+	c := s.newCall(acct, req, dlg, tx)
 	if s.draining.Load() {
 		c.fail(outcome{dialtone.Failed, 503, "Service Unavailable: shutting down"}, nil)
 		return
@@ -252,14 +260,34 @@ func (s *Server) HandleBye(req *sip.Request, tx sip.ServerTransaction) {
 func (s *Server) handleReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	c := s.lookup(req)
 	var bridge Bridge
+	var carrierOffer []byte
+	var carrierCallID, trunkTransport string
 	if c != nil {
 		c.mu.Lock()
-		bridge = c.bridge
+		bridge, carrierOffer, carrierCallID, trunkTransport = c.bridge, c.carrierOffer, c.carrierCallID, c.trunkTransport
 		c.mu.Unlock()
 	}
-	if bridge == nil || req.CallID().Value() != c.cdr.AppCallID {
+	if bridge == nil {
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
+	}
+	if req.CallID().Value() == carrierCallID {
+		// A carrier's session refresh (RFC 4028) or re-offer: keep the call
+		// and answer with what we offered it.
+		res := sip.NewSDPResponseFromRequest(req, carrierOffer)
+		h := contact(s.cfg, trunkTransport)
+		res.AppendHeader(&h)
+		if err := tx.Respond(res); err != nil {
+			c.log.Debug("carrier re-invite response failed", "error", err)
+		}
+		return
+	}
+	if len(req.Body()) > 0 {
+		// The app moved (a new network) or put the call on hold.
+		if err := bridge.UpdateApp(req.Body()); err != nil {
+			respond(tx, req, 488, "Not Acceptable Here")
+			return
+		}
 	}
 	answer, err := bridge.AppAnswer()
 	if err != nil {
@@ -382,7 +410,27 @@ func (s *Server) Close() error {
 	return nil
 }
 
-func (s *Server) newCall(acct *dialtone.Account, req *sip.Request, dlg *sipgo.DialogServerSession) *call {
+// recordUnread writes the CDR of an attempt that ended before it became a call.
+func (s *Server) recordUnread(acct *dialtone.Account, req *sip.Request, o outcome) {
+	now := s.now()
+	cdr := dialtone.CDR{
+		ID: uuid.NewString(), AppCallID: req.CallID().Value(), AccountID: acct.ID, Account: acct.Username,
+		DialedRaw: req.Recipient.User, SetupAt: now, EndAt: now,
+		Disposition: o.disposition, SIPCode: o.code, SIPReason: o.reason, HangupBy: dialtone.PartyCaller,
+	}
+	if from := req.From(); from != nil {
+		cdr.Caller = from.Address.User
+	}
+	s.metrics.attempts.Inc()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.cdrs.InsertCDR(ctx, &cdr); err != nil {
+		s.log.Error("cdr not written", "error", err, "cdr_id", cdr.ID)
+	}
+	s.metrics.observe(&cdr)
+}
+
+func (s *Server) newCall(acct *dialtone.Account, req *sip.Request, dlg *sipgo.DialogServerSession, tx sip.ServerTransaction) *call {
 	id := uuid.NewString()
 	appCallID := req.CallID().Value()
 	caller := ""
@@ -394,6 +442,7 @@ func (s *Server) newCall(acct *dialtone.Account, req *sip.Request, dlg *sipgo.Di
 		acct: acct,
 		req:  req,
 		app:  dlg,
+		tx:   tx,
 		cdr: dialtone.CDR{
 			ID:        id,
 			AppCallID: appCallID,

@@ -29,11 +29,15 @@ type call struct {
 	cancel context.CancelCauseFunc
 
 	app *sipgo.DialogServerSession // set before the call is tracked, then constant
+	tx  sip.ServerTransaction      // the app's INVITE transaction
 
 	mu             sync.Mutex
-	bridge         Bridge                     // set once media is ready; then constant
-	carrierCallID  string                     // of the attempt in progress
-	carrierFromTag string                     // our tag on the carrier leg
+	bridge         Bridge // set once media is ready; then constant
+	carrierCallID  string // of the attempt in progress
+	carrierFromTag string // our tag on the carrier leg
+	carrierOffer   []byte // the SDP we sent the carrier
+	trunkTransport string
+	finalSent      bool                       // the app has its final response
 	carrier        *sipgo.DialogClientSession // the attempt in progress or answered
 	answered       bool
 	ended          bool
@@ -114,6 +118,9 @@ func (c *call) dial(trunk Trunk, e164 string) (outcome, bool, error) {
 	m := c.s.metrics
 	m.trunkAttempts.WithLabelValues(trunk.Name).Inc()
 
+	c.mu.Lock()
+	c.carrierOffer, c.trunkTransport = offer, trunk.Transport
+	c.mu.Unlock()
 	inv := c.carrierInvite(trunk, e164, callID, offer)
 	ctx, cancel := context.WithTimeoutCause(c.ctx, c.s.cfg.RingTimeout, errRingTimeout)
 	defer cancel()
@@ -323,6 +330,12 @@ func (c *call) abort() {
 		c.hangup(dialtone.PartySwitch)
 		return
 	}
+	c.mu.Lock()
+	done := c.finalSent || c.ended
+	c.mu.Unlock()
+	if done {
+		return // its final response is out; the call is ending on its own
+	}
 	c.setHangup(dialtone.PartySwitch)
 	c.fail(outcome{dialtone.Failed, 503, "Service Unavailable: shutting down"}, nil)
 }
@@ -381,14 +394,23 @@ func (c *call) byeCarrierCtx(ctx context.Context) {
 	}
 }
 
-// fail answers the app with o and ends the call attempt.
+// fail answers the app with o and ends the call attempt. The response goes
+// through the server transaction, which retransmits it and absorbs the ACK
+// (RFC 3261 section 17.2.1), so nothing waits for an app that never ACKs.
+// Only the first final response is sent.
 func (c *call) fail(o outcome, err error) {
 	if err != nil {
 		c.log.Info("call refused", "code", o.code, "reason", o.reason, "error", err)
 	}
-	res := sip.NewResponseFromRequest(c.app.InviteRequest, o.code, o.reason, nil)
-	if err := c.app.WriteResponse(res); err != nil {
-		c.log.Debug("final response not sent", "code", o.code, "error", err)
+	c.mu.Lock()
+	send := !c.finalSent
+	c.finalSent = true
+	c.mu.Unlock()
+	if send {
+		res := sip.NewResponseFromRequest(c.app.InviteRequest, o.code, o.reason, nil)
+		if err := c.tx.Respond(res); err != nil {
+			c.log.Debug("final response not sent", "code", o.code, "error", err)
+		}
 	}
 	c.end(o)
 }
