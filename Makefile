@@ -59,6 +59,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./media/sdp
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./switch/digest
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./trunks
+	$(GO) test -run '^$$' -fuzz FuzzRelayPacket -fuzztime 30s ./media/rtp
 
 clean:
 	rm -rf bin

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -95,8 +94,12 @@ func runCarrierSim(ctx context.Context, listen string, mediaIP netip.Addr, ring 
 		if dtmf != nil {
 			codecs = append(codecs, *dtmf)
 		}
-		body := sdp.Description{SessionID: rand.Uint64() >> 1, Version: 1,
-			Addr: conn.LocalAddr().(*net.UDPAddr).AddrPort(), Codecs: codecs}.Marshal()
+		body, err := sdp.NewBuilder(0).Build(sdp.Description{Addr: conn.LocalAddr().(*net.UDPAddr).AddrPort(), Codecs: codecs})
+		if err != nil {
+			calls.end(req.CallID().Value())
+			_ = tx.Respond(sip.NewResponseFromRequest(req, 500, "Server Internal Error", nil))
+			return
+		}
 		res := withTag(sip.NewResponseFromRequest(req, 200, "OK", body))
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		_ = tx.Respond(res)

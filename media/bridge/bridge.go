@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"sync"
@@ -47,18 +46,17 @@ func NewFactory(cfg Config) *Factory { return &Factory{cfg: cfg} }
 
 // Bridge is one call's media.
 type Bridge struct {
-	f     *Factory
-	relay *rtp.Relay
-	sid   uint64
+	f          *Factory
+	relay      *rtp.Relay
+	appSDP     *sdp.Builder // o= line of what we send the app (RFC 3264 section 8)
+	carrierSDP *sdp.Builder // likewise toward the carrier; a new one per carrier dialog
 
 	mu          sync.Mutex
-	offer       *sdp.Audio    // the app's
 	appCodecs   []sdp.Codec   // G.711 codecs of the app's offer, in its order
 	dtmf        *sdp.Codec    // the app's telephone-event/8000, if offered
 	carrierSent []sdp.Codec   // what we offered the carrier
 	chosen      *sdp.Codec    // the carrier's choice (from 183 or 200)
 	appDir      sdp.Direction // our direction toward the app: the mirror of its offer
-	appVersion  uint64
 }
 
 // New reads the app's offer and allocates the ports of both legs.
@@ -67,7 +65,7 @@ func (f *Factory) New(_ context.Context, callID string, appOffer []byte) (*Bridg
 	if err != nil {
 		return nil, fmt.Errorf("app offer: %w: %w", dialtone.ErrNoCodec, err)
 	}
-	if strings.Contains(offer.Proto, "SAVP") {
+	if !offer.PlainRTP() {
 		return nil, fmt.Errorf("app offer: %w: %s is not supported on this leg", dialtone.ErrNoCodec, offer.Proto)
 	}
 	var codecs []sdp.Codec
@@ -81,7 +79,7 @@ func (f *Factory) New(_ context.Context, callID string, appOffer []byte) (*Bridg
 	if len(codecs) == 0 {
 		return nil, fmt.Errorf("app offer: %w: offer has no PCMU or PCMA", dialtone.ErrNoCodec)
 	}
-	b := &Bridge{f: f, offer: offer, appCodecs: codecs, sid: rand.Uint64() >> 1}
+	b := &Bridge{f: f, appCodecs: codecs, appSDP: sdp.NewBuilder(0)}
 	if te, ok := offer.Find("telephone-event", 8000); ok {
 		b.dtmf = &te
 	}
@@ -111,10 +109,7 @@ func (b *Bridge) UpdateApp(body []byte) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	codec := b.appCodecs[0]
-	if b.chosen != nil {
-		codec = *b.chosen
-	}
+	codec := b.codec()
 	if _, ok := offer.Find(codec.Name, codec.Clock); !ok {
 		return fmt.Errorf("app re-offer: %w: %s is no longer offered", dialtone.ErrNoCodec, codec.Name)
 	}
@@ -141,12 +136,26 @@ func (b *Bridge) CarrierOffer(codecs []string) ([]byte, error) {
 	}
 	b.carrierSent = offer
 	b.chosen = nil
-	all := append([]sdp.Codec(nil), offer...)
+	b.carrierSDP = sdp.NewBuilder(0) // each carrier attempt is a new dialog
+	return b.carrierSDP.Build(sdp.Description{Addr: b.local(b.relay.B()), Codecs: b.withDTMF(offer...)})
+}
+
+// withDTMF appends the app's telephone-event, if it offered one.
+func (b *Bridge) withDTMF(codecs ...sdp.Codec) []sdp.Codec {
+	all := append([]sdp.Codec(nil), codecs...)
 	if b.dtmf != nil {
 		all = append(all, *b.dtmf)
 	}
-	d := sdp.Description{SessionID: b.sid, Version: 1, Addr: b.local(b.relay.B()), Codecs: all}
-	return d.Marshal(), nil
+	return all
+}
+
+// codec is the audio codec both legs carry: the carrier's choice, or
+// before the carrier has answered, the app's first G.711 codec.
+func (b *Bridge) codec() sdp.Codec {
+	if b.chosen != nil {
+		return *b.chosen
+	}
+	return b.appCodecs[0]
 }
 
 // SetCarrierAnswer applies the carrier's SDP from a 183 or 200.
@@ -176,26 +185,16 @@ func (b *Bridge) SetCarrierAnswer(body []byte) error {
 	}
 	b.chosen = chosen
 	b.relay.B().SetRemote(ans.Addr, ans.RTCP)
-	b.relay.B().SetHold(ans.Direction == sdp.SendOnly || ans.Direction == sdp.Inactive)
+	b.relay.B().SetHold(ans.Hold())
 	return nil
 }
 
-// AppAnswer is the SDP answer for the app: the carrier's codec, or before
-// the carrier has answered, the app's first G.711 codec.
+// AppAnswer is the SDP answer for the app, on the codec both legs carry.
+// The same answer sent in a 183 and again in the 200 keeps its o= version.
 func (b *Bridge) AppAnswer() ([]byte, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	codec := b.appCodecs[0]
-	if b.chosen != nil {
-		codec = *b.chosen
-	}
-	all := []sdp.Codec{codec}
-	if b.dtmf != nil {
-		all = append(all, *b.dtmf)
-	}
-	b.appVersion++
-	d := sdp.Description{SessionID: b.sid, Version: b.appVersion, Addr: b.local(b.relay.A()), Codecs: all, Direction: b.appDir}
-	return d.Marshal(), nil
+	return b.appSDP.Build(sdp.Description{Addr: b.local(b.relay.A()), Codecs: b.withDTMF(b.codec()), Direction: b.appDir})
 }
 
 func (b *Bridge) local(l *rtp.Leg) netip.AddrPort {

@@ -98,3 +98,31 @@ func codecNames(cs []sdp.Codec) string {
 	}
 	return strings.Join(s, " ")
 }
+
+// The answer in a 183 and again in the 200 is one description (RFC 3264
+// section 8: same o= version); a hold re-offer changes it and its version.
+func TestAppAnswerVersions(t *testing.T) {
+	b, err := newFactory(t).New(context.Background(), "call-v", []byte(appOffer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	first, _ := b.AppAnswer()
+	again, _ := b.AppAnswer()
+	if string(first) != string(again) {
+		t.Errorf("AppAnswer() twice differ:\n%s\n%s", first, again)
+	}
+	hold := strings.Replace(appOffer, "a=fmtp:101 0-16\r\n", "a=fmtp:101 0-16\r\na=sendonly\r\n", 1)
+	if err := b.UpdateApp([]byte(hold)); err != nil {
+		t.Fatalf("UpdateApp(hold) = %v", err)
+	}
+	held, _ := b.AppAnswer()
+	a, err := sdp.Parse(held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := sdp.Parse(first)
+	if a.Direction != sdp.RecvOnly || a.Origin.SessionID != f.Origin.SessionID || a.Origin.Version != f.Origin.Version+1 {
+		t.Errorf("answer to a hold = %s, origin %+v; want recvonly, same session, version %d", a.Direction, a.Origin, f.Origin.Version+1)
+	}
+}

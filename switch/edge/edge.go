@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -274,8 +275,8 @@ func (e *Edge) send(tx sip.ServerTransaction, res *sip.Response) {
 }
 
 func parseSeconds(s string) (int, error) {
-	var n int
-	if _, err := fmt.Sscanf(strings.TrimSpace(s), "%d", &n); err != nil || n < 0 {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 0 {
 		return 0, fmt.Errorf("%q is not a number of seconds", s)
 	}
 	return n, nil
