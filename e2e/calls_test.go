@@ -231,8 +231,12 @@ func TestRestartKeepsData(t *testing.T) {
 			if n := len(sw.CDRs(2)); n != 2 {
 				t.Fatalf("%d CDRs after restart and a second call, want 2", n)
 			}
-			// A crash right after a finished call keeps its CDR.
+			// A crash right after the switch has finished a call keeps its CDR.
 			call()
+			deadline := time.Now().Add(10 * time.Second)
+			for sw.Metric("dialtone_calls_active") != 0 && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
 			sw.Kill()
 			if sw.store != nil {
 				sw.store.Close()

@@ -38,7 +38,9 @@ func newServeCmd(load func() (*Config, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg)
+			// serve tells SIGTERM (drain) from SIGINT (hang up) itself; the
+			// command context is cancelled by either, so it must not decide.
+			return serve(context.WithoutCancel(cmd.Context()), cfg)
 		},
 	}
 }
