@@ -1,7 +1,7 @@
 // Package dialtone holds the domain nouns shared by every part of the switch:
 // accounts, call detail records, and the errors that classify them.
 //
-// It has no dependencies beyond the standard library. Logic packages
+// It depends only on the standard library and shopspring/decimal (money). Logic packages
 // (switch/..., media/..., billing, trunks) and storage adapters (sqlite,
 // postgres) import it; it imports none of them. The storage interfaces
 // below are implemented by the adapters and checked by one shared
@@ -12,7 +12,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
+
+	"github.com/shopspring/decimal"
 )
 
 // Sentinel errors. Adapters wrap them with detail; callers match with errors.Is.
@@ -53,6 +56,7 @@ type Account struct {
 	HA1SHA256 string // hex SHA-256(username:realm:password)
 	Country   string // ISO 3166-1 alpha-2, e.g. "US"
 	Currency  string // ISO 4217, e.g. "USD"
+	RatePlan  string // sell plan that prices this account's calls; empty: calls are not billed
 	Status    AccountStatus
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -92,6 +96,7 @@ type AccountUpdate struct {
 	HA1SHA256 *string
 	Country   *string
 	Currency  *string
+	RatePlan  *string
 }
 
 // ApplyTo sets the fields of a that u names.
@@ -113,6 +118,9 @@ func (u AccountUpdate) ApplyTo(a *Account) {
 	}
 	if u.Currency != nil {
 		a.Currency = *u.Currency
+	}
+	if u.RatePlan != nil {
+		a.RatePlan = *u.RatePlan
 	}
 }
 
@@ -184,6 +192,19 @@ type CDR struct {
 	AppLost        int64
 	CarrierPackets int64
 	CarrierLost    int64
+
+	// Money, filled when the call was rated (see package billing).
+	Currency      string
+	RatePlan      string          // the account's sell plan
+	Prefix        string          // matched prefix of the sell deck
+	Destination   string          // its destination name
+	NumberType    string          // mobile, fixed, ...
+	SellRate      decimal.Decimal // per minute
+	Price         decimal.Decimal // wallet money charged
+	BundleSeconds int64           // seconds paid by bundles
+	BuyRate       decimal.Decimal // the carrier's rate per minute
+	Cost          decimal.Decimal // what the carrier charges us for the call
+	Margin        decimal.Decimal // Price minus Cost (bundle revenue is booked when the bundle is sold)
 }
 
 // CDRFilter selects CDRs by EndAt in [From, To) and optionally by account and trunk.
@@ -203,12 +224,22 @@ type CDRStore interface {
 	CDRByID(ctx context.Context, id string) (*CDR, error)
 	// CDRs returns the records matching f, ordered by EndAt then ID.
 	CDRs(ctx context.Context, f CDRFilter) ([]*CDR, error)
+	// EachCDR calls fn for each record matching f, in the order of CDRs,
+	// streaming: memory does not grow with the number of records.
+	EachCDR(ctx context.Context, f CDRFilter, fn func(*CDR) error) error
+	// ExportCDRs streams the records matching f to w in format (see
+	// ExportColumns) and returns how many it wrote.
+	ExportCDRs(ctx context.Context, f CDRFilter, format ExportFormat, w io.Writer) (int64, error)
 }
 
 // Store is everything the switch keeps.
 type Store interface {
 	AccountStore
 	CDRStore
+	LedgerStore
+	RateStore
+	BundleStore
+	SessionStore
 	// Ping reports whether the store answers; used by /readyz.
 	Ping(ctx context.Context) error
 	Close() error

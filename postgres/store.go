@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
 
 	"github.com/dialtone/dialtone"
 )
 
-const accountColumns = `id, username, realm, ha1_md5, ha1_sha256, country, currency, status, created_at, updated_at`
+const accountColumns = `id, username, realm, ha1_md5, ha1_sha256, country, currency, rate_plan, status, created_at, updated_at`
 
 // CreateAccount inserts a.
 func (db *DB) CreateAccount(ctx context.Context, a *dialtone.Account) error {
@@ -21,9 +22,9 @@ func (db *DB) CreateAccount(ctx context.Context, a *dialtone.Account) error {
 		return fmt.Errorf("create account: %w", err)
 	}
 	now := db.now().Truncate(time.Microsecond)
-	err := db.pool.QueryRow(ctx, `INSERT INTO accounts (username, realm, ha1_md5, ha1_sha256, country, currency, status, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id`,
-		a.Username, a.Realm, a.HA1MD5, a.HA1SHA256, a.Country, a.Currency, string(a.Status), now).Scan(&a.ID)
+	err := db.pool.QueryRow(ctx, `INSERT INTO accounts (username, realm, ha1_md5, ha1_sha256, country, currency, rate_plan, status, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING id`,
+		a.Username, a.Realm, a.HA1MD5, a.HA1SHA256, a.Country, a.Currency, a.RatePlan, string(a.Status), now).Scan(&a.ID)
 	if isUnique(err) {
 		return fmt.Errorf("create account %q: %w", a.Username, dialtone.ErrConflict)
 	}
@@ -37,7 +38,7 @@ func (db *DB) CreateAccount(ctx context.Context, a *dialtone.Account) error {
 func scanAccount(row pgx.Row) (*dialtone.Account, error) {
 	var a dialtone.Account
 	var status string
-	if err := row.Scan(&a.ID, &a.Username, &a.Realm, &a.HA1MD5, &a.HA1SHA256, &a.Country, &a.Currency, &status, &a.CreatedAt, &a.UpdatedAt); err != nil {
+	if err := row.Scan(&a.ID, &a.Username, &a.Realm, &a.HA1MD5, &a.HA1SHA256, &a.Country, &a.Currency, &a.RatePlan, &status, &a.CreatedAt, &a.UpdatedAt); err != nil {
 		return nil, err
 	}
 	a.Status = dialtone.AccountStatus(status)
@@ -97,8 +98,8 @@ func (db *DB) UpdateAccount(ctx context.Context, username string, upd dialtone.A
 		return nil, fmt.Errorf("update account %q: %w", username, err)
 	}
 	a.UpdatedAt = db.now().Truncate(time.Microsecond)
-	if _, err := tx.Exec(ctx, `UPDATE accounts SET realm = $1, ha1_md5 = $2, ha1_sha256 = $3, country = $4, currency = $5, status = $6, updated_at = $7 WHERE id = $8`,
-		a.Realm, a.HA1MD5, a.HA1SHA256, a.Country, a.Currency, string(a.Status), a.UpdatedAt, a.ID); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE accounts SET realm = $1, ha1_md5 = $2, ha1_sha256 = $3, country = $4, currency = $5, rate_plan = $6, status = $7, updated_at = $8 WHERE id = $9`,
+		a.Realm, a.HA1MD5, a.HA1SHA256, a.Country, a.Currency, a.RatePlan, string(a.Status), a.UpdatedAt, a.ID); err != nil {
 		return nil, fmt.Errorf("update account %q: %w", username, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -109,10 +110,11 @@ func (db *DB) UpdateAccount(ctx context.Context, username string, upd dialtone.A
 
 const cdrColumns = `id, app_call_id, carrier_call_id, account_id, account, caller, dialed_raw, dialed_e164, trunk,
 	setup_at, ringing_at, answer_at, end_at, duration_ms, billed_seconds, disposition, sip_code, sip_reason, hangup_by,
-	app_codec, carrier_codec, app_packets, app_lost, carrier_packets, carrier_lost`
+	app_codec, carrier_codec, app_packets, app_lost, carrier_packets, carrier_lost,
+	currency, rate_plan, prefix, destination, number_type, sell_rate, price, bundle_seconds, buy_rate, cost, margin`
 
 var insertCDRSQL = func() string {
-	ph := make([]string, 25)
+	ph := make([]string, 36)
 	for i := range ph {
 		ph[i] = "$" + strconv.Itoa(i+1)
 	}
@@ -124,11 +126,11 @@ func (db *DB) InsertCDR(ctx context.Context, c *dialtone.CDR) error {
 	if c.ID == "" || c.EndAt.IsZero() || c.SetupAt.IsZero() {
 		return fmt.Errorf("insert cdr %q: %w: id, setup and end time are required", c.ID, dialtone.ErrInvalid)
 	}
-	_, err := db.pool.Exec(ctx, insertCDRSQL,
-		c.ID, c.AppCallID, c.CarrierCallID, c.AccountID, c.Account, c.Caller, c.DialedRaw, c.DialedE164, c.Trunk,
-		ts(c.SetupAt), ts(c.RingingAt), ts(c.AnswerAt), ts(c.EndAt),
-		c.Duration.Milliseconds(), c.BilledSeconds, string(c.Disposition), c.SIPCode, c.SIPReason, string(c.HangupBy),
-		c.AppCodec, c.CarrierCodec, c.AppPackets, c.AppLost, c.CarrierPackets, c.CarrierLost)
+	args, err := cdrArgs(c)
+	if err != nil {
+		return fmt.Errorf("insert cdr %s: %w", c.ID, err)
+	}
+	_, err = db.pool.Exec(ctx, insertCDRSQL, args...)
 	if isUnique(err) {
 		return fmt.Errorf("insert cdr %s: %w", c.ID, dialtone.ErrConflict)
 	}
@@ -138,16 +140,39 @@ func (db *DB) InsertCDR(ctx context.Context, c *dialtone.CDR) error {
 	return nil
 }
 
+func cdrArgs(c *dialtone.CDR) ([]any, error) {
+	var money [5]int64
+	for i, d := range []decimal.Decimal{c.SellRate, c.Price, c.BuyRate, c.Cost, c.Margin} {
+		m, err := dialtone.ToMicros(d)
+		if err != nil {
+			return nil, err
+		}
+		money[i] = m
+	}
+	return []any{
+		c.ID, c.AppCallID, c.CarrierCallID, c.AccountID, c.Account, c.Caller, c.DialedRaw, c.DialedE164, c.Trunk,
+		ts(c.SetupAt), ts(c.RingingAt), ts(c.AnswerAt), ts(c.EndAt),
+		c.Duration.Milliseconds(), c.BilledSeconds, string(c.Disposition), c.SIPCode, c.SIPReason, string(c.HangupBy),
+		c.AppCodec, c.CarrierCodec, c.AppPackets, c.AppLost, c.CarrierPackets, c.CarrierLost,
+		c.Currency, c.RatePlan, c.Prefix, c.Destination, c.NumberType,
+		money[0], money[1], c.BundleSeconds, money[2], money[3], money[4],
+	}, nil
+}
+
 func scanCDR(row pgx.Row) (*dialtone.CDR, error) {
 	var c dialtone.CDR
 	var setup, ringing, answer, end *time.Time
-	var durMS int64
+	var durMS, sell, price, buy, cost, margin int64
 	var disp, hangup string
 	if err := row.Scan(&c.ID, &c.AppCallID, &c.CarrierCallID, &c.AccountID, &c.Account, &c.Caller, &c.DialedRaw, &c.DialedE164, &c.Trunk,
 		&setup, &ringing, &answer, &end, &durMS, &c.BilledSeconds, &disp, &c.SIPCode, &c.SIPReason, &hangup,
-		&c.AppCodec, &c.CarrierCodec, &c.AppPackets, &c.AppLost, &c.CarrierPackets, &c.CarrierLost); err != nil {
+		&c.AppCodec, &c.CarrierCodec, &c.AppPackets, &c.AppLost, &c.CarrierPackets, &c.CarrierLost,
+		&c.Currency, &c.RatePlan, &c.Prefix, &c.Destination, &c.NumberType,
+		&sell, &price, &c.BundleSeconds, &buy, &cost, &margin); err != nil {
 		return nil, err
 	}
+	c.SellRate, c.Price, c.BuyRate = dialtone.FromMicros(sell), dialtone.FromMicros(price), dialtone.FromMicros(buy)
+	c.Cost, c.Margin = dialtone.FromMicros(cost), dialtone.FromMicros(margin)
 	c.SetupAt, c.RingingAt, c.AnswerAt, c.EndAt = fromTS(setup), fromTS(ringing), fromTS(answer), fromTS(end)
 	c.Duration = time.Duration(durMS) * time.Millisecond
 	c.Disposition, c.HangupBy = dialtone.Disposition(disp), dialtone.Party(hangup)
@@ -168,7 +193,17 @@ func (db *DB) CDRByID(ctx context.Context, id string) (*dialtone.CDR, error) {
 
 // CDRs lists the records that ended in [f.From, f.To).
 func (db *DB) CDRs(ctx context.Context, f dialtone.CDRFilter) ([]*dialtone.CDR, error) {
-	q := `SELECT ` + cdrColumns + ` FROM cdrs WHERE end_at >= $1 AND end_at < $2`
+	var out []*dialtone.CDR
+	err := db.EachCDR(ctx, f, func(c *dialtone.CDR) error {
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
+
+// cdrQuery is the WHERE and ORDER BY of a filter, with its arguments.
+func cdrQuery(f dialtone.CDRFilter) (string, []any) {
+	q := ` FROM cdrs WHERE end_at >= $1 AND end_at < $2`
 	args := []any{f.From.UTC(), f.To.UTC()}
 	if f.Account != "" {
 		args = append(args, f.Account)
@@ -183,21 +218,29 @@ func (db *DB) CDRs(ctx context.Context, f dialtone.CDRFilter) ([]*dialtone.CDR, 
 		args = append(args, f.Limit)
 		q += ` LIMIT $` + strconv.Itoa(len(args))
 	}
-	rows, err := db.pool.Query(ctx, q, args...)
+	return q, args
+}
+
+// EachCDR streams the records that ended in [f.From, f.To): pgx reads rows
+// off the connection as fn consumes them.
+func (db *DB) EachCDR(ctx context.Context, f dialtone.CDRFilter, fn func(*dialtone.CDR) error) error {
+	q, args := cdrQuery(f)
+	rows, err := db.pool.Query(ctx, `SELECT `+cdrColumns+q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list cdrs: %w", err)
+		return fmt.Errorf("list cdrs: %w", err)
 	}
 	defer rows.Close()
-	var out []*dialtone.CDR
 	for rows.Next() {
 		c, err := scanCDR(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list cdrs: %w", err)
+			return fmt.Errorf("list cdrs: %w", err)
 		}
-		out = append(out, c)
+		if err := fn(c); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list cdrs: %w", err)
+		return fmt.Errorf("list cdrs: %w", err)
 	}
-	return out, nil
+	return nil
 }

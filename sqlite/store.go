@@ -5,13 +5,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/dialtone/dialtone"
 )
 
-const accountColumns = `id, username, realm, ha1_md5, ha1_sha256, country, currency, status, created_at, updated_at`
+const accountColumns = `id, username, realm, ha1_md5, ha1_sha256, country, currency, rate_plan, status, created_at, updated_at`
 
 // CreateAccount inserts a.
 func (db *DB) CreateAccount(ctx context.Context, a *dialtone.Account) error {
@@ -19,9 +22,9 @@ func (db *DB) CreateAccount(ctx context.Context, a *dialtone.Account) error {
 		return fmt.Errorf("create account: %w", err)
 	}
 	now := db.now()
-	res, err := db.write.ExecContext(ctx, `INSERT INTO accounts (username, realm, ha1_md5, ha1_sha256, country, currency, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.Username, a.Realm, a.HA1MD5, a.HA1SHA256, a.Country, a.Currency, string(a.Status), now.UnixMicro(), now.UnixMicro())
+	res, err := db.write.ExecContext(ctx, `INSERT INTO accounts (username, realm, ha1_md5, ha1_sha256, country, currency, rate_plan, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.Username, a.Realm, a.HA1MD5, a.HA1SHA256, a.Country, a.Currency, a.RatePlan, string(a.Status), now.UnixMicro(), now.UnixMicro())
 	if isUnique(err) {
 		return fmt.Errorf("create account %q: %w", a.Username, dialtone.ErrConflict)
 	}
@@ -43,7 +46,7 @@ func scanAccount(row scanner) (*dialtone.Account, error) {
 	var a dialtone.Account
 	var status string
 	var created, updated int64
-	if err := row.Scan(&a.ID, &a.Username, &a.Realm, &a.HA1MD5, &a.HA1SHA256, &a.Country, &a.Currency, &status, &created, &updated); err != nil {
+	if err := row.Scan(&a.ID, &a.Username, &a.Realm, &a.HA1MD5, &a.HA1SHA256, &a.Country, &a.Currency, &a.RatePlan, &status, &created, &updated); err != nil {
 		return nil, err
 	}
 	a.Status = dialtone.AccountStatus(status)
@@ -103,8 +106,8 @@ func (db *DB) UpdateAccount(ctx context.Context, username string, upd dialtone.A
 		return nil, fmt.Errorf("update account %q: %w", username, err)
 	}
 	a.UpdatedAt = time.UnixMicro(db.now().UnixMicro()).UTC()
-	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET realm = ?, ha1_md5 = ?, ha1_sha256 = ?, country = ?, currency = ?, status = ?, updated_at = ? WHERE id = ?`,
-		a.Realm, a.HA1MD5, a.HA1SHA256, a.Country, a.Currency, string(a.Status), a.UpdatedAt.UnixMicro(), a.ID); err != nil {
+	if _, err := tx.ExecContext(ctx, `UPDATE accounts SET realm = ?, ha1_md5 = ?, ha1_sha256 = ?, country = ?, currency = ?, rate_plan = ?, status = ?, updated_at = ? WHERE id = ?`,
+		a.Realm, a.HA1MD5, a.HA1SHA256, a.Country, a.Currency, a.RatePlan, string(a.Status), a.UpdatedAt.UnixMicro(), a.ID); err != nil {
 		return nil, fmt.Errorf("update account %q: %w", username, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -115,24 +118,25 @@ func (db *DB) UpdateAccount(ctx context.Context, username string, upd dialtone.A
 
 const cdrColumns = `id, app_call_id, carrier_call_id, account_id, account, caller, dialed_raw, dialed_e164, trunk,
 	setup_at, ringing_at, answer_at, end_at, duration_ms, billed_seconds, disposition, sip_code, sip_reason, hangup_by,
-	app_codec, carrier_codec, app_packets, app_lost, carrier_packets, carrier_lost`
+	app_codec, carrier_codec, app_packets, app_lost, carrier_packets, carrier_lost,
+	currency, rate_plan, prefix, destination, number_type, sell_rate, price, bundle_seconds, buy_rate, cost, margin`
 
-var insertCDRSQL = `INSERT INTO cdrs (` + cdrColumns + `) VALUES (` + strings.TrimSuffix(strings.Repeat("?, ", 25), ", ") + `)`
+var insertCDRSQL = `INSERT INTO cdrs (` + cdrColumns + `) VALUES (` + strings.TrimSuffix(strings.Repeat("?, ", 36), ", ") + `)`
 
 // InsertCDR stores c; it is durable when this returns.
 func (db *DB) InsertCDR(ctx context.Context, c *dialtone.CDR) error {
 	if c.ID == "" || c.EndAt.IsZero() || c.SetupAt.IsZero() {
 		return fmt.Errorf("insert cdr %q: %w: id, setup and end time are required", c.ID, dialtone.ErrInvalid)
 	}
+	args, err := cdrArgs(c)
+	if err != nil {
+		return fmt.Errorf("insert cdr %s: %w", c.ID, err)
+	}
 	stmt, err := db.insertStmt(ctx)
 	if err != nil {
 		return fmt.Errorf("insert cdr %s: %w", c.ID, err)
 	}
-	_, err = stmt.ExecContext(ctx,
-		c.ID, c.AppCallID, c.CarrierCallID, c.AccountID, c.Account, c.Caller, c.DialedRaw, c.DialedE164, c.Trunk,
-		micros(c.SetupAt), micros(c.RingingAt), micros(c.AnswerAt), micros(c.EndAt),
-		c.Duration.Milliseconds(), c.BilledSeconds, string(c.Disposition), c.SIPCode, c.SIPReason, string(c.HangupBy),
-		c.AppCodec, c.CarrierCodec, c.AppPackets, c.AppLost, c.CarrierPackets, c.CarrierLost)
+	_, err = stmt.ExecContext(ctx, args...)
 	if isUnique(err) {
 		return fmt.Errorf("insert cdr %s: %w", c.ID, dialtone.ErrConflict)
 	}
@@ -140,6 +144,34 @@ func (db *DB) InsertCDR(ctx context.Context, c *dialtone.CDR) error {
 		return fmt.Errorf("insert cdr %s: %w", c.ID, err)
 	}
 	return nil
+}
+
+func cdrArgs(c *dialtone.CDR) ([]any, error) {
+	money, err := cdrMoney(c)
+	if err != nil {
+		return nil, err
+	}
+	return []any{
+		c.ID, c.AppCallID, c.CarrierCallID, c.AccountID, c.Account, c.Caller, c.DialedRaw, c.DialedE164, c.Trunk,
+		micros(c.SetupAt), micros(c.RingingAt), micros(c.AnswerAt), micros(c.EndAt),
+		c.Duration.Milliseconds(), c.BilledSeconds, string(c.Disposition), c.SIPCode, c.SIPReason, string(c.HangupBy),
+		c.AppCodec, c.CarrierCodec, c.AppPackets, c.AppLost, c.CarrierPackets, c.CarrierLost,
+		c.Currency, c.RatePlan, c.Prefix, c.Destination, c.NumberType,
+		money[0], money[1], c.BundleSeconds, money[2], money[3], money[4],
+	}, nil
+}
+
+// cdrMoney converts sell rate, price, buy rate, cost and margin to micro-units.
+func cdrMoney(c *dialtone.CDR) ([5]int64, error) {
+	var out [5]int64
+	for i, d := range []decimal.Decimal{c.SellRate, c.Price, c.BuyRate, c.Cost, c.Margin} {
+		m, err := dialtone.ToMicros(d)
+		if err != nil {
+			return out, err
+		}
+		out[i] = m
+	}
+	return out, nil
 }
 
 func (db *DB) insertStmt(ctx context.Context) (*sql.Stmt, error) {
@@ -158,13 +190,17 @@ func (db *DB) insertStmt(ctx context.Context) (*sql.Stmt, error) {
 func scanCDR(row scanner) (*dialtone.CDR, error) {
 	var c dialtone.CDR
 	var setup, ringing, answer, end sql.NullInt64
-	var durMS int64
+	var durMS, sell, price, buy, cost, margin int64
 	var disp, hangup string
 	if err := row.Scan(&c.ID, &c.AppCallID, &c.CarrierCallID, &c.AccountID, &c.Account, &c.Caller, &c.DialedRaw, &c.DialedE164, &c.Trunk,
 		&setup, &ringing, &answer, &end, &durMS, &c.BilledSeconds, &disp, &c.SIPCode, &c.SIPReason, &hangup,
-		&c.AppCodec, &c.CarrierCodec, &c.AppPackets, &c.AppLost, &c.CarrierPackets, &c.CarrierLost); err != nil {
+		&c.AppCodec, &c.CarrierCodec, &c.AppPackets, &c.AppLost, &c.CarrierPackets, &c.CarrierLost,
+		&c.Currency, &c.RatePlan, &c.Prefix, &c.Destination, &c.NumberType,
+		&sell, &price, &c.BundleSeconds, &buy, &cost, &margin); err != nil {
 		return nil, err
 	}
+	c.SellRate, c.Price, c.BuyRate = dialtone.FromMicros(sell), dialtone.FromMicros(price), dialtone.FromMicros(buy)
+	c.Cost, c.Margin = dialtone.FromMicros(cost), dialtone.FromMicros(margin)
 	c.SetupAt, c.RingingAt, c.AnswerAt, c.EndAt = fromMicros(setup), fromMicros(ringing), fromMicros(answer), fromMicros(end)
 	c.Duration = time.Duration(durMS) * time.Millisecond
 	c.Disposition, c.HangupBy = dialtone.Disposition(disp), dialtone.Party(hangup)
@@ -185,6 +221,16 @@ func (db *DB) CDRByID(ctx context.Context, id string) (*dialtone.CDR, error) {
 
 // CDRs lists the records that ended in [f.From, f.To).
 func (db *DB) CDRs(ctx context.Context, f dialtone.CDRFilter) ([]*dialtone.CDR, error) {
+	var out []*dialtone.CDR
+	err := db.EachCDR(ctx, f, func(c *dialtone.CDR) error {
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
+
+// EachCDR streams the records that ended in [f.From, f.To).
+func (db *DB) EachCDR(ctx context.Context, f dialtone.CDRFilter, fn func(*dialtone.CDR) error) error {
 	q := `SELECT ` + cdrColumns + ` FROM cdrs WHERE end_at >= ? AND end_at < ?`
 	args := []any{f.From.UnixMicro(), f.To.UnixMicro()}
 	if f.Account != "" {
@@ -202,19 +248,32 @@ func (db *DB) CDRs(ctx context.Context, f dialtone.CDRFilter) ([]*dialtone.CDR, 
 	}
 	rows, err := db.read.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("list cdrs: %w", err)
+		return fmt.Errorf("list cdrs: %w", err)
 	}
 	defer rows.Close()
-	var out []*dialtone.CDR
 	for rows.Next() {
 		c, err := scanCDR(rows)
 		if err != nil {
-			return nil, fmt.Errorf("list cdrs: %w", err)
+			return fmt.Errorf("list cdrs: %w", err)
 		}
-		out = append(out, c)
+		if err := fn(c); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list cdrs: %w", err)
+		return fmt.Errorf("list cdrs: %w", err)
 	}
-	return out, nil
+	return nil
+}
+
+// ExportCDRs streams the records matching f to w.
+func (db *DB) ExportCDRs(ctx context.Context, f dialtone.CDRFilter, format dialtone.ExportFormat, w io.Writer) (int64, error) {
+	e := dialtone.NewExporter(w, format)
+	if err := db.EachCDR(ctx, f, e.Write); err != nil {
+		return e.Count(), fmt.Errorf("export cdrs: %w", err)
+	}
+	if err := e.Close(); err != nil {
+		return e.Count(), fmt.Errorf("export cdrs: %w", err)
+	}
+	return e.Count(), nil
 }

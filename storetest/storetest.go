@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
 
 	"github.com/dialtone/dialtone"
 )
@@ -26,6 +27,13 @@ func Run(t *testing.T, open func(t *testing.T) dialtone.Store) {
 	t.Run("CDRRoundTrip", func(t *testing.T) { testCDRRoundTrip(t, open(t)) })
 	t.Run("CDRFilter", func(t *testing.T) { testCDRFilter(t, open(t)) })
 	t.Run("ConcurrentCDRs", func(t *testing.T) { testConcurrentCDRs(t, open(t)) })
+	t.Run("Export", func(t *testing.T) { testExport(t, open(t)) })
+	t.Run("Ledger", func(t *testing.T) { testLedger(t, open(t)) })
+	t.Run("LedgerConcurrency", func(t *testing.T) { testLedgerConcurrency(t, open(t)) })
+	t.Run("Rates", func(t *testing.T) { testRates(t, open(t)) })
+	t.Run("Bundles", func(t *testing.T) { testBundles(t, open(t)) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
+	t.Run("SessionsConcurrent", func(t *testing.T) { testSessionsConcurrent(t, open(t)) })
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Errorf("Ping() = %v", err)
@@ -124,6 +132,9 @@ func NewCDR(t testing.TB, st dialtone.Store, account string, id string, end time
 		EndAt: end, Duration: 59876 * time.Millisecond, BilledSeconds: 60,
 		Disposition: dialtone.Answered, SIPCode: 200, SIPReason: "OK", HangupBy: dialtone.PartyCallee,
 		AppCodec: "PCMA", CarrierCodec: "PCMA", AppPackets: 3000, AppLost: 2, CarrierPackets: 2990, CarrierLost: 0,
+		Currency: "USD", RatePlan: "retail", Prefix: "447", Destination: "United Kingdom - Mobile", NumberType: "mobile",
+		SellRate: decimal.RequireFromString("0.05"), Price: decimal.RequireFromString("0.0512"),
+		BuyRate: decimal.RequireFromString("0.021"), Cost: decimal.RequireFromString("0.021"), Margin: decimal.RequireFromString("0.0302"),
 	}
 }
 
