@@ -1,0 +1,398 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/dialtone/dialtone"
+)
+
+// Store is what credit control needs from storage.
+type Store interface {
+	Balance(ctx context.Context, account string) (decimal.Decimal, error)
+	Holdings(ctx context.Context, accountID int64, at time.Time) ([]dialtone.Holding, error)
+	Rates(ctx context.Context, plan string) (dialtone.RatePlan, []dialtone.Rate, error)
+	OpenSession(ctx context.Context, s *dialtone.CallSession) error
+	Reserve(ctx context.Context, r dialtone.Reservation) error
+	Confirm(ctx context.Context, id string, at time.Time, cdr *dialtone.CDR) error
+	Settle(ctx context.Context, st dialtone.Settlement, cdr *dialtone.CDR) error
+	OpenSessions(ctx context.Context, node string) ([]*dialtone.CallSession, error)
+}
+
+// Config tunes credit control.
+type Config struct {
+	Node        string            // this switch's name; it settles its own open calls after a restart
+	Interval    time.Duration     // credit reserved at a time while a call runs
+	Rounding    Rounding          // of prices
+	DefaultPlan string            // sell plan of accounts that name none; empty: their calls are not billed
+	BuyPlans    map[string]string // trunk name -> its buy deck, for cost and margin
+	RatesTTL    time.Duration     // a deck is re-read from the store at most this often
+	MaxDuration time.Duration     // the longest call authorized
+}
+
+// Controller authorizes, meters and settles calls.
+type Controller struct {
+	cfg   Config
+	store Store
+	now   func() time.Time
+	log   *slog.Logger
+
+	mu    sync.Mutex
+	decks map[string]cachedDeck
+}
+
+type cachedDeck struct {
+	deck *Deck
+	at   time.Time
+}
+
+// NewController returns a controller; now is its clock.
+func NewController(cfg Config, store Store, now func() time.Time, log *slog.Logger) (*Controller, error) {
+	if cfg.Interval <= 0 {
+		cfg.Interval = 60 * time.Second
+	}
+	if cfg.RatesTTL <= 0 {
+		cfg.RatesTTL = 10 * time.Second
+	}
+	if cfg.MaxDuration <= 0 {
+		cfg.MaxDuration = 4 * time.Hour
+	}
+	if cfg.Rounding == (Rounding{}) {
+		cfg.Rounding = DefaultRounding
+	}
+	if err := cfg.Rounding.Validate(); err != nil {
+		return nil, err
+	}
+	return &Controller{cfg: cfg, store: store, now: now, log: log, decks: map[string]cachedDeck{}}, nil
+}
+
+// Deck returns a plan's deck, read from the store at most once per RatesTTL.
+func (c *Controller) Deck(ctx context.Context, plan string) (*Deck, error) {
+	now := c.now()
+	c.mu.Lock()
+	d, ok := c.decks[plan]
+	c.mu.Unlock()
+	if ok && now.Sub(d.at) < c.cfg.RatesTTL {
+		return d.deck, nil
+	}
+	p, rates, err := c.store.Rates(ctx, plan)
+	if err != nil {
+		return nil, err
+	}
+	d = cachedDeck{deck: NewDeck(p, rates), at: now}
+	c.mu.Lock()
+	c.decks[plan] = d
+	c.mu.Unlock()
+	return d.deck, nil
+}
+
+// Request is a call to authorize.
+type Request struct {
+	CallID     string // the CDR's ID
+	Account    *dialtone.Account
+	E164       string
+	Country    string // region of the number
+	NumberType string
+	CDR        dialtone.CDR // the record so far
+}
+
+// Call is the money side of one call. Its methods are called by the
+// goroutines of that call, one at a time or concurrently.
+type Call struct {
+	c       *Controller
+	account *dialtone.Account
+	plan    string
+	country string
+	numType string
+	// MaxSeconds is what the account could afford when the call was authorized.
+	MaxSeconds int64
+	Rate       dialtone.Rate
+
+	mu       sync.Mutex
+	session  dialtone.CallSession // the store's view, as last written
+	known    map[int64]dialtone.Holding
+	finished bool
+}
+
+// Authorize prices the call and checks the account can pay for its first
+// increment, then records the call's session. It returns a nil Call for an
+// account without a rate plan (calls not billed), dialtone.ErrNoRate when
+// the plan has no rate for the number, dialtone.ErrInsufficientFunds when
+// the account cannot pay.
+func (c *Controller) Authorize(ctx context.Context, req Request) (*Call, error) {
+	plan := req.Account.RatePlan
+	if plan == "" {
+		plan = c.cfg.DefaultPlan
+	}
+	if plan == "" {
+		return nil, nil
+	}
+	deck, err := c.Deck(ctx, plan)
+	if err != nil {
+		return nil, fmt.Errorf("authorize %s: rate plan %q: %w", req.CallID, plan, err)
+	}
+	now := c.now()
+	rate, ok := deck.Find(req.E164, req.NumberType, now)
+	if !ok {
+		return nil, fmt.Errorf("authorize %s: %s (%s) in plan %q: %w", req.CallID, req.E164, req.NumberType, plan, dialtone.ErrNoRate)
+	}
+	if deck.Plan.Currency != req.Account.Currency {
+		return nil, fmt.Errorf("authorize %s: plan %q is in %s, the account in %s: %w", req.CallID, plan, deck.Plan.Currency, req.Account.Currency, dialtone.ErrNoRate)
+	}
+	k := &Call{c: c, account: req.Account, plan: plan, country: req.Country, numType: req.NumberType, Rate: *rate,
+		known: map[int64]dialtone.Holding{}}
+	pool, err := k.pool(ctx, now)
+	if err != nil {
+		return nil, fmt.Errorf("authorize %s: %w", req.CallID, err)
+	}
+	k.MaxSeconds = MaxSeconds(rate, c.cfg.Rounding, pool, int64(c.cfg.MaxDuration/time.Second))
+	if k.MaxSeconds == 0 {
+		return nil, fmt.Errorf("authorize %s: %s cannot pay for %d s to %s: %w", req.CallID, req.Account.Username, rate.FirstIncrement, req.E164, dialtone.ErrInsufficientFunds)
+	}
+	cdr := req.CDR
+	k.fill(&cdr)
+	k.session = dialtone.CallSession{ID: req.CallID, Node: c.cfg.Node, AccountID: req.Account.ID, Currency: req.Account.Currency,
+		Sell: *rate, CDR: cdr}
+	if err := c.store.OpenSession(ctx, &k.session); err != nil {
+		return nil, fmt.Errorf("authorize %s: %w", req.CallID, err)
+	}
+	return k, nil
+}
+
+// pool is what the account can pay with now: its eligible bundles (plus
+// what this call has reserved on them) and its wallet (plus this call's hold).
+func (k *Call) pool(ctx context.Context, now time.Time) (Pool, error) {
+	holdings, err := k.c.store.Holdings(ctx, k.account.ID, now)
+	if err != nil {
+		return Pool{}, err
+	}
+	money, err := k.c.store.Balance(ctx, dialtone.WalletAccount(k.account.ID))
+	if err != nil {
+		return Pool{}, err
+	}
+	left := map[int64]int64{}
+	for _, h := range holdings {
+		if Covers(&h, k.country, k.numType) {
+			k.known[h.ID] = h
+			left[h.ID] = h.SecondsLeft
+		}
+	}
+	for _, t := range k.session.Takes {
+		left[t.HoldingID] += t.Seconds
+	}
+	return Pool{Bundles: k.allowances(left), Money: money.Add(k.session.ReservedMoney)}, nil
+}
+
+// allowances orders holdings as bundles are used: soonest expiry first.
+func (k *Call) allowances(seconds map[int64]int64) []Allowance {
+	ids := make([]int64, 0, len(seconds))
+	for id := range seconds {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool {
+		a, b := k.known[ids[i]], k.known[ids[j]]
+		if !a.ExpiresAt.Equal(b.ExpiresAt) {
+			return a.ExpiresAt.Before(b.ExpiresAt)
+		}
+		return ids[i] < ids[j]
+	})
+	out := make([]Allowance, 0, len(ids))
+	for _, id := range ids {
+		inc := k.known[id].Increment
+		if inc == 0 { // a holding known only from a recovered session's takes
+			inc = k.takeIncrement(id)
+		}
+		out = append(out, Allowance{HoldingID: id, Seconds: seconds[id], Increment: inc})
+	}
+	return out
+}
+
+func (k *Call) takeIncrement(id int64) int64 {
+	for _, t := range k.session.Takes {
+		if t.HoldingID == id {
+			return t.Increment
+		}
+	}
+	return 1
+}
+
+// Answered reserves the first interval and returns when the call must end
+// unless Extend pushes that further.
+func (k *Call) Answered(ctx context.Context, at time.Time, cdr *dialtone.CDR) (time.Time, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.session.AnswerAt = at
+	first := max(int64(k.c.cfg.Interval/time.Second), k.Rate.FirstIncrement)
+	snapshot := *cdr
+	k.fill(&snapshot)
+	return k.reserveTo(ctx, first, at, &snapshot)
+}
+
+// Extend reserves one more interval, or what is left of the account's
+// credit, and returns when the call must end. When nothing more can be
+// reserved the time does not move: the call must end then.
+func (k *Call) Extend(ctx context.Context, now time.Time) (time.Time, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.reserveTo(ctx, k.session.Covered+int64(k.c.cfg.Interval/time.Second), now, nil)
+}
+
+func (k *Call) until() time.Time {
+	return k.session.AnswerAt.Add(time.Duration(k.session.Covered) * time.Second)
+}
+
+// reserveTo makes the session cover target seconds after answer, or as much
+// of it as the account can pay for. Concurrent calls of the account may take
+// the same money first: then it recomputes, a few times.
+func (k *Call) reserveTo(ctx context.Context, target int64, now time.Time, cdr *dialtone.CDR) (time.Time, error) {
+	limit := int64(k.c.cfg.MaxDuration / time.Second)
+	target = min(target, limit)
+	for range 5 {
+		pool, err := k.pool(ctx, now)
+		if err != nil {
+			return k.until(), fmt.Errorf("reserve credit for %s: %w", k.session.ID, err)
+		}
+		want := MaxSeconds(&k.Rate, k.c.cfg.Rounding, pool, target)
+		if want <= k.session.Covered {
+			if err := k.c.store.Confirm(ctx, k.session.ID, now, cdr); err != nil {
+				return k.until(), fmt.Errorf("confirm %s: %w", k.session.ID, err)
+			}
+			return k.until(), nil
+		}
+		ch := Cost(&k.Rate, k.c.cfg.Rounding, pool.Bundles, want)
+		r := dialtone.Reservation{SessionID: k.session.ID, Seq: k.session.Seq + 1, Covered: want, At: now,
+			AnswerAt: k.session.AnswerAt, CDR: cdr, Money: decimal.Max(decimal.Zero, ch.Price.Sub(k.session.ReservedMoney))}
+		own := map[int64]int64{}
+		for _, t := range k.session.Takes {
+			own[t.HoldingID] = t.Seconds
+		}
+		for _, t := range ch.Takes {
+			if more := t.Seconds - own[t.HoldingID]; more > 0 {
+				r.Takes = append(r.Takes, dialtone.BundleTake{HoldingID: t.HoldingID, Seconds: more, Increment: t.Increment})
+			}
+		}
+		err = k.c.store.Reserve(ctx, r)
+		if errors.Is(err, dialtone.ErrInsufficientFunds) {
+			continue // another call of the account got there first
+		}
+		if err != nil {
+			return k.until(), fmt.Errorf("reserve credit for %s: %w", k.session.ID, err)
+		}
+		next, _, err := dialtone.ApplyReservation(&k.session, r)
+		if err != nil || next == nil {
+			return k.until(), fmt.Errorf("reserve credit for %s: %v", k.session.ID, err)
+		}
+		k.session = *next
+		return k.until(), nil
+	}
+	return k.until(), nil
+}
+
+// Finish rates the call from cdr (its answer time and duration), fills the
+// CDR's money fields, charges the account and writes the CDR, all at once.
+// Usage past what was reserved is not charged: the call should have ended.
+func (k *Call) Finish(ctx context.Context, cdr *dialtone.CDR) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.finished {
+		return fmt.Errorf("finish %s: %w: finished already", k.session.ID, dialtone.ErrConflict)
+	}
+	secs := int64(0)
+	if !cdr.AnswerAt.IsZero() {
+		secs = min(Seconds(cdr.Duration), k.session.Covered)
+	}
+	own := map[int64]int64{}
+	for _, t := range k.session.Takes {
+		own[t.HoldingID] += t.Seconds
+	}
+	ch := Cost(&k.Rate, k.c.cfg.Rounding, k.allowances(own), secs)
+	price := ch.Price
+	if price.GreaterThan(k.session.ReservedMoney) {
+		k.c.log.Warn("call cost more than its reservation: charging the reservation", "call_id", k.session.ID,
+			"price", price, "reserved", k.session.ReservedMoney)
+		price = k.session.ReservedMoney
+	}
+	k.fill(cdr)
+	cdr.Price, cdr.BundleSeconds = price, ch.BundleSeconds
+	if secs > 0 {
+		cdr.BilledSeconds = ch.Billed()
+	}
+	k.cost(ctx, cdr, secs)
+	err := k.c.store.Settle(ctx, dialtone.Settlement{SessionID: k.session.ID, Price: price, BundleUsed: ch.Takes}, cdr)
+	if err != nil {
+		return fmt.Errorf("finish %s: %w", k.session.ID, err)
+	}
+	k.finished = true
+	return nil
+}
+
+// fill writes what rating knows into a CDR.
+func (k *Call) fill(cdr *dialtone.CDR) {
+	cdr.Currency, cdr.RatePlan = k.account.Currency, k.plan
+	cdr.Prefix, cdr.Destination, cdr.NumberType, cdr.SellRate = k.Rate.Prefix, k.Rate.Destination, k.numType, k.Rate.PerMinute
+}
+
+// cost prices the call at the carrier's buy deck, when it has one.
+func (k *Call) cost(ctx context.Context, cdr *dialtone.CDR, secs int64) {
+	cdr.BuyRate, cdr.Cost = decimal.Zero, decimal.Zero
+	plan := k.c.cfg.BuyPlans[cdr.Trunk]
+	if plan != "" && secs > 0 {
+		deck, err := k.c.Deck(ctx, plan)
+		if err != nil {
+			k.c.log.Warn("buy deck unavailable: cost not recorded", "call_id", k.session.ID, "trunk", cdr.Trunk, "plan", plan, "error", err)
+		} else if buy, ok := deck.Find(cdr.DialedE164, k.numType, cdr.AnswerAt); ok {
+			cdr.BuyRate = buy.PerMinute
+			cdr.Cost = Price(buy, Billed(buy, secs), k.c.cfg.Rounding)
+		}
+	}
+	cdr.Margin = cdr.Price.Sub(cdr.Cost)
+}
+
+// Recover settles the calls this node left open when it stopped without
+// finishing them (a crash, a kill): each is charged up to its last
+// confirmed point and gets its CDR, exactly once. It returns how many.
+func (c *Controller) Recover(ctx context.Context) (int, error) {
+	open, err := c.store.OpenSessions(ctx, c.cfg.Node)
+	if err != nil {
+		return 0, fmt.Errorf("recover calls: %w", err)
+	}
+	n := 0
+	var errs []error
+	for _, s := range open {
+		k := &Call{c: c, account: &dialtone.Account{ID: s.AccountID, Username: s.CDR.Account, Currency: s.Currency},
+			plan: s.CDR.RatePlan, country: "", numType: s.CDR.NumberType, Rate: s.Sell, session: *s, known: map[int64]dialtone.Holding{}}
+		cdr := s.CDR
+		cdr.HangupBy = dialtone.PartySwitch
+		if !s.AnswerAt.IsZero() {
+			end := later(s.ConfirmedAt, s.AnswerAt)
+			cdr.AnswerAt, cdr.EndAt, cdr.Duration = s.AnswerAt, end, end.Sub(s.AnswerAt)
+			cdr.Disposition, cdr.SIPCode, cdr.SIPReason = dialtone.Answered, 200, "OK (settled after a restart)"
+		} else {
+			cdr.EndAt = later(s.ConfirmedAt, cdr.SetupAt)
+			cdr.Disposition, cdr.SIPCode, cdr.SIPReason = dialtone.Failed, 500, "Switch restarted"
+		}
+		if err := k.Finish(ctx, &cdr); err != nil {
+			if !errors.Is(err, dialtone.ErrConflict) {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		c.log.Info("open call settled after a restart", "call_id", s.ID, "account", cdr.Account, "billed_seconds", cdr.BilledSeconds, "price", cdr.Price)
+		n++
+	}
+	return n, errors.Join(errs...)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
