@@ -23,6 +23,7 @@ deps-go:
 deps-test:
 	@missing=""; \
 	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
+	command -v psql >/dev/null || missing="$$missing postgresql-client"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) $(APT) $$missing; \
@@ -35,10 +36,17 @@ build: deps-go
 ## run: build, create the demo account, start the demo carrier and the switch on the embedded store
 run: build
 	@mkdir -p data
-	@DIALTONE_PASSWORD=demo ./$(BIN) -c $(CONFIG) account create demo --country US >/dev/null 2>&1 || true
+	@./$(BIN) -c $(CONFIG) migrate >/dev/null
+	@./$(BIN) -c $(CONFIG) rates import --plan demo configs/rates-demo.csv >/dev/null
+	@./$(BIN) -c $(CONFIG) rates import --plan demo-buy configs/buy-demo.csv >/dev/null
+	@DIALTONE_PASSWORD=demo ./$(BIN) -c $(CONFIG) account create demo --country US --plan demo >/dev/null 2>&1 || true
+	@./$(BIN) -c $(CONFIG) account plan demo demo >/dev/null
+	@./$(BIN) -c $(CONFIG) wallet topup demo 5.00 --key demo-welcome-credit --memo "demo credit" >/dev/null
 	@echo "Dialtone: SIP on udp/tcp 127.0.0.1:5060, user demo, password demo, realm dialtone."
 	@echo "  Register a softphone (e.g. baresip: <sip:demo@127.0.0.1>;auth_pass=demo) and dial any number:"
 	@echo "  the demo carrier on 127.0.0.1:5070 answers and echoes your audio back."
+	@echo "  demo pays by the demo rate plan (configs/rates-demo.csv) from 5.00 USD: ./$(BIN) wallet show demo;"
+	@echo "  finance: ./$(BIN) cdr export --from 2026-01-01 --to 2030-01-01"
 	@echo "  Metrics http://127.0.0.1:8080/metrics, health /healthz, /readyz. Ctrl-C stops."
 	@./$(BIN) carrier-sim --listen 127.0.0.1:5070 & sim=$$!; \
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
@@ -53,6 +61,7 @@ test: deps
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) run ./cmd/loadbench -bin $(BIN)
+	$(GO) run ./cmd/billbench -bin $(BIN)
 
 ## fuzz: run each fuzz target for a short while
 fuzz:
@@ -60,6 +69,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./switch/digest
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./trunks
 	$(GO) test -run '^$$' -fuzz FuzzRelayPacket -fuzztime 30s ./media/rtp
+	$(GO) test -run '^$$' -fuzz FuzzParseDeck -fuzztime 30s ./billing
 
 clean:
 	rm -rf bin

@@ -67,6 +67,14 @@ func CallRevenueAccount(cur string) string   { return "revenue:calls:" + cur }
 func BundleRevenueAccount(cur string) string { return "revenue:bundles:" + cur }
 func FundingAccount(cur string) string       { return "funding:" + cur }
 
+// IsHouseAccount says whether an account is one of the switch's own
+// (revenue, funding) rather than a user's. Every call posts to them, so a
+// store may compute their balance from their entries instead of keeping a
+// balance row that every call would have to lock.
+func IsHouseAccount(account string) bool {
+	return strings.HasPrefix(account, "revenue:") || strings.HasPrefix(account, "funding:")
+}
+
 // AllowsNegative says whether a ledger account may go below zero: only the
 // funding accounts, which mirror money that came from outside.
 func AllowsNegative(account string) bool { return strings.HasPrefix(account, "funding:") }
@@ -141,7 +149,7 @@ type Entry struct {
 	Memo       string
 	Account    string
 	Amount     decimal.Decimal
-	Balance    decimal.Decimal
+	Balance    decimal.Decimal // after the entry; zero for house accounts a store does not materialize
 	CreatedAt  time.Time
 }
 

@@ -13,6 +13,7 @@ import (
 type BundleTake struct {
 	HoldingID int64
 	Seconds   int64
+	Increment int64 // the holding's increment, so that a settlement needs no lookup
 }
 
 // CallSession is the money side of a call in progress, kept in the store so
@@ -53,6 +54,7 @@ type Reservation struct {
 	Covered   int64 // the session's new covered seconds
 	At        time.Time
 	AnswerAt  time.Time // set on the first reservation
+	CDR       *CDR      // when set, the session's CDR so far is replaced
 }
 
 // Settlement is what a finished call costs.
@@ -107,6 +109,9 @@ func ApplyReservation(s *CallSession, r Reservation) (*CallSession, *Movement, e
 	}
 	if next.AnswerAt.IsZero() {
 		next.AnswerAt = r.AnswerAt
+	}
+	if r.CDR != nil {
+		next.CDR = *r.CDR
 	}
 	if r.At.After(next.ConfirmedAt) {
 		next.ConfirmedAt = r.At

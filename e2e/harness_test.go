@@ -99,6 +99,9 @@ type Options struct {
 	Trunks       []int  // carrier ports, named carrier1, carrier2, ...
 	TrunkTCP     bool   // reach the carriers over TCP
 	MediaPorts   int    // size of the RTP port range; 200 when zero
+	BuyPlan      string // buy deck of every trunk
+	Billing      string // more keys of billing, e.g. "interval: 2s, credit_lead: 1s"
+	Extra        string // more top-level YAML (api, ...)
 }
 
 // Switch is a running dialtone process.
@@ -133,7 +136,7 @@ func startSwitch(t *testing.T, o Options) *Switch {
 		transport = "tcp"
 	}
 	for i, p := range o.Trunks {
-		fmt.Fprintf(&trunks, "  - {name: carrier%d, address: \"127.0.0.1:%d\", transport: %s, codecs: [PCMA, PCMU]}\n", i+1, p, transport)
+		fmt.Fprintf(&trunks, "  - {name: carrier%d, address: \"127.0.0.1:%d\", transport: %s, codecs: [PCMA, PCMU], buy_plan: %q}\n", i+1, p, transport, o.BuyPlan)
 	}
 	routes := o.Routes
 	if routes == "" {
@@ -156,7 +159,8 @@ trunks:
 %sroutes:
 %shttp: {listen: "127.0.0.1:%d"}
 shutdown: {drain_timeout: 5s}
-`, sw.storeURL, sw.SIPPort, sw.SIPPort, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, trunks.String(), routes, sw.HTTPPort)
+billing: {node: e2e, %s}
+%s`, sw.storeURL, sw.SIPPort, sw.SIPPort, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, trunks.String(), routes, sw.HTTPPort, o.Billing, o.Extra)
 	sw.cfgPath = filepath.Join(dir, "dialtone.yaml")
 	if err := os.WriteFile(sw.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -10,9 +10,10 @@ import (
 	"github.com/dialtone/dialtone"
 )
 
-// exportSelect formats each column as dialtone.ExportColumns documents, so
-// that COPY writes the same CSV as dialtone.Exporter.
-var exportSelect = func() string {
+// ExportSelect is the select list of a CDR export: each column formatted as
+// dialtone.ExportColumns documents, so that COPY writes the same CSV as
+// dialtone.Exporter.
+func ExportSelect() string {
 	tsf := func(c string) string {
 		return `to_char(` + c + ` AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`
 	}
@@ -31,7 +32,7 @@ var exportSelect = func() string {
 		}
 	}
 	return strings.Join(out, ", ")
-}()
+}
 
 // ExportCDRs streams the records matching f to w. CSV goes through COPY, the
 // fastest way out of PostgreSQL; JSONL through a streaming query.
@@ -53,7 +54,7 @@ func (db *DB) ExportCDRs(ctx context.Context, f dialtone.CDRFilter, format dialt
 		return 0, fmt.Errorf("export cdrs: standard_conforming_strings must be on")
 	}
 	// COPY takes no parameters: the filter's values are written as literals.
-	q := `SELECT ` + exportSelect + ` FROM cdrs WHERE end_at >= ` + timeLiteral(f.From) + ` AND end_at < ` + timeLiteral(f.To)
+	q := `SELECT ` + ExportSelect() + ` FROM cdrs WHERE end_at >= ` + timeLiteral(f.From) + ` AND end_at < ` + timeLiteral(f.To)
 	if f.Account != "" {
 		q += ` AND account = ` + quote(f.Account)
 	}

@@ -32,35 +32,43 @@ func (db *DB) Post(ctx context.Context, m *dialtone.Movement) (bool, error) {
 	return db.post(ctx, db.pool, m)
 }
 
-var postSQL sync.Map // number of postings -> statement
+var postSQL sync.Map // postings' house pattern, e.g. "uh" -> statement
 
 // postStatement inserts the movement and, only if it is new, updates each
-// account's balance and appends an entry with the balance after it.
+// user account's balance and appends an entry per posting with the balance
+// after it. House accounts get their entry only (see the migration).
 // Balances that may not go negative are held by a CHECK constraint; a
 // missing account or one in another currency aborts the statement through
 // ledger_fail.
-func postStatement(n int) string {
-	if s, ok := postSQL.Load(n); ok {
+func postStatement(pattern string) string {
+	if s, ok := postSQL.Load(pattern); ok {
 		return s.(string)
 	}
 	var b strings.Builder
 	b.WriteString(`WITH mv AS (INSERT INTO ledger_movements (key, kind, currency, memo, fingerprint, created_at)
 	VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING RETURNING id)`)
 	var count []string
-	for i := range n {
+	for i, kind := range pattern {
 		name, amount := "$"+strconv.Itoa(7+2*i), "$"+strconv.Itoa(8+2*i)
 		k := strconv.Itoa(i)
+		if kind == 'h' {
+			fmt.Fprintf(&b, `,
+a%[1]s AS (SELECT id, NULL::bigint AS balance FROM ledger_accounts WHERE name = %[2]s AND currency = $3 AND house AND EXISTS (SELECT 1 FROM mv))`, k, name)
+		} else {
+			fmt.Fprintf(&b, `,
+a%[1]s AS (UPDATE ledger_accounts SET balance = balance + %[3]s::bigint WHERE name = %[2]s AND currency = $3 AND NOT house AND EXISTS (SELECT 1 FROM mv) RETURNING id, balance)`,
+				k, name, amount)
+		}
 		fmt.Fprintf(&b, `,
-a%[1]s AS (UPDATE ledger_accounts SET balance = balance + %[3]s::bigint WHERE name = %[2]s AND currency = $3 AND EXISTS (SELECT 1 FROM mv) RETURNING id, balance),
-e%[1]s AS (INSERT INTO ledger_entries (movement_id, account_id, amount, balance) SELECT mv.id, a%[1]s.id, %[3]s::bigint, a%[1]s.balance FROM mv, a%[1]s RETURNING 1)`,
-			k, name, amount)
+e%[1]s AS (INSERT INTO ledger_entries (movement_id, account_id, amount, balance) SELECT mv.id, a%[1]s.id, %[2]s::bigint, a%[1]s.balance FROM mv, a%[1]s RETURNING 1)`,
+			k, amount)
 		count = append(count, `(SELECT count(*) FROM e`+k+`)`)
 	}
 	fmt.Fprintf(&b, `
 SELECT (SELECT id FROM mv), CASE WHEN NOT EXISTS (SELECT 1 FROM mv) OR %s = %d THEN 0
-	ELSE ledger_fail('an account of this movement is missing or in another currency') END`, strings.Join(count, " + "), n)
+	ELSE ledger_fail('an account of this movement is missing or in another currency') END`, strings.Join(count, " + "), len(pattern))
 	s := b.String()
-	postSQL.Store(n, s)
+	postSQL.Store(pattern, s)
 	return s
 }
 
@@ -68,11 +76,12 @@ SELECT (SELECT id FROM mv), CASE WHEN NOT EXISTS (SELECT 1 FROM mv) OR %s = %d T
 func ensureAccounts(ctx context.Context, q querier, m *dialtone.Movement) error {
 	names := make([]string, len(m.Postings))
 	negs := make([]bool, len(m.Postings))
+	houses := make([]bool, len(m.Postings))
 	for i, p := range m.Postings {
-		names[i], negs[i] = p.Account, dialtone.AllowsNegative(p.Account)
+		names[i], negs[i], houses[i] = p.Account, dialtone.AllowsNegative(p.Account), dialtone.IsHouseAccount(p.Account)
 	}
-	_, err := q.Exec(ctx, `INSERT INTO ledger_accounts (name, currency, allow_negative)
-		SELECT unnest($1::text[]), $2, unnest($3::bool[]) ON CONFLICT (name) DO NOTHING`, names, m.Currency, negs)
+	_, err := q.Exec(ctx, `INSERT INTO ledger_accounts (name, currency, allow_negative, house)
+		SELECT unnest($1::text[]), $2, unnest($3::bool[]), unnest($4::bool[]) ON CONFLICT (name) DO NOTHING`, names, m.Currency, negs, houses)
 	return err
 }
 
@@ -111,13 +120,18 @@ func (db *DB) postOnce(ctx context.Context, q querier, m *dialtone.Movement) (re
 	fp := m.Fingerprint()
 	now := db.now().Truncate(1000)
 	args := []any{m.Key, m.Kind, m.Currency, m.Memo, fp, now}
-	for _, p := range postings {
+	pattern := make([]byte, len(postings))
+	for i, p := range postings {
 		amount, _ := dialtone.ToMicros(p.Amount) // checked by Validate
 		args = append(args, p.Account, amount)
+		pattern[i] = 'u'
+		if dialtone.IsHouseAccount(p.Account) {
+			pattern[i] = 'h'
+		}
 	}
 	var id *int64
 	var zero int64
-	if err := q.QueryRow(ctx, postStatement(len(postings)), args...).Scan(&id, &zero); err != nil {
+	if err := q.QueryRow(ctx, postStatement(string(pattern)), args...).Scan(&id, &zero); err != nil {
 		return false, err
 	}
 	if id != nil {
@@ -137,7 +151,8 @@ func (db *DB) postOnce(ctx context.Context, q querier, m *dialtone.Movement) (re
 // Balance of one ledger account.
 func (db *DB) Balance(ctx context.Context, account string) (decimal.Decimal, error) {
 	var b int64
-	err := db.pool.QueryRow(ctx, `SELECT balance FROM ledger_accounts WHERE name = $1`, account).Scan(&b)
+	err := db.pool.QueryRow(ctx, `SELECT CASE WHEN a.house THEN (SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e WHERE e.account_id = a.id)::bigint
+		ELSE a.balance END FROM ledger_accounts a WHERE a.name = $1`, account).Scan(&b)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return decimal.Zero, nil
 	}
@@ -165,11 +180,15 @@ func (db *DB) Entries(ctx context.Context, account string, before int64, limit i
 	var out []dialtone.Entry
 	for rows.Next() {
 		e := dialtone.Entry{Account: account}
-		var amount, balance int64
+		var amount int64
+		var balance *int64
 		if err := rows.Scan(&e.MovementID, &e.Key, &e.Kind, &e.Memo, &amount, &balance, &e.CreatedAt); err != nil {
 			return nil, fmt.Errorf("entries %s: %w", account, err)
 		}
-		e.Amount, e.Balance, e.CreatedAt = dialtone.FromMicros(amount), dialtone.FromMicros(balance), e.CreatedAt.UTC()
+		e.Amount, e.CreatedAt = dialtone.FromMicros(amount), e.CreatedAt.UTC()
+		if balance != nil {
+			e.Balance = dialtone.FromMicros(*balance)
+		}
 		out = append(out, e)
 	}
 	return out, rows.Err()
@@ -183,13 +202,13 @@ func (db *DB) CheckLedger(ctx context.Context) (dialtone.LedgerCheck, error) {
 		return c, fmt.Errorf("check ledger: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	var total int64
-	if err := tx.QueryRow(ctx, `SELECT count(*), coalesce(sum(balance), 0)::bigint, (SELECT count(*) FROM ledger_movements) FROM ledger_accounts`).
-		Scan(&c.Accounts, &total, &c.Movements); err != nil {
+	if err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM ledger_accounts), (SELECT count(*) FROM ledger_movements)`).
+		Scan(&c.Accounts, &c.Movements); err != nil {
 		return c, fmt.Errorf("check ledger: %w", err)
 	}
-	c.Total = dialtone.FromMicros(total)
-	rows, err := tx.Query(ctx, `SELECT a.name, a.balance, a.allow_negative, coalesce(sum(e.amount), 0)::bigint
+	var total int64
+	rows, err := tx.Query(ctx, `SELECT a.name, CASE WHEN a.house THEN coalesce(sum(e.amount), 0) ELSE a.balance END::bigint,
+		a.allow_negative, coalesce(sum(e.amount), 0)::bigint
 		FROM ledger_accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id GROUP BY a.id`)
 	if err != nil {
 		return c, fmt.Errorf("check ledger: %w", err)
@@ -202,6 +221,7 @@ func (db *DB) CheckLedger(ctx context.Context) (dialtone.LedgerCheck, error) {
 		if err := rows.Scan(&name, &balance, &neg, &sum); err != nil {
 			return c, fmt.Errorf("check ledger: %w", err)
 		}
+		total += balance
 		if balance != sum {
 			c.Mismatched = append(c.Mismatched, name)
 		}
@@ -209,5 +229,6 @@ func (db *DB) CheckLedger(ctx context.Context) (dialtone.LedgerCheck, error) {
 			c.Negative = append(c.Negative, name)
 		}
 	}
+	c.Total = dialtone.FromMicros(total)
 	return c, rows.Err()
 }

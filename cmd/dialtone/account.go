@@ -19,7 +19,7 @@ import (
 func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 	cmd := &cobra.Command{Use: "account", Short: "Create and manage accounts"}
 
-	var country, currency, password string
+	var country, currency, password, plan string
 	create := &cobra.Command{
 		Use:   "create USERNAME",
 		Short: "Create an account (the password is read from --password, DIALTONE_PASSWORD or standard input)",
@@ -37,7 +37,11 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 					HA1SHA256: digest.HA1(digest.SHA256, args[0], cfg.SIP.Realm, pw),
 					Country:   strings.ToUpper(country),
 					Currency:  strings.ToUpper(currency),
+					RatePlan:  plan,
 					Status:    dialtone.AccountActive,
+				}
+				if err := checkPlan(cmd.Context(), st, plan, a.Currency); err != nil {
+					return err
 				}
 				if err := st.CreateAccount(cmd.Context(), a); err != nil {
 					return fmt.Errorf("create account %s: %w", args[0], err)
@@ -50,6 +54,7 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 	create.Flags().StringVar(&country, "country", "US", "ISO 3166 country used to read national numbers")
 	create.Flags().StringVar(&currency, "currency", "USD", "ISO 4217 currency")
 	create.Flags().StringVar(&password, "password", "", "SIP password (prefer DIALTONE_PASSWORD or standard input)")
+	create.Flags().StringVar(&plan, "plan", "", "sell rate plan that prices the account's calls (empty: billing.default_plan)")
 
 	show := &cobra.Command{
 		Use:   "show USERNAME",
@@ -62,8 +67,8 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintf(w, "id\t%d\nusername\t%s\nstatus\t%s\ncountry\t%s\ncurrency\t%s\nrealm\t%s\ncreated\t%s\nupdated\t%s\n",
-					a.ID, a.Username, a.Status, a.Country, a.Currency, a.Realm,
+				fmt.Fprintf(w, "id\t%d\nusername\t%s\nstatus\t%s\ncountry\t%s\ncurrency\t%s\nrate plan\t%s\nrealm\t%s\ncreated\t%s\nupdated\t%s\n",
+					a.ID, a.Username, a.Status, a.Country, a.Currency, orNone(a.RatePlan), a.Realm,
 					a.CreatedAt.UTC().Format("2006-01-02 15:04:05Z"), a.UpdatedAt.UTC().Format("2006-01-02 15:04:05Z"))
 				return w.Flush()
 			})
@@ -81,9 +86,9 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "ID\tUSERNAME\tSTATUS\tCOUNTRY\tCURRENCY")
+				fmt.Fprintln(w, "ID\tUSERNAME\tSTATUS\tCOUNTRY\tCURRENCY\tPLAN")
 				for _, a := range as {
-					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\n", a.ID, a.Username, a.Status, a.Country, a.Currency)
+					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Username, a.Status, a.Country, a.Currency, orNone(a.RatePlan))
 				}
 				return w.Flush()
 			})
@@ -130,7 +135,29 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 	}
 	passwd.Flags().StringVar(&password, "password", "", "SIP password (prefer DIALTONE_PASSWORD or standard input)")
 
-	cmd.AddCommand(create, show, list,
+	setPlan := &cobra.Command{
+		Use:   "plan USERNAME PLAN",
+		Short: "Set the sell rate plan that prices an account's calls (\"\" for none)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd.Context(), load, func(_ *Config, st dialtone.Store) error {
+				a, err := st.AccountByUsername(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if err := checkPlan(cmd.Context(), st, args[1], a.Currency); err != nil {
+					return err
+				}
+				if _, err := st.UpdateAccount(cmd.Context(), args[0], dialtone.AccountUpdate{RatePlan: &args[1]}); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "account %s is on rate plan %s\n", args[0], orNone(args[1]))
+				return nil
+			})
+		},
+	}
+
+	cmd.AddCommand(create, show, list, setPlan,
 		setStatus("disable", "Disable an account: it can no longer register or call", dialtone.AccountDisabled),
 		setStatus("enable", "Enable a disabled account", dialtone.AccountActive),
 		passwd)
@@ -167,4 +194,26 @@ func withStore(ctx context.Context, load func() (*Config, error), fn func(*Confi
 	}
 	defer st.Close()
 	return fn(cfg, st)
+}
+
+// checkPlan refuses a plan that does not exist or is in another currency.
+func checkPlan(ctx context.Context, st dialtone.Store, plan, currency string) error {
+	if plan == "" {
+		return nil
+	}
+	p, _, err := st.Rates(ctx, plan)
+	if err != nil {
+		return fmt.Errorf("rate plan %q: %w (import it with: dialtone rates import --plan %s FILE)", plan, err, plan)
+	}
+	if p.Currency != currency {
+		return fmt.Errorf("rate plan %q is in %s, the account in %s", plan, p.Currency, currency)
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }

@@ -9,10 +9,14 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/billing"
 )
 
 // Config is the whole configuration file. Every key is documented in README.md.
@@ -25,6 +29,48 @@ type Config struct {
 	Routes   []RouteConfig  `yaml:"routes"`
 	HTTP     HTTPConfig     `yaml:"http"`
 	Shutdown ShutdownConfig `yaml:"shutdown"`
+	Billing  BillingConfig  `yaml:"billing"`
+	Bundles  []BundleConfig `yaml:"bundles"`
+	API      APIConfig      `yaml:"api"`
+}
+
+type BillingConfig struct {
+	Node            string         `yaml:"node"`              // names this switch's open calls; default: the host name
+	Interval        Duration       `yaml:"interval"`          // credit reserved at a time while a call runs
+	CreditLead      Duration       `yaml:"credit_lead"`       // more credit is asked for this long before it runs out
+	Rounding        RoundingConfig `yaml:"rounding"`          // of call prices
+	DefaultPlan     string         `yaml:"default_plan"`      // sell plan of accounts without one; empty: not billed
+	RatesCacheTTL   Duration       `yaml:"rates_cache_ttl"`   // an imported deck is used within this
+	MaxCallDuration Duration       `yaml:"max_call_duration"` // the longest call authorized
+}
+
+type RoundingConfig struct {
+	Places int32  `yaml:"places"` // 0-6
+	Mode   string `yaml:"mode"`   // up, half_up, half_even, down
+}
+
+// BundleConfig is a minute bundle product on sale.
+type BundleConfig struct {
+	Code        string   `yaml:"code"`
+	Name        string   `yaml:"name"`
+	Minutes     int64    `yaml:"minutes"`
+	Price       string   `yaml:"price"` // decimal, e.g. "0.99"
+	Currency    string   `yaml:"currency"`
+	Days        int      `yaml:"days"`         // validity
+	Countries   []string `yaml:"countries"`    // ISO 3166 regions; empty: any
+	NumberTypes []string `yaml:"number_types"` // empty: any
+	Increment   int64    `yaml:"increment"`    // seconds; default 60
+}
+
+type APIConfig struct {
+	Tokens []TokenConfig `yaml:"tokens"`
+}
+
+// TokenConfig is a bearer token of the HTTP API.
+type TokenConfig struct {
+	Name  string `yaml:"name"`
+	Token string `yaml:"token"` // at least 32 characters; use ${ENV}
+	Role  string `yaml:"role"`  // finance
 }
 
 type LogConfig struct {
@@ -70,6 +116,7 @@ type TrunkConfig struct {
 	Address   string   `yaml:"address"`   // host:port of the carrier's SIP server
 	Transport string   `yaml:"transport"` // udp, tcp
 	Codecs    []string `yaml:"codecs"`    // offered in this order
+	BuyPlan   string   `yaml:"buy_plan"`  // rate plan holding this carrier's buy deck, for cost and margin
 }
 
 type RouteConfig struct {
@@ -125,6 +172,11 @@ func defaultConfig() Config {
 		},
 		HTTP:     HTTPConfig{Listen: "127.0.0.1:8080"},
 		Shutdown: ShutdownConfig{DrainTimeout: Duration(30 * time.Second)},
+		Billing: BillingConfig{
+			Interval: Duration(60 * time.Second), CreditLead: Duration(5 * time.Second),
+			Rounding:      RoundingConfig{Places: 4, Mode: "up"},
+			RatesCacheTTL: Duration(10 * time.Second), MaxCallDuration: Duration(4 * time.Hour),
+		},
 	}
 }
 
@@ -322,7 +374,86 @@ func (c *Config) Validate() error {
 	if c.Shutdown.DrainTimeout.D() < 0 {
 		return bad("shutdown.drain_timeout", "must not be negative")
 	}
+	return c.validateBilling(bad)
+}
+
+func (c *Config) validateBilling(bad func(key, format string, a ...any) error) error {
+	b := c.Billing
+	if b.Interval.D() < time.Second || b.Interval.D() > time.Hour {
+		return bad("billing.interval", "%v is outside 1s-1h", b.Interval.D())
+	}
+	if b.CreditLead.D() < 0 || b.CreditLead.D() >= b.Interval.D() {
+		return bad("billing.credit_lead", "%v must be at least 0 and below billing.interval", b.CreditLead.D())
+	}
+	if err := (billing.Rounding{Places: b.Rounding.Places, Mode: billing.RoundingMode(b.Rounding.Mode)}).Validate(); err != nil {
+		return bad("billing.rounding", "%v", err)
+	}
+	if b.RatesCacheTTL.D() < 0 {
+		return bad("billing.rates_cache_ttl", "must not be negative")
+	}
+	if b.MaxCallDuration.D() < time.Minute {
+		return bad("billing.max_call_duration", "%v is shorter than 1m", b.MaxCallDuration.D())
+	}
+	codes := map[string]bool{}
+	for i, bc := range c.Bundles {
+		key := fmt.Sprintf("bundles[%d]", i)
+		if _, err := bc.Bundle(); err != nil {
+			return bad(key, "%v", err)
+		}
+		if codes[bc.Code] {
+			return bad(key+".code", "%q is defined twice", bc.Code)
+		}
+		codes[bc.Code] = true
+	}
+	for i, t := range c.API.Tokens {
+		key := fmt.Sprintf("api.tokens[%d]", i)
+		if t.Name == "" {
+			return bad(key+".name", "must not be empty")
+		}
+		if len(t.Token) < 32 {
+			return bad(key+".token", "is shorter than 32 characters")
+		}
+		if t.Role != "finance" {
+			return bad(key+".role", "%q is not finance", t.Role)
+		}
+	}
 	return nil
+}
+
+// Bundle is the product bc describes.
+func (bc BundleConfig) Bundle() (dialtone.Bundle, error) {
+	b := dialtone.Bundle{Code: bc.Code, Name: bc.Name, Seconds: bc.Minutes * 60, Currency: bc.Currency,
+		Validity: time.Duration(bc.Days) * 24 * time.Hour, Countries: bc.Countries, NumberTypes: bc.NumberTypes, Increment: bc.Increment}
+	if b.Increment == 0 {
+		b.Increment = 60
+	}
+	price, err := dialtone.ParseAmount(bc.Price)
+	switch {
+	case bc.Code == "" || strings.ContainsAny(bc.Code, " ,"):
+		return b, fmt.Errorf("code %q must be a word", bc.Code)
+	case bc.Minutes <= 0:
+		return b, fmt.Errorf("minutes must be positive")
+	case err != nil || !price.IsPositive():
+		return b, fmt.Errorf("price %q is not a positive amount", bc.Price)
+	case len(bc.Currency) != 3:
+		return b, fmt.Errorf("currency %q is not an ISO 4217 code", bc.Currency)
+	case bc.Days <= 0:
+		return b, fmt.Errorf("days must be positive")
+	case b.Increment < 1 || b.Increment > 3600:
+		return b, fmt.Errorf("increment %d is outside 1-3600 seconds", b.Increment)
+	}
+	for _, cc := range bc.Countries {
+		if len(cc) != 2 || strings.ToUpper(cc) != cc {
+			return b, fmt.Errorf("country %q is not an ISO 3166 alpha-2 code", cc)
+		}
+	}
+	for _, t := range bc.NumberTypes {
+		if !slices.Contains(billing.NumberTypes, t) {
+			return b, fmt.Errorf("number type %q is not one of %s", t, strings.Join(billing.NumberTypes, ", "))
+		}
+	}
+	b.Price = price
+	return b, nil
 }
 
 // Parse splits the store URL into a driver and its data source.

@@ -50,6 +50,11 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(load),
 		newMigrateCmd(load),
 		newAccountCmd(load),
+		newRatesCmd(load),
+		newWalletCmd(load),
+		newBundleCmd(load),
+		newLedgerCmd(load),
+		newCDRCmd(load),
 		newCarrierSimCmd(),
 		&cobra.Command{
 			Use:   "version",

@@ -140,7 +140,7 @@ func serve(ctx context.Context, cfg *Config) error {
 		return err
 	}
 
-	admin := &http.Server{Addr: cfg.HTTP.Listen, Handler: adminMux(st, reg, sw), ReadHeaderTimeout: 5 * time.Second}
+	admin := &http.Server{Addr: cfg.HTTP.Listen, Handler: adminMux(cfg, st, reg, sw), ReadHeaderTimeout: 5 * time.Second}
 	adminLn, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		sw.Close()
@@ -254,12 +254,24 @@ func buildSwitch(ctx context.Context, cfg *Config, st dialtone.Store, reg promet
 		closeAll()
 		return nil, err
 	}
+	ctl, err := newCredit(cfg, st, log)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	// Calls this node left open (a crash, a kill) are settled before new ones start.
+	if n, err := ctl.Recover(ctx); err != nil {
+		log.Error("open calls not all settled; retried at the next start", "settled", n, "error", err)
+	} else if n > 0 {
+		log.Info("settled calls left open by the last run", "calls", n)
+	}
 	calls := b2bua.New(b2bua.Config{
 		Host:        cfg.SIP.Advertise,
 		Ports:       ports,
 		UserAgent:   cfg.SIP.UserAgent,
 		RingTimeout: cfg.SIP.RingTimeout.D(),
-	}, client, router, media, st, b2bua.NewMetrics(reg), log)
+		CreditLead:  cfg.Billing.CreditLead.D(),
+	}, client, router, media, st, credit{ctl}, b2bua.NewMetrics(reg), log)
 	registrar := edge.NewRegistrar()
 	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires},
 		srv, auth, edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL.D()), calls, registrar, log)
@@ -317,7 +329,7 @@ func listenerAddr(l edge.Listener) string {
 	return l.Stream.Addr().String()
 }
 
-func adminMux(st dialtone.Store, reg *prometheus.Registry, sw *theSwitch) http.Handler {
+func adminMux(cfg *Config, st dialtone.Store, reg *prometheus.Registry, sw *theSwitch) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -340,5 +352,7 @@ func adminMux(st dialtone.Store, reg *prometheus.Registry, sw *theSwitch) http.H
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	// Finance: CDR export with a bearer token of role finance.
+	mux.Handle("/api/v1/cdrs", requireRole(cfg.API.Tokens, "finance", cdrExportHandler(st)))
 	return mux
 }

@@ -3,13 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/billing"
 	"github.com/dialtone/dialtone/media/bridge"
 	"github.com/dialtone/dialtone/media/rtp"
 	"github.com/dialtone/dialtone/switch/b2bua"
@@ -62,13 +66,46 @@ func (r *router) Route(_ context.Context, acct *dialtone.Account, dialed string)
 	}
 	names, err := r.table.Lookup(n)
 	if err != nil {
-		return b2bua.Destination{E164: n.E164, Type: string(n.Type)}, err
+		return b2bua.Destination{E164: n.E164, Type: string(n.Type), Country: n.Country}, err
 	}
-	d := b2bua.Destination{E164: n.E164, Type: string(n.Type)}
+	d := b2bua.Destination{E164: n.E164, Type: string(n.Type), Country: n.Country}
 	for _, name := range names {
 		d.Trunks = append(d.Trunks, r.trunks[name])
 	}
 	return d, nil
+}
+
+// credit adapts billing.Controller to b2bua.Credit.
+type credit struct {
+	c *billing.Controller
+}
+
+func newCredit(cfg *Config, st dialtone.Store, log *slog.Logger) (*billing.Controller, error) {
+	node := cfg.Billing.Node
+	if node == "" {
+		node, _ = os.Hostname()
+	}
+	buy := map[string]string{}
+	for _, t := range cfg.Trunks {
+		if t.BuyPlan != "" {
+			buy[t.Name] = t.BuyPlan
+		}
+	}
+	b := cfg.Billing
+	return billing.NewController(billing.Config{
+		Node: node, Interval: b.Interval.D(), DefaultPlan: b.DefaultPlan, BuyPlans: buy,
+		Rounding: billing.Rounding{Places: b.Rounding.Places, Mode: billing.RoundingMode(b.Rounding.Mode)},
+		RatesTTL: b.RatesCacheTTL.D(), MaxDuration: b.MaxCallDuration.D(),
+	}, st, func() time.Time { return time.Now().UTC() }, log)
+}
+
+func (a credit) Authorize(ctx context.Context, req b2bua.CreditRequest) (b2bua.CreditCall, error) {
+	k, err := a.c.Authorize(ctx, billing.Request{CallID: req.CallID, Account: req.Account, E164: req.Destination.E164,
+		Country: req.Destination.Country, NumberType: req.Destination.Type, CDR: req.CDR})
+	if k == nil || err != nil {
+		return nil, err // a nil *billing.Call must not become a non-nil interface
+	}
+	return k, nil
 }
 
 // mediaFactory adapts media/bridge to b2bua.Media.

@@ -15,14 +15,18 @@ ALTER TABLE cdrs
 	ADD COLUMN cost           BIGINT NOT NULL DEFAULT 0,
 	ADD COLUMN margin         BIGINT NOT NULL DEFAULT 0;
 
--- Double-entry ledger. Balances are materialized and always equal the sum
--- of the account's entries; movements and entries are append-only.
+-- Double-entry ledger; movements and entries are append-only. Users'
+-- accounts keep a materialized balance that always equals the sum of their
+-- entries. House accounts (revenue, funding) take a posting from every call:
+-- their balance row is never updated (it would serialize all calls on one
+-- row lock) and their balance is the sum of their entries.
 CREATE TABLE ledger_accounts (
 	id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	name           TEXT NOT NULL UNIQUE,
 	currency       TEXT NOT NULL,
 	balance        BIGINT NOT NULL DEFAULT 0,
 	allow_negative BOOLEAN NOT NULL,
+	house          BOOLEAN NOT NULL DEFAULT false,
 	CHECK (allow_negative OR balance >= 0)
 );
 
@@ -41,7 +45,7 @@ CREATE TABLE ledger_entries (
 	movement_id BIGINT NOT NULL REFERENCES ledger_movements (id),
 	account_id  BIGINT NOT NULL REFERENCES ledger_accounts (id),
 	amount      BIGINT NOT NULL,
-	balance     BIGINT NOT NULL
+	balance     BIGINT -- after this entry; NULL on house accounts
 );
 CREATE INDEX ledger_entries_account ON ledger_entries (account_id, id);
 

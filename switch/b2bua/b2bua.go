@@ -48,8 +48,9 @@ type Trunk struct {
 
 // Destination is where a dialed number goes.
 type Destination struct {
-	E164   string // "+..."
-	Type   string // mobile, fixed, ...
+	E164    string // "+..."
+	Type    string // mobile, fixed, ...
+	Country string // ISO 3166 region of the number
 	Trunks []Trunk
 }
 
@@ -85,6 +86,35 @@ type Bridge interface {
 	Close() error
 }
 
+// Credit authorizes calls before they are dialed and meters them while they
+// run (package billing). It fails with dialtone.ErrInsufficientFunds or
+// dialtone.ErrNoRate to refuse a call. A nil CreditCall means the call is
+// not billed.
+type Credit interface {
+	Authorize(ctx context.Context, req CreditRequest) (CreditCall, error)
+}
+
+// CreditRequest is a call to authorize.
+type CreditRequest struct {
+	CallID      string // the CDR's ID
+	Account     *dialtone.Account
+	Destination Destination
+	CDR         dialtone.CDR // the record so far
+}
+
+// CreditCall is the money side of one authorized call.
+type CreditCall interface {
+	// Answered reserves the first credit interval and returns when the call
+	// must end unless Extend pushes that further.
+	Answered(ctx context.Context, at time.Time, cdr *dialtone.CDR) (until time.Time, err error)
+	// Extend reserves more credit; an until that does not move means the
+	// account has no more.
+	Extend(ctx context.Context, now time.Time) (until time.Time, err error)
+	// Finish prices the call, fills the CDR's money fields, charges the
+	// account and writes the CDR.
+	Finish(ctx context.Context, cdr *dialtone.CDR) error
+}
+
 // CDRWriter stores the record of a finished call.
 type CDRWriter interface {
 	InsertCDR(ctx context.Context, c *dialtone.CDR) error
@@ -100,6 +130,8 @@ type Config struct {
 	UserAgent string
 	// RingTimeout bounds how long a carrier may take to answer.
 	RingTimeout time.Duration
+	// CreditLead is how long before its credit runs out a call asks for more.
+	CreditLead time.Duration
 }
 
 // Server is the call controller.
@@ -110,6 +142,7 @@ type Server struct {
 	router  Router
 	media   Media
 	cdrs    CDRWriter
+	credit  Credit
 	metrics *Metrics
 	log     *slog.Logger
 	now     func() time.Time
@@ -124,7 +157,11 @@ type Server struct {
 }
 
 // New returns a call controller sending its requests through client.
-func New(cfg Config, client *sipgo.Client, router Router, media Media, cdrs CDRWriter, m *Metrics, log *slog.Logger) *Server {
+// A nil credit bills nothing.
+func New(cfg Config, client *sipgo.Client, router Router, media Media, cdrs CDRWriter, credit Credit, m *Metrics, log *slog.Logger) *Server {
+	if cfg.CreditLead <= 0 {
+		cfg.CreditLead = 5 * time.Second
+	}
 	return &Server{
 		cfg:     cfg,
 		client:  client,
@@ -132,6 +169,7 @@ func New(cfg Config, client *sipgo.Client, router Router, media Media, cdrs CDRW
 		router:  router,
 		media:   media,
 		cdrs:    cdrs,
+		credit:  credit,
 		metrics: m,
 		log:     log,
 		now:     func() time.Time { return time.Now().UTC() },

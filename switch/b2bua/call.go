@@ -41,6 +41,7 @@ type call struct {
 	carrier        *sipgo.DialogClientSession // the attempt in progress or answered
 	answered       bool
 	ended          bool
+	credit         CreditCall // nil when the call is not billed
 	cdr            dialtone.CDR
 	once           sync.Once
 }
@@ -59,6 +60,20 @@ func (c *call) setup() error {
 	}
 	c.cdr.DialedE164 = dest.E164
 	c.log = c.log.With("to", dest.E164)
+
+	if c.s.credit != nil {
+		c.mu.Lock()
+		snapshot := c.cdr
+		c.mu.Unlock()
+		k, err := c.s.credit.Authorize(c.ctx, CreditRequest{CallID: c.cdr.ID, Account: c.acct, Destination: dest, CDR: snapshot})
+		if err != nil {
+			c.fail(errorOutcome(err), err)
+			return fmt.Errorf("authorize: %w", err)
+		}
+		c.mu.Lock()
+		c.credit = k
+		c.mu.Unlock()
+	}
 
 	bridge, err := c.s.media.Bridge(c.ctx, c.cdr.ID, c.req.Body())
 	if err != nil {
@@ -198,9 +213,18 @@ func (c *call) connect(cs *sipgo.DialogClientSession, trunk Trunk) (outcome, boo
 	if c.cdr.RingingAt.IsZero() {
 		c.cdr.RingingAt = now
 	}
+	snapshot, credit := c.cdr, c.credit
 	c.mu.Unlock()
 	c.s.metrics.trunkAnswered.WithLabelValues(trunk.Name).Inc()
 	c.bridge.Start(c.mediaTimeout)
+	if credit != nil {
+		until, err := credit.Answered(c.ctx, now, &snapshot)
+		if err != nil {
+			c.log.Warn("credit not reserved: the call ends at once", "error", err)
+		}
+		c.s.wg.Add(1)
+		go c.meter(credit, until)
+	}
 
 	res := sip.NewSDPResponseFromRequest(c.app.InviteRequest, answer)
 	h := contact(c.s.cfg, transportOf(c.req))
@@ -455,11 +479,60 @@ func (c *call) finish(o outcome) {
 
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.ctx), 10*time.Second)
 	defer cancel()
-	if err := c.s.cdrs.InsertCDR(ctx, &cdr); err != nil {
+	c.mu.Lock()
+	credit := c.credit
+	c.mu.Unlock()
+	if credit != nil {
+		// The charge and the CDR are one transaction. If the store fails,
+		// the session stays open and the next start settles it.
+		if err := credit.Finish(ctx, &cdr); err != nil {
+			c.log.Error("call not settled: it will be at the next start", "error", err, "cdr_id", cdr.ID)
+		}
+	} else if err := c.s.cdrs.InsertCDR(ctx, &cdr); err != nil {
 		c.log.Error("cdr not written", "error", err, "cdr_id", cdr.ID)
 	}
 	c.s.metrics.observe(&cdr)
 	c.s.untrack(c)
 	c.log.Info("call ended", "disposition", cdr.Disposition, "code", cdr.SIPCode,
-		"hangup_by", cdr.HangupBy, "billed_seconds", cdr.BilledSeconds)
+		"hangup_by", cdr.HangupBy, "billed_seconds", cdr.BilledSeconds, "price", cdr.Price)
+}
+
+// meter keeps an answered call paid for: shortly before its credit runs out
+// it reserves more; when there is no more, it hangs up at the last paid
+// second. It returns when the call ends.
+func (c *call) meter(credit CreditCall, until time.Time) {
+	defer c.s.wg.Done()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		wait := until.Sub(c.s.now()) - c.s.cfg.CreditLead
+		timer.Reset(max(wait, 0))
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-timer.C:
+		}
+		next, err := credit.Extend(c.ctx, c.s.now())
+		if err != nil && c.ctx.Err() == nil {
+			c.log.Warn("credit not extended", "error", err)
+		}
+		if next.After(until) {
+			until = next
+			continue
+		}
+		timer.Reset(max(until.Sub(c.s.now()), 0))
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-timer.C:
+		}
+		c.log.Info("credit exhausted: hanging up")
+		c.s.metrics.creditCutoffs.Inc()
+		c.s.wg.Add(1)
+		go func() {
+			defer c.s.wg.Done()
+			c.hangup(dialtone.PartySwitch)
+		}()
+		return
+	}
 }

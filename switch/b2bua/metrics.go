@@ -20,6 +20,7 @@ type Metrics struct {
 	rtpPackets    *prometheus.CounterVec // by leg
 	rtpLost       *prometheus.CounterVec // by leg
 	billed        prometheus.Counter
+	creditCutoffs prometheus.Counter
 }
 
 // NewMetrics registers the collectors with reg.
@@ -55,9 +56,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		billed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "dialtone_billed_seconds_total", Help: "Billed seconds of answered calls.",
 		}),
+		creditCutoffs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dialtone_credit_cutoffs_total", Help: "Calls ended because the account's credit ran out.",
+		}),
 	}
 	reg.MustRegister(m.active, m.attempts, m.outcomes, m.trunkAttempts, m.trunkAnswered,
-		m.trunkFailures, m.mediaTimeouts, m.rtpPackets, m.rtpLost, m.billed)
+		m.trunkFailures, m.mediaTimeouts, m.rtpPackets, m.rtpLost, m.billed, m.creditCutoffs)
 	return m
 }
 

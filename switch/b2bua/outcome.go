@@ -49,6 +49,10 @@ func errorOutcome(err error) outcome {
 		return outcome{dialtone.Failed, 484, "Address Incomplete: not a valid phone number"}
 	case errors.Is(err, dialtone.ErrNoRoute):
 		return outcome{dialtone.Failed, 404, "Not Found: no route to this destination"}
+	case errors.Is(err, dialtone.ErrInsufficientFunds):
+		return outcome{dialtone.Failed, 402, "Payment Required: not enough credit"}
+	case errors.Is(err, dialtone.ErrNoRate):
+		return outcome{dialtone.Failed, 403, "Forbidden: this destination is not available"}
 	case errors.Is(err, dialtone.ErrForbidden):
 		return outcome{dialtone.Failed, 403, "Forbidden"}
 	case errors.Is(err, dialtone.ErrNoCodec), errors.Is(err, dialtone.ErrInvalid):

@@ -1,0 +1,294 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/billing"
+)
+
+func newRatesCmd(load func() (*Config, error)) *cobra.Command {
+	cmd := &cobra.Command{Use: "rates", Short: "Import and list rate decks (sell plans and carriers' buy decks)"}
+	var plan, currency string
+	imp := &cobra.Command{
+		Use:   "import --plan NAME FILE",
+		Short: "Replace a plan's deck with a CSV file; a deck with any error changes nothing",
+		Long: "Columns (first line, any order): " + strings.Join(billing.DeckColumns, ", ") + ".\n" +
+			"prefix, destination and rate are required; see README.md for each column.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if plan == "" {
+				return errors.New("--plan is required")
+			}
+			f, err := os.Open(args[0])
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			var onProgress func(int64)
+			if fi, err := f.Stat(); err == nil && isTerminal(os.Stderr) {
+				bar := progressbar.DefaultBytes(fi.Size(), "reading "+args[0])
+				defer bar.Finish()
+				onProgress = func(n int64) { _ = bar.Set64(n) }
+			}
+			rates, err := billing.ParseDeck(f, onProgress)
+			if err != nil {
+				return fmt.Errorf("%s: nothing imported:\n%w", args[0], err)
+			}
+			return withStore(cmd.Context(), load, func(_ *Config, st dialtone.Store) error {
+				if err := st.ReplaceRates(cmd.Context(), dialtone.RatePlan{Name: plan, Currency: strings.ToUpper(currency)}, rates); err != nil {
+					return fmt.Errorf("%s: nothing imported: %w", args[0], err)
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "imported %d rates into plan %s (%s)\n", len(rates), plan, strings.ToUpper(currency))
+				return nil
+			})
+		},
+	}
+	imp.Flags().StringVar(&plan, "plan", "", "plan name (required)")
+	imp.Flags().StringVar(&currency, "currency", "USD", "ISO 4217 currency of the deck")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List rate plans",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withStore(cmd.Context(), load, func(_ *Config, st dialtone.Store) error {
+				plans, err := st.RatePlans(cmd.Context())
+				if err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "PLAN\tCURRENCY\tRATES\tUPDATED")
+				for _, p := range plans {
+					fmt.Fprintf(w, "%s\t%s\t%d\t%s\n", p.Name, p.Currency, p.Rates, p.UpdatedAt.Format(time.RFC3339))
+				}
+				return w.Flush()
+			})
+		},
+	}
+	cmd.AddCommand(imp, list)
+	return cmd
+}
+
+func newWalletCmd(load func() (*Config, error)) *cobra.Command {
+	cmd := &cobra.Command{Use: "wallet", Short: "Top up and inspect account wallets"}
+	var key, memo string
+	topup := &cobra.Command{
+		Use:   "topup USERNAME AMOUNT",
+		Short: "Credit a wallet (a retry with the same --key credits once)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			amount, err := dialtone.ParseAmount(args[1])
+			if err != nil {
+				return err
+			}
+			if !amount.IsPositive() {
+				return fmt.Errorf("amount %s: must be positive", amount)
+			}
+			return withStore(cmd.Context(), load, func(_ *Config, st dialtone.Store) error {
+				a, err := st.AccountByUsername(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				k := key
+				if k == "" {
+					k = "topup:" + uuid.NewString()
+				}
+				m := dialtone.Transfer(k, "topup", a.Currency, memo, dialtone.FundingAccount(a.Currency), dialtone.WalletAccount(a.ID), amount)
+				replayed, err := st.Post(cmd.Context(), m)
+				if err != nil {
+					return err
+				}
+				bal, err := st.Balance(cmd.Context(), dialtone.WalletAccount(a.ID))
+				if err != nil {
+					return err
+				}
+				verb := "credited"
+				if replayed {
+					verb = "already credited (same key): nothing moved;"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s to %s (key %s); balance %s %s\n", verb, amount, a.Currency, a.Username, k, bal, a.Currency)
+				return nil
+			})
+		},
+	}
+	topup.Flags().StringVar(&key, "key", "", "idempotency key (default: a new one)")
+	topup.Flags().StringVar(&memo, "memo", "operator top-up", "note kept in the ledger")
+
+	show := &cobra.Command{
+		Use:   "show USERNAME",
+		Short: "Show a wallet's balance, money on hold for calls, and bundles",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd.Context(), load, func(_ *Config, st dialtone.Store) error {
+				ctx := cmd.Context()
+				a, err := st.AccountByUsername(ctx, args[0])
+				if err != nil {
+					return err
+				}
+				bal, err1 := st.Balance(ctx, dialtone.WalletAccount(a.ID))
+				hold, err2 := st.Balance(ctx, dialtone.HoldAccount(a.ID))
+				hs, err3 := st.Holdings(ctx, a.ID, time.Now())
+				if err := errors.Join(err1, err2, err3); err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintf(w, "account\t%s\nbalance\t%s %s\non hold\t%s %s (calls in progress)\n", a.Username, bal, a.Currency, hold, a.Currency)
+				for _, h := range hs {
+					fmt.Fprintf(w, "bundle\t%s: %d of %d min left, expires %s\n", h.Bundle, h.SecondsLeft/60, h.Seconds/60, h.ExpiresAt.Format(time.RFC3339))
+				}
+				return w.Flush()
+			})
+		},
+	}
+
+	var limit int
+	history := &cobra.Command{
+		Use:   "history USERNAME",
+		Short: "List a wallet's ledger entries, newest first",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd.Context(), load, func(_ *Config, st dialtone.Store) error {
+				a, err := st.AccountByUsername(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				es, err := st.Entries(cmd.Context(), dialtone.WalletAccount(a.ID), 0, limit)
+				if err != nil {
+					return err
+				}
+				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+				fmt.Fprintln(w, "TIME\tKIND\tAMOUNT\tBALANCE\tKEY\tMEMO")
+				for _, e := range es {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.CreatedAt.Format(time.RFC3339), e.Kind, e.Amount, e.Balance, e.Key, e.Memo)
+				}
+				return w.Flush()
+			})
+		},
+	}
+	history.Flags().IntVar(&limit, "limit", 50, "entries to show (at most 1000)")
+	cmd.AddCommand(topup, show, history)
+	return cmd
+}
+
+func newBundleCmd(load func() (*Config, error)) *cobra.Command {
+	cmd := &cobra.Command{Use: "bundle", Short: "Minute bundles: list the products, buy one with wallet money"}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the bundles on sale (configured under bundles)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "CODE\tNAME\tMINUTES\tPRICE\tDAYS\tCOUNTRIES\tTYPES")
+			for _, bc := range cfg.Bundles {
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s %s\t%d\t%s\t%s\n", bc.Code, bc.Name, bc.Minutes, bc.Price, bc.Currency, bc.Days,
+					orAny(bc.Countries), orAny(bc.NumberTypes))
+			}
+			return w.Flush()
+		},
+	}
+	var key string
+	buy := &cobra.Command{
+		Use:   "buy USERNAME CODE",
+		Short: "Buy a bundle with wallet money (a retry with the same --key buys once)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd.Context(), load, func(cfg *Config, st dialtone.Store) error {
+				var product *dialtone.Bundle
+				for _, bc := range cfg.Bundles {
+					if bc.Code == args[1] {
+						b, err := bc.Bundle()
+						if err != nil {
+							return err
+						}
+						product = &b
+					}
+				}
+				if product == nil {
+					return fmt.Errorf("bundle %q: %w (see: dialtone bundle list)", args[1], dialtone.ErrNotFound)
+				}
+				a, err := st.AccountByUsername(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				if a.Currency != product.Currency {
+					return fmt.Errorf("bundle %s is sold in %s, account %s pays in %s", product.Code, product.Currency, a.Username, a.Currency)
+				}
+				k := key
+				if k == "" {
+					k = "bundle:" + uuid.NewString()
+				}
+				now := time.Now().UTC()
+				h := &dialtone.Holding{AccountID: a.ID, Bundle: product.Code, Seconds: product.Seconds, SecondsLeft: product.Seconds,
+					Increment: product.Increment, Countries: product.Countries, NumberTypes: product.NumberTypes,
+					BoughtAt: now, ExpiresAt: now.Add(product.Validity)}
+				pay := dialtone.Transfer(k, "bundle", a.Currency, product.Name, dialtone.WalletAccount(a.ID), dialtone.BundleRevenueAccount(a.Currency), product.Price)
+				replayed, err := st.BuyBundle(cmd.Context(), h, pay)
+				if err != nil {
+					return err
+				}
+				if replayed {
+					fmt.Fprintf(cmd.OutOrStdout(), "already bought with key %s: nothing moved\n", k)
+					return nil
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s bought %s (%d min) for %s %s, valid until %s (key %s)\n",
+					a.Username, product.Name, product.Seconds/60, product.Price, a.Currency, h.ExpiresAt.Format(time.RFC3339), k)
+				return nil
+			})
+		},
+	}
+	buy.Flags().StringVar(&key, "key", "", "idempotency key (default: a new one)")
+	cmd.AddCommand(list, buy)
+	return cmd
+}
+
+func newLedgerCmd(load func() (*Config, error)) *cobra.Command {
+	cmd := &cobra.Command{Use: "ledger", Short: "Check the ledger"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "check",
+		Short: "Verify that balances sum to zero, each equals its entries and none is negative",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withStore(cmd.Context(), load, func(_ *Config, st dialtone.Store) error {
+				c, err := st.CheckLedger(cmd.Context())
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%d accounts, %d movements, total %s\n", c.Accounts, c.Movements, c.Total)
+				if !c.OK() {
+					return fmt.Errorf("ledger does not balance: total %s, mismatched %v, negative %v", c.Total, c.Mismatched, c.Negative)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "ok")
+				return nil
+			})
+		},
+	})
+	return cmd
+}
+
+func orAny(list []string) string {
+	if len(list) == 0 {
+		return "any"
+	}
+	return strings.Join(list, ",")
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
