@@ -170,6 +170,7 @@ type CDR struct {
 	DialedRaw     string // as typed
 	DialedE164    string // normalized, "+..."; empty if invalid
 	Trunk         string // carrier trunk used; empty if none
+	Attempts      string // every carrier tried and its answer, e.g. "a=503;b=timeout;c=200"; skipped ones as "b=skipped:down"
 
 	SetupAt   time.Time // INVITE received
 	RingingAt time.Time // first 180/183

@@ -35,7 +35,7 @@ func ParseExportFormat(s string) (ExportFormat, error) {
 // are in milliseconds; billed time in whole seconds.
 var ExportColumns = []string{
 	"id", "app_call_id", "carrier_call_id", "account", "caller", "dialed_raw", "dialed_e164",
-	"number_type", "prefix", "destination", "trunk",
+	"number_type", "prefix", "destination", "trunk", "attempts",
 	"setup_at", "ringing_at", "answer_at", "end_at", "duration_ms", "billed_seconds",
 	"disposition", "sip_code", "sip_reason", "hangup_by", "app_codec", "carrier_codec",
 	"currency", "rate_plan", "sell_rate", "price", "bundle_seconds", "buy_rate", "cost", "margin",
@@ -58,7 +58,7 @@ func (c *CDR) Record(buf []string) []string {
 	i := strconv.FormatInt
 	return append(buf[:0],
 		c.ID, c.AppCallID, c.CarrierCallID, c.Account, c.Caller, c.DialedRaw, c.DialedE164,
-		c.NumberType, c.Prefix, c.Destination, c.Trunk,
+		c.NumberType, c.Prefix, c.Destination, c.Trunk, c.Attempts,
 		ExportTime(c.SetupAt), ExportTime(c.RingingAt), ExportTime(c.AnswerAt), ExportTime(c.EndAt),
 		i(c.Duration.Milliseconds(), 10), i(c.BilledSeconds, 10),
 		string(c.Disposition), strconv.Itoa(c.SIPCode), c.SIPReason, string(c.HangupBy), c.AppCodec, c.CarrierCodec,

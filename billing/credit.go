@@ -32,7 +32,7 @@ type Config struct {
 	Interval    time.Duration     // credit reserved at a time while a call runs
 	Rounding    Rounding          // of prices
 	DefaultPlan string            // sell plan of accounts that name none; empty: their calls are not billed
-	BuyPlans    map[string]string // trunk name -> its buy deck, for cost and margin
+	BuyPlan     func(trunk string) string // the trunk's buy deck, for cost and margin; nil or "": none
 	RatesTTL    time.Duration     // a deck is re-read from the store at most this often
 	MaxDuration time.Duration     // the longest call authorized
 }
@@ -342,7 +342,10 @@ func (k *Call) fill(cdr *dialtone.CDR) {
 // cost prices the call at the carrier's buy deck, when it has one.
 func (k *Call) cost(ctx context.Context, cdr *dialtone.CDR, secs int64) {
 	cdr.BuyRate, cdr.Cost = decimal.Zero, decimal.Zero
-	plan := k.c.cfg.BuyPlans[cdr.Trunk]
+	plan := ""
+	if k.c.cfg.BuyPlan != nil {
+		plan = k.c.cfg.BuyPlan(cdr.Trunk)
+	}
 	if plan != "" && secs > 0 {
 		deck, err := k.c.Deck(ctx, plan)
 		if err != nil {

@@ -93,7 +93,7 @@ func newEnv(t *testing.T, st dialtone.Store, money string) *env {
 		storetest.TopUp(t, st, a.ID, money)
 	}
 	c := &clock{t: t0}
-	ctl, err := billing.NewController(billing.Config{Node: "n1", Interval: 60 * time.Second, BuyPlans: map[string]string{"carrier1": "carrier1-buy"}},
+	ctl, err := billing.NewController(billing.Config{Node: "n1", Interval: 60 * time.Second, BuyPlan: func(trunk string) string { return map[string]string{"carrier1": "carrier1-buy"}[trunk] }},
 		st, c.Now, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -95,13 +95,14 @@ func freePort(t testing.TB) int {
 type Options struct {
 	Store        string // "sqlite" or "postgres"
 	MediaTimeout time.Duration
-	Routes       string // YAML of routes; default: everything to carrier1
-	Trunks       []int  // carrier ports, named carrier1, carrier2, ...
-	TrunkTCP     bool   // reach the carriers over TCP
-	MediaPorts   int    // size of the RTP port range; 200 when zero
-	BuyPlan      string // buy deck of every trunk
-	Billing      string // more keys of billing, e.g. "interval: 2s, credit_lead: 1s"
-	Extra        string // more top-level YAML (api, ...)
+	Routes       string         // YAML of routes; default: everything to carrier1
+	Trunks       []int          // carrier ports, named carrier1, carrier2, ...
+	TrunkTCP     bool           // reach the carriers over TCP
+	MediaPorts   int            // size of the RTP port range; 200 when zero
+	BuyPlan      string         // buy deck of every trunk
+	TrunkExtra   map[int]string // more keys of trunks[i], e.g. "max_channels: 2"
+	Billing      string         // more keys of billing, e.g. "interval: 2s, credit_lead: 1s"
+	Extra        string         // more top-level YAML (api, ...)
 }
 
 // Switch is a running dialtone process.
@@ -136,7 +137,14 @@ func startSwitch(t *testing.T, o Options) *Switch {
 		transport = "tcp"
 	}
 	for i, p := range o.Trunks {
-		fmt.Fprintf(&trunks, "  - {name: carrier%d, address: \"127.0.0.1:%d\", transport: %s, codecs: [PCMA, PCMU], buy_plan: %q}\n", i+1, p, transport, o.BuyPlan)
+		extra := ""
+		if o.BuyPlan != "" {
+			extra += ", buy_plan: " + o.BuyPlan
+		}
+		if e := o.TrunkExtra[i]; e != "" {
+			extra += ", " + e
+		}
+		fmt.Fprintf(&trunks, "  - {name: carrier%d, address: \"127.0.0.1:%d\", transport: %s, codecs: [PCMA, PCMU]%s}\n", i+1, p, transport, extra)
 	}
 	routes := o.Routes
 	if routes == "" {

@@ -182,6 +182,7 @@ type carrier struct {
 	rtpPort int    // where the carrier's SDP says to send media
 	early   bool   // send 183 with SDP (early media) before 200
 	byeMS   int    // with answer "200": the carrier hangs up after this long; 0 waits for BYE
+	auth    string // "user:password": challenge the INVITE with 401 and refuse (403) a wrong answer
 }
 
 func (c carrier) scenario() string {
@@ -225,6 +226,24 @@ func (c carrier) scenario() string {
       %s
   ]]></send>
 `, code, reason, ct, body)
+	}
+	if c.auth != "" {
+		user, pass, _ := strings.Cut(c.auth, ":")
+		// 401 rather than 407: sipp's verifyauth reads the Authorization header only.
+		b.WriteString(strings.Replace(resp("401", "Unauthorized", ""), "Content-Length: [len]",
+			`WWW-Authenticate: Digest realm="carrier.example", nonce="47ebe028cda119c35d4877b383027d28da013815", algorithm=MD5
+      Content-Length: [len]`, 1))
+		fmt.Fprintf(&b, `  <recv request="ACK"/>
+  <recv request="INVITE" check_it="true">
+    <action>
+      <verifyauth assign_to="authvalid" username="%s" password="%s"/>
+    </action>
+  </recv>
+  <Reference variables="authvalid"/>
+  <nop hide="true" test="authvalid" next="authok"/>
+%s  <recv request="ACK" next="end"/>
+  <label id="authok"/>
+`, user, pass, resp("403", "Forbidden", ""))
 	}
 	switch c.answer {
 	case "200":
@@ -274,6 +293,10 @@ func (c carrier) scenario() string {
 		reason := map[string]string{"486": "Busy Here", "503": "Service Unavailable", "404": "Not Found"}[c.answer]
 		b.WriteString(resp(c.answer, reason, ""))
 		b.WriteString(`  <recv request="ACK"/>
+`)
+	}
+	if c.auth != "" {
+		b.WriteString(`  <label id="end"/>
 `)
 	}
 	b.WriteString("</scenario>\n")

@@ -32,9 +32,10 @@ func (t Trunk) Validate() error {
 // Route sends numbers starting with Prefix (E.164 digits without '+') and
 // of one of Types (any when empty) to Trunks, tried in order.
 type Route struct {
-	Prefix string
-	Types  []NumberType
-	Trunks []string
+	Prefix    string
+	Types     []NumberType
+	Trunks    []string
+	LeastCost bool // order Trunks by price for the number (see OrderByCost)
 }
 
 // Table finds the route of a number by longest prefix.
@@ -82,18 +83,67 @@ func overlaps(a, b []NumberType) bool {
 
 // Lookup returns the trunk names for n, in the order to try them.
 func (t *Table) Lookup(n Number) ([]string, error) {
+	r, err := t.Route(n)
+	return r.Trunks, err
+}
+
+// Route returns the route that carries n: the longest prefix whose types
+// include n's type (or that names no types, except for premium numbers).
+func (t *Table) Route(n Number) (Route, error) {
 	digits := strings.TrimPrefix(n.E164, "+")
 	for l := min(len(digits), t.maxLen); l >= 0; l-- {
 		for _, r := range t.byPrefix[digits[:l]] {
 			// Premium-rate numbers are a fraud magnet: only a route that names
 			// them carries them, never a catch-all.
 			if slices.Contains(r.Types, n.Type) || len(r.Types) == 0 && n.Type != Premium {
-				return r.Trunks, nil
+				return r, nil
 			}
 		}
 	}
 	if n.Type == Premium {
-		return nil, fmt.Errorf("route %s: %w", n.E164, ErrPremium)
+		return Route{}, fmt.Errorf("route %s: %w", n.E164, ErrPremium)
 	}
-	return nil, fmt.Errorf("route %s (%s): %w", n.E164, n.Type, ErrNoRoute)
+	return Route{}, fmt.Errorf("route %s (%s): %w", n.E164, n.Type, ErrNoRoute)
+}
+
+// OrderByCost sorts trunk names cheapest first by price, which gives a
+// trunk's rate for the number being routed. Trunks without a price keep
+// their order after those with one: the route's order is the tie-break.
+func OrderByCost[P interface{ LessThan(P) bool }](names []string, price func(trunk string) (P, bool)) []string {
+	type priced struct {
+		name string
+		p    P
+		ok   bool
+	}
+	ps := make([]priced, len(names))
+	for i, n := range names {
+		p, ok := price(n)
+		ps[i] = priced{n, p, ok}
+	}
+	slices.SortStableFunc(ps, func(a, b priced) int {
+		switch {
+		case a.ok && !b.ok:
+			return -1
+		case !a.ok && b.ok:
+			return 1
+		case a.ok && b.ok && a.p.LessThan(b.p):
+			return -1
+		case a.ok && b.ok && b.p.LessThan(a.p):
+			return 1
+		}
+		return 0
+	})
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.name
+	}
+	return out
+}
+
+// Rewrite turns an E.164 number into the Request-URI user a carrier wants:
+// strip leading digits, then add prefix, then the tech prefix in front.
+func Rewrite(e164 string, strip int, prefix, techPrefix string) string {
+	d := strings.TrimPrefix(e164, "+")
+	d = d[min(strip, len(d)):]
+	return techPrefix + prefix + d
 }

@@ -74,3 +74,34 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	}
 }
+
+type price int
+
+func (p price) LessThan(q price) bool { return p < q }
+
+func TestOrderByCost(t *testing.T) {
+	prices := map[string]price{"a": 30, "b": 10, "d": 10}
+	got := OrderByCost([]string{"a", "b", "c", "d"}, func(n string) (price, bool) { p, ok := prices[n]; return p, ok })
+	want := []string{"b", "d", "a", "c"}
+	if !slices.Equal(got, want) {
+		t.Errorf("OrderByCost() = %v, want %v (cheapest first, ties and unpriced in route order)", got, want)
+	}
+}
+
+func TestRewrite(t *testing.T) {
+	for _, tt := range []struct {
+		e164, prefix, tech string
+		strip              int
+		want               string
+	}{
+		{"+442079460018", "", "", 0, "442079460018"},
+		{"+442079460018", "00", "", 0, "00442079460018"},
+		{"+12125550100", "", "", 1, "2125550100"},
+		{"+12125550100", "", "7788#", 0, "7788#12125550100"},
+		{"+12125550100", "011", "9#", 1, "9#0112125550100"},
+	} {
+		if got := Rewrite(tt.e164, tt.strip, tt.prefix, tt.tech); got != tt.want {
+			t.Errorf("Rewrite(%s, %d, %q, %q) = %q, want %q", tt.e164, tt.strip, tt.prefix, tt.tech, got, tt.want)
+		}
+	}
+}

@@ -112,17 +112,49 @@ type MediaConfig struct {
 }
 
 type TrunkConfig struct {
-	Name      string   `yaml:"name"`
-	Address   string   `yaml:"address"`   // host:port of the carrier's SIP server
-	Transport string   `yaml:"transport"` // udp, tcp
-	Codecs    []string `yaml:"codecs"`    // offered in this order
-	BuyPlan   string   `yaml:"buy_plan"`  // rate plan holding this carrier's buy deck, for cost and margin
+	Name          string            `yaml:"name"`
+	Address       string            `yaml:"address"`   // host:port of the carrier's SIP server
+	Transport     string            `yaml:"transport"` // udp, tcp
+	Codecs        []string          `yaml:"codecs"`    // offered in this order
+	BuyPlan       string            `yaml:"buy_plan"`  // rate plan holding this carrier's buy deck, for cost, margin and least-cost routing
+	Username      string            `yaml:"username"`  // answers the carrier's 401/407 challenges
+	Password      string            `yaml:"password"`  // use ${ENV}
+	MaxChannels   int               `yaml:"max_channels"`
+	MaxCPS        float64           `yaml:"max_cps"`
+	InviteTimeout Duration          `yaml:"invite_timeout"` // no response at all within this: next carrier
+	Rewrite       RewriteConfig     `yaml:"rewrite"`
+	CallerID      CallerIDConfig    `yaml:"caller_id"`
+	Headers       map[string]string `yaml:"headers"`
+	Options       OptionsConfig     `yaml:"options"`
+}
+
+// RewriteConfig turns E.164 digits into what the carrier wants in the
+// Request-URI: strip leading digits, then add a prefix, then a tech prefix.
+type RewriteConfig struct {
+	Strip      int    `yaml:"strip"`
+	Prefix     string `yaml:"prefix"`
+	TechPrefix string `yaml:"tech_prefix"`
+}
+
+type CallerIDConfig struct {
+	From    string `yaml:"from"`    // fixed From user; empty: the app's number or account
+	PAI     bool   `yaml:"pai"`     // send P-Asserted-Identity
+	Privacy bool   `yaml:"privacy"` // anonymous From, Privacy: id
+}
+
+// OptionsConfig is the carrier's health check.
+type OptionsConfig struct {
+	Interval  Duration `yaml:"interval"`   // 0 turns pings off
+	Timeout   Duration `yaml:"timeout"`    // one ping's wait
+	DownAfter int      `yaml:"down_after"` // failures in a row that mark it down
+	UpAfter   int      `yaml:"up_after"`   // successes in a row that mark it up
 }
 
 type RouteConfig struct {
-	Prefix string   `yaml:"prefix"` // E.164 digits without '+'; empty matches every number
-	Types  []string `yaml:"types"`  // mobile, fixed, toll_free, premium, other; empty = any
-	Trunks []string `yaml:"trunks"`
+	Prefix    string   `yaml:"prefix"` // E.164 digits without '+'; empty matches every number
+	Types     []string `yaml:"types"`  // mobile, fixed, toll_free, premium, other; empty = any
+	Trunks    []string `yaml:"trunks"`
+	LeastCost bool     `yaml:"least_cost"` // order the trunks by their buy decks' rate for the number
 }
 
 type HTTPConfig struct {
@@ -338,6 +370,45 @@ func (c *Config) Validate() error {
 		}
 		if len(t.Codecs) == 0 {
 			c.Trunks[i].Codecs = []string{"PCMU", "PCMA"}
+		}
+		if t.MaxChannels < 0 {
+			return bad(key+".max_channels", "must not be negative")
+		}
+		if t.MaxCPS < 0 {
+			return bad(key+".max_cps", "must not be negative")
+		}
+		if t.InviteTimeout.D() < 0 {
+			return bad(key+".invite_timeout", "must not be negative")
+		}
+		if (t.Username == "") != (t.Password == "") {
+			return bad(key+".password", "username and password go together")
+		}
+		if t.Rewrite.Strip < 0 || t.Rewrite.Strip > 6 {
+			return bad(key+".rewrite.strip", "%d is outside 0-6", t.Rewrite.Strip)
+		}
+		if strings.Trim(t.Rewrite.Prefix, "0123456789") != "" {
+			return bad(key+".rewrite.prefix", "%q must be digits", t.Rewrite.Prefix)
+		}
+		if strings.ContainsAny(t.Rewrite.TechPrefix+t.CallerID.From, "@:;<> ") {
+			return bad(key+".rewrite", "tech_prefix and caller_id.from may not hold @ : ; < > or spaces")
+		}
+		for h := range t.Headers {
+			if h == "" || strings.ContainsAny(h, ": \r\n") || strings.ContainsAny(t.Headers[h], "\r\n") {
+				return bad(key+".headers", "%q is not a header name with a one-line value", h)
+			}
+		}
+		o := &c.Trunks[i].Options
+		if o.Interval.D() < 0 || (o.Interval.D() > 0 && o.Interval.D() < time.Second) {
+			return bad(key+".options.interval", "%v: want 0 (off) or at least 1s", o.Interval.D())
+		}
+		if o.Timeout.D() <= 0 {
+			o.Timeout = Duration(2 * time.Second)
+		}
+		if o.DownAfter <= 0 {
+			o.DownAfter = 3
+		}
+		if o.UpAfter <= 0 {
+			o.UpAfter = 2
 		}
 		for _, codec := range c.Trunks[i].Codecs {
 			if codec != "PCMU" && codec != "PCMA" {

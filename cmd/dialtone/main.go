@@ -55,6 +55,8 @@ func newRootCmd() *cobra.Command {
 		newBundleCmd(load),
 		newLedgerCmd(load),
 		newCDRCmd(load),
+		newTrunksCmd(load),
+		newReloadCmd(load),
 		newCarrierSimCmd(),
 		&cobra.Command{
 			Use:   "version",

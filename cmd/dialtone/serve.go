@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
 
 	"github.com/dialtone/dialtone"
@@ -40,7 +43,7 @@ func newServeCmd(load func() (*Config, error)) *cobra.Command {
 			}
 			// serve tells SIGTERM (drain) from SIGINT (hang up) itself; the
 			// command context is cancelled by either, so it must not decide.
-			return serve(context.WithoutCancel(cmd.Context()), cfg)
+			return serve(context.WithoutCancel(cmd.Context()), cfg, load)
 		},
 	}
 }
@@ -115,13 +118,17 @@ func newLogger(c LogConfig) *slog.Logger {
 
 // serve runs the switch until a signal: SIGTERM drains (new calls get 503,
 // active ones may finish within shutdown.drain_timeout, the rest get BYE);
-// SIGINT hangs up every call at once.
-func serve(ctx context.Context, cfg *Config) error {
+// SIGINT hangs up every call at once. SIGHUP re-reads trunks and routes
+// through load.
+func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error {
 	log := newLogger(cfg.Log)
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
 	defer signal.Stop(sigs)
+	hups := make(chan os.Signal, 1)
+	signal.Notify(hups, syscall.SIGHUP)
+	defer signal.Stop(hups)
 
 	st, applied, err := openStore(ctx, cfg.Store)
 	if err != nil {
@@ -135,7 +142,7 @@ func serve(ctx context.Context, cfg *Config) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	sw, err := buildSwitch(ctx, cfg, st, reg, log)
+	sw, err := buildSwitch(ctx, cfg, load, st, reg, log)
 	if err != nil {
 		return err
 	}
@@ -158,10 +165,19 @@ func serve(ctx context.Context, cfg *Config) error {
 	log.Info("dialtone ready", "version", version, "http", adminLn.Addr().String(), "store", redact(cfg.Store.URL))
 
 	var sig os.Signal
-	select {
-	case sig = <-sigs:
-	case <-ctx.Done():
-		sig = os.Interrupt
+wait:
+	for {
+		select {
+		case sig = <-sigs:
+			break wait
+		case <-ctx.Done():
+			sig = os.Interrupt
+			break wait
+		case <-hups:
+			if err := sw.reload(); err != nil {
+				log.Error("reload refused: the running trunks and routes stay", "error", err)
+			}
+		}
 	}
 	if sig == syscall.SIGTERM {
 		log.Info("draining: refusing new calls", "active", sw.calls.ActiveCalls(), "timeout", cfg.Shutdown.DrainTimeout.D())
@@ -197,15 +213,41 @@ type theSwitch struct {
 	edge      *edge.Edge
 	calls     *b2bua.Server
 	listeners []edge.Listener
+	router    *router
+	health    *health
+	load      func() (*Config, error)
+	log       *slog.Logger
+	reloadMu  sync.Mutex
+}
+
+// reload re-reads the configuration file and swaps in its trunks and
+// routes; calls in progress are untouched. A file that does not validate
+// changes nothing.
+func (s *theSwitch) reload() error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	cfg, err := s.load()
+	if err != nil {
+		return err
+	}
+	cs, err := buildCarriers(cfg.Trunks, cfg.Routes, s.router.cur.Load(), time.Now)
+	if err != nil {
+		return err
+	}
+	s.router.cur.Store(cs)
+	s.health.Restart(cs)
+	s.log.Info("trunks and routes reloaded", "trunks", len(cs.order))
+	return nil
 }
 
 func (s *theSwitch) Close() {
+	s.health.Stop()
 	s.calls.Close()
 	s.edge.Close()
 	s.ua.Close()
 }
 
-func buildSwitch(ctx context.Context, cfg *Config, st dialtone.Store, reg prometheus.Registerer, log *slog.Logger) (*theSwitch, error) {
+func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error), st dialtone.Store, reg prometheus.Registerer, log *slog.Logger) (*theSwitch, error) {
 	listeners, ports, err := bindSIP(cfg.SIP.Listen)
 	if err != nil {
 		return nil, err
@@ -235,11 +277,13 @@ func buildSwitch(ctx context.Context, cfg *Config, st dialtone.Store, reg promet
 		closeAll()
 		return nil, fmt.Errorf("sip client: %w", err)
 	}
-	router, err := newRouter(cfg.Trunks, cfg.Routes)
+	cs, err := buildCarriers(cfg.Trunks, cfg.Routes, nil, time.Now)
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
+	router := &router{}
+	router.cur.Store(cs)
 	media, err := newMediaFactory(cfg.Media, reg)
 	if err != nil {
 		closeAll()
@@ -254,11 +298,31 @@ func buildSwitch(ctx context.Context, cfg *Config, st dialtone.Store, reg promet
 		closeAll()
 		return nil, err
 	}
-	ctl, err := newCredit(cfg, st, log)
+	buyPlan := func(trunk string) string {
+		if c := router.cur.Load().byName[trunk]; c != nil {
+			return c.cfg.BuyPlan
+		}
+		return ""
+	}
+	ctl, err := newCredit(cfg, st, buyPlan, log)
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
+	router.cost = func(ctx context.Context, plan, e164, numberType string) (decimal.Decimal, bool) {
+		deck, err := ctl.Deck(ctx, plan)
+		if err != nil {
+			return decimal.Zero, false
+		}
+		r, ok := deck.Find(e164, numberType, time.Now())
+		if !ok {
+			return decimal.Zero, false
+		}
+		return r.PerMinute, true
+	}
+	reg.MustRegister(newCarrierCollector(router))
+	hc := &health{client: client, log: log}
+	hc.Restart(cs)
 	// Calls this node left open (a crash, a kill) are settled before new ones start.
 	if n, err := ctl.Recover(ctx); err != nil {
 		log.Error("open calls not all settled; retried at the next start", "settled", n, "error", err)
@@ -278,7 +342,7 @@ func buildSwitch(ctx context.Context, cfg *Config, st dialtone.Store, reg promet
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
 	}, func() float64 { return float64(registrar.Count()) }))
-	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners}, nil
+	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, router: router, health: hc, load: load, log: log}, nil
 }
 
 // bindSIP opens the SIP sockets before anything is served, so that the
@@ -352,6 +416,18 @@ func adminMux(cfg *Config, st dialtone.Store, reg *prometheus.Registry, sw *theS
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	// Operators: carriers' state, and a reload of trunks and routes.
+	mux.HandleFunc("GET /admin/trunks", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(sw.router.status())
+	})
+	mux.HandleFunc("POST /admin/reload", func(w http.ResponseWriter, _ *http.Request) {
+		if err := sw.reload(); err != nil {
+			writeAPIError(w, http.StatusBadRequest, "invalid_config", err.Error())
+			return
+		}
+		fmt.Fprintln(w, "reloaded")
+	})
 	// Finance: CDR export with a bearer token of role finance.
 	mux.Handle("/api/v1/cdrs", requireRole(cfg.API.Tokens, "finance", cdrExportHandler(st)))
 	return mux

@@ -4,10 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,83 +15,21 @@ import (
 	"github.com/dialtone/dialtone/media/bridge"
 	"github.com/dialtone/dialtone/media/rtp"
 	"github.com/dialtone/dialtone/switch/b2bua"
-	"github.com/dialtone/dialtone/trunks"
 )
-
-// router adapts the trunks package to b2bua.Router.
-type router struct {
-	table  *trunks.Table
-	trunks map[string]b2bua.Trunk
-}
-
-func newRouter(tcs []TrunkConfig, rcs []RouteConfig) (*router, error) {
-	r := &router{trunks: map[string]b2bua.Trunk{}}
-	for i, tc := range tcs {
-		host, portStr, err := net.SplitHostPort(tc.Address)
-		if err != nil {
-			return nil, fmt.Errorf("trunks[%d].address: %w", i, err)
-		}
-		port, err := strconv.Atoi(portStr)
-		if err != nil || port <= 0 || port > 65535 {
-			return nil, fmt.Errorf("trunks[%d].address: port %q is not 1-65535", i, portStr)
-		}
-		r.trunks[tc.Name] = b2bua.Trunk{Name: tc.Name, Host: host, Port: port, Transport: tc.Transport, Codecs: tc.Codecs}
-	}
-	routes := make([]trunks.Route, 0, len(rcs))
-	for i, rc := range rcs {
-		route := trunks.Route{Prefix: rc.Prefix, Trunks: rc.Trunks}
-		for _, s := range rc.Types {
-			t, err := trunks.ParseNumberType(s)
-			if err != nil {
-				return nil, fmt.Errorf("routes[%d].types: %w", i, err)
-			}
-			route.Types = append(route.Types, t)
-		}
-		routes = append(routes, route)
-	}
-	table, err := trunks.NewTable(routes)
-	if err != nil {
-		return nil, fmt.Errorf("routes: %w", err)
-	}
-	r.table = table
-	return r, nil
-}
-
-func (r *router) Route(_ context.Context, acct *dialtone.Account, dialed string) (b2bua.Destination, error) {
-	n, err := trunks.Normalize(dialed, acct.Country)
-	if err != nil {
-		return b2bua.Destination{}, err
-	}
-	names, err := r.table.Lookup(n)
-	if err != nil {
-		return b2bua.Destination{E164: n.E164, Type: string(n.Type), Country: n.Country}, err
-	}
-	d := b2bua.Destination{E164: n.E164, Type: string(n.Type), Country: n.Country}
-	for _, name := range names {
-		d.Trunks = append(d.Trunks, r.trunks[name])
-	}
-	return d, nil
-}
 
 // credit adapts billing.Controller to b2bua.Credit.
 type credit struct {
 	c *billing.Controller
 }
 
-func newCredit(cfg *Config, st dialtone.Store, log *slog.Logger) (*billing.Controller, error) {
+func newCredit(cfg *Config, st dialtone.Store, buy func(trunk string) string, log *slog.Logger) (*billing.Controller, error) {
 	node := cfg.Billing.Node
 	if node == "" {
 		node, _ = os.Hostname()
 	}
-	buy := map[string]string{}
-	for _, t := range cfg.Trunks {
-		if t.BuyPlan != "" {
-			buy[t.Name] = t.BuyPlan
-		}
-	}
 	b := cfg.Billing
 	return billing.NewController(billing.Config{
-		Node: node, Interval: b.Interval.D(), DefaultPlan: b.DefaultPlan, BuyPlans: buy,
+		Node: node, Interval: b.Interval.D(), DefaultPlan: b.DefaultPlan, BuyPlan: buy,
 		Rounding: billing.Rounding{Places: b.Rounding.Places, Mode: billing.RoundingMode(b.Rounding.Mode)},
 		RatesTTL: b.RatesCacheTTL.D(), MaxDuration: b.MaxCallDuration.D(),
 	}, st, func() time.Time { return time.Now().UTC() }, log)

@@ -42,8 +42,26 @@ type Trunk struct {
 	Name      string
 	Host      string
 	Port      int
-	Transport string // "udp" or "tcp"
+	Transport string // "udp", "tcp" or "tls"
 	Codecs    []string
+	// User is the Request-URI user sent to this carrier: the number after
+	// its rewriting rules. Empty: the E.164 digits.
+	User string
+	// Username and Password answer the carrier's 401/407 challenges.
+	Username, Password string
+	// InviteTimeout: a carrier that sends no response at all within it is
+	// skipped for the next one (0: wait for the transaction to time out).
+	InviteTimeout time.Duration
+	// Caller-ID policy: From user (empty: the app's number or the account),
+	// a P-Asserted-Identity with it, and Privacy: id.
+	CallerID string
+	PAI      bool
+	Privacy  bool
+	Headers  map[string]string // extra headers on the INVITE
+	// Acquire takes one of the carrier's channels and a slot of its calls
+	// per second; an error (down, full, over its rate) skips the carrier.
+	// nil: no limits.
+	Acquire func() (release func(), err error)
 }
 
 // Destination is where a dialed number goes.

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -42,6 +45,8 @@ type call struct {
 	answered       bool
 	ended          bool
 	credit         CreditCall // nil when the call is not billed
+	attempts       []string   // "trunk=answer" per carrier tried or skipped
+	release        func()     // gives back the answering carrier's channel
 	cdr            dialtone.CDR
 	once           sync.Once
 }
@@ -86,10 +91,24 @@ func (c *call) setup() error {
 
 	last := outcome{dialtone.Failed, 503, "Service Unavailable"}
 	for i, trunk := range dest.Trunks {
+		release := func() {}
+		if trunk.Acquire != nil {
+			r, err := trunk.Acquire()
+			if err != nil {
+				c.attempt(trunk.Name, "skipped:"+err.Error())
+				c.log.Info("carrier skipped", "trunk", trunk.Name, "reason", err)
+				continue
+			}
+			release = r
+		}
 		o, failover, err := c.dial(trunk, dest.E164)
 		if err == nil {
+			c.mu.Lock()
+			c.release = release
+			c.mu.Unlock()
 			return nil // connected; hangup finishes the call
 		}
+		release()
 		last = o
 		c.log.Info("carrier attempt failed", "trunk", trunk.Name, "attempt", i+1, "code", o.code, "error", err)
 		if !failover || c.ctx.Err() != nil {
@@ -137,19 +156,38 @@ func (c *call) dial(trunk Trunk, e164 string) (outcome, bool, error) {
 	c.carrierOffer, c.trunkTransport = offer, trunk.Transport
 	c.mu.Unlock()
 	inv := c.carrierInvite(trunk, e164, callID, offer)
-	ctx, cancel := context.WithTimeoutCause(c.ctx, c.s.cfg.RingTimeout, errRingTimeout)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	defer cancel(nil)
+	ring := time.AfterFunc(c.s.cfg.RingTimeout, func() { cancel(errRingTimeout) })
+	defer ring.Stop()
+	var responded, silent atomic.Bool
+	if trunk.InviteTimeout > 0 {
+		t := time.AfterFunc(trunk.InviteTimeout, func() {
+			if !responded.Load() {
+				silent.Store(true)
+				cancel(sipgo.WaitAnswerForceCancelErr) // nothing to CANCEL before a response (RFC 3261 9.1)
+			}
+		})
+		defer t.Stop()
+	}
 
 	cs, err := c.s.ua.WriteInvite(ctx, inv)
 	if err != nil {
 		m.trunkFailures.WithLabelValues(trunk.Name, "transport").Inc()
+		c.attempt(trunk.Name, "transport")
 		return outcome{dialtone.Failed, 503, "Service Unavailable"}, true, fmt.Errorf("invite %s: %w", trunk.Name, err)
 	}
 	c.mu.Lock()
 	c.carrier = cs
 	c.mu.Unlock()
 
-	err = cs.WaitAnswer(ctx, sipgo.AnswerOptions{OnResponse: c.relayProvisional})
+	err = cs.WaitAnswer(ctx, sipgo.AnswerOptions{
+		Username: trunk.Username, Password: trunk.Password,
+		OnResponse: func(res *sip.Response) error {
+			responded.Store(true)
+			return c.relayProvisional(res)
+		},
+	})
 	if err != nil {
 		if res := cs.InviteResponse; res != nil && res.IsSuccess() {
 			// The carrier answered as we cancelled (the 200 crossed our
@@ -161,17 +199,26 @@ func (c *call) dial(trunk Trunk, e164 string) (outcome, bool, error) {
 		case errors.As(err, &dr):
 			o, failover := carrierOutcome(dr.Res.StatusCode, dr.Res.Reason)
 			m.trunkFailures.WithLabelValues(trunk.Name, fmt.Sprint(dr.Res.StatusCode)).Inc()
+			c.attempt(trunk.Name, strconv.Itoa(dr.Res.StatusCode))
 			return o, failover, fmt.Errorf("carrier %s answered %d %s", trunk.Name, dr.Res.StatusCode, dr.Res.Reason)
+		case silent.Load() && c.ctx.Err() == nil:
+			m.trunkFailures.WithLabelValues(trunk.Name, "no_response").Inc()
+			c.attempt(trunk.Name, "no-response")
+			return outcome{dialtone.Failed, 408, "Request Timeout"}, true, fmt.Errorf("carrier %s: no response within %v", trunk.Name, trunk.InviteTimeout)
 		case errors.Is(context.Cause(ctx), errRingTimeout):
 			m.trunkFailures.WithLabelValues(trunk.Name, "ring_timeout").Inc()
+			c.attempt(trunk.Name, "ring-timeout")
 			return outcome{dialtone.NoAnswer, 480, "Temporarily Unavailable: no answer"}, false, errRingTimeout
 		case c.ctx.Err() != nil:
+			c.attempt(trunk.Name, "cancelled")
 			return outcome{dialtone.Cancelled, 487, "Request Terminated"}, false, context.Cause(c.ctx)
 		default:
 			m.trunkFailures.WithLabelValues(trunk.Name, "timeout").Inc()
+			c.attempt(trunk.Name, "timeout")
 			return outcome{dialtone.Failed, 408, "Request Timeout"}, true, fmt.Errorf("carrier %s: %w", trunk.Name, err)
 		}
 	}
+	c.attempt(trunk.Name, strconv.Itoa(cs.InviteResponse.StatusCode))
 	return c.connect(cs, trunk)
 }
 
@@ -239,6 +286,13 @@ func (c *call) connect(cs *sipgo.DialogClientSession, trunk Trunk) (outcome, boo
 	return outcome{}, false, nil
 }
 
+// attempt records what one carrier answered, for the CDR.
+func (c *call) attempt(trunk, answer string) {
+	c.mu.Lock()
+	c.attempts = append(c.attempts, trunk+"="+answer)
+	c.mu.Unlock()
+}
+
 // relayProvisional passes 180 and 183 to the app, with early media.
 func (c *call) relayProvisional(res *sip.Response) error {
 	if !res.IsProvisional() || res.StatusCode == 100 {
@@ -275,13 +329,25 @@ func (c *call) relayProvisional(res *sip.Response) error {
 }
 
 func (c *call) carrierInvite(trunk Trunk, e164, callID string, offer []byte) *sip.Request {
-	user := strings.TrimPrefix(e164, "+")
+	user := trunk.User
+	if user == "" {
+		user = strings.TrimPrefix(e164, "+")
+	}
 	uri := sip.Uri{Scheme: "sip", User: user, Host: trunk.Host, Port: trunk.Port}
 	req := sip.NewRequest(sip.INVITE, uri)
 	req.SetTransport(strings.ToUpper(trunk.Transport))
 	req.SetDestination(hostPort(trunk))
 
-	from := sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: callerID(c.acct, c.cdr.Caller), Host: c.s.cfg.Host}, Params: sip.NewParams()}
+	caller := trunk.CallerID
+	if caller == "" {
+		caller = callerID(c.acct, c.cdr.Caller)
+	}
+	from := sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: caller, Host: c.s.cfg.Host}, Params: sip.NewParams()}
+	if trunk.Privacy {
+		// RFC 3323: the carrier may see who calls (PAI) but must not pass it on.
+		from.Address = sip.Uri{Scheme: "sip", User: "anonymous", Host: "anonymous.invalid"}
+		from.DisplayName = "Anonymous"
+	}
 	tag := sip.GenerateTagN(16)
 	from.Params.Add("tag", tag)
 	c.mu.Lock()
@@ -296,6 +362,15 @@ func (c *call) carrierInvite(trunk Trunk, e164, callID string, offer []byte) *si
 	req.AppendHeader(&h)
 	req.AppendHeader(sip.NewHeader("User-Agent", c.s.cfg.UserAgent))
 	req.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))
+	if trunk.PAI || trunk.Privacy {
+		req.AppendHeader(sip.NewHeader("P-Asserted-Identity", fmt.Sprintf("<sip:%s@%s>", caller, c.s.cfg.Host))) // RFC 3325
+	}
+	if trunk.Privacy {
+		req.AppendHeader(sip.NewHeader("Privacy", "id"))
+	}
+	for _, name := range sortedKeys(trunk.Headers) {
+		req.AppendHeader(sip.NewHeader(name, trunk.Headers[name]))
+	}
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.SetBody(offer)
 	return req
@@ -320,6 +395,15 @@ func (c *call) matches(req *sip.Request) bool {
 	appFrom, _ := c.app.InviteRequest.From().Params.Get("tag")
 	ourTag, _ := c.app.InviteRequest.To().Params.Get("tag")
 	return fromTag == appFrom && (!hasTo || toTag == ourTag)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // callerID is what the carrier sees as the calling party: what the app
@@ -458,8 +542,13 @@ func (c *call) finish(o outcome) {
 	}
 	c.ended = true
 	cdr := c.cdr
-	bridge := c.bridge
+	cdr.Attempts = strings.Join(c.attempts, ";")
+	bridge, release := c.bridge, c.release
+	c.release = nil
 	c.mu.Unlock()
+	if release != nil {
+		release()
+	}
 
 	cdr.Disposition, cdr.SIPCode, cdr.SIPReason = o.disposition, o.code, o.reason
 	if !cdr.AnswerAt.IsZero() {

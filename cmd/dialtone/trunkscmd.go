@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// adminURL is where a running switch's admin listener answers.
+func adminURL(cfg *Config, path string) string {
+	host, port, _ := net.SplitHostPort(cfg.HTTP.Listen)
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port) + path
+}
+
+var adminClient = &http.Client{Timeout: 10 * time.Second}
+
+func newTrunksCmd(load func() (*Config, error)) *cobra.Command {
+	cmd := &cobra.Command{Use: "trunks", Short: "Carrier trunks of the running switch"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "status",
+		Short: "Show each carrier: up or down and why, channels in use, limits",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return err
+			}
+			res, err := adminClient.Get(adminURL(cfg, "/admin/trunks"))
+			if err != nil {
+				return fmt.Errorf("is the switch running? %w", err)
+			}
+			defer res.Body.Close()
+			var ts []trunkStatus
+			if err := json.NewDecoder(res.Body).Decode(&ts); err != nil {
+				return fmt.Errorf("trunks status: %w", err)
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "TRUNK\tADDRESS\tSTATE\tSINCE\tCHANNELS\tMAX CPS\tREASON")
+			for _, t := range ts {
+				state, max := "up", "-"
+				if !t.Up {
+					state = "down"
+				}
+				if t.MaxChannels > 0 {
+					max = fmt.Sprint(t.MaxChannels)
+				}
+				fmt.Fprintf(w, "%s\t%s/%s\t%s\t%s\t%d/%s\t%g\t%s\n", t.Name, t.Address, t.Transport, state, t.Since.Format(time.RFC3339), t.Channels, max, t.MaxCPS, t.Reason)
+			}
+			return w.Flush()
+		},
+	})
+	return cmd
+}
+
+func newReloadCmd(load func() (*Config, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   "reload",
+		Short: "Make the running switch re-read its trunks and routes (as SIGHUP does); calls in progress stay up",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := load()
+			if err != nil {
+				return fmt.Errorf("the file does not validate, nothing sent: %w", err)
+			}
+			res, err := adminClient.Post(adminURL(cfg, "/admin/reload"), "text/plain", nil)
+			if err != nil {
+				return fmt.Errorf("is the switch running? %w", err)
+			}
+			defer res.Body.Close()
+			body, _ := io.ReadAll(res.Body)
+			if res.StatusCode != http.StatusOK {
+				return fmt.Errorf("reload refused: %s", body)
+			}
+			fmt.Fprint(cmd.OutOrStdout(), string(body))
+			return nil
+		},
+	}
+}

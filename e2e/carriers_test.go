@@ -1,0 +1,271 @@
+package e2e
+
+import (
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dialtone/dialtone"
+)
+
+// blackHole is a carrier that is there but never answers: it reads SIP
+// and says nothing (not even 100 Trying), not even to OPTIONS.
+func blackHole(t *testing.T) int {
+	t.Helper()
+	port := freePort(t)
+	pc, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 65535)
+		for {
+			if _, _, err := pc.ReadFrom(buf); err != nil {
+				return
+			}
+		}
+	}()
+	return port
+}
+
+
+func answered(cdrs []*dialtone.CDR) []*dialtone.CDR {
+	var out []*dialtone.CDR
+	for _, c := range cdrs {
+		if c.Disposition == dialtone.Answered {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// TestFailoverAcrossCarriers: carrier1 answers 503, carrier2 never answers,
+// carrier3 answers. The call lands on carrier3 and its CDR names every
+// attempt.
+func TestFailoverAcrossCarriers(t *testing.T) {
+	p1, p3 := freePort(t), freePort(t)
+	p2 := blackHole(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{p1, p2, p3},
+		Routes:     "  - {prefix: \"\", trunks: [carrier1, carrier2, carrier3]}\n",
+		TrunkExtra: map[int]string{1: "invite_timeout: 2s"}})
+	sw.Account("alice", "secret")
+	rx := newReceiver(t)
+	c1 := runCarrier(t, carrier{answer: "503"}, p1, 1)
+	c3 := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, p3, 1)
+	if st := dialApp(t, sw, appCall{user: "alice", password: "secret", holdMS: 500, end: "bye"}, "+442079460018", 1, 1).Wait(30 * time.Second); st.Successful != 1 {
+		t.Fatalf("the call did not reach the third carrier")
+	}
+	c1.Wait(5 * time.Second)
+	c3.Wait(5 * time.Second)
+	cdrs := sw.CDRs(1)
+	if len(cdrs) != 1 {
+		t.Fatalf("%d CDRs, want 1", len(cdrs))
+	}
+	if c := cdrs[0]; c.Trunk != "carrier3" || c.Attempts != "carrier1=503;carrier2=no-response;carrier3=200" {
+		t.Errorf("CDR trunk %q, attempts %q; want carrier3 and carrier1=503;carrier2=no-response;carrier3=200", c.Trunk, c.Attempts)
+	}
+}
+
+// TestRoutingByPrefixTypeAndCost: UK mobiles go to carrier2, other UK numbers
+// to carrier1, and North America to whichever carrier's buy deck is cheaper
+// for the number (carrier2).
+func TestRoutingByPrefixTypeAndCost(t *testing.T) {
+	p1, p2 := freePort(t), freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{p1, p2},
+		Routes: "  - {prefix: \"44\", types: [mobile], trunks: [carrier2]}\n" +
+			"  - {prefix: \"44\", trunks: [carrier1]}\n" +
+			"  - {prefix: \"1\", least_cost: true, trunks: [carrier1, carrier2]}\n",
+		TrunkExtra: map[int]string{0: "buy_plan: buy1", 1: "buy_plan: buy2"}})
+	dir := t.TempDir()
+	decks := map[string]string{
+		"buy1": "prefix,destination,rate\n1,NANP,0.0090\n44,UK,0.0100\n",
+		"buy2": "prefix,destination,rate\n1,NANP,0.0040\n447,UK mobile,0.0300\n",
+	}
+	for plan, body := range decks {
+		path := dir + "/" + plan + ".csv"
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		sw.CLI("rates", "import", "--plan", plan, path)
+	}
+	sw.Account("alice", "secret")
+	rx := newReceiver(t)
+	c1 := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, p1, 1)
+	c2 := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, p2, 2)
+	for _, number := range []string{"+447400123456", "+442079460018", "+12125550100"} {
+		if st := dialApp(t, sw, appCall{user: "alice", password: "secret", holdMS: 200, end: "bye"}, number, 1, 1).Wait(30 * time.Second); st.Successful != 1 {
+			t.Errorf("call to %s failed", number)
+		}
+	}
+	c1.Wait(5 * time.Second)
+	c2.Wait(5 * time.Second)
+	want := map[string]string{"+447400123456": "carrier2", "+442079460018": "carrier1", "+12125550100": "carrier2"}
+	cdrs := sw.CDRs(3)
+	for _, c := range cdrs {
+		if c.Trunk != want[c.DialedE164] {
+			t.Errorf("%s went to %s, want %s (attempts %s)", c.DialedE164, c.Trunk, want[c.DialedE164], c.Attempts)
+		}
+	}
+	if len(cdrs) != 3 {
+		t.Errorf("%d CDRs, want 3", len(cdrs))
+	}
+}
+
+// TestChannelLimit: a carrier limited to 2 channels takes 2 of 3
+// simultaneous calls; the third goes to the next carrier.
+func TestChannelLimit(t *testing.T) {
+	p1, p2 := freePort(t), freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{p1, p2},
+		Routes:     "  - {prefix: \"\", trunks: [carrier1, carrier2]}\n",
+		TrunkExtra: map[int]string{0: "max_channels: 2"}})
+	sw.Account("alice", "secret")
+	rx := newReceiver(t)
+	c1 := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, p1, 3)
+	c2 := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, p2, 3)
+	if st := dialApp(t, sw, appCall{user: "alice", password: "secret", holdMS: 3000, end: "bye"}, "+442079460018", 3, 10).Wait(40 * time.Second); st.Successful != 3 {
+		t.Errorf("%d of 3 calls completed", st.Successful)
+	}
+	c1.Stop()
+	c2.Stop()
+	byTrunk := map[string]int{}
+	skipped := 0
+	for _, c := range answered(sw.CDRs(3)) {
+		byTrunk[c.Trunk]++
+		if c.Attempts == "carrier1=skipped:full;carrier2=200" {
+			skipped++
+		}
+	}
+	if byTrunk["carrier1"] != 2 || byTrunk["carrier2"] != 1 || skipped != 1 {
+		t.Errorf("calls per trunk %v, %d skipped carrier1 as full; want carrier1 2, carrier2 1, 1 skipped", byTrunk, skipped)
+	}
+}
+
+// TestDeadCarrierMarkedDown: OPTIONS pings mark a silent carrier down; calls
+// then skip it at once instead of waiting for it, and operators see why.
+func TestDeadCarrierMarkedDown(t *testing.T) {
+	dead, p2 := blackHole(t), freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{dead, p2},
+		Routes:     "  - {prefix: \"\", trunks: [carrier1, carrier2]}\n",
+		TrunkExtra: map[int]string{0: "invite_timeout: 20s, options: {interval: 1s, timeout: 500ms, down_after: 2, up_after: 1}"}})
+	sw.Account("alice", "secret")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(sw.CLI("trunks", "status"), "down") && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+	}
+	status := sw.CLI("trunks", "status")
+	if !strings.Contains(status, "carrier1") || !strings.Contains(status, "down") || !strings.Contains(status, "OPTIONS: no answer") {
+		t.Fatalf("trunks status does not show carrier1 down:\n%s", status)
+	}
+	if _, body := sw.HTTP("/metrics"); !strings.Contains(body, `dialtone_trunk_up{trunk="carrier1"} 0`) || !strings.Contains(body, `dialtone_trunk_up{trunk="carrier2"} 1`) {
+		t.Errorf("metrics do not show carrier1 down and carrier2 up")
+	}
+	rx := newReceiver(t)
+	c2 := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, p2, 1)
+	if st := dialApp(t, sw, appCall{user: "alice", password: "secret", holdMS: 200, end: "bye"}, "+442079460018", 1, 1).Wait(15 * time.Second); st.Successful != 1 {
+		t.Fatalf("the call did not complete on carrier2 within 15 s (carrier1's invite_timeout is 20 s)")
+	}
+	c2.Wait(5 * time.Second)
+	cdrs := sw.CDRs(1)
+	if len(cdrs) != 1 || cdrs[0].Trunk != "carrier2" || cdrs[0].Attempts != "carrier1=skipped:down;carrier2=200" {
+		t.Errorf("CDRs %v (attempts %q): want one on carrier2 that skipped carrier1 as down", describe(cdrs), cdrs[0].Attempts)
+	}
+}
+
+// TestReloadRoutes: SIGHUP swaps in new routes without dropping a call in
+// progress; a configuration that does not validate is refused and the old
+// one stays.
+func TestReloadRoutes(t *testing.T) {
+	p1, p2 := freePort(t), freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{p1, p2}, Routes: "  - {prefix: \"\", trunks: [carrier1]}\n"})
+	sw.Account("alice", "secret")
+	rx := newReceiver(t)
+	c1 := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, p1, 1)
+	long := dialApp(t, sw, appCall{user: "alice", password: "secret", holdMS: 4000, end: "bye"}, "+442079460018", 1, 1)
+	deadline := time.Now().Add(10 * time.Second)
+	for sw.Metric("dialtone_calls_active") != 1 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	cfg, err := os.ReadFile(sw.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := strings.Replace(string(cfg), "trunks: [carrier1]}", "trunks: [carrier2]}", 1)
+	if good == string(cfg) {
+		t.Fatal("route not found in the configuration")
+	}
+	bad := strings.Replace(good, "trunks: [carrier2]}", "trunks: [nowhere]}", 1)
+	if err := os.WriteFile(sw.cfgPath, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = sw.cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(300 * time.Millisecond)
+	if err := os.WriteFile(sw.cfgPath, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = sw.cmd.Process.Signal(syscall.SIGHUP)
+	time.Sleep(300 * time.Millisecond)
+	c2 := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, p2, 1)
+	if st := dialApp(t, sw, appCall{user: "alice", password: "secret", holdMS: 200, end: "bye"}, "+442079460018", 1, 1).Wait(20 * time.Second); st.Successful != 1 {
+		t.Errorf("a call after the reload failed")
+	}
+	if st := long.Wait(20 * time.Second); st.Successful != 1 {
+		t.Errorf("the call in progress did not survive the reload")
+	}
+	c1.Wait(5 * time.Second)
+	c2.Wait(5 * time.Second)
+	cdrs := sw.CDRs(2)
+	var trunks []string
+	for _, c := range cdrs {
+		trunks = append(trunks, c.Trunk)
+	}
+	if len(cdrs) != 2 || !strings.Contains(strings.Join(trunks, ","), "carrier1") || !strings.Contains(strings.Join(trunks, ","), "carrier2") {
+		t.Errorf("CDR trunks %v: want the first call on carrier1 and the one after the reload on carrier2", trunks)
+	}
+	log, _ := os.ReadFile(sw.dir + "/switch.log")
+	if !strings.Contains(string(log), "reload refused") || !strings.Contains(string(log), "trunks and routes reloaded") {
+		t.Errorf("the log does not show the refused and the accepted reload")
+	}
+}
+
+// TestOutboundDigestAuth: a carrier that demands digest authentication
+// gets the trunk's credentials; with a wrong password it refuses the call.
+func TestOutboundDigestAuth(t *testing.T) {
+	p1, p2 := freePort(t), freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{p1, p2},
+		Routes: "  - {prefix: \"44\", trunks: [carrier1]}\n  - {prefix: \"1\", trunks: [carrier2]}\n",
+		TrunkExtra: map[int]string{
+			0: `username: trunkuser, password: "s3cret-pass"`,
+			1: `username: trunkuser, password: "wrong"`,
+		}})
+	sw.Account("alice", "secret")
+	rx := newReceiver(t)
+	good := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port, auth: "trunkuser:s3cret-pass"}, p1, 1)
+	bad := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port, auth: "trunkuser:s3cret-pass"}, p2, 1)
+	if st := dialApp(t, sw, appCall{user: "alice", password: "secret", holdMS: 200, end: "bye"}, "+442079460018", 1, 1).Wait(20 * time.Second); st.Successful != 1 {
+		t.Errorf("the call with the right credentials failed")
+	}
+	if st := good.Wait(10 * time.Second); st.Successful != 1 {
+		t.Errorf("the carrier did not accept the credentials\n%s", good.Errors())
+	}
+	if st := dialApp(t, sw, appCall{user: "alice", password: "secret", end: "403"}, "+12125550100", 1, 1).Wait(20 * time.Second); st.Successful != 1 {
+		t.Errorf("with a wrong password the carrier's 403 should reach the app")
+	}
+	bad.Wait(10 * time.Second)
+	for _, c := range sw.CDRs(2) {
+		switch c.DialedE164 {
+		case "+442079460018":
+			if c.Disposition != dialtone.Answered || c.Attempts != "carrier1=200" {
+				t.Errorf("authenticated call: %s, attempts %q", c.Disposition, c.Attempts)
+			}
+		case "+12125550100":
+			if c.SIPCode != 403 || c.Attempts != "carrier2=403" {
+				t.Errorf("refused call: %d, attempts %q", c.SIPCode, c.Attempts)
+			}
+		}
+	}
+}

@@ -1,0 +1,121 @@
+package trunks
+
+import (
+	"errors"
+	"sync"
+	"time"
+)
+
+// Reasons a carrier is skipped for a call.
+var (
+	ErrDown    = errors.New("down")     // health checks failed
+	ErrFull    = errors.New("full")     // all its channels are in use
+	ErrTooFast = errors.New("over cps") // it took its calls per second already
+)
+
+// Gate guards one carrier: its concurrent channels, its calls per second
+// (a token bucket refilled continuously, burst of one second's calls) and
+// its health. It is safe for concurrent use.
+type Gate struct {
+	maxChannels int     // 0: unlimited
+	maxCPS      float64 // 0: unlimited
+	now         func() time.Time
+
+	mu       sync.Mutex
+	channels int
+	tokens   float64
+	last     time.Time
+	up       bool
+	reason   string // why it is down
+	since    time.Time
+}
+
+// NewGate returns a gate that starts up.
+func NewGate(maxChannels int, maxCPS float64, now func() time.Time) *Gate {
+	t := now()
+	return &Gate{maxChannels: maxChannels, maxCPS: maxCPS, now: now, tokens: maxCPS, last: t, up: true, since: t}
+}
+
+// Acquire takes a channel and a call-per-second token, or says why not.
+// The release func gives the channel back; call it once.
+func (g *Gate) Acquire() (release func(), err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.up {
+		return nil, ErrDown
+	}
+	if g.maxChannels > 0 && g.channels >= g.maxChannels {
+		return nil, ErrFull
+	}
+	if g.maxCPS > 0 {
+		now := g.now()
+		g.tokens = min(g.maxCPS, g.tokens+now.Sub(g.last).Seconds()*g.maxCPS)
+		g.last = now
+		if g.tokens < 1 {
+			return nil, ErrTooFast
+		}
+		g.tokens--
+	}
+	g.channels++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			g.mu.Lock()
+			g.channels--
+			g.mu.Unlock()
+		})
+	}, nil
+}
+
+// Channels is the number of channels in use.
+func (g *Gate) Channels() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.channels
+}
+
+// SetUp records the carrier's health; reason says why it is down.
+func (g *Gate) SetUp(up bool, reason string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if up != g.up {
+		g.since = g.now()
+	}
+	g.up, g.reason = up, reason
+	if up {
+		g.reason = ""
+	}
+}
+
+// State reports health: up, why not, and since when.
+func (g *Gate) State() (up bool, reason string, since time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.up, g.reason, g.since
+}
+
+// Health turns ping results into up and down: a carrier is marked down
+// after DownAfter failures in a row and up again after UpAfter successes in
+// a row. It is not safe for concurrent use: one goroutine pings a carrier.
+type Health struct {
+	DownAfter, UpAfter int
+	fails, oks         int
+}
+
+// Record takes one ping result and returns whether the state changes, and to what.
+func (h *Health) Record(ok bool, up bool) (changed, nowUp bool) {
+	if ok {
+		h.fails = 0
+		h.oks++
+		if !up && h.oks >= max(1, h.UpAfter) {
+			return true, true
+		}
+		return false, up
+	}
+	h.oks = 0
+	h.fails++
+	if up && h.fails >= max(1, h.DownAfter) {
+		return true, false
+	}
+	return false, up
+}
