@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -267,5 +268,92 @@ func TestOutboundDigestAuth(t *testing.T) {
 				t.Errorf("refused call: %d, attempts %q", c.SIPCode, c.Attempts)
 			}
 		}
+	}
+}
+
+// registrarScenario is a carrier's registrar: it challenges each REGISTER,
+// checks the digest answer and grants a short expiry (200) or refuses (403).
+const registrarScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="registrar">
+  <recv request="REGISTER"/>
+  <send><![CDATA[
+      SIP/2.0 401 Unauthorized
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]R[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      WWW-Authenticate: Digest realm="carrier.example", nonce="0a4f113b68df5b8a4b61dd3f1ecc6d2b", algorithm=MD5
+      Content-Length: 0
+
+  ]]></send>
+  <recv request="REGISTER" check_it="true">
+    <action>
+      <verifyauth assign_to="authvalid" username="trunkuser" password="s3cret-pass"/>
+    </action>
+  </recv>
+  <Reference variables="authvalid"/>
+  <nop hide="true" test="authvalid" next="ok"/>
+  <send next="end"><![CDATA[
+      SIP/2.0 403 Forbidden
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]R[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      Content-Length: 0
+
+  ]]></send>
+  <label id="ok"/>
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      [last_Via:]
+      [last_From:]
+      [last_To:];tag=[pid]R[call_number]
+      [last_Call-ID:]
+      [last_CSeq:]
+      [last_Contact:]
+      Expires: 10
+      Content-Length: 0
+
+  ]]></send>
+  <label id="end"/>
+</scenario>
+`
+
+// TestOutboundRegister: the switch registers with a carrier that demands
+// digest auth, and refreshes the registration before it expires.
+func TestOutboundRegister(t *testing.T) {
+	p1 := freePort(t)
+	reg := startSipp(t, registrarScenario, "-p", strconv.Itoa(p1), "-m", "2")
+	time.Sleep(200 * time.Millisecond)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{p1},
+		TrunkExtra: map[int]string{0: `username: trunkuser, password: "s3cret-pass", register: {enabled: true, expires: 60s}`}})
+	if st := reg.Wait(30 * time.Second); st.Successful != 2 {
+		t.Errorf("the registrar saw %d good registrations, want 2 (the first and a refresh after the granted 10 s)\n%s", st.Successful, reg.Errors())
+	}
+	if status := sw.CLI("trunks", "status"); !strings.Contains(status, "registered until") {
+		t.Errorf("trunks status does not show the registration:\n%s", status)
+	}
+}
+
+// TestCarrierAddresses: a carrier with two addresses, the first silent, is
+// reached at the second.
+func TestCarrierAddresses(t *testing.T) {
+	dead, live := blackHole(t), freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{0},
+		TrunkExtra: map[int]string{0: fmt.Sprintf(`addresses: ["127.0.0.1:%d", "127.0.0.1:%d"], invite_timeout: 1s`, dead, live)}})
+	sw.Account("alice", "secret")
+	rx := newReceiver(t)
+	c := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, live, 1)
+	if st := dialApp(t, sw, appCall{user: "alice", password: "secret", holdMS: 200, end: "bye"}, "+442079460018", 1, 1).Wait(20 * time.Second); st.Successful != 1 {
+		t.Fatalf("the call did not reach the carrier's second address")
+	}
+	c.Wait(5 * time.Second)
+	if cdrs := sw.CDRs(1); len(cdrs) != 1 || cdrs[0].Attempts != "carrier1=no-response;carrier1=200" {
+		t.Errorf("CDRs %v: want attempts carrier1=no-response;carrier1=200", describe(cdrs))
+	}
+	if status := sw.CLI("trunks", "status"); !strings.Contains(status, fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d", dead, live)) {
+		t.Errorf("trunks status:\n%s", status)
 	}
 }

@@ -144,7 +144,13 @@ func startSwitch(t *testing.T, o Options) *Switch {
 		if e := o.TrunkExtra[i]; e != "" {
 			extra += ", " + e
 		}
-		fmt.Fprintf(&trunks, "  - {name: carrier%d, address: \"127.0.0.1:%d\", transport: %s, codecs: [PCMA, PCMU]%s}\n", i+1, p, transport, extra)
+		if !strings.Contains(extra, "transport:") { // TrunkExtra may name its own
+			extra = ", transport: " + transport + extra
+		}
+		if !strings.Contains(extra, "addresses:") { // or several
+			extra = fmt.Sprintf(", address: \"127.0.0.1:%d\"", p) + extra
+		}
+		fmt.Fprintf(&trunks, "  - {name: carrier%d, codecs: [PCMA, PCMU]%s}\n", i+1, extra)
 	}
 	routes := o.Routes
 	if routes == "" {

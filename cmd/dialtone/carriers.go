@@ -30,9 +30,10 @@ type carriers struct {
 }
 
 type carrier struct {
-	cfg   TrunkConfig
-	trunk b2bua.Trunk
-	gate  *trunks.Gate
+	cfg       TrunkConfig
+	trunk     b2bua.Trunk   // at its first address
+	endpoints []b2bua.Trunk // one per address, in order
+	gate      *trunks.Gate
 }
 
 // buildCarriers checks and indexes trunks and routes. A trunk of old with
@@ -40,19 +41,23 @@ type carrier struct {
 func buildCarriers(tcs []TrunkConfig, rcs []RouteConfig, old *carriers, now func() time.Time) (*carriers, error) {
 	cs := &carriers{byName: map[string]*carrier{}}
 	for i, tc := range tcs {
-		host, portStr, err := net.SplitHostPort(tc.Address)
-		if err != nil {
-			return nil, fmt.Errorf("trunks[%d].address: %w", i, err)
+		c := &carrier{cfg: tc}
+		for _, addr := range tc.Endpoints() {
+			host, portStr, err := net.SplitHostPort(addr)
+			if err != nil {
+				return nil, fmt.Errorf("trunks[%d].address: %w", i, err)
+			}
+			port, err := strconv.Atoi(portStr)
+			if err != nil || port <= 0 || port > 65535 {
+				return nil, fmt.Errorf("trunks[%d].address: port %q is not 1-65535", i, portStr)
+			}
+			c.endpoints = append(c.endpoints, b2bua.Trunk{
+				Name: tc.Name, Host: host, Port: port, Transport: tc.Transport, Codecs: tc.Codecs,
+				Username: tc.Username, Password: tc.Password, InviteTimeout: tc.InviteTimeout.D(),
+				CallerID: tc.CallerID.From, PAI: tc.CallerID.PAI, Privacy: tc.CallerID.Privacy, Headers: tc.Headers,
+			})
 		}
-		port, err := strconv.Atoi(portStr)
-		if err != nil || port <= 0 || port > 65535 {
-			return nil, fmt.Errorf("trunks[%d].address: port %q is not 1-65535", i, portStr)
-		}
-		c := &carrier{cfg: tc, trunk: b2bua.Trunk{
-			Name: tc.Name, Host: host, Port: port, Transport: tc.Transport, Codecs: tc.Codecs,
-			Username: tc.Username, Password: tc.Password, InviteTimeout: tc.InviteTimeout.D(),
-			CallerID: tc.CallerID.From, PAI: tc.CallerID.PAI, Privacy: tc.CallerID.Privacy, Headers: tc.Headers,
-		}}
+		c.trunk = c.endpoints[0]
 		if old != nil {
 			if o := old.byName[tc.Name]; o != nil && o.cfg.MaxChannels == tc.MaxChannels && o.cfg.MaxCPS == tc.MaxCPS {
 				c.gate = o.gate
@@ -86,8 +91,9 @@ func buildCarriers(tcs []TrunkConfig, rcs []RouteConfig, old *carriers, now func
 
 // router adapts the carriers in force to b2bua.Router.
 type router struct {
-	cur  atomic.Pointer[carriers]
-	cost func(ctx context.Context, plan, e164, numberType string) (decimal.Decimal, bool)
+	cur        atomic.Pointer[carriers]
+	cost       func(ctx context.Context, plan, e164, numberType string) (decimal.Decimal, bool)
+	registered func(trunk string) string // outbound registration state, for status
 }
 
 func (r *router) Route(ctx context.Context, acct *dialtone.Account, dialed string) (b2bua.Destination, error) {
@@ -113,10 +119,12 @@ func (r *router) Route(ctx context.Context, acct *dialtone.Account, dialed strin
 	}
 	for _, name := range names {
 		c := cs.byName[name]
-		t := c.trunk
-		t.User = trunks.Rewrite(n.E164, c.cfg.Rewrite.Strip, c.cfg.Rewrite.Prefix, c.cfg.Rewrite.TechPrefix)
-		t.Acquire = c.gate.Acquire
-		d.Trunks = append(d.Trunks, t)
+		user := trunks.Rewrite(n.E164, c.cfg.Rewrite.Strip, c.cfg.Rewrite.Prefix, c.cfg.Rewrite.TechPrefix)
+		for _, t := range c.endpoints { // a carrier's addresses, in order
+			t.User = user
+			t.Acquire = c.gate.Acquire
+			d.Trunks = append(d.Trunks, t)
+		}
 	}
 	return d, nil
 }
@@ -192,9 +200,23 @@ func (h *health) watch(ctx context.Context, c *carrier) {
 	}
 }
 
-// ping sends one OPTIONS; "" means the carrier answered (anything below 500).
+// ping sends OPTIONS to the carrier's addresses in order until one answers;
+// "" means one did (anything below 500), else the first address's failure.
 func (h *health) ping(ctx context.Context, c *carrier) string {
-	tr := c.trunk
+	first := ""
+	for _, tr := range c.endpoints {
+		reason := h.pingOne(ctx, c, tr)
+		if reason == "" {
+			return ""
+		}
+		if first == "" {
+			first = reason
+		}
+	}
+	return first
+}
+
+func (h *health) pingOne(ctx context.Context, c *carrier, tr b2bua.Trunk) string {
 	req := sip.NewRequest(sip.OPTIONS, sip.Uri{Scheme: "sip", Host: tr.Host, Port: tr.Port})
 	req.SetTransport(strings.ToUpper(tr.Transport))
 	req.SetDestination(net.JoinHostPort(tr.Host, strconv.Itoa(tr.Port)))
@@ -252,6 +274,7 @@ type trunkStatus struct {
 	Channels    int       `json:"channels"`
 	MaxChannels int       `json:"max_channels"`
 	MaxCPS      float64   `json:"max_cps"`
+	Register    string    `json:"register,omitempty"`
 }
 
 func (r *router) status() []trunkStatus {
@@ -260,8 +283,11 @@ func (r *router) status() []trunkStatus {
 	for _, name := range cs.order {
 		c := cs.byName[name]
 		up, reason, since := c.gate.State()
-		out = append(out, trunkStatus{Name: name, Address: c.cfg.Address, Transport: c.cfg.Transport, Up: up, Reason: reason,
+		out = append(out, trunkStatus{Name: name, Address: strings.Join(c.cfg.Endpoints(), ","), Transport: c.cfg.Transport, Up: up, Reason: reason,
 			Since: since.UTC(), Channels: c.gate.Channels(), MaxChannels: c.cfg.MaxChannels, MaxCPS: c.cfg.MaxCPS})
+		if r.registered != nil && c.cfg.Register.Enabled {
+			out[len(out)-1].Register = r.registered(name)
+		}
 	}
 	return out
 }

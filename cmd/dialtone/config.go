@@ -98,6 +98,8 @@ type SIPConfig struct {
 	AuthAlgs    []string       `yaml:"auth_algorithms"` // challenge order
 	MaxExpires  int            `yaml:"register_max_expires"`
 	RingTimeout Duration       `yaml:"ring_timeout"` // how long a carrier may ring before we give up
+	TLSCert     string         `yaml:"tls_cert"`     // PEM certificate chain of tls listeners
+	TLSKey      string         `yaml:"tls_key"`      // its PEM private key
 	// AccountCacheTTL is how long an account read for authentication is
 	// reused; a disabled account or new password takes effect within it.
 	AccountCacheTTL Duration `yaml:"account_cache_ttl"`
@@ -114,7 +116,9 @@ type MediaConfig struct {
 type TrunkConfig struct {
 	Name          string            `yaml:"name"`
 	Address       string            `yaml:"address"`   // host:port of the carrier's SIP server
-	Transport     string            `yaml:"transport"` // udp, tcp
+	Addresses     []string          `yaml:"addresses"` // or several, tried in this order
+	Transport     string            `yaml:"transport"` // udp, tcp, tls
+	TLSCA         string            `yaml:"tls_ca"`    // PEM file of CAs that sign the carrier's certificate (besides the system's)
 	Codecs        []string          `yaml:"codecs"`    // offered in this order
 	BuyPlan       string            `yaml:"buy_plan"`  // rate plan holding this carrier's buy deck, for cost, margin and least-cost routing
 	Username      string            `yaml:"username"`  // answers the carrier's 401/407 challenges
@@ -126,6 +130,23 @@ type TrunkConfig struct {
 	CallerID      CallerIDConfig    `yaml:"caller_id"`
 	Headers       map[string]string `yaml:"headers"`
 	Options       OptionsConfig     `yaml:"options"`
+	Register      RegisterConfig    `yaml:"register"`
+}
+
+// RegisterConfig makes the switch register with the carrier (outbound
+// REGISTER, RFC 3261 section 10), refreshed before it expires.
+type RegisterConfig struct {
+	Enabled bool     `yaml:"enabled"`
+	Expires Duration `yaml:"expires"` // asked for; the carrier's answer counts
+	Retry   Duration `yaml:"retry"`   // wait after a failed attempt
+}
+
+// Endpoints are the carrier's addresses in the order they are tried.
+func (t TrunkConfig) Endpoints() []string {
+	if t.Address != "" {
+		return []string{t.Address}
+	}
+	return t.Addresses
 }
 
 // RewriteConfig turns E.164 digits into what the carrier wants in the
@@ -308,8 +329,11 @@ func (c *Config) Validate() error {
 	}
 	for i, l := range c.SIP.Listen {
 		key := fmt.Sprintf("sip.listen[%d]", i)
-		if l.Transport != "udp" && l.Transport != "tcp" {
-			return bad(key+".transport", "%q is not one of udp, tcp", l.Transport)
+		if l.Transport != "udp" && l.Transport != "tcp" && l.Transport != "tls" {
+			return bad(key+".transport", "%q is not one of udp, tcp, tls", l.Transport)
+		}
+		if l.Transport == "tls" && (c.SIP.TLSCert == "" || c.SIP.TLSKey == "") {
+			return bad(key+".transport", "tls needs sip.tls_cert and sip.tls_key")
 		}
 		if _, err := netip.ParseAddrPort(l.Addr); err != nil {
 			return bad(key+".addr", "%q is not IP:port", l.Addr)
@@ -360,13 +384,26 @@ func (c *Config) Validate() error {
 			return bad(key+".name", "%q is defined twice", t.Name)
 		}
 		names[t.Name] = true
-		if _, _, err := net.SplitHostPort(t.Address); err != nil {
-			return bad(key+".address", "%q is not host:port", t.Address)
+		if (t.Address == "") == (len(t.Addresses) == 0) {
+			return bad(key+".address", "give address or addresses (one of them)")
+		}
+		for _, a := range t.Endpoints() {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return bad(key+".address", "%q is not host:port", a)
+			}
 		}
 		if t.Transport == "" {
 			c.Trunks[i].Transport = "udp"
-		} else if t.Transport != "udp" && t.Transport != "tcp" {
-			return bad(key+".transport", "%q is not one of udp, tcp", t.Transport)
+		} else if t.Transport != "udp" && t.Transport != "tcp" && t.Transport != "tls" {
+			return bad(key+".transport", "%q is not one of udp, tcp, tls", t.Transport)
+		}
+		if t.TLSCA != "" {
+			if t.Transport != "tls" {
+				return bad(key+".tls_ca", "is for transport tls only")
+			}
+			if _, err := os.Stat(t.TLSCA); err != nil {
+				return bad(key+".tls_ca", "%v", err)
+			}
 		}
 		if len(t.Codecs) == 0 {
 			c.Trunks[i].Codecs = []string{"PCMU", "PCMA"}
@@ -395,6 +432,17 @@ func (c *Config) Validate() error {
 		for h := range t.Headers {
 			if h == "" || strings.ContainsAny(h, ": \r\n") || strings.ContainsAny(t.Headers[h], "\r\n") {
 				return bad(key+".headers", "%q is not a header name with a one-line value", h)
+			}
+		}
+		if r := &c.Trunks[i].Register; r.Enabled {
+			if r.Expires.D() == 0 {
+				r.Expires = Duration(10 * time.Minute)
+			}
+			if r.Retry.D() == 0 {
+				r.Retry = Duration(30 * time.Second)
+			}
+			if r.Expires.D() < 10*time.Second || r.Retry.D() < time.Second {
+				return bad(key+".register", "expires must be at least 10s and retry at least 1s")
 			}
 		}
 		o := &c.Trunks[i].Options

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -215,6 +217,7 @@ type theSwitch struct {
 	listeners []edge.Listener
 	router    *router
 	health    *health
+	regs      *registrations
 	load      func() (*Config, error)
 	log       *slog.Logger
 	reloadMu  sync.Mutex
@@ -236,19 +239,33 @@ func (s *theSwitch) reload() error {
 	}
 	s.router.cur.Store(cs)
 	s.health.Restart(cs)
+	s.regs.Restart(cs)
 	s.log.Info("trunks and routes reloaded", "trunks", len(cs.order))
 	return nil
 }
 
 func (s *theSwitch) Close() {
 	s.health.Stop()
+	s.regs.Stop()
 	s.calls.Close()
 	s.edge.Close()
 	s.ua.Close()
 }
 
 func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error), st dialtone.Store, reg prometheus.Registerer, log *slog.Logger) (*theSwitch, error) {
-	listeners, ports, err := bindSIP(cfg.SIP.Listen)
+	var serverTLS *tls.Config
+	if cfg.SIP.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.SIP.TLSCert, cfg.SIP.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("sip.tls_cert / sip.tls_key: %w", err)
+		}
+		serverTLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	clientTLS, err := carrierTLS(cfg.Trunks)
+	if err != nil {
+		return nil, err
+	}
+	listeners, ports, err := bindSIP(cfg.SIP.Listen, serverTLS)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +279,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 			}
 		}
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.SIP.UserAgent), sipgo.WithUserAgentHostname(cfg.SIP.Advertise))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.SIP.UserAgent), sipgo.WithUserAgentHostname(cfg.SIP.Advertise), sipgo.WithUserAgenTLSConfig(clientTLS))
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("sip user agent: %w", err)
@@ -323,6 +340,9 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	reg.MustRegister(newCarrierCollector(router))
 	hc := &health{client: client, log: log}
 	hc.Restart(cs)
+	regs := &registrations{client: client, host: cfg.SIP.Advertise, port: ports["udp"], log: log}
+	regs.Restart(cs)
+	router.registered = regs.State
 	// Calls this node left open (a crash, a kill) are settled before new ones start.
 	if n, err := ctl.Recover(ctx); err != nil {
 		log.Error("open calls not all settled; retried at the next start", "settled", n, "error", err)
@@ -342,12 +362,12 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
 	}, func() float64 { return float64(registrar.Count()) }))
-	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, router: router, health: hc, load: load, log: log}, nil
+	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, router: router, health: hc, regs: regs, load: load, log: log}, nil
 }
 
 // bindSIP opens the SIP sockets before anything is served, so that the
 // ports are known (port 0 picks a free one) and errors come early.
-func bindSIP(ls []ListenConfig) ([]edge.Listener, map[string]int, error) {
+func bindSIP(ls []ListenConfig, serverTLS *tls.Config) ([]edge.Listener, map[string]int, error) {
 	var out []edge.Listener
 	ports := map[string]int{}
 	fail := func(err error) ([]edge.Listener, map[string]int, error) {
@@ -371,6 +391,15 @@ func bindSIP(ls []ListenConfig) ([]edge.Listener, map[string]int, error) {
 			out = append(out, edge.Listener{Transport: "udp", Packet: pc})
 			if _, ok := ports["udp"]; !ok {
 				ports["udp"] = pc.LocalAddr().(*net.UDPAddr).Port
+			}
+		case "tls":
+			ln, err := net.Listen("tcp", l.Addr)
+			if err != nil {
+				return fail(fmt.Errorf("sip.listen[%d]: %w", i, err))
+			}
+			out = append(out, edge.Listener{Transport: "tls", Stream: tls.NewListener(ln, serverTLS)})
+			if _, ok := ports["tls"]; !ok {
+				ports["tls"] = ln.Addr().(*net.TCPAddr).Port
 			}
 		case "tcp":
 			ln, err := net.Listen("tcp", l.Addr)
@@ -431,4 +460,27 @@ func adminMux(cfg *Config, st dialtone.Store, reg *prometheus.Registry, sw *theS
 	// Finance: CDR export with a bearer token of role finance.
 	mux.Handle("/api/v1/cdrs", requireRole(cfg.API.Tokens, "finance", cdrExportHandler(st)))
 	return mux
+}
+
+// carrierTLS is the client side of TLS to carriers: their certificates are
+// verified against the system's CAs and those each trunk's tls_ca adds.
+// A change of tls_ca takes a restart.
+func carrierTLS(ts []TrunkConfig) (*tls.Config, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	for i, t := range ts {
+		if t.TLSCA == "" {
+			continue
+		}
+		pem, err := os.ReadFile(t.TLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("trunks[%d].tls_ca: %w", i, err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("trunks[%d].tls_ca: %s holds no PEM certificate", i, t.TLSCA)
+		}
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

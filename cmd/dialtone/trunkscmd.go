@@ -44,7 +44,7 @@ func newTrunksCmd(load func() (*Config, error)) *cobra.Command {
 				return fmt.Errorf("trunks status: %w", err)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "TRUNK\tADDRESS\tSTATE\tSINCE\tCHANNELS\tMAX CPS\tREASON")
+			fmt.Fprintln(w, "TRUNK\tADDRESS\tSTATE\tSINCE\tCHANNELS\tMAX CPS\tREASON\tREGISTRATION")
 			for _, t := range ts {
 				state, max := "up", "-"
 				if !t.Up {
@@ -53,7 +53,7 @@ func newTrunksCmd(load func() (*Config, error)) *cobra.Command {
 				if t.MaxChannels > 0 {
 					max = fmt.Sprint(t.MaxChannels)
 				}
-				fmt.Fprintf(w, "%s\t%s/%s\t%s\t%s\t%d/%s\t%g\t%s\n", t.Name, t.Address, t.Transport, state, t.Since.Format(time.RFC3339), t.Channels, max, t.MaxCPS, t.Reason)
+				fmt.Fprintf(w, "%s\t%s/%s\t%s\t%s\t%d/%s\t%g\t%s\t%s\n", t.Name, t.Address, t.Transport, state, t.Since.Format(time.RFC3339), t.Channels, max, t.MaxCPS, orDash(t.Reason), orDash(t.Register))
 			}
 			return w.Flush()
 		},
@@ -84,4 +84,11 @@ func newReloadCmd(load func() (*Config, error)) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -524,6 +524,8 @@ func transportOf(req *sip.Request) string {
 	switch req.Transport() {
 	case "TCP", "tcp":
 		return "tcp"
+	case "TLS", "tls":
+		return "tls"
 	}
 	return "udp"
 }
