@@ -357,3 +357,35 @@ func TestCarrierAddresses(t *testing.T) {
 		t.Errorf("trunks status:\n%s", status)
 	}
 }
+
+// TestCarrierPolicyAndBadAnswer: the first carrier answers 200 without SDP
+// (it gets ACK and BYE and the call fails over); the second must see the
+// configured Request-URI rewriting, caller ID, privacy and extra headers.
+func TestCarrierPolicyAndBadAnswer(t *testing.T) {
+	p1, p2 := freePort(t), freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{p1, p2},
+		Routes: "  - {prefix: \"\", trunks: [carrier1, carrier2]}\n",
+		TrunkExtra: map[int]string{1: `rewrite: {strip: 2, prefix: "0", tech_prefix: "77#"}, caller_id: {from: "12025550100", privacy: true}, headers: {X-Account: "acme-42"}`}})
+	sw.Account("alice", "secret")
+	rx := newReceiver(t)
+	c1 := runCarrier(t, carrier{answer: "200nosdp"}, p1, 1)
+	c2 := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port, expect: []string{
+		`INVITE sip:77#02079460018@`,
+		`From: .Anonymous. .sip:anonymous@anonymous[.]invalid`,
+		`P-Asserted-Identity: .sip:12025550100@`,
+		`Privacy: id`,
+		`X-Account: acme-42`,
+	}}, p2, 1)
+	if st := dialApp(t, sw, appCall{user: "alice", password: "secret", holdMS: 200, end: "bye"}, "+442079460018", 1, 1).Wait(20 * time.Second); st.Successful != 1 {
+		t.Errorf("the call did not complete on the second carrier")
+	}
+	if st := c1.Wait(10 * time.Second); st.Successful != 1 {
+		t.Errorf("the carrier that answered without SDP did not get ACK and BYE\n%s", c1.Errors())
+	}
+	if st := c2.Wait(10 * time.Second); st.Successful != 1 {
+		t.Errorf("the second carrier did not see the configured INVITE\n%s", c2.Errors())
+	}
+	if cdrs := sw.CDRs(1); len(cdrs) != 1 || cdrs[0].Attempts != "carrier1=200:unusable-sdp;carrier2=200" || cdrs[0].Trunk != "carrier2" {
+		t.Errorf("CDRs %v (attempts %q): want one on carrier2 with attempts carrier1=200:unusable-sdp;carrier2=200", describe(cdrs), cdrs[0].Attempts)
+	}
+}

@@ -178,11 +178,12 @@ func (a appCall) scenario() string {
 // Carrier side (sipp as the carrier's SIP server).
 
 type carrier struct {
-	answer  string // "200" (answer), "486" (busy), "ring" (ring until CANCEL), "cross" (answer the INVITE after a CANCEL), "503"
+	answer  string // "200" (answer), "486" (busy), "ring" (ring until CANCEL), "cross" (answer the INVITE after a CANCEL), "503", "200nosdp"
 	rtpPort int    // where the carrier's SDP says to send media
 	early   bool   // send 183 with SDP (early media) before 200
 	byeMS   int    // with answer "200": the carrier hangs up after this long; 0 waits for BYE
-	auth    string // "user:password": challenge the INVITE with 401 and refuse (403) a wrong answer
+	auth    string   // "user:password": challenge the INVITE with 401 and refuse (403) a wrong answer
+	expect  []string // regular expressions the INVITE must match, or the call fails (no < > " & : sipp's XML does not decode entities)
 }
 
 func (c carrier) scenario() string {
@@ -195,10 +196,17 @@ func (c carrier) scenario() string {
       <ereg regexp=".*" search_in="hdr" header="To:" assign_to="to_hdr"/>
       <ereg regexp="([0-9]+) INVITE" search_in="hdr" header="CSeq:" assign_to="dummy,inv_cseq"/>
       <ereg regexp="secret-app-client|sip:alice@127\.0\.0\.1:[0-9]+|branch=z9hG4bK-[0-9]+-|[0-9]+-[0-9]+@127\.0\.0\.1" search_in="msg" check_it_inverse="true" assign_to="leak"/>
-    </action>
-  </recv>
-  <Reference variables="dummy,leak,from_hdr,to_hdr,inv_cseq"/>
 `)
+	var refs []string
+	for i, re := range c.expect {
+		fmt.Fprintf(&b, `      <ereg regexp="%s" search_in="msg" check_it="true" assign_to="want%d"/>
+`, re, i)
+		refs = append(refs, fmt.Sprintf(",want%d", i))
+	}
+	fmt.Fprintf(&b, `    </action>
+  </recv>
+  <Reference variables="dummy,leak,from_hdr,to_hdr,inv_cseq%s"/>
+`, strings.Join(refs, ""))
 	sdp := fmt.Sprintf(`v=0
       o=carrier 1 1 IN IP4 127.0.0.1
       s=-
@@ -278,6 +286,11 @@ func (c carrier) scenario() string {
 			b.WriteString(`  <recv request="BYE"/>
 ` + okToLast)
 		}
+	case "200nosdp": // answers without the SDP it owes
+		b.WriteString(resp("200", "OK", ""))
+		b.WriteString(`  <recv request="ACK"/>
+  <recv request="BYE"/>
+` + okToLast)
 	case "cross": // answers although the switch cancelled: the 200 crosses the CANCEL
 		b.WriteString(resp("180", "Ringing", ""))
 		b.WriteString(`  <recv request="CANCEL"/>

@@ -218,7 +218,6 @@ func (c *call) dial(trunk Trunk, e164 string) (outcome, bool, error) {
 			return outcome{dialtone.Failed, 408, "Request Timeout"}, true, fmt.Errorf("carrier %s: %w", trunk.Name, err)
 		}
 	}
-	c.attempt(trunk.Name, strconv.Itoa(cs.InviteResponse.StatusCode))
 	return c.connect(cs, trunk)
 }
 
@@ -244,15 +243,19 @@ func (c *call) connect(cs *sipgo.DialogClientSession, trunk Trunk) (outcome, boo
 	if err := cs.Ack(ackCtx); err != nil {
 		c.log.Warn("ack to carrier failed", "trunk", trunk.Name, "error", err)
 	}
+	code := strconv.Itoa(cs.InviteResponse.StatusCode)
 	if err := c.bridge.SetCarrierAnswer(cs.InviteResponse.Body()); err != nil {
+		c.attempt(trunk.Name, code+":unusable-sdp")
 		c.byeCarrier()
 		return outcome{dialtone.Failed, 488, "Not Acceptable Here: carrier media unusable"}, true, fmt.Errorf("carrier answer sdp: %w", err)
 	}
 	answer, err := c.bridge.AppAnswer()
 	if err != nil {
+		c.attempt(trunk.Name, code+":unusable-sdp")
 		c.byeCarrier()
 		return errorOutcome(err), false, fmt.Errorf("app answer sdp: %w", err)
 	}
+	c.attempt(trunk.Name, code)
 
 	c.mu.Lock()
 	c.answered = true
