@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/dialtone/dialtone"
 )
 
@@ -33,7 +35,6 @@ func blackHole(t *testing.T) int {
 	}()
 	return port
 }
-
 
 func answered(cdrs []*dialtone.CDR) []*dialtone.CDR {
 	var out []*dialtone.CDR
@@ -364,7 +365,7 @@ func TestCarrierAddresses(t *testing.T) {
 func TestCarrierPolicyAndBadAnswer(t *testing.T) {
 	p1, p2 := freePort(t), freePort(t)
 	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{p1, p2},
-		Routes: "  - {prefix: \"\", trunks: [carrier1, carrier2]}\n",
+		Routes:     "  - {prefix: \"\", trunks: [carrier1, carrier2]}\n",
 		TrunkExtra: map[int]string{1: `rewrite: {strip: 2, prefix: "0", tech_prefix: "77#"}, caller_id: {from: "12025550100", privacy: true}, headers: {X-Account: "acme-42"}`}})
 	sw.Account("alice", "secret")
 	rx := newReceiver(t)
@@ -387,5 +388,54 @@ func TestCarrierPolicyAndBadAnswer(t *testing.T) {
 	}
 	if cdrs := sw.CDRs(1); len(cdrs) != 1 || cdrs[0].Attempts != "carrier1=200:unusable-sdp;carrier2=200" || cdrs[0].Trunk != "carrier2" {
 		t.Errorf("CDRs %v (attempts %q): want one on carrier2 with attempts carrier1=200:unusable-sdp;carrier2=200", describe(cdrs), cdrs[0].Attempts)
+	}
+}
+
+// TestCarrierSRV: a carrier given by a domain is found through DNS SRV
+// (RFC 3263): its servers are tried by priority, so a silent first one
+// moves the call to the second.
+func TestCarrierSRV(t *testing.T) {
+	dead, live := blackHole(t), freePort(t)
+	dnsPort := freePort(t)
+	mux := dns.NewServeMux()
+	mux.HandleFunc("carrier.test.", func(w dns.ResponseWriter, req *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(req)
+		m.Authoritative = true
+		q := req.Question[0]
+		switch {
+		case q.Qtype == dns.TypeSRV && q.Name == "_sip._udp.carrier.test.":
+			for _, rr := range []string{
+				fmt.Sprintf("_sip._udp.carrier.test. 60 IN SRV 10 10 %d dead.carrier.test.", dead),
+				fmt.Sprintf("_sip._udp.carrier.test. 60 IN SRV 20 10 %d live.carrier.test.", live),
+			} {
+				r, _ := dns.NewRR(rr)
+				m.Answer = append(m.Answer, r)
+			}
+		case q.Qtype == dns.TypeA && (q.Name == "dead.carrier.test." || q.Name == "live.carrier.test."):
+			r, _ := dns.NewRR(q.Name + " 60 IN A 127.0.0.1")
+			m.Answer = append(m.Answer, r)
+		}
+		_ = w.WriteMsg(m)
+	})
+	server := &dns.Server{Addr: fmt.Sprintf("127.0.0.1:%d", dnsPort), Net: "udp", Handler: mux}
+	go server.ListenAndServe()
+	t.Cleanup(func() { server.Shutdown() })
+	time.Sleep(100 * time.Millisecond)
+
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{0}, SIPExtra: fmt.Sprintf("dns_server: \"127.0.0.1:%d\"", dnsPort),
+		TrunkExtra: map[int]string{0: `srv: carrier.test, invite_timeout: 1s`}})
+	sw.Account("alice", "secret")
+	rx := newReceiver(t)
+	c := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, live, 1)
+	if st := dialApp(t, sw, appCall{user: "alice", password: "secret", holdMS: 200, end: "bye"}, "+442079460018", 1, 1).Wait(20 * time.Second); st.Successful != 1 {
+		t.Fatalf("the call did not reach the carrier's second SRV target")
+	}
+	c.Wait(5 * time.Second)
+	if cdrs := sw.CDRs(1); len(cdrs) != 1 || cdrs[0].Attempts != "carrier1=no-response;carrier1=200" {
+		t.Errorf("CDRs %v: want attempts carrier1=no-response;carrier1=200", describe(cdrs))
+	}
+	if status := sw.CLI("trunks", "status"); !strings.Contains(status, "srv:carrier.test") {
+		t.Errorf("trunks status:\n%s", status)
 	}
 }

@@ -102,6 +102,7 @@ type Options struct {
 	BuyPlan      string         // buy deck of every trunk
 	TrunkExtra   map[int]string // more keys of trunks[i], e.g. "max_channels: 2"
 	Billing      string         // more keys of billing, e.g. "interval: 2s, credit_lead: 1s"
+	SIPExtra     string         // more keys of sip, e.g. dns_server: "127.0.0.1:5353"
 	Extra        string         // more top-level YAML (api, ...)
 }
 
@@ -147,7 +148,7 @@ func startSwitch(t *testing.T, o Options) *Switch {
 		if !strings.Contains(extra, "transport:") { // TrunkExtra may name its own
 			extra = ", transport: " + transport + extra
 		}
-		if !strings.Contains(extra, "addresses:") { // or several
+		if !strings.Contains(extra, "addresses:") && !strings.Contains(extra, "srv:") { // or several, or DNS
 			extra = fmt.Sprintf(", address: \"127.0.0.1:%d\"", p) + extra
 		}
 		fmt.Fprintf(&trunks, "  - {name: carrier%d, codecs: [PCMA, PCMU]%s}\n", i+1, extra)
@@ -168,13 +169,14 @@ sip:
   advertise: 127.0.0.1
   listen: [{transport: udp, addr: "127.0.0.1:%d"}, {transport: tcp, addr: "127.0.0.1:%d"}]
   ring_timeout: 20s
+  %s
 media: {bind: 127.0.0.1, advertise: 127.0.0.1, port_min: %d, port_max: %d, timeout: %s}
 trunks:
 %sroutes:
 %shttp: {listen: "127.0.0.1:%d"}
 shutdown: {drain_timeout: 5s}
 billing: {node: e2e, %s}
-%s`, sw.storeURL, sw.SIPPort, sw.SIPPort, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, trunks.String(), routes, sw.HTTPPort, o.Billing, o.Extra)
+%s`, sw.storeURL, sw.SIPPort, sw.SIPPort, o.SIPExtra, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, trunks.String(), routes, sw.HTTPPort, o.Billing, o.Extra)
 	sw.cfgPath = filepath.Join(dir, "dialtone.yaml")
 	if err := os.WriteFile(sw.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

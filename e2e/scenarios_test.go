@@ -178,10 +178,10 @@ func (a appCall) scenario() string {
 // Carrier side (sipp as the carrier's SIP server).
 
 type carrier struct {
-	answer  string // "200" (answer), "486" (busy), "ring" (ring until CANCEL), "cross" (answer the INVITE after a CANCEL), "503", "200nosdp"
-	rtpPort int    // where the carrier's SDP says to send media
-	early   bool   // send 183 with SDP (early media) before 200
-	byeMS   int    // with answer "200": the carrier hangs up after this long; 0 waits for BYE
+	answer  string   // "200" (answer), "486" (busy), "ring" (ring until CANCEL), "cross" (answer the INVITE after a CANCEL), "503", "200nosdp"
+	rtpPort int      // where the carrier's SDP says to send media
+	early   bool     // send 183 with SDP (early media) before 200
+	byeMS   int      // with answer "200": the carrier hangs up after this long; 0 waits for BYE
 	auth    string   // "user:password": challenge the INVITE with 401 and refuse (403) a wrong answer
 	expect  []string // regular expressions the INVITE must match, or the call fails (no < > " & : sipp's XML does not decode entities)
 }

@@ -35,7 +35,8 @@ type Route struct {
 	Prefix    string
 	Types     []NumberType
 	Trunks    []string
-	LeastCost bool // order Trunks by price for the number (see OrderByCost)
+	LeastCost bool  // order Trunks by price for the number (see OrderByCost)
+	Shares    []int // weights of Trunks for the first try (see Share); empty: in order
 }
 
 // Table finds the route of a number by longest prefix.
@@ -146,4 +147,34 @@ func Rewrite(e164 string, strip int, prefix, techPrefix string) string {
 	d := strings.TrimPrefix(e164, "+")
 	d = d[min(strip, len(d)):]
 	return techPrefix + prefix + d
+}
+
+// Share puts first the trunk that a weighted draw picks (weights[i] is
+// names[i]'s share; u is uniform in [0, 1)), and keeps the others in their
+// order behind it for failover. With no positive weight it changes nothing.
+func Share(names []string, weights []int, u float64) []string {
+	total := 0
+	for i := range names {
+		if i < len(weights) && weights[i] > 0 {
+			total += weights[i]
+		}
+	}
+	if total == 0 {
+		return names
+	}
+	x := int(u * float64(total))
+	pick := 0
+	for i := range names {
+		if i < len(weights) && weights[i] > 0 {
+			if x < weights[i] {
+				pick = i
+				break
+			}
+			x -= weights[i]
+		}
+	}
+	out := make([]string, 0, len(names))
+	out = append(out, names[pick])
+	out = append(out, names[:pick]...)
+	return append(out, names[pick+1:]...)
 }

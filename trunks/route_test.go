@@ -105,3 +105,25 @@ func TestRewrite(t *testing.T) {
 		}
 	}
 }
+
+func TestShare(t *testing.T) {
+	names := []string{"a", "b", "c"}
+	for _, tt := range []struct {
+		u    float64
+		want []string
+	}{{0, []string{"a", "b", "c"}}, {0.69, []string{"a", "b", "c"}}, {0.70, []string{"b", "a", "c"}}, {0.99, []string{"b", "a", "c"}}} {
+		if got := Share(names, []int{70, 30, 0}, tt.u); !slices.Equal(got, tt.want) {
+			t.Errorf("Share(70/30/0, u=%v) = %v, want %v", tt.u, got, tt.want)
+		}
+	}
+	if got := Share(names, nil, 0.5); !slices.Equal(got, names) {
+		t.Errorf("Share(no weights) = %v, want the order unchanged", got)
+	}
+	counts := map[string]int{}
+	for i := range 10000 {
+		counts[Share(names, []int{1, 3, 0}, float64(i)/10000)[0]]++
+	}
+	if counts["a"] != 2500 || counts["b"] != 7500 || counts["c"] != 0 {
+		t.Errorf("first picks over a uniform sweep = %v, want a 2500, b 7500, c 0", counts)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"strings"
@@ -42,6 +43,11 @@ func buildCarriers(tcs []TrunkConfig, rcs []RouteConfig, old *carriers, now func
 	cs := &carriers{byName: map[string]*carrier{}}
 	for i, tc := range tcs {
 		c := &carrier{cfg: tc}
+		if tc.SRV != "" { // addresses come from DNS at call time; this is the template
+			c.trunk = b2bua.Trunk{Name: tc.Name, Transport: tc.Transport, Codecs: tc.Codecs,
+				Username: tc.Username, Password: tc.Password, InviteTimeout: tc.InviteTimeout.D(),
+				CallerID: tc.CallerID.From, PAI: tc.CallerID.PAI, Privacy: tc.CallerID.Privacy, Headers: tc.Headers}
+		}
 		for _, addr := range tc.Endpoints() {
 			host, portStr, err := net.SplitHostPort(addr)
 			if err != nil {
@@ -57,7 +63,9 @@ func buildCarriers(tcs []TrunkConfig, rcs []RouteConfig, old *carriers, now func
 				CallerID: tc.CallerID.From, PAI: tc.CallerID.PAI, Privacy: tc.CallerID.Privacy, Headers: tc.Headers,
 			})
 		}
-		c.trunk = c.endpoints[0]
+		if len(c.endpoints) > 0 {
+			c.trunk = c.endpoints[0]
+		}
 		if old != nil {
 			if o := old.byName[tc.Name]; o != nil && o.cfg.MaxChannels == tc.MaxChannels && o.cfg.MaxCPS == tc.MaxCPS {
 				c.gate = o.gate
@@ -71,7 +79,7 @@ func buildCarriers(tcs []TrunkConfig, rcs []RouteConfig, old *carriers, now func
 	}
 	routes := make([]trunks.Route, 0, len(rcs))
 	for i, rc := range rcs {
-		route := trunks.Route{Prefix: rc.Prefix, Trunks: rc.Trunks, LeastCost: rc.LeastCost}
+		route := trunks.Route{Prefix: rc.Prefix, Trunks: rc.Trunks, LeastCost: rc.LeastCost, Shares: rc.Shares}
 		for _, s := range rc.Types {
 			t, err := trunks.ParseNumberType(s)
 			if err != nil {
@@ -92,6 +100,7 @@ func buildCarriers(tcs []TrunkConfig, rcs []RouteConfig, old *carriers, now func
 // router adapts the carriers in force to b2bua.Router.
 type router struct {
 	cur        atomic.Pointer[carriers]
+	srv        *srvResolver
 	cost       func(ctx context.Context, plan, e164, numberType string) (decimal.Decimal, bool)
 	registered func(trunk string) string // outbound registration state, for status
 }
@@ -108,6 +117,9 @@ func (r *router) Route(ctx context.Context, acct *dialtone.Account, dialed strin
 		return d, err
 	}
 	names := route.Trunks
+	if len(route.Shares) > 0 {
+		names = trunks.Share(names, route.Shares, rand.Float64())
+	}
 	if route.LeastCost && r.cost != nil {
 		names = trunks.OrderByCost(names, func(name string) (decimal.Decimal, bool) {
 			c := cs.byName[name]
@@ -120,20 +132,47 @@ func (r *router) Route(ctx context.Context, acct *dialtone.Account, dialed strin
 	for _, name := range names {
 		c := cs.byName[name]
 		user := trunks.Rewrite(n.E164, c.cfg.Rewrite.Strip, c.cfg.Rewrite.Prefix, c.cfg.Rewrite.TechPrefix)
-		for _, t := range c.endpoints { // a carrier's addresses, in order
+		for _, t := range r.endpoints(ctx, c) { // a carrier's addresses, in order
 			t.User = user
-			t.Acquire = c.gate.Acquire
+			if t.Acquire == nil {
+				t.Acquire = c.gate.Acquire
+			}
 			d.Trunks = append(d.Trunks, t)
 		}
 	}
 	return d, nil
 }
 
+// endpoints are the carrier's addresses: configured, or from DNS SRV. A
+// failed lookup gives one entry that is skipped with the reason, so that
+// the CDR shows it.
+func (r *router) endpoints(ctx context.Context, c *carrier) []b2bua.Trunk {
+	if c.cfg.SRV == "" {
+		return c.endpoints
+	}
+	targets, err := r.srv.Lookup(ctx, c.cfg.Transport, c.cfg.SRV)
+	if err != nil {
+		t := c.trunk
+		t.Acquire = func() (func(), error) { return nil, fmt.Errorf("dns") }
+		return []b2bua.Trunk{t}
+	}
+	out := make([]b2bua.Trunk, 0, len(targets))
+	for _, hp := range targets {
+		host, port, _ := net.SplitHostPort(hp)
+		t := c.trunk
+		t.Host = host
+		t.Port, _ = strconv.Atoi(port)
+		out = append(out, t)
+	}
+	return out
+}
+
 // health pings each carrier that asks for it with OPTIONS and marks it up
 // or down. Restart replaces the pingers after a reload.
 type health struct {
-	client *sipgo.Client
-	log    *slog.Logger
+	client    *sipgo.Client
+	log       *slog.Logger
+	endpoints func(context.Context, *carrier) []b2bua.Trunk
 
 	mu     sync.Mutex
 	cancel context.CancelFunc
@@ -204,7 +243,11 @@ func (h *health) watch(ctx context.Context, c *carrier) {
 // "" means one did (anything below 500), else the first address's failure.
 func (h *health) ping(ctx context.Context, c *carrier) string {
 	first := ""
-	for _, tr := range c.endpoints {
+	eps := h.endpoints(ctx, c)
+	if len(eps) == 1 && eps[0].Host == "" {
+		return "DNS: no servers for " + c.cfg.SRV
+	}
+	for _, tr := range eps {
 		reason := h.pingOne(ctx, c, tr)
 		if reason == "" {
 			return ""
@@ -283,7 +326,11 @@ func (r *router) status() []trunkStatus {
 	for _, name := range cs.order {
 		c := cs.byName[name]
 		up, reason, since := c.gate.State()
-		out = append(out, trunkStatus{Name: name, Address: strings.Join(c.cfg.Endpoints(), ","), Transport: c.cfg.Transport, Up: up, Reason: reason,
+		addr := strings.Join(c.cfg.Endpoints(), ",")
+		if c.cfg.SRV != "" {
+			addr = "srv:" + c.cfg.SRV
+		}
+		out = append(out, trunkStatus{Name: name, Address: addr, Transport: c.cfg.Transport, Up: up, Reason: reason,
 			Since: since.UTC(), Channels: c.gate.Channels(), MaxChannels: c.cfg.MaxChannels, MaxCPS: c.cfg.MaxCPS})
 		if r.registered != nil && c.cfg.Register.Enabled {
 			out[len(out)-1].Register = r.registered(name)

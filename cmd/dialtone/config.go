@@ -100,6 +100,7 @@ type SIPConfig struct {
 	RingTimeout Duration       `yaml:"ring_timeout"` // how long a carrier may ring before we give up
 	TLSCert     string         `yaml:"tls_cert"`     // PEM certificate chain of tls listeners
 	TLSKey      string         `yaml:"tls_key"`      // its PEM private key
+	DNSServer   string         `yaml:"dns_server"`   // IP:port of the DNS server for SRV; default: the system's
 	// AccountCacheTTL is how long an account read for authentication is
 	// reused; a disabled account or new password takes effect within it.
 	AccountCacheTTL Duration `yaml:"account_cache_ttl"`
@@ -117,6 +118,7 @@ type TrunkConfig struct {
 	Name          string            `yaml:"name"`
 	Address       string            `yaml:"address"`   // host:port of the carrier's SIP server
 	Addresses     []string          `yaml:"addresses"` // or several, tried in this order
+	SRV           string            `yaml:"srv"`       // or a domain whose SIP servers DNS SRV gives (RFC 3263)
 	Transport     string            `yaml:"transport"` // udp, tcp, tls
 	TLSCA         string            `yaml:"tls_ca"`    // PEM file of CAs that sign the carrier's certificate (besides the system's)
 	Codecs        []string          `yaml:"codecs"`    // offered in this order
@@ -176,6 +178,7 @@ type RouteConfig struct {
 	Types     []string `yaml:"types"`  // mobile, fixed, toll_free, premium, other; empty = any
 	Trunks    []string `yaml:"trunks"`
 	LeastCost bool     `yaml:"least_cost"` // order the trunks by their buy decks' rate for the number
+	Shares    []int    `yaml:"shares"`     // weights of the trunks for the first try, e.g. [70, 30]
 }
 
 type HTTPConfig struct {
@@ -339,6 +342,11 @@ func (c *Config) Validate() error {
 			return bad(key+".addr", "%q is not IP:port", l.Addr)
 		}
 	}
+	if c.SIP.DNSServer != "" {
+		if _, err := netip.ParseAddrPort(c.SIP.DNSServer); err != nil {
+			return bad("sip.dns_server", "%q is not IP:port", c.SIP.DNSServer)
+		}
+	}
 	if c.SIP.NonceTTL.D() < 10*time.Second {
 		return bad("sip.nonce_ttl", "%v is shorter than 10s", c.SIP.NonceTTL.D())
 	}
@@ -384,8 +392,17 @@ func (c *Config) Validate() error {
 			return bad(key+".name", "%q is defined twice", t.Name)
 		}
 		names[t.Name] = true
-		if (t.Address == "") == (len(t.Addresses) == 0) {
-			return bad(key+".address", "give address or addresses (one of them)")
+		given := 0
+		for _, g := range []bool{t.Address != "", len(t.Addresses) > 0, t.SRV != ""} {
+			if g {
+				given++
+			}
+		}
+		if given != 1 {
+			return bad(key+".address", "give one of address, addresses or srv")
+		}
+		if t.SRV != "" && (strings.ContainsAny(t.SRV, ": /") || !strings.Contains(t.SRV, ".")) {
+			return bad(key+".srv", "%q is not a domain name", t.SRV)
 		}
 		for _, a := range t.Endpoints() {
 			if _, _, err := net.SplitHostPort(a); err != nil {
@@ -473,6 +490,16 @@ func (c *Config) Validate() error {
 		}
 		if len(r.Trunks) == 0 {
 			return bad(key+".trunks", "needs at least one trunk")
+		}
+		if len(r.Shares) > 0 {
+			if len(r.Shares) != len(r.Trunks) || r.LeastCost {
+				return bad(key+".shares", "needs one weight per trunk, and not with least_cost")
+			}
+			for _, w := range r.Shares {
+				if w < 0 {
+					return bad(key+".shares", "weights must not be negative")
+				}
+			}
 		}
 		for _, name := range r.Trunks {
 			if !names[name] {

@@ -12,21 +12,24 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/dialtone/dialtone/switch/b2bua"
 )
 
 // registrations keeps the switch registered with the carriers that ask for
 // it (RFC 3261 section 10): a REGISTER with digest credentials, refreshed
 // before the granted expiry, retried after a failure, withdrawn on stop.
 type registrations struct {
-	client  *sipgo.Client
-	host    string // our advertised host, in Contact
-	port    int    // our UDP port, in Contact
-	log     *slog.Logger
-	mu      sync.Mutex
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	state   map[string]string // trunk -> "registered until ..." or the last error
-	stateMu sync.Mutex
+	client    *sipgo.Client
+	endpoints func(context.Context, *carrier) []b2bua.Trunk
+	host      string // our advertised host, in Contact
+	port      int    // our UDP port, in Contact
+	log       *slog.Logger
+	mu        sync.Mutex
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	state     map[string]string // trunk -> "registered until ..." or the last error
+	stateMu   sync.Mutex
 }
 
 // Restart stops the previous carriers' registrations and starts cs's.
@@ -110,7 +113,10 @@ func (r *registrations) keep(ctx context.Context, c *carrier) {
 // register sends one REGISTER and answers a digest challenge; it returns
 // the expiry the carrier granted.
 func (r *registrations) register(ctx context.Context, c *carrier, expires time.Duration) (time.Duration, error) {
-	tr := c.trunk
+	tr := r.endpoints(ctx, c)[0]
+	if tr.Host == "" {
+		return 0, fmt.Errorf("no server for %s in DNS", c.cfg.SRV)
+	}
 	user := c.cfg.Username
 	if user == "" {
 		user = c.cfg.Name

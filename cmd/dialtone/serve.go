@@ -299,7 +299,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		closeAll()
 		return nil, err
 	}
-	router := &router{}
+	router := &router{srv: newSRVResolver(cfg.SIP.DNSServer)}
 	router.cur.Store(cs)
 	media, err := newMediaFactory(cfg.Media, reg)
 	if err != nil {
@@ -338,9 +338,9 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		return r.PerMinute, true
 	}
 	reg.MustRegister(newCarrierCollector(router))
-	hc := &health{client: client, log: log}
+	hc := &health{client: client, log: log, endpoints: router.endpoints}
 	hc.Restart(cs)
-	regs := &registrations{client: client, host: cfg.SIP.Advertise, port: ports["udp"], log: log}
+	regs := &registrations{client: client, endpoints: router.endpoints, host: cfg.SIP.Advertise, port: ports["udp"], log: log}
 	regs.Restart(cs)
 	router.registered = regs.State
 	// Calls this node left open (a crash, a kill) are settled before new ones start.
