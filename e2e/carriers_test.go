@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -178,9 +179,9 @@ func TestDeadCarrierMarkedDown(t *testing.T) {
 	}
 }
 
-// TestReloadRoutes: SIGHUP swaps in new routes without dropping a call in
-// progress; a configuration that does not validate is refused and the old
-// one stays.
+// TestReloadRoutes: a reload (SIGHUP, or `dialtone reload`) swaps in new
+// routes without dropping a call in progress; a configuration that does not
+// validate is refused and the old one stays.
 func TestReloadRoutes(t *testing.T) {
 	p1, p2 := freePort(t), freePort(t)
 	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{p1, p2}, Routes: "  - {prefix: \"\", trunks: [carrier1]}\n"})
@@ -206,11 +207,15 @@ func TestReloadRoutes(t *testing.T) {
 	}
 	_ = sw.cmd.Process.Signal(syscall.SIGHUP)
 	time.Sleep(300 * time.Millisecond)
+	if out, err := exec.Command(binary, "-c", sw.cfgPath, "reload").CombinedOutput(); err == nil || !strings.Contains(string(out), "nothing sent") {
+		t.Errorf("dialtone reload with a bad file = %v: %s; want a refusal", err, out)
+	}
 	if err := os.WriteFile(sw.cfgPath, []byte(good), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_ = sw.cmd.Process.Signal(syscall.SIGHUP)
-	time.Sleep(300 * time.Millisecond)
+	if out := sw.CLI("reload"); !strings.Contains(out, "reloaded") {
+		t.Errorf("dialtone reload = %q", out)
+	}
 	c2 := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, p2, 1)
 	if st := dialApp(t, sw, appCall{user: "alice", password: "secret", holdMS: 200, end: "bye"}, "+442079460018", 1, 1).Wait(20 * time.Second); st.Successful != 1 {
 		t.Errorf("a call after the reload failed")
