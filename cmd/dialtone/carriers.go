@@ -167,49 +167,65 @@ func (r *router) endpoints(ctx context.Context, c *carrier) []b2bua.Trunk {
 	return out
 }
 
-// health pings each carrier that asks for it with OPTIONS and marks it up
-// or down. Restart replaces the pingers after a reload.
-type health struct {
-	client    *sipgo.Client
-	log       *slog.Logger
-	endpoints func(context.Context, *carrier) []b2bua.Trunk
-
+// loops runs one goroutine per carrier that wants one, and replaces them
+// all when the carriers change.
+type loops struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-// Restart stops the pingers of the previous carriers and starts cs's.
-func (h *health) Restart(cs *carriers) {
-	h.Stop()
+// Restart stops the previous loops and runs run for each carrier of cs
+// that want selects.
+func (l *loops) Restart(cs *carriers, want func(*carrier) bool, run func(context.Context, *carrier)) {
+	l.Stop()
 	ctx, cancel := context.WithCancel(context.Background())
-	h.mu.Lock()
-	h.cancel = cancel
-	h.mu.Unlock()
+	l.mu.Lock()
+	l.cancel = cancel
+	l.mu.Unlock()
 	for _, name := range cs.order {
 		c := cs.byName[name]
-		if c.cfg.Options.Interval.D() <= 0 {
-			c.gate.SetUp(true, "")
+		if !want(c) {
 			continue
 		}
-		h.wg.Add(1)
+		l.wg.Add(1)
 		go func() {
-			defer h.wg.Done()
-			h.watch(ctx, c)
+			defer l.wg.Done()
+			run(ctx, c)
 		}()
 	}
 }
 
-// Stop ends the pingers and waits for them.
-func (h *health) Stop() {
-	h.mu.Lock()
-	cancel := h.cancel
-	h.cancel = nil
-	h.mu.Unlock()
+// Stop ends the loops and waits for them.
+func (l *loops) Stop() {
+	l.mu.Lock()
+	cancel := l.cancel
+	l.cancel = nil
+	l.mu.Unlock()
 	if cancel != nil {
 		cancel()
 	}
-	h.wg.Wait()
+	l.wg.Wait()
+}
+
+// health pings each carrier that asks for it with OPTIONS and marks it up
+// or down. Restart replaces the pingers after a reload.
+type health struct {
+	loops
+	client    *sipgo.Client
+	log       *slog.Logger
+	endpoints func(context.Context, *carrier) []b2bua.Trunk
+}
+
+// Restart stops the pingers of the previous carriers and starts cs's.
+func (h *health) Restart(cs *carriers) {
+	h.loops.Restart(cs, func(c *carrier) bool {
+		if c.cfg.Options.Interval.D() <= 0 {
+			c.gate.SetUp(true, "") // not checked: always up
+			return false
+		}
+		return true
+	}, h.watch)
 }
 
 func (h *health) watch(ctx context.Context, c *carrier) {

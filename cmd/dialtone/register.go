@@ -20,48 +20,19 @@ import (
 // it (RFC 3261 section 10): a REGISTER with digest credentials, refreshed
 // before the granted expiry, retried after a failure, withdrawn on stop.
 type registrations struct {
+	loops
 	client    *sipgo.Client
 	endpoints func(context.Context, *carrier) []b2bua.Trunk
 	host      string // our advertised host, in Contact
 	port      int    // our UDP port, in Contact
 	log       *slog.Logger
-	mu        sync.Mutex
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	state     map[string]string // trunk -> "registered until ..." or the last error
 	stateMu   sync.Mutex
+	state     map[string]string // trunk -> "registered until ..." or the last error
 }
 
-// Restart stops the previous carriers' registrations and starts cs's.
+// Restart withdraws the previous carriers' registrations and starts cs's.
 func (r *registrations) Restart(cs *carriers) {
-	r.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	r.mu.Lock()
-	r.cancel = cancel
-	r.mu.Unlock()
-	for _, name := range cs.order {
-		c := cs.byName[name]
-		if !c.cfg.Register.Enabled {
-			continue
-		}
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			r.keep(ctx, c)
-		}()
-	}
-}
-
-// Stop withdraws the registrations and waits.
-func (r *registrations) Stop() {
-	r.mu.Lock()
-	cancel := r.cancel
-	r.cancel = nil
-	r.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-	r.wg.Wait()
+	r.loops.Restart(cs, func(c *carrier) bool { return c.cfg.Register.Enabled }, r.keep)
 }
 
 // State is what each registering carrier's last attempt gave.
