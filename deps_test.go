@@ -26,6 +26,7 @@ func TestDependencyArrows(t *testing.T) {
 		"billing":       {"switch/", "media/", "trunks", "sqlite", "postgres", "companion"},
 		"sqlite":        {"switch/", "media/", "trunks", "billing", "postgres"},
 		"postgres":      {"switch/", "media/", "trunks", "billing", "sqlite"},
+		"companion":     {"switch/", "media/", "trunks", "billing", "sqlite", "postgres"},
 	}
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	checked := 0

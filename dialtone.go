@@ -131,6 +131,8 @@ type AccountStore interface {
 	CreateAccount(ctx context.Context, a *Account) error
 	// AccountByUsername fails with ErrNotFound when there is no such account.
 	AccountByUsername(ctx context.Context, username string) (*Account, error)
+	// AccountByID fails with ErrNotFound when there is no such account.
+	AccountByID(ctx context.Context, id int64) (*Account, error)
 	// Accounts lists accounts ordered by username.
 	Accounts(ctx context.Context) ([]*Account, error)
 	// UpdateAccount applies upd and returns the account as stored.
@@ -241,6 +243,7 @@ type Store interface {
 	RateStore
 	BundleStore
 	SessionStore
+	TokenStore
 	// Ping reports whether the store answers; used by /readyz.
 	Ping(ctx context.Context) error
 	Close() error

@@ -244,3 +244,15 @@ func (db *DB) EachCDR(ctx context.Context, f dialtone.CDRFilter, fn func(*dialto
 	}
 	return nil
 }
+
+// AccountByID finds an account.
+func (db *DB) AccountByID(ctx context.Context, id int64) (*dialtone.Account, error) {
+	a, err := scanAccount(db.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("account %d: %w", id, dialtone.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("account %d: %w", id, err)
+	}
+	return a, nil
+}

@@ -277,3 +277,15 @@ func (db *DB) ExportCDRs(ctx context.Context, f dialtone.CDRFilter, format dialt
 	}
 	return e.Count(), nil
 }
+
+// AccountByID finds an account.
+func (db *DB) AccountByID(ctx context.Context, id int64) (*dialtone.Account, error) {
+	a, err := scanAccount(db.read.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("account %d: %w", id, dialtone.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("account %d: %w", id, err)
+	}
+	return a, nil
+}

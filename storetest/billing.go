@@ -440,3 +440,40 @@ func testSessionsConcurrent(t *testing.T, st dialtone.Store) {
 	wantBalance(t, st, dialtone.CallRevenueAccount("USD"), "0.30")
 	CheckLedger(t, st)
 }
+
+func testTokens(t *testing.T, st dialtone.Store) {
+	ctx := context.Background()
+	alice := newAccount(t, st, "alice")
+	if h, err := st.PasswordHash(ctx, alice.ID); err != nil || h != "" {
+		t.Errorf("PasswordHash(new account) = %q, %v; want empty", h, err)
+	}
+	if err := st.SetPassword(ctx, alice.ID, "$2a$10$hash"); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := st.PasswordHash(ctx, alice.ID); h != "$2a$10$hash" {
+		t.Errorf("PasswordHash() = %q", h)
+	}
+	if err := st.SetPassword(ctx, 999999, "x"); !errors.Is(err, dialtone.ErrNotFound) {
+		t.Errorf("SetPassword(unknown) = %v, want %v", err, dialtone.ErrNotFound)
+	}
+	tok := &dialtone.Token{Hash: "abc", AccountID: alice.ID, CreatedAt: Base, ExpiresAt: Base.Add(time.Hour)}
+	if err := st.CreateToken(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateToken(ctx, tok); !errors.Is(err, dialtone.ErrConflict) {
+		t.Errorf("CreateToken(again) = %v, want %v", err, dialtone.ErrConflict)
+	}
+	got, err := st.TokenByHash(ctx, "abc")
+	if err != nil || got.AccountID != alice.ID || !got.ExpiresAt.Equal(tok.ExpiresAt) || !got.Live(Base) || got.Live(Base.Add(2*time.Hour)) {
+		t.Errorf("TokenByHash() = %+v, %v", got, err)
+	}
+	if err := st.RevokeToken(ctx, "abc", Base.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := st.TokenByHash(ctx, "abc"); got.Live(Base.Add(2*time.Minute)) || !got.RevokedAt.Equal(Base.Add(time.Minute)) {
+		t.Errorf("after RevokeToken: %+v", got)
+	}
+	if _, err := st.TokenByHash(ctx, "nope"); !errors.Is(err, dialtone.ErrNotFound) {
+		t.Errorf("TokenByHash(unknown) = %v", err)
+	}
+}

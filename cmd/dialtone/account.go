@@ -217,3 +217,23 @@ func orNone(s string) string {
 	}
 	return s
 }
+
+// apiAccounts creates accounts for the companion API's sign-up: the same
+// account as the SIP credentials, hashed for the configured realm.
+type apiAccounts struct {
+	st    dialtone.Store
+	realm string
+}
+
+func (a apiAccounts) Create(ctx context.Context, username, password, country, currency string) (*dialtone.Account, error) {
+	acct := &dialtone.Account{
+		Username: username, Realm: a.realm,
+		HA1MD5:    digest.HA1(digest.MD5, username, a.realm, password),
+		HA1SHA256: digest.HA1(digest.SHA256, username, a.realm, password),
+		Country:   country, Currency: currency, Status: dialtone.AccountActive,
+	}
+	if err := a.st.CreateAccount(ctx, acct); err != nil {
+		return nil, err
+	}
+	return acct, nil
+}

@@ -63,7 +63,11 @@ type BundleConfig struct {
 }
 
 type APIConfig struct {
-	Tokens []TokenConfig `yaml:"tokens"`
+	Tokens        []TokenConfig `yaml:"tokens"`
+	Signup        string        `yaml:"signup"`         // open, invite or closed
+	InviteCodes   []string      `yaml:"invite_codes"`   // for signup: invite
+	TokenTTL      Duration      `yaml:"token_ttl"`      // lifetime of a sign-in token
+	WebhookSecret string        `yaml:"webhook_secret"` // HMAC key of payment webhooks; empty: webhooks off
 }
 
 // TokenConfig is a bearer token of the HTTP API.
@@ -550,6 +554,25 @@ func (c *Config) validateBilling(bad func(key, format string, a ...any) error) e
 			return bad(key+".code", "%q is defined twice", bc.Code)
 		}
 		codes[bc.Code] = true
+	}
+	switch c.API.Signup {
+	case "":
+		c.API.Signup = "closed"
+	case "open", "closed":
+	case "invite":
+		if len(c.API.InviteCodes) == 0 {
+			return bad("api.invite_codes", "signup: invite needs at least one code")
+		}
+	default:
+		return bad("api.signup", "%q is not one of open, invite, closed", c.API.Signup)
+	}
+	if c.API.TokenTTL.D() == 0 {
+		c.API.TokenTTL = Duration(30 * 24 * time.Hour)
+	} else if c.API.TokenTTL.D() < time.Minute {
+		return bad("api.token_ttl", "%v is shorter than 1m", c.API.TokenTTL.D())
+	}
+	if s := c.API.WebhookSecret; s != "" && len(s) < 32 {
+		return bad("api.webhook_secret", "is shorter than 32 characters")
 	}
 	for i, t := range c.API.Tokens {
 		key := fmt.Sprintf("api.tokens[%d]", i)

@@ -26,6 +26,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/companion"
 	"github.com/dialtone/dialtone/postgres"
 	"github.com/dialtone/dialtone/sqlite"
 	"github.com/dialtone/dialtone/switch/b2bua"
@@ -457,6 +458,17 @@ func adminMux(cfg *Config, st dialtone.Store, reg *prometheus.Registry, sw *theS
 		}
 		fmt.Fprintln(w, "reloaded")
 	})
+	// The companion API: accounts, tokens, wallet.
+	var bundles []dialtone.Bundle
+	for _, bc := range cfg.Bundles {
+		if b, err := bc.Bundle(); err == nil { // checked at start
+			bundles = append(bundles, b)
+		}
+	}
+	api := companion.New(companion.Config{Signup: cfg.API.Signup, InviteCodes: cfg.API.InviteCodes, TokenTTL: cfg.API.TokenTTL.D(),
+		WebhookSecret: cfg.API.WebhookSecret, Bundles: bundles}, st, apiAccounts{st: st, realm: cfg.SIP.Realm},
+		func() time.Time { return time.Now().UTC() }, sw.log)
+	mux.Handle("/api/v1/", api.Handler())
 	// Finance: CDR export with a bearer token of role finance.
 	mux.Handle("/api/v1/cdrs", requireRole(cfg.API.Tokens, "finance", cdrExportHandler(st)))
 	return mux

@@ -1,0 +1,403 @@
+// Package companion is the thin HTTP API beside the dialer: sign-up and
+// sign-in on the same account as the SIP credentials, bearer tokens, and
+// the wallet (balance, history, transfers, bundles, payment-provider
+// top-ups). All money moves through the ledger of the store.
+//
+// Conventions: JSON in and out; unknown fields, bodies over 64 KiB and
+// amounts that are not plain decimals of at most two places are refused
+// with 400; every error is {"error": {"code", "message"}}; lists are
+// paginated with a cursor. The OpenAPI document is served at
+// /api/v1/openapi.json. A Server is safe for concurrent use.
+package companion
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shopspring/decimal"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/dialtone/dialtone"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// Store is what the API needs from storage.
+type Store interface {
+	AccountByUsername(ctx context.Context, username string) (*dialtone.Account, error)
+	AccountByID(ctx context.Context, id int64) (*dialtone.Account, error)
+	dialtone.TokenStore
+	dialtone.LedgerStore
+	dialtone.BundleStore
+}
+
+// Accounts creates accounts with their SIP credentials (the switch's
+// digest hashes are made by the caller's implementation).
+type Accounts interface {
+	Create(ctx context.Context, username, password, country, currency string) (*dialtone.Account, error)
+}
+
+// Config tunes the API.
+type Config struct {
+	// Signup is "open", "invite" (an invite code from InviteCodes is
+	// required) or "closed".
+	Signup      string
+	InviteCodes []string
+	TokenTTL    time.Duration
+	// WebhookSecret signs payment-provider webhooks (HMAC-SHA256 of the body,
+	// hex, in X-Signature).
+	WebhookSecret string
+	Bundles       []dialtone.Bundle
+	// LoginAttempts is how many failed sign-ins per username and address are
+	// allowed per LoginWindow before 429.
+	LoginAttempts int
+	LoginWindow   time.Duration
+}
+
+// Server serves the API.
+type Server struct {
+	cfg      Config
+	store    Store
+	accounts Accounts
+	now      func() time.Time
+	log      *slog.Logger
+
+	mu       sync.Mutex
+	failures map[string][]time.Time // sign-in failures by username and address
+}
+
+// New returns a server; now is its clock.
+func New(cfg Config, store Store, accounts Accounts, now func() time.Time, log *slog.Logger) *Server {
+	if cfg.TokenTTL <= 0 {
+		cfg.TokenTTL = 30 * 24 * time.Hour
+	}
+	if cfg.LoginAttempts <= 0 {
+		cfg.LoginAttempts = 5
+	}
+	if cfg.LoginWindow <= 0 {
+		cfg.LoginWindow = time.Minute
+	}
+	return &Server{cfg: cfg, store: store, accounts: accounts, now: now, log: log, failures: map[string][]time.Time{}}
+}
+
+// Handler routes /api/v1/.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/v1/openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
+	})
+	mux.HandleFunc("POST /api/v1/signup", s.signup)
+	mux.HandleFunc("POST /api/v1/sessions", s.signin)
+	mux.Handle("DELETE /api/v1/sessions/current", s.auth(s.signout))
+	mux.Handle("GET /api/v1/me", s.auth(s.me))
+	mux.Handle("GET /api/v1/wallet", s.auth(s.wallet))
+	mux.Handle("GET /api/v1/wallet/history", s.auth(s.history))
+	mux.Handle("POST /api/v1/wallet/transfers", s.auth(s.transfer))
+	mux.Handle("POST /api/v1/wallet/bundles", s.auth(s.buyBundle))
+	mux.HandleFunc("POST /api/v1/webhooks/payments", s.paymentWebhook)
+	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	return mux
+}
+
+// apiError is every error body.
+type apiError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var e apiError
+	e.Error.Code, e.Error.Message = code, msg
+	writeJSON(w, status, e)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// fail maps a domain error to its HTTP status: the one table of them.
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	switch {
+	case errors.Is(err, dialtone.ErrInvalid):
+		writeError(w, http.StatusBadRequest, "invalid", err.Error())
+	case errors.Is(err, dialtone.ErrNotFound):
+		writeError(w, http.StatusNotFound, "not_found", err.Error())
+	case errors.Is(err, dialtone.ErrConflict):
+		writeError(w, http.StatusConflict, "conflict", err.Error())
+	case errors.Is(err, dialtone.ErrInsufficientFunds):
+		writeError(w, http.StatusPaymentRequired, "insufficient_funds", "not enough money in the wallet")
+	case errors.Is(err, dialtone.ErrForbidden):
+		writeError(w, http.StatusForbidden, "forbidden", err.Error())
+	default:
+		s.log.Error("api error", "error", err)
+		writeError(w, http.StatusInternalServerError, "internal", "something went wrong; try again")
+	}
+}
+
+const maxBody = 64 << 10
+
+// decode reads a JSON body strictly: one object, known fields, bounded size.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			writeError(w, http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is over %d bytes", maxBody))
+		case errors.Is(err, io.EOF):
+			writeError(w, http.StatusBadRequest, "invalid_json", "the body is empty; send a JSON object")
+		default:
+			writeError(w, http.StatusBadRequest, "invalid_json", "the body is not the JSON object expected: "+err.Error())
+		}
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "invalid_json", "the body holds more than one JSON value")
+		return false
+	}
+	return true
+}
+
+// amount reads a money amount: a positive plain decimal of at most two places.
+func amount(s string) (decimal.Decimal, error) {
+	d, err := dialtone.ParseAmount(s)
+	if err != nil {
+		return d, err
+	}
+	if !d.IsPositive() {
+		return d, fmt.Errorf("%w amount %s: must be positive", dialtone.ErrInvalid, s)
+	}
+	if d.Exponent() < -2 && !d.Equal(d.Truncate(2)) {
+		return d, fmt.Errorf("%w amount %s: at most 2 decimal places", dialtone.ErrInvalid, s)
+	}
+	return d, nil
+}
+
+// signup: POST /api/v1/signup
+func (s *Server) signup(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+		Country  string `json:"country"`
+		Currency string `json:"currency"`
+		Invite   string `json:"invite"`
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	switch s.cfg.Signup {
+	case "open":
+	case "invite":
+		ok := false
+		for _, c := range s.cfg.InviteCodes {
+			if hmac.Equal([]byte(c), []byte(in.Invite)) {
+				ok = true
+			}
+		}
+		if !ok {
+			writeError(w, http.StatusForbidden, "invite_required", "sign-up needs a valid invite code")
+			return
+		}
+	default:
+		writeError(w, http.StatusForbidden, "signup_closed", "sign-up is closed; ask an operator for an account")
+		return
+	}
+	if len(in.Password) < 8 || len(in.Password) > 72 {
+		writeError(w, http.StatusBadRequest, "invalid", "password must be 8 to 72 characters")
+		return
+	}
+	if in.Currency == "" {
+		in.Currency = "USD"
+	}
+	a, err := s.accounts.Create(r.Context(), in.Username, in.Password, strings.ToUpper(in.Country), strings.ToUpper(in.Currency))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	hash, err := bcrypt.GenerateFromPassword([]byte(in.Password), bcrypt.DefaultCost)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if err := s.store.SetPassword(r.Context(), a.ID, string(hash)); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, accountView(a))
+}
+
+type accountJSON struct {
+	ID       int64  `json:"id"`
+	Username string `json:"username"`
+	Country  string `json:"country"`
+	Currency string `json:"currency"`
+	Status   string `json:"status"`
+}
+
+func accountView(a *dialtone.Account) accountJSON {
+	return accountJSON{ID: a.ID, Username: a.Username, Country: a.Country, Currency: a.Currency, Status: string(a.Status)}
+}
+
+// signin: POST /api/v1/sessions
+func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if !decode(w, r, &in) {
+		return
+	}
+	key := strings.ToLower(in.Username) + "|" + clientIP(r)
+	if !s.allowLogin(key) {
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.LoginWindow/time.Second)))
+		writeError(w, http.StatusTooManyRequests, "rate_limited", "too many failed sign-ins; wait and try again")
+		return
+	}
+	bad := func() {
+		s.loginFailed(key)
+		writeError(w, http.StatusUnauthorized, "bad_credentials", "wrong username or password")
+	}
+	a, err := s.store.AccountByUsername(r.Context(), in.Username)
+	if errors.Is(err, dialtone.ErrNotFound) {
+		bad()
+		return
+	}
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	hash, err := s.store.PasswordHash(r.Context(), a.ID)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	if hash == "" || bcrypt.CompareHashAndPassword([]byte(hash), []byte(in.Password)) != nil {
+		bad()
+		return
+	}
+	if a.Status != dialtone.AccountActive {
+		writeError(w, http.StatusForbidden, "account_disabled", "this account is disabled")
+		return
+	}
+	var raw [32]byte
+	_, _ = rand.Read(raw[:])
+	token := "dt_" + hex.EncodeToString(raw[:])
+	now := s.now()
+	t := &dialtone.Token{Hash: hashToken(token), AccountID: a.ID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.TokenTTL)}
+	if err := s.store.CreateToken(r.Context(), t); err != nil {
+		s.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"token": token, "expires_at": t.ExpiresAt.UTC().Format(time.RFC3339), "account": accountView(a)})
+}
+
+func hashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+func clientIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		host = host[:i]
+	}
+	return host
+}
+
+// allowLogin reports whether key has failed fewer times than allowed within the window.
+func (s *Server) allowLogin(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cut := s.now().Add(-s.cfg.LoginWindow)
+	fs := s.failures[key]
+	for len(fs) > 0 && fs[0].Before(cut) {
+		fs = fs[1:]
+	}
+	if len(fs) == 0 {
+		delete(s.failures, key)
+	} else {
+		s.failures[key] = fs
+	}
+	return len(fs) < s.cfg.LoginAttempts
+}
+
+func (s *Server) loginFailed(key string) {
+	s.mu.Lock()
+	s.failures[key] = append(s.failures[key], s.now())
+	s.mu.Unlock()
+}
+
+type ctxKey struct{}
+
+type caller struct {
+	account *dialtone.Account
+	token   string // its hash
+}
+
+// auth lets a request through with a live bearer token, and gives the
+// handler its account.
+func (s *Server) auth(next func(http.ResponseWriter, *http.Request, *caller)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || raw == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="dialtone"`)
+			writeError(w, http.StatusUnauthorized, "unauthenticated", "send Authorization: Bearer TOKEN (POST /api/v1/sessions gives one)")
+			return
+		}
+		t, err := s.store.TokenByHash(r.Context(), hashToken(raw))
+		if err != nil || !t.Live(s.now()) {
+			if err != nil && !errors.Is(err, dialtone.ErrNotFound) {
+				s.fail(w, err)
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="dialtone", error="invalid_token"`)
+			writeError(w, http.StatusUnauthorized, "invalid_token", "the token is unknown, expired or revoked")
+			return
+		}
+		a, err := s.store.AccountByID(r.Context(), t.AccountID)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		if a.Status != dialtone.AccountActive {
+			writeError(w, http.StatusForbidden, "account_disabled", "this account is disabled")
+			return
+		}
+		next(w, r, &caller{account: a, token: t.Hash})
+	})
+}
+
+func (s *Server) signout(w http.ResponseWriter, r *http.Request, c *caller) {
+	if err := s.store.RevokeToken(r.Context(), c.token, s.now()); err != nil {
+		s.fail(w, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) me(w http.ResponseWriter, _ *http.Request, c *caller) {
+	writeJSON(w, http.StatusOK, accountView(c.account))
+}

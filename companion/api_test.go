@@ -1,0 +1,366 @@
+package companion_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/companion"
+	"github.com/dialtone/dialtone/postgres"
+	"github.com/dialtone/dialtone/sqlite"
+	"github.com/dialtone/dialtone/storetest"
+)
+
+const secret = "webhook-secret-0123456789abcdef0123"
+
+// accounts creates accounts the way the switch does, with placeholder
+// digest hashes (SIP authentication is not under test here).
+type accounts struct{ st dialtone.Store }
+
+func (a accounts) Create(ctx context.Context, username, _, country, currency string) (*dialtone.Account, error) {
+	acct := &dialtone.Account{Username: username, Realm: "dialtone", HA1MD5: "x", HA1SHA256: "x", Country: country, Currency: currency, Status: dialtone.AccountActive}
+	if err := a.st.CreateAccount(ctx, acct); err != nil {
+		return nil, err
+	}
+	return acct, nil
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type api struct {
+	t     *testing.T
+	url   string
+	st    dialtone.Store
+	clock *clock
+}
+
+func stores(t *testing.T) map[string]func(*testing.T) dialtone.Store {
+	return map[string]func(*testing.T) dialtone.Store{
+		"sqlite": func(t *testing.T) dialtone.Store {
+			db, err := sqlite.OpenMigrated(context.Background(), filepath.Join(t.TempDir(), "d.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		},
+		"postgres": func(t *testing.T) dialtone.Store {
+			db, err := postgres.Open(context.Background(), storetest.PostgresURL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			if _, err := db.Migrate(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			return db
+		},
+	}
+}
+
+func eachStore(t *testing.T, signup string, f func(t *testing.T, a *api)) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			st := open(t)
+			c := &clock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
+			bundles := []dialtone.Bundle{{Code: "world100", Name: "World 100", Seconds: 6000, Price: decimal.RequireFromString("0.99"),
+				Currency: "USD", Validity: 30 * 24 * time.Hour, Increment: 60}}
+			s := companion.New(companion.Config{Signup: signup, InviteCodes: []string{"welcome-2026"}, WebhookSecret: secret, Bundles: bundles},
+				st, accounts{st}, c.now, slog.New(slog.DiscardHandler))
+			srv := httptest.NewServer(s.Handler())
+			t.Cleanup(srv.Close)
+			f(t, &api{t: t, url: srv.URL, st: st, clock: c})
+		})
+	}
+}
+
+// do sends a request and decodes the JSON answer into a map.
+func (a *api) do(method, path, token string, body any, headers ...string) (int, map[string]any) {
+	a.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		raw, _ := json.Marshal(b)
+		r = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, a.url+path, r)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	raw, _ := io.ReadAll(res.Body)
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			a.t.Fatalf("%s %s: answer is not JSON: %q", method, path, raw)
+		}
+	}
+	return res.StatusCode, out
+}
+
+func errCode(out map[string]any) string {
+	e, _ := out["error"].(map[string]any)
+	c, _ := e["code"].(string)
+	return c
+}
+
+// user signs up and in, and returns a token.
+func (a *api) user(name string) string {
+	a.t.Helper()
+	if code, out := a.do("POST", "/api/v1/signup", "", map[string]string{"username": name, "password": "correct horse", "country": "US"}); code != 201 {
+		a.t.Fatalf("signup %s = %d %v", name, code, out)
+	}
+	code, out := a.do("POST", "/api/v1/sessions", "", map[string]string{"username": name, "password": "correct horse"})
+	if code != 201 {
+		a.t.Fatalf("sign in %s = %d %v", name, code, out)
+	}
+	return out["token"].(string)
+}
+
+func (a *api) pay(id, user, amount string) (int, map[string]any) {
+	body := fmt.Sprintf(`{"payment_id":%q,"username":%q,"amount":%q,"currency":"USD"}`, id, user, amount)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(body))
+	return a.do("POST", "/api/v1/webhooks/payments", "", body, "X-Signature", hex.EncodeToString(mac.Sum(nil)))
+}
+
+func (a *api) balance(token string) string {
+	a.t.Helper()
+	code, out := a.do("GET", "/api/v1/wallet", token, nil)
+	if code != 200 {
+		a.t.Fatalf("GET wallet = %d %v", code, out)
+	}
+	return out["balance"].(string)
+}
+
+func TestSignupAndTokens(t *testing.T) {
+	eachStore(t, "invite", func(t *testing.T, a *api) {
+		signup := func(body any) (int, string) {
+			code, out := a.do("POST", "/api/v1/signup", "", body)
+			return code, errCode(out)
+		}
+		for _, tt := range []struct {
+			name string
+			body any
+			code int
+			err  string
+		}{
+			{"no invite", map[string]string{"username": "alice", "password": "correct horse", "country": "US"}, 403, "invite_required"},
+			{"wrong invite", map[string]string{"username": "alice", "password": "correct horse", "country": "US", "invite": "nope"}, 403, "invite_required"},
+			{"malformed JSON", `{"username": "alice",`, 400, "invalid_json"},
+			{"unknown field", `{"username": "alice", "password": "correct horse", "country": "US", "invite": "welcome-2026", "admin": true}`, 400, "invalid_json"},
+			{"oversized body", `{"username": "` + strings.Repeat("a", 70<<10) + `"}`, 413, "too_large"},
+			{"short password", map[string]string{"username": "alice", "password": "short", "country": "US", "invite": "welcome-2026"}, 400, "invalid"},
+			{"bad country", map[string]string{"username": "alice", "password": "correct horse", "country": "USA", "invite": "welcome-2026"}, 400, "invalid"},
+			{"good", map[string]string{"username": "alice", "password": "correct horse", "country": "US", "invite": "welcome-2026"}, 201, ""},
+			{"taken", map[string]string{"username": "alice", "password": "correct horse", "country": "US", "invite": "welcome-2026"}, 409, "conflict"},
+		} {
+			if code, err := signup(tt.body); code != tt.code || err != tt.err {
+				t.Errorf("signup %s = %d %q, want %d %q", tt.name, code, err, tt.code, tt.err)
+			}
+		}
+		if code, out := a.do("POST", "/api/v1/sessions", "", map[string]string{"username": "alice", "password": "wrong password"}); code != 401 || errCode(out) != "bad_credentials" {
+			t.Errorf("sign in with a wrong password = %d %v", code, out)
+		}
+		code, out := a.do("POST", "/api/v1/sessions", "", map[string]string{"username": "alice", "password": "correct horse"})
+		if code != 201 {
+			t.Fatalf("sign in = %d %v", code, out)
+		}
+		token := out["token"].(string)
+		if code, out := a.do("GET", "/api/v1/me", token, nil); code != 200 || out["username"] != "alice" {
+			t.Errorf("GET me = %d %v", code, out)
+		}
+		for _, tok := range []string{"", "dt_not-a-token"} {
+			if code, _ := a.do("GET", "/api/v1/me", tok, nil); code != 401 {
+				t.Errorf("GET me with token %q = %d, want 401", tok, code)
+			}
+		}
+		if code, _ := a.do("DELETE", "/api/v1/sessions/current", token, nil); code != 204 {
+			t.Errorf("sign out = %d", code)
+		}
+		if code, _ := a.do("GET", "/api/v1/me", token, nil); code != 401 {
+			t.Errorf("GET me with a revoked token = %d, want 401", code)
+		}
+		_, out = a.do("POST", "/api/v1/sessions", "", map[string]string{"username": "alice", "password": "correct horse"})
+		token = out["token"].(string)
+		a.clock.add(31 * 24 * time.Hour)
+		if code, _ := a.do("GET", "/api/v1/me", token, nil); code != 401 {
+			t.Errorf("GET me with an expired token = %d, want 401", code)
+		}
+		// Five failures a minute, then 429 even with the right password.
+		for range 5 {
+			a.do("POST", "/api/v1/sessions", "", map[string]string{"username": "alice", "password": "guess"})
+		}
+		if code, out := a.do("POST", "/api/v1/sessions", "", map[string]string{"username": "alice", "password": "correct horse"}); code != 429 {
+			t.Errorf("sign in after 5 failures = %d %v, want 429", code, out)
+		}
+		a.clock.add(2 * time.Minute)
+		if code, _ := a.do("POST", "/api/v1/sessions", "", map[string]string{"username": "alice", "password": "correct horse"}); code != 201 {
+			t.Errorf("sign in after the window = %d, want 201", code)
+		}
+		if code, out := a.do("GET", "/api/v1/openapi.json", "", nil); code != 200 || out["openapi"] != "3.1.0" {
+			t.Errorf("GET openapi.json = %d", code)
+		}
+	})
+}
+
+func TestWalletAndTransfers(t *testing.T) {
+	eachStore(t, "open", func(t *testing.T, a *api) {
+		alice, bob := a.user("alice"), a.user("bob")
+		if code, out := a.do("POST", "/api/v1/webhooks/payments", "", `{"payment_id":"p0","username":"alice","amount":"10","currency":"USD"}`, "X-Signature", "00"); code != 401 {
+			t.Errorf("webhook with a bad signature = %d %v, want 401", code, out)
+		}
+		if code, out := a.pay("p1", "alice", "10.00"); code != 200 || out["credited"] != true {
+			t.Fatalf("webhook = %d %v", code, out)
+		}
+		if got := a.balance(alice); got != "10.00" {
+			t.Errorf("alice's balance = %s, want 10.00", got)
+		}
+		send := func(token, key string, body any) (int, map[string]any) {
+			return a.do("POST", "/api/v1/wallet/transfers", token, body, "Idempotency-Key", key)
+		}
+		for _, tt := range []struct {
+			name, key string
+			body      any
+			code      int
+		}{
+			{"no key", "", map[string]string{"to": "bob", "amount": "1"}, 400},
+			{"negative", "key-neg-1", map[string]string{"to": "bob", "amount": "-1"}, 400},
+			{"zero", "key-zero-1", map[string]string{"to": "bob", "amount": "0"}, 400},
+			{"over-precise", "key-prec-1", map[string]string{"to": "bob", "amount": "0.001"}, 400},
+			{"not a number", "key-nan-01", map[string]string{"to": "bob", "amount": "ten"}, 400},
+			{"number not string", "key-num-01", `{"to": "bob", "amount": 1}`, 400},
+			{"to nobody", "key-nobody", map[string]string{"to": "carol", "amount": "1"}, 404},
+			{"to oneself", "key-self-01", map[string]string{"to": "alice", "amount": "1"}, 400},
+			{"too much", "key-much-01", map[string]string{"to": "bob", "amount": "10.01"}, 402},
+		} {
+			if code, out := send(alice, tt.key, tt.body); code != tt.code {
+				t.Errorf("transfer %s = %d %v, want %d", tt.name, code, out, tt.code)
+			}
+		}
+		if got := a.balance(alice); got != "10.00" {
+			t.Errorf("after refused transfers alice has %s, want 10.00", got)
+		}
+		if code, out := send(alice, "transfer-0001", map[string]string{"to": "bob", "amount": "2.50", "memo": "lunch"}); code != 201 || out["replayed"] != false {
+			t.Errorf("transfer = %d %v", code, out)
+		}
+		if code, out := send(alice, "transfer-0001", map[string]string{"to": "bob", "amount": "2.50", "memo": "lunch"}); code != 200 || out["replayed"] != true {
+			t.Errorf("the same transfer retried = %d %v, want 200 replayed", code, out)
+		}
+		if code, out := send(alice, "transfer-0001", map[string]string{"to": "bob", "amount": "3.00"}); code != 409 {
+			t.Errorf("the key reused for another amount = %d %v, want 409", code, out)
+		}
+		if a.balance(alice) != "7.50" || a.balance(bob) != "2.50" {
+			t.Errorf("balances alice %s bob %s, want 7.50 and 2.50", a.balance(alice), a.balance(bob))
+		}
+		if code, out := a.do("POST", "/api/v1/wallet/bundles", alice, map[string]string{"code": "world100"}, "Idempotency-Key", "bundle-0001"); code != 201 {
+			t.Errorf("buy bundle = %d %v", code, out)
+		}
+		if code, _ := a.do("POST", "/api/v1/wallet/bundles", alice, map[string]string{"code": "world100"}, "Idempotency-Key", "bundle-0001"); code != 200 {
+			t.Errorf("buy bundle retried = %d, want 200", code)
+		}
+		_, w := a.do("GET", "/api/v1/wallet", alice, nil)
+		if w["balance"] != "6.51" || len(w["bundles"].([]any)) != 1 {
+			t.Errorf("wallet after a bundle = %v, want 6.51 and one bundle", w)
+		}
+		// History, a page of one at a time, newest first.
+		var kinds []string
+		cursor := ""
+		for range 5 {
+			_, page := a.do("GET", "/api/v1/wallet/history?limit=1"+cursor, alice, nil)
+			for _, it := range page["items"].([]any) {
+				kinds = append(kinds, it.(map[string]any)["kind"].(string))
+			}
+			next, _ := page["next_cursor"].(string)
+			if next == "" {
+				break
+			}
+			cursor = "&cursor=" + next
+		}
+		if strings.Join(kinds, ",") != "bundle,transfer,topup" {
+			t.Errorf("history pages = %v, want bundle, transfer, topup", kinds)
+		}
+		if code, _ := a.do("GET", "/api/v1/wallet/history?limit=1000", alice, nil); code != 400 {
+			t.Errorf("limit 1000 = %d, want 400", code)
+		}
+		// Each sees only their own wallet; nothing without a token.
+		_, bw := a.do("GET", "/api/v1/wallet/history", bob, nil)
+		if items := bw["items"].([]any); len(items) != 1 || items[0].(map[string]any)["amount"] != "2.5" {
+			t.Errorf("bob's history = %v, want only the 2.50 he received", bw)
+		}
+		for _, ep := range []string{"GET /api/v1/me", "GET /api/v1/wallet", "GET /api/v1/wallet/history", "POST /api/v1/wallet/transfers", "POST /api/v1/wallet/bundles", "DELETE /api/v1/sessions/current"} {
+			method, path, _ := strings.Cut(ep, " ")
+			if code, _ := a.do(method, path, "", nil); code != 401 {
+				t.Errorf("%s without a token = %d, want 401", ep, code)
+			}
+		}
+		storetest.CheckLedger(t, a.st)
+	})
+}
+
+// TestWebhookReplay: the same payment delivered 20 times at once credits once.
+func TestWebhookReplay(t *testing.T) {
+	eachStore(t, "open", func(t *testing.T, a *api) {
+		alice := a.user("alice")
+		var wg sync.WaitGroup
+		var credited atomic.Int32
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				code, out := a.pay("pay-777", "alice", "5.00")
+				if code != 200 {
+					t.Errorf("webhook = %d %v", code, out)
+				}
+				if out["credited"] == true {
+					credited.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if credited.Load() != 1 || a.balance(alice) != "5.00" {
+			t.Errorf("20 deliveries credited %d times, balance %s; want once and 5.00", credited.Load(), a.balance(alice))
+		}
+		if code, _ := a.pay("pay-777", "alice", "6.00"); code != 409 {
+			t.Errorf("the same payment id with another amount = %d, want 409", code)
+		}
+		storetest.CheckLedger(t, a.st)
+	})
+}

@@ -1,0 +1,11 @@
+-- Companion API: the account's API password (bcrypt) and bearer tokens (SHA-256 only).
+ALTER TABLE accounts ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';
+
+CREATE TABLE api_tokens (
+	hash       TEXT PRIMARY KEY,
+	account_id BIGINT NOT NULL REFERENCES accounts (id),
+	created_at TIMESTAMPTZ NOT NULL,
+	expires_at TIMESTAMPTZ NOT NULL,
+	revoked_at TIMESTAMPTZ
+);
+CREATE INDEX api_tokens_account ON api_tokens (account_id);
