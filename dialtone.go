@@ -244,6 +244,7 @@ type Store interface {
 	BundleStore
 	SessionStore
 	TokenStore
+	EnvelopeStore
 	// Ping reports whether the store answers; used by /readyz.
 	Ping(ctx context.Context) error
 	Close() error

@@ -1,7 +1,7 @@
 // Package companion is the thin HTTP API beside the dialer: sign-up and
 // sign-in on the same account as the SIP credentials, bearer tokens, and
 // the wallet (balance, history, transfers, bundles, payment-provider
-// top-ups). All money moves through the ledger of the store.
+// top-ups, red envelopes). All money moves through the ledger of the store.
 //
 // Conventions: JSON in and out; unknown fields, bodies over 64 KiB and
 // amounts that are not plain decimals of at most two places are refused
@@ -44,6 +44,7 @@ type Store interface {
 	dialtone.TokenStore
 	dialtone.LedgerStore
 	dialtone.BundleStore
+	dialtone.EnvelopeStore
 }
 
 // Accounts creates accounts with their SIP credentials (the switch's
@@ -67,6 +68,9 @@ type Config struct {
 	// allowed per LoginWindow before 429.
 	LoginAttempts int
 	LoginWindow   time.Duration
+	// EnvelopeTTL is how long a red envelope may be grabbed before what is
+	// left goes back to its sender.
+	EnvelopeTTL time.Duration
 }
 
 // Server serves the API.
@@ -92,6 +96,9 @@ func New(cfg Config, store Store, accounts Accounts, now func() time.Time, log *
 	if cfg.LoginWindow <= 0 {
 		cfg.LoginWindow = time.Minute
 	}
+	if cfg.EnvelopeTTL <= 0 {
+		cfg.EnvelopeTTL = 24 * time.Hour
+	}
 	return &Server{cfg: cfg, store: store, accounts: accounts, now: now, log: log, failures: map[string][]time.Time{}}
 }
 
@@ -111,6 +118,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/v1/wallet/transfers", s.auth(s.transfer))
 	mux.Handle("POST /api/v1/wallet/bundles", s.auth(s.buyBundle))
 	mux.HandleFunc("POST /api/v1/webhooks/payments", s.paymentWebhook)
+	mux.Handle("POST /api/v1/envelopes", s.auth(s.createEnvelope))
+	mux.Handle("POST /api/v1/envelopes/{id}/grab", s.auth(s.grabEnvelope))
+	mux.Handle("GET /api/v1/envelopes/{id}", s.auth(s.envelope))
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

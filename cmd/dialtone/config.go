@@ -68,6 +68,7 @@ type APIConfig struct {
 	InviteCodes   []string      `yaml:"invite_codes"`   // for signup: invite
 	TokenTTL      Duration      `yaml:"token_ttl"`      // lifetime of a sign-in token
 	WebhookSecret string        `yaml:"webhook_secret"` // HMAC key of payment webhooks; empty: webhooks off
+	EnvelopeTTL   Duration      `yaml:"envelope_ttl"`   // unclaimed red envelope money goes back after this
 }
 
 // TokenConfig is a bearer token of the HTTP API.
@@ -570,6 +571,11 @@ func (c *Config) validateBilling(bad func(key, format string, a ...any) error) e
 		c.API.TokenTTL = Duration(30 * 24 * time.Hour)
 	} else if c.API.TokenTTL.D() < time.Minute {
 		return bad("api.token_ttl", "%v is shorter than 1m", c.API.TokenTTL.D())
+	}
+	if c.API.EnvelopeTTL.D() == 0 {
+		c.API.EnvelopeTTL = Duration(24 * time.Hour)
+	} else if c.API.EnvelopeTTL.D() < time.Minute {
+		return bad("api.envelope_ttl", "%v is shorter than 1m", c.API.EnvelopeTTL.D())
 	}
 	if s := c.API.WebhookSecret; s != "" && len(s) < 32 {
 		return bad("api.webhook_secret", "is shorter than 32 characters")

@@ -150,7 +150,16 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 		return err
 	}
 
-	admin := &http.Server{Addr: cfg.HTTP.Listen, Handler: adminMux(cfg, st, reg, sw), ReadHeaderTimeout: 5 * time.Second}
+	api := newCompanion(cfg, st, log)
+	stopExpiry := everyMinute(func() {
+		if n, err := api.ExpireEnvelopes(context.Background()); err != nil {
+			log.Error("red envelope refunds", "error", err)
+		} else if n > 0 {
+			log.Info("refunded expired red envelopes", "envelopes", n)
+		}
+	})
+	defer stopExpiry()
+	admin := &http.Server{Addr: cfg.HTTP.Listen, Handler: adminMux(cfg, st, reg, sw, api), ReadHeaderTimeout: 5 * time.Second}
 	adminLn, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		sw.Close()
@@ -423,7 +432,7 @@ func listenerAddr(l edge.Listener) string {
 	return l.Stream.Addr().String()
 }
 
-func adminMux(cfg *Config, st dialtone.Store, reg *prometheus.Registry, sw *theSwitch) http.Handler {
+func adminMux(cfg *Config, st dialtone.Store, reg *prometheus.Registry, sw *theSwitch, api *companion.Server) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -458,17 +467,7 @@ func adminMux(cfg *Config, st dialtone.Store, reg *prometheus.Registry, sw *theS
 		}
 		fmt.Fprintln(w, "reloaded")
 	})
-	// The companion API: accounts, tokens, wallet.
-	var bundles []dialtone.Bundle
-	for _, bc := range cfg.Bundles {
-		if b, err := bc.Bundle(); err == nil { // checked at start
-			bundles = append(bundles, b)
-		}
-	}
-	api := companion.New(companion.Config{Signup: cfg.API.Signup, InviteCodes: cfg.API.InviteCodes, TokenTTL: cfg.API.TokenTTL.D(),
-		WebhookSecret: cfg.API.WebhookSecret, Bundles: bundles}, st, apiAccounts{st: st, realm: cfg.SIP.Realm},
-		func() time.Time { return time.Now().UTC() }, sw.log)
-	mux.Handle("/api/v1/", api.Handler())
+	mux.Handle("/api/v1/", api.Handler()) // the companion API
 	// Finance: CDR export with a bearer token of role finance.
 	mux.Handle("/api/v1/cdrs", requireRole(cfg.API.Tokens, "finance", cdrExportHandler(st)))
 	return mux
@@ -495,4 +494,39 @@ func carrierTLS(ts []TrunkConfig) (*tls.Config, error) {
 		}
 	}
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// newCompanion builds the companion API on the store.
+func newCompanion(cfg *Config, st dialtone.Store, log *slog.Logger) *companion.Server {
+	var bundles []dialtone.Bundle
+	for _, bc := range cfg.Bundles {
+		if b, err := bc.Bundle(); err == nil { // checked at start
+			bundles = append(bundles, b)
+		}
+	}
+	return companion.New(companion.Config{Signup: cfg.API.Signup, InviteCodes: cfg.API.InviteCodes, TokenTTL: cfg.API.TokenTTL.D(),
+		WebhookSecret: cfg.API.WebhookSecret, Bundles: bundles, EnvelopeTTL: cfg.API.EnvelopeTTL.D()},
+		st, apiAccounts{st: st, realm: cfg.SIP.Realm}, func() time.Time { return time.Now().UTC() }, log)
+}
+
+// everyMinute runs f once a minute until the returned stop is called; stop
+// waits for a run in progress.
+func everyMinute(f func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				f()
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
 }
