@@ -245,6 +245,7 @@ type Store interface {
 	SessionStore
 	TokenStore
 	EnvelopeStore
+	ChatStore
 	// Ping reports whether the store answers; used by /readyz.
 	Ping(ctx context.Context) error
 	Close() error

@@ -45,6 +45,7 @@ type Store interface {
 	dialtone.LedgerStore
 	dialtone.BundleStore
 	dialtone.EnvelopeStore
+	dialtone.ChatStore
 }
 
 // Accounts creates accounts with their SIP credentials (the switch's
@@ -71,6 +72,8 @@ type Config struct {
 	// EnvelopeTTL is how long a red envelope may be grabbed before what is
 	// left goes back to its sender.
 	EnvelopeTTL time.Duration
+	// AttachmentDir is where uploaded files are kept; empty: no uploads.
+	AttachmentDir string
 }
 
 // Server serves the API.
@@ -80,6 +83,8 @@ type Server struct {
 	accounts Accounts
 	now      func() time.Time
 	log      *slog.Logger
+
+	hub hub
 
 	mu       sync.Mutex
 	failures map[string][]time.Time // sign-in failures by username and address
@@ -121,6 +126,14 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/v1/envelopes", s.auth(s.createEnvelope))
 	mux.Handle("POST /api/v1/envelopes/{id}/grab", s.auth(s.grabEnvelope))
 	mux.Handle("GET /api/v1/envelopes/{id}", s.auth(s.envelope))
+	mux.Handle("POST /api/v1/conversations", s.auth(s.createConversation))
+	mux.Handle("GET /api/v1/conversations", s.auth(s.conversations))
+	mux.Handle("GET /api/v1/conversations/{id}", s.auth(s.conversation))
+	mux.Handle("GET /api/v1/conversations/{id}/messages", s.auth(s.messages))
+	mux.Handle("POST /api/v1/conversations/{id}/messages", s.auth(s.postMessage))
+	mux.Handle("POST /api/v1/conversations/{id}/read", s.auth(s.markRead))
+	mux.Handle("POST /api/v1/attachments", s.auth(s.upload))
+	mux.Handle("GET /api/v1/live", s.auth(s.live))
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -372,6 +385,9 @@ type caller struct {
 func (s *Server) auth(next func(http.ResponseWriter, *http.Request, *caller)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok && r.URL.Path == "/api/v1/live" { // a browser's WebSocket cannot send headers
+			raw, ok = r.URL.Query().Get("access_token"), true
+		}
 		if !ok || raw == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="dialtone"`)
 			writeError(w, http.StatusUnauthorized, "unauthenticated", "send Authorization: Bearer TOKEN (POST /api/v1/sessions gives one)")

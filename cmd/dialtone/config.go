@@ -64,11 +64,12 @@ type BundleConfig struct {
 
 type APIConfig struct {
 	Tokens        []TokenConfig `yaml:"tokens"`
-	Signup        string        `yaml:"signup"`         // open, invite or closed
-	InviteCodes   []string      `yaml:"invite_codes"`   // for signup: invite
-	TokenTTL      Duration      `yaml:"token_ttl"`      // lifetime of a sign-in token
-	WebhookSecret string        `yaml:"webhook_secret"` // HMAC key of payment webhooks; empty: webhooks off
-	EnvelopeTTL   Duration      `yaml:"envelope_ttl"`   // unclaimed red envelope money goes back after this
+	Signup        string        `yaml:"signup"`          // open, invite or closed
+	InviteCodes   []string      `yaml:"invite_codes"`    // for signup: invite
+	TokenTTL      Duration      `yaml:"token_ttl"`       // lifetime of a sign-in token
+	WebhookSecret string        `yaml:"webhook_secret"`  // HMAC key of payment webhooks; empty: webhooks off
+	EnvelopeTTL   Duration      `yaml:"envelope_ttl"`    // unclaimed red envelope money goes back after this
+	Attachments   string        `yaml:"attachments_dir"` // where chat uploads are kept
 }
 
 // TokenConfig is a bearer token of the HTTP API.
@@ -571,6 +572,9 @@ func (c *Config) validateBilling(bad func(key, format string, a ...any) error) e
 		c.API.TokenTTL = Duration(30 * 24 * time.Hour)
 	} else if c.API.TokenTTL.D() < time.Minute {
 		return bad("api.token_ttl", "%v is shorter than 1m", c.API.TokenTTL.D())
+	}
+	if c.API.Attachments == "" {
+		c.API.Attachments = "data/attachments"
 	}
 	if c.API.EnvelopeTTL.D() == 0 {
 		c.API.EnvelopeTTL = Duration(24 * time.Hour)

@@ -505,7 +505,7 @@ func newCompanion(cfg *Config, st dialtone.Store, log *slog.Logger) *companion.S
 		}
 	}
 	return companion.New(companion.Config{Signup: cfg.API.Signup, InviteCodes: cfg.API.InviteCodes, TokenTTL: cfg.API.TokenTTL.D(),
-		WebhookSecret: cfg.API.WebhookSecret, Bundles: bundles, EnvelopeTTL: cfg.API.EnvelopeTTL.D()},
+		WebhookSecret: cfg.API.WebhookSecret, Bundles: bundles, EnvelopeTTL: cfg.API.EnvelopeTTL.D(), AttachmentDir: cfg.API.Attachments},
 		st, apiAccounts{st: st, realm: cfg.SIP.Realm}, func() time.Time { return time.Now().UTC() }, log)
 }
 

@@ -1,0 +1,75 @@
+package dialtone
+
+import (
+	"context"
+	"time"
+)
+
+// Conversation kinds.
+const (
+	Direct    = "direct"    // two people
+	Group     = "group"     // many people, all see everything
+	Broadcast = "broadcast" // one sender, each recipient gets the message in their direct conversation
+)
+
+// Conversation is a chat between accounts.
+type Conversation struct {
+	ID        int64
+	Kind      string
+	Title     string
+	OwnerID   int64
+	Members   []int64 // the owner included
+	CreatedAt time.Time
+}
+
+// Message kinds and what their Body (JSON) holds.
+const (
+	TextMessage     = "text"     // {"text"}
+	ImageMessage    = "image"    // {"attachment", "caption"}
+	VideoMessage    = "video"    // {"attachment", "caption"}
+	VoiceMessage    = "voice"    // {"attachment", "seconds"}
+	LocationMessage = "location" // {"lat", "lng", "label"}
+	ContactMessage  = "contact"  // {"name", "phone"}
+)
+
+// Message is one message of a conversation.
+type Message struct {
+	ID             int64
+	ConversationID int64
+	SenderID       int64
+	Kind           string
+	Body           string // JSON, checked by the API for its kind
+	CreatedAt      time.Time
+}
+
+// Attachment is a file a user uploaded for a message.
+type Attachment struct {
+	ID        string
+	OwnerID   int64
+	Type      string // MIME type
+	Size      int64
+	CreatedAt time.Time
+}
+
+// ChatStore keeps conversations and messages.
+type ChatStore interface {
+	// CreateConversation stores c. A direct conversation between two
+	// accounts exists once: creating it again returns the first one.
+	CreateConversation(ctx context.Context, c *Conversation) error
+	// Conversation fails with ErrNotFound for an unknown id.
+	Conversation(ctx context.Context, id int64) (*Conversation, error)
+	// Conversations lists an account's conversations, newest first, with
+	// IDs below before (0: from the newest).
+	Conversations(ctx context.Context, accountID int64, before int64, limit int) ([]Conversation, error)
+	// PostMessage stores m and sets its ID and time.
+	PostMessage(ctx context.Context, m *Message) error
+	// Messages lists a conversation's messages, newest first, below before.
+	Messages(ctx context.Context, conversationID int64, before int64, limit int) ([]Message, error)
+	// MarkRead records that accountID has read up to messageID (it only moves forward).
+	MarkRead(ctx context.Context, conversationID, accountID, messageID int64) error
+	// ReadMarkers gives each member's last read message.
+	ReadMarkers(ctx context.Context, conversationID int64) (map[int64]int64, error)
+	CreateAttachment(ctx context.Context, a *Attachment) error
+	// Attachment fails with ErrNotFound for an unknown id.
+	Attachment(ctx context.Context, id string) (*Attachment, error)
+}
