@@ -1,12 +1,16 @@
 # Dialtone. `make run` and `make test` install whatever is missing first.
 SHELL := /bin/bash
 GO ?= go
+# Opus goes through libopus (cgo, gopkg.in/hraban/opus.v2); without this tag
+# that package also wants libopusfile, which nothing here needs.
+export GOFLAGS := -tags=nolibopusfile
 BIN := bin/dialtone
 CONFIG ?= configs/dialtone.yaml
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 APT := apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends
-# Debian packages the tests drive: sipp (sip-tester) as the app's phone and the carriers.
+# Debian packages the tests drive: sipp (sip-tester) as the app's phone and the carriers,
+# psql for the money benchmark, and libopus (with gcc and pkg-config) for media/codec.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build run test test-short bench deps deps-go deps-test fuzz lint clean
@@ -24,6 +28,9 @@ deps-test:
 	@missing=""; \
 	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
 	command -v psql >/dev/null || missing="$$missing postgresql-client"; \
+	command -v cc >/dev/null || missing="$$missing gcc"; \
+	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
+	pkg-config --exists opus 2>/dev/null || missing="$$missing libopus-dev"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) $(APT) $$missing; \
@@ -70,6 +77,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./trunks
 	$(GO) test -run '^$$' -fuzz FuzzRelayPacket -fuzztime 30s ./media/rtp
 	$(GO) test -run '^$$' -fuzz FuzzParseDeck -fuzztime 30s ./billing
+	$(GO) test -run '^$$' -fuzz FuzzOpusDecode -fuzztime 30s ./media/codec
+	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime 30s ./media/codec
 
 clean:
 	rm -rf bin
