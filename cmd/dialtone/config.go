@@ -63,6 +63,7 @@ type BundleConfig struct {
 }
 
 type APIConfig struct {
+	Listen        string        `yaml:"listen"` // IP:port of the API alone; empty: on http.listen
 	Tokens        []TokenConfig `yaml:"tokens"`
 	Signup        string        `yaml:"signup"`          // open, invite or closed
 	InviteCodes   []string      `yaml:"invite_codes"`    // for signup: invite
@@ -556,6 +557,11 @@ func (c *Config) validateBilling(bad func(key, format string, a ...any) error) e
 			return bad(key+".code", "%q is defined twice", bc.Code)
 		}
 		codes[bc.Code] = true
+	}
+	if c.API.Listen != "" {
+		if _, err := netip.ParseAddrPort(c.API.Listen); err != nil {
+			return bad("api.listen", "%q is not IP:port", c.API.Listen)
+		}
 	}
 	switch c.API.Signup {
 	case "":

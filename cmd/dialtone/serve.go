@@ -159,17 +159,37 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 		}
 	})
 	defer stopExpiry()
-	admin := &http.Server{Addr: cfg.HTTP.Listen, Handler: adminMux(cfg, st, reg, sw, api), ReadHeaderTimeout: 5 * time.Second}
-	adminLn, err := net.Listen("tcp", cfg.HTTP.Listen)
+	// The API (companion and finance export) is on http.listen unless
+	// api.listen gives it a listener of its own, which is how it should be
+	// exposed: http.listen also serves /admin, /metrics and pprof.
+	apiMux := http.NewServeMux()
+	apiMux.Handle("/api/v1/", api.Handler())
+	apiMux.Handle("/api/v1/cdrs", requireRole(cfg.API.Tokens, "finance", cdrExportHandler(st)))
+	adminHandler := adminMux(cfg, st, reg, sw)
+	if cfg.API.Listen == "" {
+		mux := http.NewServeMux()
+		mux.Handle("/api/v1/", apiMux)
+		mux.Handle("/", adminHandler)
+		adminHandler = mux
+	}
+	admin, adminLn, err := startHTTP("http.listen", cfg.HTTP.Listen, adminHandler, log)
 	if err != nil {
 		sw.Close()
-		return fmt.Errorf("http.listen %s: %w", cfg.HTTP.Listen, err)
+		return err
 	}
-	go func() {
-		if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("admin http stopped", "error", err)
+	if cfg.API.Listen != "" {
+		apiSrv, _, err := startHTTP("api.listen", cfg.API.Listen, apiMux, log)
+		if err != nil {
+			_ = admin.Close()
+			sw.Close()
+			return err
 		}
-	}()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = apiSrv.Shutdown(sctx)
+		}()
+	}
 	sw.edge.Serve(sw.listeners)
 	for _, l := range sw.listeners {
 		log.Info("sip listening", "transport", l.Transport, "addr", listenerAddr(l))
@@ -432,7 +452,22 @@ func listenerAddr(l edge.Listener) string {
 	return l.Stream.Addr().String()
 }
 
-func adminMux(cfg *Config, st dialtone.Store, reg *prometheus.Registry, sw *theSwitch, api *companion.Server) http.Handler {
+// startHTTP serves h on addr (named key in errors) until Shutdown.
+func startHTTP(key, addr string, h http.Handler, log *slog.Logger) (*http.Server, net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s: %w", key, addr, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http stopped", "listener", key, "error", err)
+		}
+	}()
+	return srv, ln, nil
+}
+
+func adminMux(cfg *Config, st dialtone.Store, reg *prometheus.Registry, sw *theSwitch) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
@@ -467,9 +502,6 @@ func adminMux(cfg *Config, st dialtone.Store, reg *prometheus.Registry, sw *theS
 		}
 		fmt.Fprintln(w, "reloaded")
 	})
-	mux.Handle("/api/v1/", api.Handler()) // the companion API
-	// Finance: CDR export with a bearer token of role finance.
-	mux.Handle("/api/v1/cdrs", requireRole(cfg.API.Tokens, "finance", cdrExportHandler(st)))
 	return mux
 }
 

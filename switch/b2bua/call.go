@@ -71,6 +71,11 @@ func (c *call) setup() error {
 		snapshot := c.cdr
 		c.mu.Unlock()
 		k, err := c.s.credit.Authorize(c.ctx, CreditRequest{CallID: c.cdr.ID, Account: c.acct, Destination: dest, CDR: snapshot})
+		if err != nil && c.ctx.Err() != nil { // the app cancelled (or the switch stops) meanwhile
+			c.setHangup(dialtone.PartyCaller)
+			c.fail(outcome{dialtone.Cancelled, 487, "Request Terminated"}, nil)
+			return fmt.Errorf("authorize: %w", context.Cause(c.ctx))
+		}
 		if err != nil {
 			c.fail(errorOutcome(err), err)
 			return fmt.Errorf("authorize: %w", err)
