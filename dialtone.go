@@ -246,6 +246,7 @@ type Store interface {
 	TokenStore
 	EnvelopeStore
 	ChatStore
+	OrgStore
 	// Ping reports whether the store answers; used by /readyz.
 	Ping(ctx context.Context) error
 	Close() error

@@ -46,6 +46,7 @@ type Store interface {
 	dialtone.BundleStore
 	dialtone.EnvelopeStore
 	dialtone.ChatStore
+	dialtone.OrgStore
 }
 
 // Accounts creates accounts with their SIP credentials (the switch's
@@ -134,6 +135,20 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/v1/conversations/{id}/read", s.auth(s.markRead))
 	mux.Handle("POST /api/v1/attachments", s.auth(s.upload))
 	mux.Handle("GET /api/v1/live", s.auth(s.live))
+	mux.Handle("POST /api/v1/orgs", s.auth(s.createOrg))
+	mux.Handle("GET /api/v1/orgs/{org}", s.auth(s.org))
+	mux.Handle("PUT /api/v1/orgs/{org}/members/{username}", s.auth(s.setMember))
+	mux.Handle("POST /api/v1/orgs/{org}/deposits", s.auth(s.deposit))
+	mux.Handle("POST /api/v1/orgs/{org}/leave", s.auth(s.requestLeave))
+	mux.Handle("GET /api/v1/orgs/{org}/leave/balance", s.auth(s.leaveBalance))
+	mux.Handle("POST /api/v1/orgs/{org}/leave/{id}/{decision}", s.auth(s.decideLeave))
+	mux.Handle("POST /api/v1/orgs/{org}/expenses", s.auth(s.claimExpense))
+	mux.Handle("GET /api/v1/orgs/{org}/expenses", s.auth(s.expenses))
+	mux.Handle("POST /api/v1/orgs/{org}/expenses/{id}/reimburse", s.auth(s.reimburse))
+	mux.Handle("POST /api/v1/orgs/{org}/expenses/{id}/{decision}", s.auth(s.decideExpense))
+	mux.Handle("POST /api/v1/orgs/{org}/clock-in", s.auth(s.clock(true)))
+	mux.Handle("POST /api/v1/orgs/{org}/clock-out", s.auth(s.clock(false)))
+	mux.Handle("GET /api/v1/orgs/{org}/attendance", s.auth(s.attendance))
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -1,0 +1,126 @@
+package dialtone
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Role is a member's place in an organization.
+type Role string
+
+const (
+	RoleAdmin    Role = "admin"    // manages members and money
+	RoleManager  Role = "manager"  // decides others' leave and expenses
+	RoleEmployee Role = "employee" // asks
+)
+
+// Org is an organization: people with roles, and a wallet (ledger account
+// OrgAccount(ID)) that reimburses their expenses.
+type Org struct {
+	ID        int64
+	Name      string
+	Currency  string
+	CreatedAt time.Time
+}
+
+// OrgAccount is the ledger account of an organization's money.
+func OrgAccount(id int64) string { return "org:" + strconv.FormatInt(id, 10) }
+
+// Member is an account's membership of an organization.
+type Member struct {
+	OrgID     int64
+	AccountID int64
+	Role      Role
+	LeaveDays int // annual leave allowance, days a calendar year
+}
+
+// Request states.
+const (
+	Pending    = "pending"
+	Approved   = "approved"
+	Rejected   = "rejected"
+	Reimbursed = "reimbursed"
+)
+
+// LeaveRequest asks for days off, From to To inclusive (dates, UTC).
+type LeaveRequest struct {
+	ID        int64
+	OrgID     int64
+	AccountID int64
+	From, To  time.Time
+	Days      int
+	Reason    string
+	Status    string
+	DecidedBy int64
+	DecidedAt time.Time
+	CreatedAt time.Time
+}
+
+// Expense is a claim for money an employee spent for the organization.
+type Expense struct {
+	ID        int64
+	OrgID     int64
+	AccountID int64
+	Amount    decimal.Decimal
+	Currency  string
+	Category  string
+	Receipt   string // attachment id
+	Note      string
+	Status    string
+	DecidedBy int64
+	DecidedAt time.Time
+	CreatedAt time.Time
+}
+
+// Shift is one day's attendance of a member: clock-in and clock-out.
+type Shift struct {
+	OrgID     int64
+	AccountID int64
+	Day       string // YYYY-MM-DD, UTC
+	In, Out   time.Time
+}
+
+// OrgStore keeps organizations and their requests.
+type OrgStore interface {
+	// CreateOrg stores o and makes admin its first member, an admin.
+	CreateOrg(ctx context.Context, o *Org, admin int64) error
+	// Org fails with ErrNotFound for an unknown id.
+	Org(ctx context.Context, id int64) (*Org, error)
+	// SetMember adds an account to an organization or changes its role and allowance.
+	SetMember(ctx context.Context, m Member) error
+	// Member fails with ErrNotFound for an account that is not a member.
+	Member(ctx context.Context, orgID, accountID int64) (*Member, error)
+	Members(ctx context.Context, orgID int64) ([]Member, error)
+
+	CreateLeave(ctx context.Context, l *LeaveRequest) error
+	// Leave fails with ErrNotFound for an unknown id.
+	Leave(ctx context.Context, id int64) (*LeaveRequest, error)
+	// DecideLeave approves or rejects a pending request. Approval fails with
+	// ErrInsufficientFunds when it would take the member past their annual
+	// allowance, and any decision with ErrConflict when it is not pending.
+	DecideLeave(ctx context.Context, id int64, approve bool, by int64, at time.Time) (*LeaveRequest, error)
+	// LeaveTaken counts a member's approved days starting in a year.
+	LeaveTaken(ctx context.Context, orgID, accountID int64, year int) (int, error)
+
+	CreateExpense(ctx context.Context, e *Expense) error
+	// Expense fails with ErrNotFound for an unknown id.
+	Expense(ctx context.Context, id int64) (*Expense, error)
+	// DecideExpense approves or rejects a pending claim (ErrConflict otherwise).
+	DecideExpense(ctx context.Context, id int64, approve bool, by int64, at time.Time) (*Expense, error)
+	// ReimburseExpense posts pay (the organization to the employee) and marks
+	// an approved claim reimbursed, at once; ErrConflict when it is not approved.
+	ReimburseExpense(ctx context.Context, id int64, pay *Movement) (*Expense, error)
+	// Expenses lists an organization's claims (of one account when accountID
+	// is not 0), newest first, below before.
+	Expenses(ctx context.Context, orgID, accountID, before int64, limit int) ([]Expense, error)
+
+	// ClockIn opens the day's shift; ErrConflict if it is open or done.
+	ClockIn(ctx context.Context, orgID, accountID int64, at time.Time) error
+	// ClockOut closes it; ErrConflict if there is none open.
+	ClockOut(ctx context.Context, orgID, accountID int64, at time.Time) error
+	// Attendance lists an organization's shifts of a day.
+	Attendance(ctx context.Context, orgID int64, day string) ([]Shift, error)
+}
