@@ -208,6 +208,7 @@ type CDR struct {
 	BuyRate       decimal.Decimal // the carrier's rate per minute
 	Cost          decimal.Decimal // what the carrier charges us for the call
 	Margin        decimal.Decimal // Price minus Cost (bundle revenue is booked when the bundle is sold)
+	PaidBy        string          // ledger account that paid: the user's wallet, or an organization's
 }
 
 // CDRFilter selects CDRs by EndAt in [From, To) and optionally by account and trunk.

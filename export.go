@@ -38,7 +38,7 @@ var ExportColumns = []string{
 	"number_type", "prefix", "destination", "trunk", "attempts",
 	"setup_at", "ringing_at", "answer_at", "end_at", "duration_ms", "billed_seconds",
 	"disposition", "sip_code", "sip_reason", "hangup_by", "app_codec", "carrier_codec",
-	"currency", "rate_plan", "sell_rate", "price", "bundle_seconds", "buy_rate", "cost", "margin",
+	"currency", "rate_plan", "sell_rate", "price", "bundle_seconds", "buy_rate", "cost", "margin", "paid_by",
 	"app_packets", "app_lost", "carrier_packets", "carrier_lost",
 }
 
@@ -63,7 +63,7 @@ func (c *CDR) Record(buf []string) []string {
 		i(c.Duration.Milliseconds(), 10), i(c.BilledSeconds, 10),
 		string(c.Disposition), strconv.Itoa(c.SIPCode), c.SIPReason, string(c.HangupBy), c.AppCodec, c.CarrierCodec,
 		c.Currency, c.RatePlan, ExportMoney(c.SellRate), ExportMoney(c.Price), i(c.BundleSeconds, 10),
-		ExportMoney(c.BuyRate), ExportMoney(c.Cost), ExportMoney(c.Margin),
+		ExportMoney(c.BuyRate), ExportMoney(c.Cost), ExportMoney(c.Margin), c.PaidBy,
 		i(c.AppPackets, 10), i(c.AppLost, 10), i(c.CarrierPackets, 10), i(c.CarrierLost, 10))
 }
 

@@ -34,7 +34,8 @@ type Member struct {
 	OrgID     int64
 	AccountID int64
 	Role      Role
-	LeaveDays int // annual leave allowance, days a calendar year
+	LeaveDays int             // annual leave allowance, days a calendar year
+	CallCap   decimal.Decimal // the organization pays this member's calls up to this a month; zero: it does not
 }
 
 // Request states.
@@ -94,6 +95,12 @@ type OrgStore interface {
 	// Member fails with ErrNotFound for an account that is not a member.
 	Member(ctx context.Context, orgID, accountID int64) (*Member, error)
 	Members(ctx context.Context, orgID int64) ([]Member, error)
+	// CompanyPayer finds an organization that pays accountID's calls: the
+	// first membership with a call cap. ok is false when there is none.
+	CompanyPayer(ctx context.Context, accountID int64) (m Member, ok bool, err error)
+	// CompanySpent is what the organization has paid for accountID's calls
+	// since since, plus what its calls in progress hold.
+	CompanySpent(ctx context.Context, orgID, accountID int64, since time.Time) (decimal.Decimal, error)
 
 	CreateLeave(ctx context.Context, l *LeaveRequest) error
 	// Leave fails with ErrNotFound for an unknown id.

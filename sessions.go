@@ -29,6 +29,7 @@ type CallSession struct {
 	Node      string // the switch that owns the call
 	AccountID int64
 	Currency  string
+	Payer     string // ledger account that pays: WalletAccount(AccountID) or an organization's
 	Sell      Rate
 	Buy       *Rate // the carrier's rate, when its buy deck has one
 	BuyPlan   string
@@ -43,6 +44,14 @@ type CallSession struct {
 	Takes         []BundleTake    // bundle seconds reserved for this call
 	Seq           int             // reservations made
 	Settled       bool
+}
+
+// PayerAccount is the ledger account the call's money comes from.
+func (s *CallSession) PayerAccount() string {
+	if s.Payer != "" {
+		return s.Payer
+	}
+	return WalletAccount(s.AccountID)
 }
 
 // Reservation extends a session's credit.
@@ -120,7 +129,7 @@ func ApplyReservation(s *CallSession, r Reservation) (*CallSession, *Movement, e
 		return &next, nil, nil
 	}
 	m := Transfer(fmt.Sprintf("call:%s:hold:%d", s.ID, r.Seq), "hold", s.Currency, "credit reserved for call "+s.ID,
-		WalletAccount(s.AccountID), HoldAccount(s.AccountID), r.Money)
+		s.PayerAccount(), HoldAccount(s.AccountID), r.Money)
 	return &next, m, nil
 }
 
@@ -173,7 +182,7 @@ func PlanSettlement(s *CallSession, st Settlement) (*Movement, []BundleTake, err
 		m.Postings = append(m.Postings, Posting{Account: CallRevenueAccount(s.Currency), Amount: st.Price})
 	}
 	if rest := s.ReservedMoney.Sub(st.Price); rest.IsPositive() {
-		m.Postings = append(m.Postings, Posting{Account: WalletAccount(s.AccountID), Amount: rest})
+		m.Postings = append(m.Postings, Posting{Account: s.PayerAccount(), Amount: rest})
 	}
 	return m, returns, nil
 }

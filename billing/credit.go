@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,17 +26,19 @@ type Store interface {
 	Confirm(ctx context.Context, id string, at time.Time, cdr *dialtone.CDR) error
 	Settle(ctx context.Context, st dialtone.Settlement, cdr *dialtone.CDR) error
 	OpenSessions(ctx context.Context, node string) ([]*dialtone.CallSession, error)
+	CompanyPayer(ctx context.Context, accountID int64) (dialtone.Member, bool, error)
+	CompanySpent(ctx context.Context, orgID, accountID int64, since time.Time) (decimal.Decimal, error)
 }
 
 // Config tunes credit control.
 type Config struct {
-	Node        string            // this switch's name; it settles its own open calls after a restart
-	Interval    time.Duration     // credit reserved at a time while a call runs
-	Rounding    Rounding          // of prices
-	DefaultPlan string            // sell plan of accounts that name none; empty: their calls are not billed
+	Node        string                    // this switch's name; it settles its own open calls after a restart
+	Interval    time.Duration             // credit reserved at a time while a call runs
+	Rounding    Rounding                  // of prices
+	DefaultPlan string                    // sell plan of accounts that name none; empty: their calls are not billed
 	BuyPlan     func(trunk string) string // the trunk's buy deck, for cost and margin; nil or "": none
-	RatesTTL    time.Duration     // a deck is re-read from the store at most this often
-	MaxDuration time.Duration     // the longest call authorized
+	RatesTTL    time.Duration             // a deck is re-read from the store at most this often
+	MaxDuration time.Duration             // the longest call authorized
 }
 
 // Controller authorizes, meters and settles calls.
@@ -115,6 +119,10 @@ type Call struct {
 	MaxSeconds int64
 	Rate       dialtone.Rate
 
+	// company is the membership whose organization pays this call (up to
+	// its monthly cap), nil when the caller pays.
+	company *dialtone.Member
+
 	mu       sync.Mutex
 	session  dialtone.CallSession // the store's view, as last written
 	known    map[int64]dialtone.Holding
@@ -148,32 +156,77 @@ func (c *Controller) Authorize(ctx context.Context, req Request) (*Call, error) 
 	}
 	k := &Call{c: c, account: req.Account, plan: plan, country: req.Country, numType: req.NumberType, Rate: *rate,
 		known: map[int64]dialtone.Holding{}}
-	pool, err := k.pool(ctx, now)
-	if err != nil {
+	limit := int64(c.cfg.MaxDuration / time.Second)
+	// An organization with a call cap for the caller pays, while the cap and
+	// its wallet allow at least the first increment; otherwise the caller does.
+	if m, ok, err := c.store.CompanyPayer(ctx, req.Account.ID); err != nil {
 		return nil, fmt.Errorf("authorize %s: %w", req.CallID, err)
+	} else if ok {
+		k.company = &m
+		pool, err := k.pool(ctx, now)
+		if err != nil {
+			return nil, fmt.Errorf("authorize %s: %w", req.CallID, err)
+		}
+		if k.MaxSeconds = MaxSeconds(rate, c.cfg.Rounding, pool, limit); k.MaxSeconds == 0 {
+			k.company = nil
+		}
 	}
-	k.MaxSeconds = MaxSeconds(rate, c.cfg.Rounding, pool, int64(c.cfg.MaxDuration/time.Second))
+	if k.company == nil {
+		pool, err := k.pool(ctx, now)
+		if err != nil {
+			return nil, fmt.Errorf("authorize %s: %w", req.CallID, err)
+		}
+		k.MaxSeconds = MaxSeconds(rate, c.cfg.Rounding, pool, limit)
+	}
 	if k.MaxSeconds == 0 {
 		return nil, fmt.Errorf("authorize %s: %s cannot pay for %d s to %s: %w", req.CallID, req.Account.Username, rate.FirstIncrement, req.E164, dialtone.ErrInsufficientFunds)
 	}
 	cdr := req.CDR
 	k.fill(&cdr)
 	k.session = dialtone.CallSession{ID: req.CallID, Node: c.cfg.Node, AccountID: req.Account.ID, Currency: req.Account.Currency,
-		Sell: *rate, CDR: cdr}
+		Payer: k.payer(), Sell: *rate, CDR: cdr}
 	if err := c.store.OpenSession(ctx, &k.session); err != nil {
 		return nil, fmt.Errorf("authorize %s: %w", req.CallID, err)
 	}
 	return k, nil
 }
 
+// payer is the ledger account this call's money comes from.
+func (k *Call) payer() string {
+	if k.company != nil {
+		return dialtone.OrgAccount(k.company.OrgID)
+	}
+	return dialtone.WalletAccount(k.account.ID)
+}
+
+// money is what the payer can spend on this call besides what it holds
+// already: the caller's wallet, or the organization's wallet within what is
+// left of the caller's monthly cap.
+func (k *Call) money(ctx context.Context, now time.Time) (decimal.Decimal, error) {
+	bal, err := k.c.store.Balance(ctx, k.payer())
+	if err != nil || k.company == nil {
+		return bal, err
+	}
+	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	spent, err := k.c.store.CompanySpent(ctx, k.company.OrgID, k.account.ID, month)
+	if err != nil {
+		return decimal.Zero, err
+	}
+	// spent counts this call's hold too, which pool adds back: what is left
+	// beyond it is the cap minus spent.
+	left := k.company.CallCap.Sub(spent)
+	return decimal.Max(decimal.Zero, decimal.Min(bal, left)), nil
+}
+
 // pool is what the account can pay with now: its eligible bundles (plus
-// what this call has reserved on them) and its wallet (plus this call's hold).
+// what this call has reserved on them) and its payer's money (plus this
+// call's hold).
 func (k *Call) pool(ctx context.Context, now time.Time) (Pool, error) {
 	holdings, err := k.c.store.Holdings(ctx, k.account.ID, now)
 	if err != nil {
 		return Pool{}, err
 	}
-	money, err := k.c.store.Balance(ctx, dialtone.WalletAccount(k.account.ID))
+	money, err := k.money(ctx, now)
 	if err != nil {
 		return Pool{}, err
 	}
@@ -335,7 +388,7 @@ func (k *Call) Finish(ctx context.Context, cdr *dialtone.CDR) error {
 
 // fill writes what rating knows into a CDR.
 func (k *Call) fill(cdr *dialtone.CDR) {
-	cdr.Currency, cdr.RatePlan = k.account.Currency, k.plan
+	cdr.Currency, cdr.RatePlan, cdr.PaidBy = k.account.Currency, k.plan, k.payer()
 	cdr.Prefix, cdr.Destination, cdr.NumberType, cdr.SellRate = k.Rate.Prefix, k.Rate.Destination, k.numType, k.Rate.PerMinute
 }
 
@@ -371,6 +424,10 @@ func (c *Controller) Recover(ctx context.Context) (int, error) {
 	for _, s := range open {
 		k := &Call{c: c, account: &dialtone.Account{ID: s.AccountID, Username: s.CDR.Account, Currency: s.Currency},
 			plan: s.CDR.RatePlan, country: "", numType: s.CDR.NumberType, Rate: s.Sell, session: *s, known: map[int64]dialtone.Holding{}}
+		if org, ok := strings.CutPrefix(s.PayerAccount(), "org:"); ok {
+			id, _ := strconv.ParseInt(org, 10, 64)
+			k.company = &dialtone.Member{OrgID: id, AccountID: s.AccountID}
+		}
 		cdr := s.CDR
 		cdr.HangupBy = dialtone.PartySwitch
 		if !s.AnswerAt.IsZero() {

@@ -395,3 +395,73 @@ func TestRecoverSettlesOnce(t *testing.T) {
 		storetest.CheckLedger(t, e.st)
 	})
 }
+
+// TestCompanyPaysCalls: an organization pays an employee's calls up to a
+// monthly cap; past it the employee pays from their own wallet.
+func TestCompanyPaysCalls(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func(t *testing.T) dialtone.Store) {
+		e := newEnv(t, open(t), "1.00") // the employee's own money
+		ctx := context.Background()
+		org := &dialtone.Org{Name: "Acme", Currency: "USD"}
+		boss := storetest.NewAccount("boss")
+		if err := e.st.CreateAccount(ctx, boss); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.st.CreateOrg(ctx, org, boss.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.st.Post(ctx, dialtone.Transfer("fund-org", "topup", "USD", "", dialtone.FundingAccount("USD"), dialtone.OrgAccount(org.ID), d("5.00"))); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.st.SetMember(ctx, dialtone.Member{OrgID: org.ID, AccountID: e.acct.ID, Role: dialtone.RoleEmployee, CallCap: d("0.25")}); err != nil {
+			t.Fatal(err)
+		}
+		// 0.25 a month at 0.10/min 60/60: the company pays two minutes.
+		k, cdr, err := e.authorize(t, "+447400123456", "mobile")
+		if err != nil || k.MaxSeconds != 120 {
+			t.Fatalf("Authorize() = %v, max %d; want 120 s paid by the company", err, k.MaxSeconds)
+		}
+		answer := e.clock.Now()
+		until, _ := k.Answered(ctx, answer, cdr)
+		for range 3 {
+			next, _ := k.Extend(ctx, until)
+			if !next.After(until) {
+				break
+			}
+			until = next
+		}
+		if got := until.Sub(answer); got != 120*time.Second {
+			t.Errorf("the company-paid call may run %v, want 2m0s (the cap)", got)
+		}
+		e.finish(t, k, cdr, answer, 2*time.Minute)
+		got, _ := e.st.CDRByID(ctx, cdr.ID)
+		if got.PaidBy != dialtone.OrgAccount(org.ID) || !got.Price.Equal(d("0.2")) {
+			t.Errorf("CDR paid by %q, price %s; want the organization, 0.20", got.PaidBy, got.Price)
+		}
+		if w := wallet(t, e); !w.Equal(d("1.00")) {
+			t.Errorf("employee's wallet = %s, want 1.00 untouched", w)
+		}
+		if b, _ := e.st.Balance(ctx, dialtone.OrgAccount(org.ID)); !b.Equal(d("4.80")) {
+			t.Errorf("organization's wallet = %s, want 4.80", b)
+		}
+		// 0.05 of the cap is left: not a minute; the employee pays the next call.
+		k2, cdr2, err := e.authorize(t, "+447400123456", "mobile")
+		if err != nil || k2.MaxSeconds != 600 {
+			t.Fatalf("second Authorize() = %v, max %d; want 600 s from the employee's 1.00", err, k2.MaxSeconds)
+		}
+		answer = e.clock.Now()
+		k2.Answered(ctx, answer, cdr2)
+		e.finish(t, k2, cdr2, answer, 30*time.Second)
+		got, _ = e.st.CDRByID(ctx, cdr2.ID)
+		if got.PaidBy != dialtone.WalletAccount(e.acct.ID) || !wallet(t, e).Equal(d("0.90")) {
+			t.Errorf("second call paid by %q, wallet %s; want the employee, 0.90", got.PaidBy, wallet(t, e))
+		}
+		// Next month the cap is fresh.
+		e.clock.Add(31 * 24 * time.Hour)
+		k3, _, err := e.authorize(t, "+447400123456", "mobile")
+		if err != nil || k3.MaxSeconds != 120 {
+			t.Errorf("next month Authorize() = %v, max %d; want 120 s from the company again", err, k3.MaxSeconds)
+		}
+		storetest.CheckLedger(t, e.st)
+	})
+}

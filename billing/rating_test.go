@@ -39,7 +39,7 @@ func TestBilledAndPrice(t *testing.T) {
 		{"30/6 95 s is 96 s", rate("0.12", "0", 30, 6), up4, 95, 96, "0.192"},
 		{"connect fee on an answered call", rate("0.10", "0.05", 60, 60), up4, 5, 60, "0.15"},
 		{"connect fee not on zero seconds", rate("0.10", "0.05", 60, 60), up4, 0, 0, "0"},
-		{"round up 0.0875 x 7/60", rate("0.0875", "0", 1, 1), up4, 7, 7, "0.0103"},                                          // 0.0102083.. up
+		{"round up 0.0875 x 7/60", rate("0.0875", "0", 1, 1), up4, 7, 7, "0.0103"}, // 0.0102083.. up
 		{"half up 0.0875 x 7/60", rate("0.0875", "0", 1, 1), billing.Rounding{Places: 4, Mode: billing.RoundHalfUp}, 7, 7, "0.0102"},
 		{"down 0.0875 x 7/60", rate("0.0875", "0", 1, 1), billing.Rounding{Places: 4, Mode: billing.RoundDown}, 7, 7, "0.0102"},
 		{"half even 0.00025 to 0.0002", rate("0.015", "0", 1, 1), billing.Rounding{Places: 4, Mode: billing.RoundHalfEven}, 1, 1, "0.0002"},

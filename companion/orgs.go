@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/dialtone/dialtone"
 )
 
@@ -90,6 +92,7 @@ func (s *Server) org(w http.ResponseWriter, r *http.Request, c *caller) {
 		Username  string `json:"username"`
 		Role      string `json:"role"`
 		LeaveDays int    `json:"leave_days"`
+		CallCap   string `json:"call_cap"`
 	}
 	out := map[string]any{"id": o.ID, "name": o.Name, "currency": o.Currency, "role": me.Role}
 	var members []member
@@ -99,7 +102,7 @@ func (s *Server) org(w http.ResponseWriter, r *http.Request, c *caller) {
 			s.fail(w, err)
 			return
 		}
-		members = append(members, member{n[m.AccountID], string(m.Role), m.LeaveDays})
+		members = append(members, member{n[m.AccountID], string(m.Role), m.LeaveDays, m.CallCap.StringFixed(2)})
 	}
 	out["members"] = members
 	if slices.Contains(deciders, me.Role) {
@@ -122,9 +125,19 @@ func (s *Server) setMember(w http.ResponseWriter, r *http.Request, c *caller) {
 	var in struct {
 		Role      string `json:"role"`
 		LeaveDays int    `json:"leave_days"`
+		CallCap   string `json:"call_cap"` // monthly company-paid calling; "" or "0": none
 	}
 	if !decode(w, r, &in) {
 		return
+	}
+	callCap := decimal.Zero
+	if in.CallCap != "" && in.CallCap != "0" {
+		c, err := amount(in.CallCap)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		callCap = c
 	}
 	role := dialtone.Role(in.Role)
 	if !slices.Contains([]dialtone.Role{dialtone.RoleAdmin, dialtone.RoleManager, dialtone.RoleEmployee}, role) || in.LeaveDays < 0 || in.LeaveDays > 366 {
@@ -144,11 +157,11 @@ func (s *Server) setMember(w http.ResponseWriter, r *http.Request, c *caller) {
 		writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("%s's wallet is in %s, the organization's in %s", a.Username, a.Currency, o.Currency))
 		return
 	}
-	if err := s.store.SetMember(r.Context(), dialtone.Member{OrgID: o.ID, AccountID: a.ID, Role: role, LeaveDays: in.LeaveDays}); err != nil {
+	if err := s.store.SetMember(r.Context(), dialtone.Member{OrgID: o.ID, AccountID: a.ID, Role: role, LeaveDays: in.LeaveDays, CallCap: callCap}); err != nil {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"username": a.Username, "role": role, "leave_days": in.LeaveDays})
+	writeJSON(w, http.StatusOK, map[string]any{"username": a.Username, "role": role, "leave_days": in.LeaveDays, "call_cap": callCap.StringFixed(2)})
 }
 
 // deposit: POST /api/v1/orgs/{org}/deposits {"amount": "100.00"}: an admin funds the organization from their wallet.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/dialtone/dialtone"
 )
 
@@ -48,9 +50,13 @@ func (db *DB) Org(ctx context.Context, id int64) (*dialtone.Org, error) {
 
 // SetMember adds or changes a member.
 func (db *DB) SetMember(ctx context.Context, m dialtone.Member) error {
-	_, err := db.write.ExecContext(ctx, `INSERT INTO org_members (org_id, account_id, role, leave_days) VALUES (?, ?, ?, ?)
-		ON CONFLICT (org_id, account_id) DO UPDATE SET role = excluded.role, leave_days = excluded.leave_days`,
-		m.OrgID, m.AccountID, string(m.Role), m.LeaveDays)
+	cap, err := dialtone.ToMicros(m.CallCap)
+	if err != nil {
+		return fmt.Errorf("set member: %w", err)
+	}
+	_, err = db.write.ExecContext(ctx, `INSERT INTO org_members (org_id, account_id, role, leave_days, call_cap) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (org_id, account_id) DO UPDATE SET role = excluded.role, leave_days = excluded.leave_days, call_cap = excluded.call_cap`,
+		m.OrgID, m.AccountID, string(m.Role), m.LeaveDays, cap)
 	if err != nil {
 		return fmt.Errorf("set member: %w", err)
 	}
@@ -61,20 +67,21 @@ func (db *DB) SetMember(ctx context.Context, m dialtone.Member) error {
 func (db *DB) Member(ctx context.Context, orgID, accountID int64) (*dialtone.Member, error) {
 	m := dialtone.Member{OrgID: orgID, AccountID: accountID}
 	var role string
-	err := db.read.QueryRowContext(ctx, `SELECT role, leave_days FROM org_members WHERE org_id = ? AND account_id = ?`, orgID, accountID).Scan(&role, &m.LeaveDays)
+	var cap int64
+	err := db.read.QueryRowContext(ctx, `SELECT role, leave_days, call_cap FROM org_members WHERE org_id = ? AND account_id = ?`, orgID, accountID).Scan(&role, &m.LeaveDays, &cap)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("member %d of org %d: %w", accountID, orgID, dialtone.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("member: %w", err)
 	}
-	m.Role = dialtone.Role(role)
+	m.Role, m.CallCap = dialtone.Role(role), dialtone.FromMicros(cap)
 	return &m, nil
 }
 
 // Members lists an organization's members.
 func (db *DB) Members(ctx context.Context, orgID int64) ([]dialtone.Member, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT account_id, role, leave_days FROM org_members WHERE org_id = ? ORDER BY account_id`, orgID)
+	rows, err := db.read.QueryContext(ctx, `SELECT account_id, role, leave_days, call_cap FROM org_members WHERE org_id = ? ORDER BY account_id`, orgID)
 	if err != nil {
 		return nil, fmt.Errorf("members: %w", err)
 	}
@@ -83,10 +90,11 @@ func (db *DB) Members(ctx context.Context, orgID int64) ([]dialtone.Member, erro
 	for rows.Next() {
 		m := dialtone.Member{OrgID: orgID}
 		var role string
-		if err := rows.Scan(&m.AccountID, &role, &m.LeaveDays); err != nil {
+		var cap int64
+		if err := rows.Scan(&m.AccountID, &role, &m.LeaveDays, &cap); err != nil {
 			return nil, fmt.Errorf("members: %w", err)
 		}
-		m.Role = dialtone.Role(role)
+		m.Role, m.CallCap = dialtone.Role(role), dialtone.FromMicros(cap)
 		out = append(out, m)
 	}
 	return out, rows.Err()
@@ -350,4 +358,35 @@ func (db *DB) Attendance(ctx context.Context, orgID int64, day string) ([]dialto
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// CompanyPayer finds the first organization that pays accountID's calls.
+func (db *DB) CompanyPayer(ctx context.Context, accountID int64) (dialtone.Member, bool, error) {
+	m := dialtone.Member{AccountID: accountID}
+	var role string
+	var cap int64
+	err := db.read.QueryRowContext(ctx, `SELECT org_id, role, leave_days, call_cap FROM org_members WHERE account_id = ? AND call_cap > 0
+		ORDER BY org_id LIMIT 1`, accountID).Scan(&m.OrgID, &role, &m.LeaveDays, &cap)
+	if errors.Is(err, sql.ErrNoRows) {
+		return m, false, nil
+	}
+	if err != nil {
+		return m, false, fmt.Errorf("company payer of %d: %w", accountID, err)
+	}
+	m.Role, m.CallCap = dialtone.Role(role), dialtone.FromMicros(cap)
+	return m, true, nil
+}
+
+// CompanySpent sums what an organization paid and holds for a member's calls since a time.
+func (db *DB) CompanySpent(ctx context.Context, orgID, accountID int64, since time.Time) (decimal.Decimal, error) {
+	payer := dialtone.OrgAccount(orgID)
+	var spent, held int64
+	err := db.read.QueryRowContext(ctx, `SELECT
+		(SELECT coalesce(sum(price), 0) FROM cdrs WHERE paid_by = ? AND account_id = ? AND end_at >= ?),
+		(SELECT coalesce(sum(reserved), 0) FROM call_sessions WHERE payer = ? AND account_id = ? AND settled = 0)`,
+		payer, accountID, since.UnixMicro(), payer, accountID).Scan(&spent, &held)
+	if err != nil {
+		return decimal.Zero, fmt.Errorf("company spent on %d: %w", accountID, err)
+	}
+	return dialtone.FromMicros(spent + held), nil
 }

@@ -16,8 +16,8 @@ func (db *DB) OpenSession(ctx context.Context, s *dialtone.CallSession) error {
 	if err != nil {
 		return fmt.Errorf("open session %s: %w", s.ID, err)
 	}
-	_, err = db.write.ExecContext(ctx, `INSERT INTO call_sessions (id, node, account_id, currency, state) VALUES (?, ?, ?, ?, ?)`,
-		s.ID, s.Node, s.AccountID, s.Currency, state)
+	_, err = db.write.ExecContext(ctx, `INSERT INTO call_sessions (id, node, account_id, currency, state, payer) VALUES (?, ?, ?, ?, ?, ?)`,
+		s.ID, s.Node, s.AccountID, s.Currency, state, s.PayerAccount())
 	if isUnique(err) {
 		return fmt.Errorf("open session %s: %w", s.ID, dialtone.ErrConflict)
 	}
@@ -161,14 +161,14 @@ func (db *DB) OpenSessions(ctx context.Context, node string) ([]*dialtone.CallSe
 	return out, rows.Err()
 }
 
-const sessionColumns = `id, node, account_id, currency, state, answer_at, confirmed_at, covered, reserved, takes, seq, settled`
+const sessionColumns = `id, node, account_id, currency, payer, state, answer_at, confirmed_at, covered, reserved, takes, seq, settled`
 
 func scanSession(row scanner) (*dialtone.CallSession, error) {
 	var s dialtone.CallSession
 	var state, takes string
 	var answer, confirmed sql.NullInt64
 	var reserved int64
-	if err := row.Scan(&s.ID, &s.Node, &s.AccountID, &s.Currency, &state, &answer, &confirmed, &s.Covered, &reserved, &takes, &s.Seq, &s.Settled); err != nil {
+	if err := row.Scan(&s.ID, &s.Node, &s.AccountID, &s.Currency, &s.Payer, &state, &answer, &confirmed, &s.Covered, &reserved, &takes, &s.Seq, &s.Settled); err != nil {
 		return nil, err
 	}
 	if err := dialtone.DecodeSessionState(&s, state, takes); err != nil {

@@ -119,9 +119,9 @@ func (db *DB) UpdateAccount(ctx context.Context, username string, upd dialtone.A
 const cdrColumns = `id, app_call_id, carrier_call_id, account_id, account, caller, dialed_raw, dialed_e164, trunk,
 	setup_at, ringing_at, answer_at, end_at, duration_ms, billed_seconds, disposition, sip_code, sip_reason, hangup_by,
 	app_codec, carrier_codec, app_packets, app_lost, carrier_packets, carrier_lost,
-	currency, rate_plan, prefix, destination, number_type, sell_rate, price, bundle_seconds, buy_rate, cost, margin, attempts`
+	currency, rate_plan, prefix, destination, number_type, sell_rate, price, bundle_seconds, buy_rate, cost, margin, attempts, paid_by`
 
-var insertCDRSQL = `INSERT INTO cdrs (` + cdrColumns + `) VALUES (` + strings.TrimSuffix(strings.Repeat("?, ", 37), ", ") + `)`
+var insertCDRSQL = `INSERT INTO cdrs (` + cdrColumns + `) VALUES (` + strings.TrimSuffix(strings.Repeat("?, ", 38), ", ") + `)`
 
 // InsertCDR stores c; it is durable when this returns.
 func (db *DB) InsertCDR(ctx context.Context, c *dialtone.CDR) error {
@@ -157,7 +157,7 @@ func cdrArgs(c *dialtone.CDR) ([]any, error) {
 		c.Duration.Milliseconds(), c.BilledSeconds, string(c.Disposition), c.SIPCode, c.SIPReason, string(c.HangupBy),
 		c.AppCodec, c.CarrierCodec, c.AppPackets, c.AppLost, c.CarrierPackets, c.CarrierLost,
 		c.Currency, c.RatePlan, c.Prefix, c.Destination, c.NumberType,
-		money[0], money[1], c.BundleSeconds, money[2], money[3], money[4], c.Attempts,
+		money[0], money[1], c.BundleSeconds, money[2], money[3], money[4], c.Attempts, c.PaidBy,
 	}, nil
 }
 
@@ -196,7 +196,7 @@ func scanCDR(row scanner) (*dialtone.CDR, error) {
 		&setup, &ringing, &answer, &end, &durMS, &c.BilledSeconds, &disp, &c.SIPCode, &c.SIPReason, &hangup,
 		&c.AppCodec, &c.CarrierCodec, &c.AppPackets, &c.AppLost, &c.CarrierPackets, &c.CarrierLost,
 		&c.Currency, &c.RatePlan, &c.Prefix, &c.Destination, &c.NumberType,
-		&sell, &price, &c.BundleSeconds, &buy, &cost, &margin, &c.Attempts); err != nil {
+		&sell, &price, &c.BundleSeconds, &buy, &cost, &margin, &c.Attempts, &c.PaidBy); err != nil {
 		return nil, err
 	}
 	c.SellRate, c.Price, c.BuyRate = dialtone.FromMicros(sell), dialtone.FromMicros(price), dialtone.FromMicros(buy)
