@@ -134,6 +134,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/v1/conversations/{id}/messages", s.auth(s.postMessage))
 	mux.Handle("POST /api/v1/conversations/{id}/read", s.auth(s.markRead))
 	mux.Handle("POST /api/v1/attachments", s.auth(s.upload))
+	mux.Handle("GET /api/v1/attachments/{id}", s.auth(s.download))
 	mux.Handle("GET /api/v1/live", s.auth(s.live))
 	mux.Handle("POST /api/v1/orgs", s.auth(s.createOrg))
 	mux.Handle("GET /api/v1/orgs/{org}", s.auth(s.org))

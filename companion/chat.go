@@ -450,3 +450,30 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request, c *caller) {
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"id": id, "type": ctype, "size": n})
 }
+
+// download: GET /api/v1/attachments/{id}. An attachment id is a random
+// UUID that only reaches the people of the conversation it was posted in,
+// so it works as a capability: any signed-in user who has it may fetch it.
+func (s *Server) download(w http.ResponseWriter, r *http.Request, c *caller) {
+	id := r.PathValue("id")
+	a, err := s.store.Attachment(r.Context(), id)
+	if err != nil {
+		if errors.Is(err, dialtone.ErrNotFound) {
+			writeError(w, http.StatusNotFound, "not_found", "no such attachment")
+			return
+		}
+		s.fail(w, err)
+		return
+	}
+	f, err := os.Open(filepath.Join(s.cfg.AttachmentDir, a.ID))
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	defer f.Close()
+	w.Header().Set("Content-Type", a.Type)
+	w.Header().Set("Content-Length", strconv.FormatInt(a.Size, 10))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Disposition", "attachment")
+	_, _ = io.Copy(w, f)
+}

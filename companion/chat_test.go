@@ -151,11 +151,32 @@ func TestChatMessagesAndAttachments(t *testing.T) {
 		if code := post(alice, gid, "image", map[string]string{"attachment": img["id"].(string), "caption": "us"}); code != 201 {
 			t.Errorf("post image = %d", code)
 		}
+		req, _ := http.NewRequest("GET", a.url+"/api/v1/attachments/"+img["id"].(string), nil)
+		req.Header.Set("Authorization", "Bearer "+bob)
+		if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/png" || res.ContentLength != 1000 {
+			t.Errorf("bob fetching the posted image = %v, %v", res, err)
+		} else {
+			res.Body.Close()
+		}
+		if code, _ := a.do("GET", "/api/v1/attachments/"+img["id"].(string), "", nil); code != 401 {
+			t.Errorf("fetching an attachment without a token = %d, want 401", code)
+		}
 		if code := post(bob, gid, "image", map[string]string{"attachment": img["id"].(string)}); code != 400 {
 			t.Errorf("bob posting alice's attachment = %d, want 400", code)
 		}
 		if code := post(alice, gid, "voice", map[string]any{"attachment": img["id"].(string), "seconds": 3}); code != 400 {
 			t.Errorf("an image as a voice note = %d, want 400", code)
+		}
+		// A red envelope to the group: bob and carol may grab, alice (the sender) not.
+		a.pay("fund-alice", "alice", "1.00")
+		code, env := a.do("POST", "/api/v1/envelopes", alice, map[string]any{"conversation": g["id"], "total": "0.20", "count": 2, "mode": "equal"}, "Idempotency-Key", "group-envelope-1")
+		if code != 201 {
+			t.Fatalf("envelope to the group = %d %v", code, env)
+		}
+		for name, tok := range map[string]string{"bob": bob, "carol": carol} {
+			if code, out := a.do("POST", "/api/v1/envelopes/"+env["id"].(string)+"/grab", tok, nil); code != 200 || out["amount"] != "0.10" {
+				t.Errorf("%s grabbing from the group envelope = %d %v", name, code, out)
+			}
 		}
 		// A broadcast list: bob and carol each get it in their direct conversation with alice.
 		_, b := a.do("POST", "/api/v1/conversations", alice, map[string]any{"kind": "broadcast", "title": "news", "members": []string{"bob", "carol"}})

@@ -26,11 +26,12 @@ func (s *Server) createEnvelope(w http.ResponseWriter, r *http.Request, c *calle
 		return
 	}
 	var in struct {
-		To    []string `json:"to"`
-		Total string   `json:"total"`
-		Count int      `json:"count"`
-		Mode  string   `json:"mode"`
-		Memo  string   `json:"memo"`
+		To           []string `json:"to"`
+		Conversation int64    `json:"conversation"` // or a group conversation: its other members
+		Total        string   `json:"total"`
+		Count        int      `json:"count"`
+		Mode         string   `json:"mode"`
+		Memo         string   `json:"memo"`
 	}
 	if !decode(w, r, &in) {
 		return
@@ -40,8 +41,26 @@ func (s *Server) createEnvelope(w http.ResponseWriter, r *http.Request, c *calle
 		s.fail(w, err)
 		return
 	}
+	if in.Conversation != 0 {
+		conv, err := s.store.Conversation(r.Context(), in.Conversation)
+		if err != nil || !slices.Contains(conv.Members, c.account.ID) || len(in.To) > 0 {
+			writeError(w, http.StatusBadRequest, "invalid", "conversation must be one of yours, and not given with to")
+			return
+		}
+		for _, m := range conv.Members {
+			if m == c.account.ID {
+				continue
+			}
+			a, err := s.store.AccountByID(r.Context(), m)
+			if err != nil {
+				s.fail(w, err)
+				return
+			}
+			in.To = append(in.To, a.Username)
+		}
+	}
 	if len(in.To) == 0 || len(in.To) > 500 || len(in.Memo) > 200 {
-		writeError(w, http.StatusBadRequest, "invalid", "to needs 1 to 500 users and memo at most 200 characters")
+		writeError(w, http.StatusBadRequest, "invalid", "to needs 1 to 500 users (or a conversation with others in it) and memo at most 200 characters")
 		return
 	}
 	var shares []decimal.Decimal
