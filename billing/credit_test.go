@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,8 +14,6 @@ import (
 
 	"github.com/dialtone/dialtone"
 	"github.com/dialtone/dialtone/billing"
-	"github.com/dialtone/dialtone/postgres"
-	"github.com/dialtone/dialtone/sqlite"
 	"github.com/dialtone/dialtone/storetest"
 )
 
@@ -36,29 +33,6 @@ func (c *clock) Add(d time.Duration) {
 var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 
 // stores opens each real store, fresh and migrated.
-func stores(t *testing.T) map[string]func(t *testing.T) dialtone.Store {
-	return map[string]func(t *testing.T) dialtone.Store{
-		"sqlite": func(t *testing.T) dialtone.Store {
-			db, err := sqlite.OpenMigrated(context.Background(), filepath.Join(t.TempDir(), "dialtone.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db
-		},
-		"postgres": func(t *testing.T) dialtone.Store {
-			db, err := postgres.Open(context.Background(), storetest.PostgresURL(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			if _, err := db.Migrate(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			return db
-		},
-	}
-}
 
 type env struct {
 	st    dialtone.Store
@@ -131,7 +105,7 @@ func wallet(t *testing.T, e *env) decimal.Decimal {
 }
 
 func forEachStore(t *testing.T, f func(t *testing.T, open func(t *testing.T) dialtone.Store)) {
-	for name, open := range stores(t) {
+	for name, open := range storetest.Stores() {
 		t.Run(name, func(t *testing.T) { f(t, open) })
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,8 +22,6 @@ import (
 
 	"github.com/dialtone/dialtone"
 	"github.com/dialtone/dialtone/companion"
-	"github.com/dialtone/dialtone/postgres"
-	"github.com/dialtone/dialtone/sqlite"
 	"github.com/dialtone/dialtone/storetest"
 )
 
@@ -61,32 +58,9 @@ type api struct {
 	clock *clock
 }
 
-func stores(t *testing.T) map[string]func(*testing.T) dialtone.Store {
-	return map[string]func(*testing.T) dialtone.Store{
-		"sqlite": func(t *testing.T) dialtone.Store {
-			db, err := sqlite.OpenMigrated(context.Background(), filepath.Join(t.TempDir(), "d.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			return db
-		},
-		"postgres": func(t *testing.T) dialtone.Store {
-			db, err := postgres.Open(context.Background(), storetest.PostgresURL(t))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { db.Close() })
-			if _, err := db.Migrate(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			return db
-		},
-	}
-}
 
 func eachStore(t *testing.T, signup string, f func(t *testing.T, a *api)) {
-	for name, open := range stores(t) {
+	for name, open := range storetest.Stores() {
 		t.Run(name, func(t *testing.T) {
 			st := open(t)
 			c := &clock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
