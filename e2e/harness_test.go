@@ -162,12 +162,16 @@ func startSwitch(t *testing.T, o Options) *Switch {
 	}
 	mediaMin := freePort(t)
 	portBase.Add(int32(o.MediaPorts)) // reserve the media block
+	listen := fmt.Sprintf(`listen: [{transport: udp, addr: "127.0.0.1:%d"}, {transport: tcp, addr: "127.0.0.1:%d"}]`, sw.SIPPort, sw.SIPPort)
+	if strings.Contains(o.SIPExtra, "listen:") { // the test names its own listeners
+		listen = ""
+	}
 	cfg := fmt.Sprintf(`log: {level: debug, format: text}
 store: {url: %q}
 sip:
   realm: dialtone
   advertise: 127.0.0.1
-  listen: [{transport: udp, addr: "127.0.0.1:%d"}, {transport: tcp, addr: "127.0.0.1:%d"}]
+  %s
   ring_timeout: 20s
   %s
 media: {bind: 127.0.0.1, advertise: 127.0.0.1, port_min: %d, port_max: %d, timeout: %s}
@@ -176,7 +180,7 @@ trunks:
 %shttp: {listen: "127.0.0.1:%d"}
 shutdown: {drain_timeout: 5s}
 billing: {node: e2e, %s}
-%s`, sw.storeURL, sw.SIPPort, sw.SIPPort, o.SIPExtra, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, trunks.String(), routes, sw.HTTPPort, o.Billing, o.Extra)
+%s`, sw.storeURL, listen, o.SIPExtra, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, trunks.String(), routes, sw.HTTPPort, o.Billing, o.Extra)
 	sw.cfgPath = filepath.Join(dir, "dialtone.yaml")
 	if err := os.WriteFile(sw.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

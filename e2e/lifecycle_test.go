@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -268,5 +271,51 @@ func TestForeignBYE(t *testing.T) {
 	uas.Wait(10 * time.Second)
 	if cdrs := sw.CDRs(1); len(cdrs) != 1 || cdrs[0].HangupBy != dialtone.PartyCaller || cdrs[0].BilledSeconds < 2 {
 		t.Errorf("CDRs = %v, want the call ended by its caller after the 2.5 s hold", describe(cdrs))
+	}
+}
+
+// TestWebSocketSIP: SIP over WebSocket (RFC 7118), plain and over TLS:
+// REGISTER with digest authentication as on UDP.
+func TestWebSocketSIP(t *testing.T) {
+	certPath, keyPath, _ := selfSigned(t)
+	wsPort, wssPort := freePort(t), freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{freePort(t)},
+		SIPExtra: fmt.Sprintf("tls_cert: %q\n  tls_key: %q\n  listen: [{transport: udp, addr: \"127.0.0.1:%d\"}, {transport: ws, addr: \"127.0.0.1:%d\"}, {transport: wss, addr: \"127.0.0.1:%d\"}]",
+			certPath, keyPath, freePort(t), wsPort, wssPort)})
+	sw.Account("alice", "secret")
+	pem, _ := os.ReadFile(certPath)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	ua, err := sipgo.NewUA(sipgo.WithUserAgenTLSConfig(&tls.Config{RootCAs: roots}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ua.Close()
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname("127.0.0.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for transport, port := range map[string]int{"WS": wsPort, "WSS": wssPort} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		req := sip.NewRequest(sip.REGISTER, sip.Uri{Host: "127.0.0.1", Port: port, UriParams: sip.HeaderParams{{K: "transport", V: strings.ToLower(transport)}}})
+		req.SetTransport(transport)
+		from := sip.FromHeader{Address: sip.Uri{User: "alice", Host: "127.0.0.1"}, Params: sip.NewParams()}
+		from.Params.Add("tag", sip.GenerateTagN(8))
+		req.AppendHeader(&sip.ToHeader{Address: sip.Uri{User: "alice", Host: "127.0.0.1"}})
+		req.AppendHeader(&from)
+		req.AppendHeader(sip.NewHeader("Contact", "<sip:alice@df7jal23ls0d.invalid;transport="+strings.ToLower(transport)+">"))
+		req.AppendHeader(sip.NewHeader("Expires", "600"))
+		res, err := client.Do(ctx, req)
+		if err != nil || res.StatusCode != 401 {
+			t.Fatalf("REGISTER over %s without credentials = %v, %v; want 401", transport, res, err)
+		}
+		res, err = client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "alice", Password: "secret"})
+		cancel()
+		if err != nil || res.StatusCode != 200 {
+			t.Errorf("REGISTER over %s = %v, %v; want 200", transport, res, err)
+		}
+	}
+	if got := sw.Metric("dialtone_registrations"); got != 1 {
+		t.Errorf("dialtone_registrations = %v, want 1 (alice)", got)
 	}
 }

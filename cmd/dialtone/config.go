@@ -339,11 +339,11 @@ func (c *Config) Validate() error {
 	}
 	for i, l := range c.SIP.Listen {
 		key := fmt.Sprintf("sip.listen[%d]", i)
-		if l.Transport != "udp" && l.Transport != "tcp" && l.Transport != "tls" {
-			return bad(key+".transport", "%q is not one of udp, tcp, tls", l.Transport)
+		if !slices.Contains([]string{"udp", "tcp", "tls", "ws", "wss"}, l.Transport) {
+			return bad(key+".transport", "%q is not one of udp, tcp, tls, ws, wss", l.Transport)
 		}
-		if l.Transport == "tls" && (c.SIP.TLSCert == "" || c.SIP.TLSKey == "") {
-			return bad(key+".transport", "tls needs sip.tls_cert and sip.tls_key")
+		if (l.Transport == "tls" || l.Transport == "wss") && (c.SIP.TLSCert == "" || c.SIP.TLSKey == "") {
+			return bad(key+".transport", "%s needs sip.tls_cert and sip.tls_key", l.Transport)
 		}
 		if _, err := netip.ParseAddrPort(l.Addr); err != nil {
 			return bad(key+".addr", "%q is not IP:port", l.Addr)

@@ -422,14 +422,18 @@ func bindSIP(ls []ListenConfig, serverTLS *tls.Config) ([]edge.Listener, map[str
 			if _, ok := ports["udp"]; !ok {
 				ports["udp"] = pc.LocalAddr().(*net.UDPAddr).Port
 			}
-		case "tls":
+		case "tls", "ws", "wss":
 			ln, err := net.Listen("tcp", l.Addr)
 			if err != nil {
 				return fail(fmt.Errorf("sip.listen[%d]: %w", i, err))
 			}
-			out = append(out, edge.Listener{Transport: "tls", Stream: tls.NewListener(ln, serverTLS)})
-			if _, ok := ports["tls"]; !ok {
-				ports["tls"] = ln.Addr().(*net.TCPAddr).Port
+			var stream net.Listener = ln
+			if l.Transport != "ws" {
+				stream = tls.NewListener(ln, serverTLS)
+			}
+			out = append(out, edge.Listener{Transport: l.Transport, Stream: stream})
+			if _, ok := ports[l.Transport]; !ok {
+				ports[l.Transport] = ln.Addr().(*net.TCPAddr).Port
 			}
 		case "tcp":
 			ln, err := net.Listen("tcp", l.Addr)

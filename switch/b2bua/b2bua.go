@@ -69,7 +69,7 @@ type Destination struct {
 	E164    string // "+..."
 	Type    string // mobile, fixed, ...
 	Country string // ISO 3166 region of the number
-	Trunks []Trunk
+	Trunks  []Trunk
 }
 
 // Router turns what the user dialed into an E.164 number and the trunks to try,
@@ -526,6 +526,10 @@ func transportOf(req *sip.Request) string {
 		return "tcp"
 	case "TLS", "tls":
 		return "tls"
+	case "WS", "ws":
+		return "ws"
+	case "WSS", "wss":
+		return "wss"
 	}
 	return "udp"
 }

@@ -50,7 +50,7 @@ type Config struct {
 type Listener struct {
 	Transport string         // "udp" or "tcp"
 	Packet    net.PacketConn // for udp
-	Stream    net.Listener   // for tcp, and for tls wrapped by tls.NewListener
+	Stream    net.Listener   // for tcp and ws; for tls and wss wrapped by tls.NewListener
 }
 
 // Edge is the SIP front door.
@@ -98,6 +98,10 @@ func (e *Edge) Serve(ls []Listener) {
 				err = e.srv.ServeTCP(l.Stream)
 			case "tls":
 				err = e.srv.ServeTLS(l.Stream) // a tls.Listener
+			case "ws": // RFC 7118
+				err = e.srv.ServeWS(l.Stream)
+			case "wss":
+				err = e.srv.ServeWSS(l.Stream) // a tls.Listener
 			}
 			if err != nil && !errors.Is(err, net.ErrClosed) {
 				e.log.Error("sip listener stopped", "transport", l.Transport, "error", err)
