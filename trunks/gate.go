@@ -14,8 +14,9 @@ var (
 )
 
 // Gate guards one carrier: its concurrent channels, its calls per second
-// (a token bucket refilled continuously, burst of one second's calls) and
-// its health. It is safe for concurrent use.
+// (a token bucket refilled continuously, holding one second's calls and at
+// least one, so that a rate below one a second still lets calls through)
+// and its health. It is safe for concurrent use.
 type Gate struct {
 	maxChannels int     // 0: unlimited
 	maxCPS      float64 // 0: unlimited
@@ -33,7 +34,7 @@ type Gate struct {
 // NewGate returns a gate that starts up.
 func NewGate(maxChannels int, maxCPS float64, now func() time.Time) *Gate {
 	t := now()
-	return &Gate{maxChannels: maxChannels, maxCPS: maxCPS, now: now, tokens: maxCPS, last: t, up: true, since: t}
+	return &Gate{maxChannels: maxChannels, maxCPS: maxCPS, now: now, tokens: max(maxCPS, 1), last: t, up: true, since: t}
 }
 
 // Acquire takes a channel and a call-per-second token, or says why not.
@@ -48,9 +49,10 @@ func (g *Gate) Acquire() (release func(), err error) {
 		return nil, ErrFull
 	}
 	if g.maxCPS > 0 {
-		now := g.now()
-		g.tokens = min(g.maxCPS, g.tokens+now.Sub(g.last).Seconds()*g.maxCPS)
-		g.last = now
+		if now := g.now(); now.After(g.last) { // a clock that steps back earns nothing
+			g.tokens = min(max(g.maxCPS, 1), g.tokens+now.Sub(g.last).Seconds()*g.maxCPS)
+			g.last = now
+		}
 		if g.tokens < 1 {
 			return nil, ErrTooFast
 		}

@@ -94,3 +94,21 @@ func TestHealth(t *testing.T) {
 		}
 	}
 }
+
+// A rate below one call a second still lets a call through now and then,
+// and a clock that steps back does not drain the bucket.
+func TestGateSlowRateAndClockSteps(t *testing.T) {
+	c := &fakeClock{t: time.Unix(1000, 0)}
+	g := trunks.NewGate(0, 0.5, c.now)
+	if _, err := g.Acquire(); err != nil {
+		t.Fatalf("first call at 0.5 cps = %v, want it through", err)
+	}
+	if _, err := g.Acquire(); !errors.Is(err, trunks.ErrTooFast) {
+		t.Errorf("second call at once = %v, want %v", err, trunks.ErrTooFast)
+	}
+	c.add(-time.Hour)
+	c.add(time.Hour + 2*time.Second)
+	if _, err := g.Acquire(); err != nil {
+		t.Errorf("a call 2 s later at 0.5 cps (after the clock stepped back and forth) = %v", err)
+	}
+}

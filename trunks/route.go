@@ -55,6 +55,9 @@ func NewTable(routes []Route) (*Table, error) {
 		if len(r.Trunks) == 0 || slices.Contains(r.Trunks, "") {
 			return nil, fmt.Errorf("route %d (prefix %q): needs trunk names", i, r.Prefix)
 		}
+		if len(r.Shares) > 0 && (len(r.Shares) != len(r.Trunks) || slices.ContainsFunc(r.Shares, func(w int) bool { return w < 0 })) {
+			return nil, fmt.Errorf("route %d (prefix %q): shares %v need one weight, not negative, per trunk", i, r.Prefix, r.Shares)
+		}
 		for _, other := range t.byPrefix[r.Prefix] {
 			if overlaps(other.Types, r.Types) {
 				return nil, fmt.Errorf("route %d: prefix %q with types %v is already routed", i, r.Prefix, r.Types)
@@ -145,7 +148,7 @@ func OrderByCost[P interface{ LessThan(P) bool }](names []string, price func(tru
 // strip leading digits, then add prefix, then the tech prefix in front.
 func Rewrite(e164 string, strip int, prefix, techPrefix string) string {
 	d := strings.TrimPrefix(e164, "+")
-	d = d[min(strip, len(d)):]
+	d = d[min(max(strip, 0), len(d)):]
 	return techPrefix + prefix + d
 }
 

@@ -49,6 +49,8 @@ func TestNewTableRejects(t *testing.T) {
 		{{Prefix: "44"}},
 		{{Prefix: "44", Trunks: []string{"a"}}, {Prefix: "44", Trunks: []string{"b"}}},
 		{{Prefix: "44", Types: []NumberType{Mobile}, Trunks: []string{"a"}}, {Prefix: "44", Types: []NumberType{Mobile, Fixed}, Trunks: []string{"b"}}},
+		{{Prefix: "44", Trunks: []string{"a", "b"}, Shares: []int{70}}},
+		{{Prefix: "44", Trunks: []string{"a", "b"}, Shares: []int{70, -30}}},
 	}
 	for _, routes := range tests {
 		if _, err := NewTable(routes); err == nil {
@@ -99,6 +101,7 @@ func TestRewrite(t *testing.T) {
 		{"+12125550100", "", "", 1, "2125550100"},
 		{"+12125550100", "", "7788#", 0, "7788#12125550100"},
 		{"+12125550100", "011", "9#", 1, "9#0112125550100"},
+		{"+12125550100", "", "", -3, "12125550100"},
 	} {
 		if got := Rewrite(tt.e164, tt.strip, tt.prefix, tt.tech); got != tt.want {
 			t.Errorf("Rewrite(%s, %d, %q, %q) = %q, want %q", tt.e164, tt.strip, tt.prefix, tt.tech, got, tt.want)
