@@ -10,10 +10,10 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 APT := apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends
 # Debian packages the tests drive: sipp (sip-tester) as the app's phone and the carriers,
-# psql for the money benchmark, and libopus (with gcc and pkg-config) for media/codec.
+# Chromium (with Node.js, which drives it) as the app user's browser, psql for the money benchmark, and libopus (with gcc and pkg-config) for media/codec.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build run test test-short bench deps deps-go deps-test fuzz lint clean
+.PHONY: all build web run test test-short bench deps deps-go deps-test fuzz lint clean
 
 all: build
 
@@ -31,14 +31,30 @@ deps-test:
 	command -v cc >/dev/null || missing="$$missing gcc"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	pkg-config --exists opus 2>/dev/null || missing="$$missing libopus-dev"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	command -v node >/dev/null || missing="$$missing nodejs"; \
+	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) $(APT) $$missing; \
 	fi
 
-## build: the dialtone binary in bin/
-build: deps-go
+## build: the dialtone binary in bin/, with the dialer page embedded
+build: deps-go web
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/dialtone
+
+## web: the browser dialer in web/dist (embedded by package web): JsSIP and libphonenumber-js bundled by esbuild
+web: web/node_modules/.package-lock.json
+	@find web/dist -mindepth 1 ! -name .gitkeep -delete
+	web/node_modules/.bin/esbuild web/src/main.js --bundle --format=iife --platform=browser --minify --sourcemap --outfile=web/dist/dialer.js --log-level=warning
+	cp web/static/* web/dist/
+
+# npm ci when node_modules is missing or older than package-lock.json. The only
+# install script (esbuild's) merely links its binary; esbuild runs without it.
+web/node_modules/.package-lock.json: web/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js 20 and npm are needed for the dialer page: make deps-test" >&2; exit 1; }
+	cd web && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
 
 ## run: build, create the demo account, start the demo carrier and the switch on the embedded store
 run: build
@@ -49,7 +65,8 @@ run: build
 	@DIALTONE_PASSWORD=demo ./$(BIN) -c $(CONFIG) account create demo --country US --plan demo >/dev/null 2>&1 || true
 	@./$(BIN) -c $(CONFIG) account plan demo demo >/dev/null
 	@./$(BIN) -c $(CONFIG) wallet topup demo 5.00 --key demo-welcome-credit --memo "demo credit" >/dev/null
-	@echo "Dialtone: SIP on udp/tcp 127.0.0.1:5060, user demo, password demo, realm dialtone."
+	@echo "Dialtone: SIP on udp/tcp 127.0.0.1:5060 and WebSocket 127.0.0.1:5066, user demo, password demo, realm dialtone."
+	@echo "  Browser: open http://127.0.0.1:8080/, sign in as demo/demo, dial any number."
 	@echo "  Register a softphone (e.g. baresip: <sip:demo@127.0.0.1>;auth_pass=demo) and dial any number:"
 	@echo "  the demo carrier on 127.0.0.1:5070 answers and echoes your audio back."
 	@echo "  demo pays by the demo rate plan (configs/rates-demo.csv) from 5.00 USD: ./$(BIN) wallet show demo;"
@@ -60,13 +77,14 @@ run: build
 	./$(BIN) -c $(CONFIG) serve
 
 ## test: every test under the race detector (the switch binary of the end-to-end tests too), against real sipp peers, SQLite and PostgreSQL
-test: deps
+test: deps web
 	$(GO) vet ./...
 	DIALTONE_E2E_RACE=1 $(GO) test -race -count=1 -timeout 20m ./...
 
 ## bench: micro-benchmarks and the SIP load benchmark
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench 'Transcode' -benchtime 250x ./media/bridge/
 	$(GO) run ./cmd/loadbench -bin $(BIN)
 	$(GO) run ./cmd/billbench -bin $(BIN)
 
@@ -82,3 +100,4 @@ fuzz:
 
 clean:
 	rm -rf bin
+	find web/dist -mindepth 1 ! -name .gitkeep -delete

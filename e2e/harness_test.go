@@ -104,6 +104,7 @@ type Options struct {
 	Billing      string         // more keys of billing, e.g. "interval: 2s, credit_lead: 1s"
 	SIPExtra     string         // more keys of sip, e.g. dns_server: "127.0.0.1:5353"
 	Extra        string         // more top-level YAML (api, ...)
+	MediaExtra   string         // more keys of media, e.g. "webrtc: {listen: ...}"
 }
 
 // Switch is a running dialtone process.
@@ -166,6 +167,10 @@ func startSwitch(t *testing.T, o Options) *Switch {
 	if strings.Contains(o.SIPExtra, "listen:") { // the test names its own listeners
 		listen = ""
 	}
+	mediaExtra := ""
+	if o.MediaExtra != "" {
+		mediaExtra = ", " + o.MediaExtra
+	}
 	cfg := fmt.Sprintf(`log: {level: debug, format: text}
 store: {url: %q}
 sip:
@@ -174,13 +179,13 @@ sip:
   %s
   ring_timeout: 20s
   %s
-media: {bind: 127.0.0.1, advertise: 127.0.0.1, port_min: %d, port_max: %d, timeout: %s}
+media: {bind: 127.0.0.1, advertise: 127.0.0.1, port_min: %d, port_max: %d, timeout: %s%s}
 trunks:
 %sroutes:
 %shttp: {listen: "127.0.0.1:%d"}
 shutdown: {drain_timeout: 5s}
 billing: {node: e2e, %s}
-%s`, sw.storeURL, listen, o.SIPExtra, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, trunks.String(), routes, sw.HTTPPort, o.Billing, o.Extra)
+%s`, sw.storeURL, listen, o.SIPExtra, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, mediaExtra, trunks.String(), routes, sw.HTTPPort, o.Billing, o.Extra)
 	sw.cfgPath = filepath.Join(dir, "dialtone.yaml")
 	if err := os.WriteFile(sw.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

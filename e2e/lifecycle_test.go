@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
@@ -317,5 +319,58 @@ func TestWebSocketSIP(t *testing.T) {
 	}
 	if got := sw.Metric("dialtone_registrations"); got != 1 {
 		t.Errorf("dialtone_registrations = %v, want 1 (alice)", got)
+	}
+}
+
+// TestWebSocketKeepAliveAndGarbage: a CRLF ping (RFC 5626 section 3.5.1)
+// is answered with a pong on the same WebSocket; a WebSocket that sends
+// what is not SIP is closed, and another one open at the same time still
+// registers.
+func TestWebSocketKeepAliveAndGarbage(t *testing.T) {
+	wsPort := freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{freePort(t)},
+		SIPExtra: fmt.Sprintf(`listen: [{transport: udp, addr: "127.0.0.1:%d"}, {transport: ws, addr: "127.0.0.1:%d"}]`, freePort(t), wsPort)})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	dial := func() *websocket.Conn {
+		t.Helper()
+		c, _, err := websocket.Dial(ctx, fmt.Sprintf("ws://127.0.0.1:%d", wsPort), &websocket.DialOptions{Subprotocols: []string{"sip"}})
+		if err != nil {
+			t.Fatalf("dial the SIP WebSocket: %v", err)
+		}
+		t.Cleanup(func() { c.CloseNow() })
+		return c
+	}
+	good, bad := dial(), dial()
+
+	if err := good.Write(ctx, websocket.MessageText, []byte("\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, msg, err := good.Read(ctx); err != nil || string(msg) != "\r\n" {
+		t.Fatalf("pong to a CRLF ping = %q, %v; want CRLF", msg, err)
+	}
+
+	for _, garbage := range []string{"GET / HTTP/1.1\r\n\r\n", "\x00\x01\x02 not sip at all"} {
+		bad.Write(ctx, websocket.MessageText, []byte(garbage))
+	}
+	readCtx, readCancel := context.WithTimeout(ctx, 5*time.Second)
+	_, msg, err := bad.Read(readCtx)
+	readCancel()
+	if err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a WebSocket sending garbage: read = %q, %v; want it closed by the switch", msg, err)
+	}
+
+	register := fmt.Sprintf("REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bK-ka1\r\n" +
+		"From: <sip:alice@127.0.0.1>;tag=ka1\r\nTo: <sip:alice@127.0.0.1>\r\nCall-ID: ka1@df7jal23ls0d.invalid\r\nCSeq: 1 REGISTER\r\n" +
+		"Contact: <sip:alice@df7jal23ls0d.invalid;transport=ws>\r\nExpires: 600\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n")
+	if err := good.Write(ctx, websocket.MessageText, []byte(register)); err != nil {
+		t.Fatalf("the other WebSocket was closed too: %v", err)
+	}
+	_, msg, err = good.Read(ctx)
+	if err != nil || !strings.HasPrefix(string(msg), "SIP/2.0 401") {
+		t.Errorf("REGISTER on the other WebSocket = %q, %v; want 401 with a challenge", msg, err)
+	}
+	if code, _ := sw.HTTP("/healthz"); code != 200 {
+		t.Errorf("/healthz = %d after the garbage, want 200", code)
 	}
 }

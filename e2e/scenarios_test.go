@@ -184,6 +184,8 @@ type carrier struct {
 	byeMS   int      // with answer "200": the carrier hangs up after this long; 0 waits for BYE
 	auth    string   // "user:password": challenge the INVITE with 401 and refuse (403) a wrong answer
 	expect  []string // regular expressions the INVITE must match, or the call fails (no < > " & : sipp's XML does not decode entities)
+	codec   string   // the codec it answers: "PCMA" (the default) or "PCMU"
+	eventPT int      // its telephone-event payload type; 101 when zero
 }
 
 func (c carrier) scenario() string {
@@ -207,15 +209,22 @@ func (c carrier) scenario() string {
   </recv>
   <Reference variables="dummy,leak,from_hdr,to_hdr,inv_cseq%s"/>
 `, strings.Join(refs, ""))
+	codec, pt, ept := "PCMA", 8, 101
+	if c.codec == "PCMU" {
+		codec, pt = "PCMU", 0
+	}
+	if c.eventPT != 0 {
+		ept = c.eventPT
+	}
 	sdp := fmt.Sprintf(`v=0
       o=carrier 1 1 IN IP4 127.0.0.1
       s=-
       c=IN IP4 127.0.0.1
       t=0 0
-      m=audio %d RTP/AVP 8 101
-      a=rtpmap:8 PCMA/8000
-      a=rtpmap:101 telephone-event/8000
-      a=fmtp:101 0-16`, c.rtpPort)
+      m=audio %d RTP/AVP %d %d
+      a=rtpmap:%d %s/8000
+      a=rtpmap:%d telephone-event/8000
+      a=fmtp:%d 0-16`, c.rtpPort, pt, ept, pt, codec, ept, ept)
 	resp := func(code, reason, body string) string {
 		ct := ""
 		if body != "" {

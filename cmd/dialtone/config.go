@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"regexp"
 	"slices"
@@ -32,6 +33,13 @@ type Config struct {
 	Billing  BillingConfig  `yaml:"billing"`
 	Bundles  []BundleConfig `yaml:"bundles"`
 	API      APIConfig      `yaml:"api"`
+	Web      WebConfig      `yaml:"web"`
+}
+
+// WebConfig is the browser dialer served at / (package web).
+type WebConfig struct {
+	Enabled bool   `yaml:"enabled"`
+	SIPURL  string `yaml:"sip_url"` // ws:// or wss:// URL the page uses; empty: the page's host and the first ws/wss listener's port
 }
 
 type BillingConfig struct {
@@ -114,11 +122,27 @@ type SIPConfig struct {
 }
 
 type MediaConfig struct {
-	Bind      string   `yaml:"bind"`      // IP the RTP sockets bind to
-	Advertise string   `yaml:"advertise"` // IP written into SDP
-	PortMin   int      `yaml:"port_min"`
-	PortMax   int      `yaml:"port_max"`
-	Timeout   Duration `yaml:"timeout"` // no RTP on either leg for this long ends the call
+	Bind      string       `yaml:"bind"`      // IP the RTP sockets bind to
+	Advertise string       `yaml:"advertise"` // IP written into SDP
+	PortMin   int          `yaml:"port_min"`
+	PortMax   int          `yaml:"port_max"`
+	Timeout   Duration     `yaml:"timeout"` // no RTP on either leg for this long ends the call
+	WebRTC    WebRTCConfig `yaml:"webrtc"`
+	Opus      OpusConfig   `yaml:"opus"`
+}
+
+// WebRTCConfig is the browsers' media leg: ICE, DTLS-SRTP, all on one UDP port.
+type WebRTCConfig struct {
+	Listen           string   `yaml:"listen"`            // IP:port of the one UDP socket all WebRTC media uses; empty: browsers' offers get 488
+	Advertise        []string `yaml:"advertise"`         // NAT 1:1: public IPs put in ICE candidates; empty: the interface addresses
+	HandshakeTimeout Duration `yaml:"handshake_timeout"` // ICE + DTLS must complete within this after the answer
+}
+
+// OpusConfig tunes the Opus encoder of transcoded calls.
+type OpusConfig struct {
+	Bitrate    int `yaml:"bitrate"`     // bits per second, 6000-510000
+	Complexity int `yaml:"complexity"`  // 0 (cheapest) to 10 (best)
+	PacketLoss int `yaml:"packet_loss"` // loss in percent the in-band FEC protects against at least, 0-100
 }
 
 type TrunkConfig struct {
@@ -232,8 +256,11 @@ func defaultConfig() Config {
 			Bind: "0.0.0.0", Advertise: "127.0.0.1",
 			PortMin: 20000, PortMax: 29999,
 			Timeout: Duration(30 * time.Second),
+			WebRTC:  WebRTCConfig{HandshakeTimeout: Duration(10 * time.Second)},
+			Opus:    OpusConfig{Bitrate: 24000, Complexity: 5, PacketLoss: 10},
 		},
 		HTTP:     HTTPConfig{Listen: "127.0.0.1:8080"},
+		Web:      WebConfig{Enabled: true},
 		Shutdown: ShutdownConfig{DrainTimeout: Duration(30 * time.Second)},
 		Billing: BillingConfig{
 			Interval: Duration(60 * time.Second), CreditLead: Duration(5 * time.Second),
@@ -389,6 +416,32 @@ func (c *Config) Validate() error {
 	if c.Media.Timeout.D() < time.Second {
 		return bad("media.timeout", "%v is shorter than 1s", c.Media.Timeout.D())
 	}
+	if w := c.Media.WebRTC; w.Listen != "" {
+		ap, err := netip.ParseAddrPort(w.Listen)
+		if err != nil || !ap.Addr().Is4() || ap.Port() == 0 {
+			return bad("media.webrtc.listen", "%q is not IPv4:port with a port", w.Listen)
+		}
+		if int(ap.Port()) >= c.Media.PortMin && int(ap.Port()) <= c.Media.PortMax {
+			return bad("media.webrtc.listen", "port %d is inside media.port_min-port_max, which the RTP legs use", ap.Port())
+		}
+		for i, a := range w.Advertise {
+			if ip, err := netip.ParseAddr(a); err != nil || !ip.Is4() || ip.IsUnspecified() {
+				return bad(fmt.Sprintf("media.webrtc.advertise[%d]", i), "%q is not a usable IPv4 address", a)
+			}
+		}
+		if w.HandshakeTimeout.D() < time.Second {
+			return bad("media.webrtc.handshake_timeout", "%v is shorter than 1s", w.HandshakeTimeout.D())
+		}
+	}
+	if o := c.Media.Opus; o.Bitrate < 6000 || o.Bitrate > 510000 {
+		return bad("media.opus.bitrate", "%d is outside 6000-510000", o.Bitrate)
+	}
+	if o := c.Media.Opus; o.Complexity < 0 || o.Complexity > 10 {
+		return bad("media.opus.complexity", "%d is outside 0-10", o.Complexity)
+	}
+	if o := c.Media.Opus; o.PacketLoss < 0 || o.PacketLoss > 100 {
+		return bad("media.opus.packet_loss", "%d is outside 0-100", o.PacketLoss)
+	}
 	names := map[string]bool{}
 	for i, t := range c.Trunks {
 		key := fmt.Sprintf("trunks[%d]", i)
@@ -526,6 +579,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Shutdown.DrainTimeout.D() < 0 {
 		return bad("shutdown.drain_timeout", "must not be negative")
+	}
+	if u := c.Web.SIPURL; u != "" {
+		p, err := url.Parse(u)
+		if err != nil || (p.Scheme != "ws" && p.Scheme != "wss") || p.Host == "" {
+			return bad("web.sip_url", "%q is not a ws:// or wss:// URL", u)
+		}
 	}
 	return c.validateBilling(bad)
 }

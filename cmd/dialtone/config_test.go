@@ -13,7 +13,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ParseConfig(empty) = %v, want defaults", err)
 	}
-	if cfg.Store.URL != "sqlite://data/dialtone.db" || cfg.Media.Timeout.D() != 30*time.Second || len(cfg.SIP.Listen) != 2 {
+	if cfg.Store.URL != "sqlite://data/dialtone.db" || cfg.Media.Timeout.D() != 30*time.Second || len(cfg.SIP.Listen) != 2 || !cfg.Web.Enabled {
 		t.Errorf("ParseConfig(empty) = %+v, want the documented defaults", cfg)
 	}
 }
@@ -43,6 +43,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"short timeout", "media:\n  timeout: 10ms\n", "media.timeout"},
 		{"port order", "media:\n  port_min: 30000\n  port_max: 20000\n", "media.port_max"},
 		{"bad advertise", "media:\n  advertise: 0.0.0.0\n", "media.advertise"},
+		{"webrtc port in the RTP range", "media:\n  webrtc: {listen: \"0.0.0.0:20002\"}\n", "media.webrtc.listen"},
+		{"webrtc without a port", "media:\n  webrtc: {listen: \"0.0.0.0\"}\n", "media.webrtc.listen"},
+		{"webrtc advertise", "media:\n  webrtc: {listen: \"0.0.0.0:19302\", advertise: [nat.example]}\n", "media.webrtc.advertise[0]"},
+		{"webrtc handshake", "media:\n  webrtc: {listen: \"0.0.0.0:19302\", handshake_timeout: 1ms}\n", "media.webrtc.handshake_timeout"},
+		{"opus complexity", "media:\n  opus: {complexity: 11}\n", "media.opus.complexity"},
+		{"opus bitrate", "media:\n  opus: {bitrate: 100}\n", "media.opus.bitrate"},
 		{"trunk without address", "trunks: [{name: a}]\n", "trunks[0].address"},
 		{"duplicate trunk", "trunks: [{name: a, address: 'h:1'}, {name: a, address: 'h:2'}]\n", "trunks[1].name"},
 		{"bad codec", "trunks: [{name: a, address: 'h:1', codecs: [G729]}]\n", "trunks[0].codecs"},
@@ -51,6 +57,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"route bad type", "trunks: [{name: a, address: 'h:1'}]\nroutes: [{prefix: '44', types: [cell], trunks: [a]}]\n", "routes[0].types"},
 		{"missing env", "sip:\n  auth_secret: ${DIALTONE_TEST_UNSET_SECRET}\n", "DIALTONE_TEST_UNSET_SECRET is not set"},
 		{"not yaml", "sip: [\n", "line"},
+		{"web sip_url not a websocket", "web:\n  sip_url: http://example.com/\n", "web.sip_url"},
+		{"web sip_url without host", "web:\n  sip_url: 'wss://'\n", "web.sip_url"},
+		{"web unknown key", "web:\n  enable: true\n", "field enable not found"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

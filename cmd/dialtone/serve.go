@@ -32,6 +32,7 @@ import (
 	"github.com/dialtone/dialtone/switch/b2bua"
 	"github.com/dialtone/dialtone/switch/digest"
 	"github.com/dialtone/dialtone/switch/edge"
+	"github.com/dialtone/dialtone/web"
 )
 
 func newServeCmd(load func() (*Config, error)) *cobra.Command {
@@ -178,6 +179,9 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 		return err
 	}
 	if cfg.API.Listen != "" {
+		if cfg.Web.Enabled { // the dialer is for app users too: on the listener meant to be exposed
+			apiMux.Handle("/", dialerPage(cfg, sw.listeners)) // no method: "GET /" would conflict with "/api/v1/"
+		}
 		apiSrv, _, err := startHTTP("api.listen", cfg.API.Listen, apiMux, log)
 		if err != nil {
 			_ = admin.Close()
@@ -195,6 +199,9 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 		log.Info("sip listening", "transport", l.Transport, "addr", listenerAddr(l))
 	}
 	log.Info("dialtone ready", "version", version, "http", adminLn.Addr().String(), "store", redact(cfg.Store.URL))
+	if cfg.Web.Enabled {
+		log.Info("dialer page", "url", "http://"+adminLn.Addr().String()+"/")
+	}
 
 	var sig os.Signal
 wait:
@@ -248,6 +255,7 @@ type theSwitch struct {
 	router    *router
 	health    *health
 	regs      *registrations
+	media     *mediaFactory
 	load      func() (*Config, error)
 	log       *slog.Logger
 	reloadMu  sync.Mutex
@@ -280,6 +288,9 @@ func (s *theSwitch) Close() {
 	s.calls.Close()
 	s.edge.Close()
 	s.ua.Close()
+	if err := s.media.Close(); err != nil {
+		s.log.Warn("webrtc media socket close", "error", err)
+	}
 }
 
 func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error), st dialtone.Store, reg prometheus.Registerer, log *slog.Logger) (*theSwitch, error) {
@@ -331,11 +342,13 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	}
 	router := &router{srv: newSRVResolver(cfg.SIP.DNSServer)}
 	router.cur.Store(cs)
-	media, err := newMediaFactory(cfg.Media, reg)
+	media, err := newMediaFactory(cfg.Media, reg, log)
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
+	closeListeners := closeAll
+	closeAll = func() { closeListeners(); media.Close() }
 	var algs []digest.Algorithm
 	for _, a := range cfg.SIP.AuthAlgs {
 		algs = append(algs, digest.Algorithm(a))
@@ -392,7 +405,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
 	}, func() float64 { return float64(registrar.Count()) }))
-	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, router: router, health: hc, regs: regs, load: load, log: log}, nil
+	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, router: router, health: hc, regs: regs, media: media, load: load, log: log}, nil
 }
 
 // bindSIP opens the SIP sockets before anything is served, so that the
@@ -506,7 +519,25 @@ func adminMux(cfg *Config, st dialtone.Store, reg *prometheus.Registry, sw *theS
 		}
 		fmt.Fprintln(w, "reloaded")
 	})
+	if cfg.Web.Enabled { // every path not routed above; it answers 405 to other methods
+		mux.Handle("/", dialerPage(cfg, sw.listeners))
+	}
 	return mux
+}
+
+// dialerPage is the browser dialer (package web): its SIP domain is the
+// realm, and it signs in over web.sip_url, else over the first ws or wss
+// listener at the page's own host name.
+func dialerPage(cfg *Config, ls []edge.Listener) http.Handler {
+	pc := web.Config{SIPURL: cfg.Web.SIPURL, Domain: cfg.SIP.Realm}
+	for _, l := range ls {
+		if l.Transport == "ws" || l.Transport == "wss" {
+			pc.WSPort = l.Stream.Addr().(*net.TCPAddr).Port
+			pc.Secure = l.Transport == "wss"
+			break
+		}
+	}
+	return web.Handler(pc)
 }
 
 // carrierTLS is the client side of TLS to carriers: their certificates are

@@ -13,7 +13,9 @@ import (
 	"github.com/dialtone/dialtone"
 	"github.com/dialtone/dialtone/billing"
 	"github.com/dialtone/dialtone/media/bridge"
+	"github.com/dialtone/dialtone/media/codec"
 	"github.com/dialtone/dialtone/media/rtp"
+	"github.com/dialtone/dialtone/media/webrtc"
 	"github.com/dialtone/dialtone/switch/b2bua"
 )
 
@@ -46,10 +48,11 @@ func (a credit) Authorize(ctx context.Context, req b2bua.CreditRequest) (b2bua.C
 
 // mediaFactory adapts media/bridge to b2bua.Media.
 type mediaFactory struct {
-	f *bridge.Factory
+	f      *bridge.Factory
+	webrtc *webrtc.Engine // nil when WebRTC is off
 }
 
-func newMediaFactory(c MediaConfig, reg prometheus.Registerer) (*mediaFactory, error) {
+func newMediaFactory(c MediaConfig, reg prometheus.Registerer, log *slog.Logger) (*mediaFactory, error) {
 	bind, err := netip.ParseAddr(c.Bind)
 	if err != nil {
 		return nil, fmt.Errorf("media.bind: %w", err)
@@ -65,7 +68,27 @@ func newMediaFactory(c MediaConfig, reg prometheus.Registerer) (*mediaFactory, e
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_rtp_port_pairs_in_use", Help: "RTP/RTCP port pairs allocated (two per call).",
 	}, func() float64 { return float64(pool.InUse()) }))
-	return &mediaFactory{f: bridge.NewFactory(bridge.Config{Pool: pool, Advertise: adv, Timeout: c.Timeout.D()})}, nil
+	m := &mediaFactory{}
+	if c.WebRTC.Listen != "" {
+		wc := webrtc.Config{Bind: netip.MustParseAddrPort(c.WebRTC.Listen), HandshakeTimeout: c.WebRTC.HandshakeTimeout.D(), Log: log.With("leg", "webrtc")}
+		for _, a := range c.WebRTC.Advertise {
+			wc.Advertise = append(wc.Advertise, netip.MustParseAddr(a)) // validated with the config
+		}
+		if m.webrtc, err = webrtc.New(wc); err != nil {
+			return nil, fmt.Errorf("media.webrtc: %w", err)
+		}
+	}
+	m.f = bridge.NewFactory(bridge.Config{Pool: pool, Advertise: adv, Timeout: c.Timeout.D(), WebRTC: m.webrtc,
+		Opus: codec.OpusConfig{Bitrate: c.Opus.Bitrate, Complexity: c.Opus.Complexity, PacketLoss: c.Opus.PacketLoss}})
+	return m, nil
+}
+
+// Close stops the WebRTC leg's socket; calls are over by then.
+func (m *mediaFactory) Close() error {
+	if m.webrtc == nil {
+		return nil
+	}
+	return m.webrtc.Close()
 }
 
 func (m *mediaFactory) Bridge(ctx context.Context, callID string, appOffer []byte) (b2bua.Bridge, error) {

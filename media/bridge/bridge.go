@@ -2,11 +2,23 @@
 // the app's SDP offer in, an SDP offer for the carrier out, the carrier's
 // answer in, the app's answer out, and an RTP relay between the legs.
 //
-// Negotiation passes the offer through (RFC 3264): the carrier is offered
-// the G.711 codecs the app offered that the trunk takes, with the app's
-// payload type numbers, and the app is answered with the codec the carrier
-// chose. Both legs then carry the same payload, so the relay passes packets
-// through untouched, RFC 4733 telephone-events included.
+// The app's leg is plain RTP (a softphone: RTP/AVP) or WebRTC (a browser:
+// DTLS-SRTP with ICE, package media/webrtc); SDES-SRTP is refused. The
+// carrier's leg is plain RTP with G.711. The carrier is offered the
+// trunk's G.711 codecs with RFC 4733 telephone-event/8000; once it has
+// chosen, the app is answered (RFC 3264) on:
+//   - Opus, when Opus is the app's first choice (browsers): the relay
+//     transcodes Opus <-> G.711 and translates telephone-events between
+//     48000 and 8000 Hz;
+//   - else the carrier's codec, when the app offered it: both legs carry
+//     the same payload and the relay passes packets through untouched,
+//     telephone-events included (the carrier was offered the app's payload
+//     type numbers for it);
+//   - else the app's G.711 law, converted to the carrier's.
+//
+// The app is answered with only the telephone-event whose clock is the
+// chosen codec's: browsers send malformed events when an Opus answer also
+// lists telephone-event/8000.
 //
 // Concurrency: a Bridge is used by one call; its methods may be called from
 // the call's goroutines and are guarded by a mutex. No I/O is done under it.
@@ -22,18 +34,29 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/media/codec"
 	"github.com/dialtone/dialtone/media/rtp"
 	"github.com/dialtone/dialtone/media/sdp"
+	"github.com/dialtone/dialtone/media/webrtc"
 )
 
-// passThrough are the codecs both legs can share without transcoding.
-var passThrough = []string{"PCMU", "PCMA"}
+// carrierCodecs are the codecs a carrier leg may carry.
+var carrierCodecs = []string{"PCMU", "PCMA"}
+
+// defaultEventPT is the telephone-event payload type offered to a carrier
+// when the app offered none at 8000 Hz.
+const defaultEventPT = 101
 
 // Config sets up a Factory.
 type Config struct {
 	Pool      *rtp.PortPool
 	Advertise netip.Addr    // our IP in SDP
 	Timeout   time.Duration // media timeout once answered
+	// WebRTC takes browsers' offers; nil refuses them with 488.
+	WebRTC *webrtc.Engine
+	// Opus tunes the encoder of calls transcoded to Opus; zero means
+	// codec.DefaultOpusConfig.
+	Opus codec.OpusConfig
 }
 
 // Factory makes bridges.
@@ -42,55 +65,83 @@ type Factory struct {
 }
 
 // NewFactory returns a Factory.
-func NewFactory(cfg Config) *Factory { return &Factory{cfg: cfg} }
+func NewFactory(cfg Config) *Factory {
+	if cfg.Opus == (codec.OpusConfig{}) {
+		cfg.Opus = codec.DefaultOpusConfig()
+	}
+	return &Factory{cfg: cfg}
+}
 
 // Bridge is one call's media.
 type Bridge struct {
 	f          *Factory
 	relay      *rtp.Relay
-	appSDP     *sdp.Builder // o= line of what we send the app (RFC 3264 section 8)
+	peer       *webrtc.Peer // the app's WebRTC leg; nil for plain RTP
+	appSDP     *sdp.Builder // o= line of what we send a plain-RTP app (RFC 3264 section 8)
 	carrierSDP *sdp.Builder // likewise toward the carrier; a new one per carrier dialog
 
-	mu          sync.Mutex
-	appCodecs   []sdp.Codec   // G.711 codecs of the app's offer, in its order
-	dtmf        *sdp.Codec    // the app's telephone-event/8000, if offered
-	carrierSent []sdp.Codec   // what we offered the carrier
-	chosen      *sdp.Codec    // the carrier's choice (from 183 or 200)
-	appDir      sdp.Direction // our direction toward the app: the mirror of its offer
+	mu           sync.Mutex
+	appCodecs    []sdp.Codec   // audio codecs of the app's offer we can carry, in its order
+	appEvents    []sdp.Codec   // the app's telephone-events
+	carrierSent  []sdp.Codec   // the audio codecs we offered the carrier
+	carrierEvent sdp.Codec     // the telephone-event we offered the carrier
+	chosen       *sdp.Codec    // the carrier's choice (from 183 or 200)
+	appCodec     *sdp.Codec    // what the app was answered with; fixed once answered
+	peerAnswer   []byte        // the WebRTC leg's newest answer
+	appDir       sdp.Direction // our direction toward a plain-RTP app: the mirror of its offer
+	transcoders  [2]*transcoder
+	stop         chan struct{} // closed by Close; ends the WebRTC watcher
+	wg           sync.WaitGroup
+	fire         sync.Once
 }
 
-// New reads the app's offer and allocates the ports of both legs.
+// New reads the app's offer and sets up both legs: the carrier's ports,
+// and the app's ports or WebRTC peer.
 func (f *Factory) New(_ context.Context, callID string, appOffer []byte) (*Bridge, error) {
 	offer, err := sdp.Parse(appOffer)
 	if err != nil {
 		return nil, fmt.Errorf("app offer: %w: %w", dialtone.ErrNoCodec, err)
 	}
-	if !offer.PlainRTP() {
-		return nil, fmt.Errorf("app offer: %w: %s is not supported on this leg", dialtone.ErrNoCodec, offer.Proto)
+	b := &Bridge{f: f, appSDP: sdp.NewBuilder(0), stop: make(chan struct{})}
+	webRTC := strings.HasPrefix(strings.ToUpper(offer.Proto), "UDP/TLS/")
+	switch {
+	case webRTC && f.cfg.WebRTC == nil:
+		return nil, fmt.Errorf("app offer: %w: WebRTC is not enabled on this switch", dialtone.ErrNoCodec)
+	case webRTC:
+		// The peer reads the offer itself; its codecs are the same list.
+	case !offer.PlainRTP():
+		return nil, fmt.Errorf("app offer: %w: %s (SDES-SRTP) is not supported; use DTLS-SRTP (WebRTC) or plain RTP", dialtone.ErrNoCodec, offer.Proto)
 	}
-	var codecs []sdp.Codec
 	for _, c := range offer.Codecs {
-		for _, name := range passThrough {
-			if c.Is(name, 8000) {
-				codecs = append(codecs, c)
-			}
+		switch {
+		case c.Is("opus", 48000) || c.Is("PCMU", 8000) || c.Is("PCMA", 8000):
+			b.appCodecs = append(b.appCodecs, c)
+		case c.Is("telephone-event", 8000) || c.Is("telephone-event", 48000):
+			b.appEvents = append(b.appEvents, c)
 		}
 	}
-	if len(codecs) == 0 {
-		return nil, fmt.Errorf("app offer: %w: offer has no PCMU or PCMA", dialtone.ErrNoCodec)
-	}
-	b := &Bridge{f: f, appCodecs: codecs, appSDP: sdp.NewBuilder(0)}
-	if te, ok := offer.Find("telephone-event", 8000); ok {
-		b.dtmf = &te
-	}
-	app, err := f.cfg.Pool.Allocate()
-	if err != nil {
-		return nil, fmt.Errorf("app leg: %w: %w", dialtone.ErrUnavailable, err)
+	if len(b.appCodecs) == 0 {
+		return nil, fmt.Errorf("app offer: %w: offer has none of opus, PCMU, PCMA", dialtone.ErrNoCodec)
 	}
 	carrier, err := f.cfg.Pool.Allocate()
 	if err != nil {
-		app.Close()
 		return nil, fmt.Errorf("carrier leg: %w: %w", dialtone.ErrUnavailable, err)
+	}
+	if webRTC {
+		peer, err := f.cfg.WebRTC.Accept(appOffer)
+		if err != nil {
+			carrier.Close()
+			return nil, fmt.Errorf("app offer: %w: %w", dialtone.ErrNoCodec, err)
+		}
+		b.peer = peer
+		b.relay = rtp.Join(rtp.Side{Endpoint: peer}, rtp.Side{Pair: carrier})
+		b.relay.A().SetHold(offer.Direction.Hold())
+		return b, nil
+	}
+	app, err := f.cfg.Pool.Allocate()
+	if err != nil {
+		carrier.Close()
+		return nil, fmt.Errorf("app leg: %w: %w", dialtone.ErrUnavailable, err)
 	}
 	b.relay = rtp.NewRelay(app, carrier)
 	b.relay.A().SetRemote(offer.Addr, offer.RTCP)
@@ -100,16 +151,27 @@ func (f *Factory) New(_ context.Context, callID string, appOffer []byte) (*Bridg
 }
 
 // UpdateApp applies a new offer from the app in a re-INVITE: a new media
-// address (the phone changed networks) or a hold. The codec stays as
-// negotiated; an offer without it is refused.
+// address (the phone changed networks), an ICE restart, or a hold. The
+// codec stays as negotiated; an offer without it is refused.
 func (b *Bridge) UpdateApp(body []byte) error {
+	if b.peer != nil {
+		answer, hold, err := b.peer.Reoffer(body)
+		if err != nil {
+			return fmt.Errorf("app re-offer: %w: %w", dialtone.ErrNoCodec, err)
+		}
+		b.mu.Lock()
+		b.peerAnswer = answer
+		b.mu.Unlock()
+		b.relay.A().SetHold(hold)
+		return nil
+	}
 	offer, err := sdp.Parse(body)
 	if err != nil {
 		return fmt.Errorf("app re-offer: %w: %w", dialtone.ErrNoCodec, err)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	codec := b.codec()
+	codec := b.answerCodec()
 	if _, ok := offer.Find(codec.Name, codec.Clock); !ok {
 		return fmt.Errorf("app re-offer: %w: %s is no longer offered", dialtone.ErrNoCodec, codec.Name)
 	}
@@ -119,43 +181,73 @@ func (b *Bridge) UpdateApp(body []byte) error {
 	return nil
 }
 
-// CarrierOffer is the SDP for a carrier that takes codecs (names, in order).
+// CarrierOffer is the SDP for a carrier that takes codecs (names, in
+// order): those of them a carrier leg can carry, with telephone-event.
 func (b *Bridge) CarrierOffer(codecs []string) ([]byte, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var offer []sdp.Codec
 	for _, name := range codecs {
-		for _, c := range b.appCodecs {
-			if c.Is(name, 8000) {
-				offer = append(offer, c)
+		for _, c := range carrierCodecs {
+			if strings.EqualFold(name, c) {
+				pt := uint8(0)
+				if c == "PCMA" {
+					pt = 8
+				}
+				offer = append(offer, sdp.Codec{PT: pt, Name: c, Clock: 8000, Channels: 1})
 			}
 		}
 	}
 	if len(offer) == 0 {
-		return nil, fmt.Errorf("carrier offer: %w: the app offered none of %s", dialtone.ErrNoCodec, strings.Join(codecs, ", "))
+		return nil, fmt.Errorf("carrier offer: %w: the trunk takes none of %s", dialtone.ErrNoCodec, strings.Join(carrierCodecs, ", "))
+	}
+	// Pass-through keeps the app's telephone-event payload type on both legs.
+	b.carrierEvent = sdp.Codec{PT: defaultEventPT, Name: "telephone-event", Clock: 8000, Channels: 1, Fmtp: sdp.DTMFEvents}
+	if te := b.appEvent(8000); te != nil {
+		b.carrierEvent = *te
 	}
 	b.carrierSent = offer
 	b.chosen = nil
 	b.carrierSDP = sdp.NewBuilder(0) // each carrier attempt is a new dialog
-	return b.carrierSDP.Build(sdp.Description{Addr: b.local(b.relay.B()), Codecs: b.withDTMF(offer...)})
+	return b.carrierSDP.Build(sdp.Description{Addr: b.local(b.relay.B()), Codecs: append(offer, b.carrierEvent)})
 }
 
-// withDTMF appends the app's telephone-event, if it offered one.
-func (b *Bridge) withDTMF(codecs ...sdp.Codec) []sdp.Codec {
-	all := append([]sdp.Codec(nil), codecs...)
-	if b.dtmf != nil {
-		all = append(all, *b.dtmf)
+// appEvent is the app's telephone-event at clock, or nil.
+func (b *Bridge) appEvent(clock int) *sdp.Codec {
+	for _, c := range b.appEvents {
+		if c.Clock == clock {
+			return &c
+		}
 	}
-	return all
+	return nil
 }
 
-// codec is the audio codec both legs carry: the carrier's choice, or
-// before the carrier has answered, the app's first G.711 codec.
-func (b *Bridge) codec() sdp.Codec {
-	if b.chosen != nil {
-		return *b.chosen
+// answerCodec is the codec the app is (or would now be) answered with:
+// fixed once answered; else chosen as the package comment says.
+func (b *Bridge) answerCodec() sdp.Codec {
+	if b.appCodec != nil {
+		return *b.appCodec
 	}
-	return b.appCodecs[0]
+	first := b.appCodecs[0]
+	if first.Is("opus", 48000) || b.chosen == nil {
+		return first
+	}
+	for _, c := range b.appCodecs {
+		if c.Is(b.chosen.Name, 8000) {
+			return c
+		}
+	}
+	return first
+}
+
+// AnswerEarly reports whether the app's answer can be made before the
+// carrier's: for a WebRTC leg whose first choice is Opus, which it gets
+// whatever the carrier picks, so that ICE and DTLS run while the phone
+// rings. Other legs wait for the carrier's codec.
+func (b *Bridge) AnswerEarly() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.peer != nil && (b.appCodec != nil || b.appCodecs[0].Is("opus", 48000))
 }
 
 // SetCarrierAnswer applies the carrier's SDP from a 183 or 200.
@@ -164,13 +256,16 @@ func (b *Bridge) SetCarrierAnswer(body []byte) error {
 	if err != nil {
 		return fmt.Errorf("carrier answer: %w", err)
 	}
+	if !ans.PlainRTP() {
+		return fmt.Errorf("carrier answer: %w: %s is not plain RTP", dialtone.ErrNoCodec, ans.Proto)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var chosen *sdp.Codec
 	for _, c := range ans.Codecs {
 		for _, o := range b.carrierSent {
 			if c.Is(o.Name, 8000) {
-				// Keep the payload type we offered: both legs share it.
+				// Keep the payload type we offered: pass-through shares it.
 				o := o
 				chosen = &o
 				break
@@ -186,34 +281,140 @@ func (b *Bridge) SetCarrierAnswer(body []byte) error {
 	b.chosen = chosen
 	b.relay.B().SetRemote(ans.Addr, ans.RTCP)
 	b.relay.B().SetHold(ans.Hold())
+	if b.appCodec != nil {
+		return b.setProcessors()
+	}
 	return nil
 }
 
-// AppAnswer is the SDP answer for the app, on the codec both legs carry.
-// The same answer sent in a 183 and again in the 200 keeps its o= version.
+// AppAnswer is the SDP answer for the app. The first answer fixes the
+// app's codec; the same answer sent in a 183 and again in the 200 keeps
+// its o= version.
 func (b *Bridge) AppAnswer() ([]byte, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.appSDP.Build(sdp.Description{Addr: b.local(b.relay.A()), Codecs: b.withDTMF(b.codec()), Direction: b.appDir})
+	first := b.appCodec == nil
+	codec := b.answerCodec()
+	event := b.appEvent(codec.Clock)
+	var answer []byte
+	if b.peer != nil {
+		if b.peerAnswer == nil {
+			a, err := b.peer.Answer(peerCodec(codec), peerEvent(event))
+			if err != nil {
+				return nil, fmt.Errorf("app answer: %w: %w", dialtone.ErrNoCodec, err)
+			}
+			b.peerAnswer = a
+		}
+		answer = b.peerAnswer
+	} else {
+		codecs := []sdp.Codec{codec}
+		if event != nil {
+			codecs = append(codecs, *event)
+		}
+		a, err := b.appSDP.Build(sdp.Description{Addr: b.local(b.relay.A()), Codecs: codecs, Direction: b.appDir})
+		if err != nil {
+			return nil, err
+		}
+		answer = a
+	}
+	if first {
+		b.appCodec = &codec
+		if b.chosen != nil {
+			if err := b.setProcessors(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return answer, nil
+}
+
+func peerCodec(c sdp.Codec) webrtc.Codec {
+	return webrtc.Codec{PayloadType: c.PT, Name: c.Name, Clock: c.Clock, Channels: c.Channels, Fmtp: c.Fmtp}
+}
+
+func peerEvent(c *sdp.Codec) *webrtc.Codec {
+	if c == nil {
+		return nil
+	}
+	pc := peerCodec(*c)
+	return &pc
+}
+
+// setProcessors makes the relay pass packets through when both legs carry
+// the same codec and telephone-event, and transcode otherwise. Called
+// with b.mu held, once both the app's and the carrier's codecs are known.
+func (b *Bridge) setProcessors() error {
+	app, carrier := *b.appCodec, *b.chosen
+	appEvent, carrierEvent := b.appEvent(app.Clock), &b.carrierEvent
+	if app.Is(carrier.Name, carrier.Clock) && app.PT == carrier.PT && (appEvent == nil || appEvent.PT == carrierEvent.PT) {
+		b.relay.A().SetProcessor(nil)
+		b.relay.B().SetProcessor(nil)
+		b.transcoders = [2]*transcoder{}
+		return nil
+	}
+	var loss lossReporter
+	if b.peer != nil {
+		loss = b.peer
+	}
+	up, err := newTranscoder(app, appEvent, carrier, carrierEvent, b.f.cfg.Opus, nil)
+	if err != nil {
+		return fmt.Errorf("transcode app to carrier: %w: %w", dialtone.ErrNoCodec, err)
+	}
+	down, err := newTranscoder(carrier, carrierEvent, app, appEvent, b.f.cfg.Opus, loss)
+	if err != nil {
+		return fmt.Errorf("transcode carrier to app: %w: %w", dialtone.ErrNoCodec, err)
+	}
+	b.relay.A().SetProcessor(up)
+	b.relay.B().SetProcessor(down)
+	b.transcoders = [2]*transcoder{up, down}
+	return nil
 }
 
 func (b *Bridge) local(l *rtp.Leg) netip.AddrPort {
 	return netip.AddrPortFrom(b.f.cfg.Advertise, uint16(l.Port()))
 }
 
-// Start arms the media timeout.
+// Start arms the media timeout. On a WebRTC leg, ICE or DTLS failing (or
+// never completing) ends the call the same way: onTimeout is called once.
 func (b *Bridge) Start(onTimeout func()) {
-	b.relay.Arm(b.f.cfg.Timeout, onTimeout)
+	once := func() { b.fire.Do(onTimeout) }
+	b.relay.Arm(b.f.cfg.Timeout, once)
+	if b.peer != nil {
+		b.wg.Add(1)
+		go func() {
+			fire := false
+			select {
+			case <-b.peer.Done():
+				fire = b.peer.Err() != nil
+			case <-b.stop:
+			}
+			b.wg.Done() // before onTimeout, which may Close
+			if fire {
+				once()
+			}
+		}()
+	}
 }
 
-// Codecs names the codec on each leg.
+// Codecs names the codec on each leg, e.g. "opus" and "PCMU".
 func (b *Bridge) Codecs() (app, carrier string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.chosen == nil {
 		return "", ""
 	}
-	return b.chosen.Name, b.chosen.Name
+	app = b.chosen.Name
+	if b.appCodec != nil {
+		app = b.appCodec.Name
+	}
+	return app, b.chosen.Name
+}
+
+// Transcoding reports whether the relay converts between the legs.
+func (b *Bridge) Transcoding() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.transcoders[0] != nil
 }
 
 // Stats returns packets received and lost on each leg.
@@ -227,8 +428,16 @@ func (b *Bridge) LegStats() (app, carrier rtp.Stats) {
 	return b.relay.A().Stats(), b.relay.B().Stats()
 }
 
-// Close stops the relay and frees its ports.
+// Close stops the relay and frees its ports and WebRTC peer.
 func (b *Bridge) Close() error {
+	b.mu.Lock()
+	select {
+	case <-b.stop:
+	default:
+		close(b.stop)
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
 	if err := b.relay.Close(); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("close bridge: %w", err)
 	}

@@ -86,8 +86,12 @@ func TestRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if _, err := b.CarrierOffer([]string{"PCMA"}); !errors.Is(err, dialtone.ErrNoCodec) {
-		t.Errorf("CarrierOffer(PCMA) for a PCMU-only app = %v, want %v", err, dialtone.ErrNoCodec)
+	// A PCMU-only app reaches a PCMA-only trunk through law conversion.
+	if _, err := b.CarrierOffer([]string{"PCMA"}); err != nil {
+		t.Errorf("CarrierOffer(PCMA) for a PCMU-only app = %v, want an offer", err)
+	}
+	if _, err := b.CarrierOffer([]string{"G729"}); !errors.Is(err, dialtone.ErrNoCodec) {
+		t.Errorf("CarrierOffer(G729) = %v, want %v", err, dialtone.ErrNoCodec)
 	}
 }
 

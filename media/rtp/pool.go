@@ -4,20 +4,23 @@
 // It owns the media sockets and what flows through them:
 //   - PortPool hands out socket pairs bound on the switch's media IP: RTP
 //     on an even port, RTCP on the next odd one (RFC 3550 section 11).
-//   - Relay joins two pairs, the app's leg (A) and the carrier's (B). What
-//     one leg receives is sent out of the other leg's socket, unmodified:
-//     both legs negotiated the same G.711 payload and RFC 4733
-//     telephone-event, so this is pass-through with no transcoding.
+//   - Relay joins two legs, the app's (A) and the carrier's (B). What one
+//     leg receives is sent out of the other: unmodified when both legs
+//     negotiated the same payload (pass-through), or rewritten by the
+//     leg's Processor (transcoding, in package media/bridge). A leg is a
+//     socket pair of ours, or an Endpoint: a WebRTC peer that does its own
+//     ICE, DTLS-SRTP and RTCP (package media/webrtc).
 //   - Each Leg is symmetric (RFC 4961: we send from the port we receive
 //     on) and latching, as SBCs do for NAT: until the peer sends, media goes
 //     to the address of its SDP; its first valid packet fixes the peer to
 //     that packet's source, and packets from any other source are then
 //     dropped and counted, so media from elsewhere never bleeds into the
 //     call. RTCP is latched the same way on the odd sockets.
-//   - RTCP is relayed unmodified too, not terminated: with pass-through RTP
-//     the SSRCs, sequence numbers and timestamps are the endpoints' own, so
-//     their reports stay true end to end. A leg that transcodes (a later
-//     milestone) must terminate RTCP instead.
+//   - RTCP is relayed unmodified between two socket pairs, not terminated:
+//     with pass-through RTP the SSRCs, sequence numbers and timestamps are
+//     the endpoints' own, so their reports stay true end to end. An
+//     Endpoint makes its own reports; what a pair's peer sends toward one
+//     is counted and dropped.
 //   - A media timeout: once armed (at answer), when no RTP arrives on
 //     either leg for the configured time and no leg is on hold, a callback
 //     runs once. Each relay has one watcher goroutine and timer for it.
@@ -26,7 +29,8 @@
 //     when it likes (a CDR at the end, metrics on a scrape); the package
 //     imports no metrics library.
 //
-// Concurrency: a Relay runs one goroutine per socket (four per call) and,
+// Concurrency: a Relay runs one goroutine per socket (four per call of two
+// pairs; an Endpoint's leg has one reader) and,
 // once armed, one watcher goroutine with its own timer; Close stops all of
 // them and waits for them. The per-packet path reuses one buffer and one
 // header per goroutine, does not allocate and does not log. Counters are

@@ -11,11 +11,39 @@ import (
 	pionrtp "github.com/pion/rtp"
 )
 
-// Leg is one side of a relay: our socket pair toward one peer, where that
-// peer is, and what we have seen from it. Its methods are safe for
-// concurrent use.
+// Endpoint is a leg's peer reached other than by plain RTP on a socket
+// pair of ours: a WebRTC peer connection (package media/webrtc), which does
+// its own ICE, DTLS-SRTP and RTCP. ReadRTP blocks for the next RTP packet
+// from the peer, header included, and fails for good once the endpoint is
+// closed; WriteRTP sends one. The relay calls ReadRTP from one goroutine
+// and WriteRTP from another, and Close when the relay closes.
+type Endpoint interface {
+	ReadRTP(b []byte) (int, error)
+	WriteRTP(b []byte) error
+	Close() error
+}
+
+// Processor rewrites the packets of one direction of a relay, when the legs
+// do not carry the same payload: transcoding between Opus and G.711,
+// telephone-events between clocks (package media/bridge). Process gets a
+// valid RTP packet pkt whose parsed header is h, writes the packet to send
+// into out (which holds MaxPacket bytes) and returns its length, or 0 to
+// drop the packet. It is called from the one goroutine that reads the
+// direction, so it needs no locking; it must not allocate or block.
+type Processor interface {
+	Process(out, pkt []byte, h *pionrtp.Header) int
+}
+
+// MaxPacket is the largest packet a relay reads or a Processor writes.
+const MaxPacket = maxPacket
+
+// Leg is one side of a relay: our socket pair toward one peer (or an
+// Endpoint), where that peer is, and what we have seen from it. Its
+// methods are safe for concurrent use.
 type Leg struct {
-	pair *Pair
+	pair *Pair                   // plain RTP and RTCP on our ports; nil for an endpoint
+	ep   Endpoint                // nil for a pair
+	proc atomic.Pointer[procBox] // rewrites what this leg receives before it is sent on
 
 	sdpRTP, sdpRTCP   atomic.Pointer[netip.AddrPort] // from SetRemote; nil until then
 	peerRTP, peerRTCP atomic.Pointer[netip.AddrPort] // latched source; nil until the peer sends
@@ -50,9 +78,33 @@ type Stats struct {
 	Latched bool
 }
 
+// procBox holds a Processor for an atomic swap; a nil p passes through.
+type procBox struct{ p Processor }
+
 // Port is the leg's local RTP port; RTCP is on Port()+1. The SDP sent to
-// this leg's peer names it, with the switch's advertised IP.
-func (l *Leg) Port() int { return l.pair.Port }
+// this leg's peer names it, with the switch's advertised IP. An endpoint's
+// leg has none: 0.
+func (l *Leg) Port() int {
+	if l.pair == nil {
+		return 0
+	}
+	return l.pair.Port
+}
+
+// SetProcessor sets what rewrites the packets this leg receives before the
+// other leg sends them; nil passes them through unmodified. It takes
+// effect from the next packet; the processor it replaces is no longer
+// called once the next packet has been read.
+func (l *Leg) SetProcessor(p Processor) {
+	l.proc.Store(&procBox{p: p})
+}
+
+func (l *Leg) processor() Processor {
+	if b := l.proc.Load(); b != nil {
+		return b.p
+	}
+	return nil
+}
 
 // SetRemote tells the leg where its peer wants RTP and RTCP, from the
 // peer's SDP (the app's offer; the carrier's 183 or 200). Until the peer
@@ -144,15 +196,32 @@ type Relay struct {
 // media timeout waits for Arm. The relay owns the pairs from now on and
 // closes them in Close.
 func NewRelay(a, b *Pair) *Relay {
-	r := &Relay{legs: [2]*Leg{{pair: a}, {pair: b}}, done: make(chan struct{})}
+	return Join(Side{Pair: a}, Side{Pair: b})
+}
+
+// Side is what one leg of a relay talks through: a socket pair of ours
+// (plain RTP, latched) or an Endpoint (a WebRTC peer). Exactly one is set.
+type Side struct {
+	Pair     *Pair
+	Endpoint Endpoint
+}
+
+// Join is NewRelay for legs of either kind. RTCP is relayed between two
+// pairs; an endpoint terminates its own RTCP, so what a pair's peer sends
+// toward it is counted and dropped.
+func Join(a, b Side) *Relay {
+	r := &Relay{legs: [2]*Leg{{pair: a.Pair, ep: a.Endpoint}, {pair: b.Pair, ep: b.Endpoint}}, done: make(chan struct{})}
 	for _, l := range r.legs {
 		l.firstPT.Store(-1)
 	}
 	for i := range 2 {
 		from, to := r.legs[i], r.legs[1-i]
-		r.wg.Add(2)
+		r.wg.Add(1)
 		go func() { defer r.wg.Done(); relayRTP(from, to) }()
-		go func() { defer r.wg.Done(); relayRTCP(from, to) }()
+		if from.pair != nil {
+			r.wg.Add(1)
+			go func() { defer r.wg.Done(); relayRTCP(from, to) }()
+		}
 	}
 	return r
 }
@@ -231,55 +300,97 @@ func (r *Relay) Close() error {
 	r.closed = true
 	close(r.done)
 	r.mu.Unlock()
-	err := errors.Join(r.legs[0].pair.Close(), r.legs[1].pair.Close())
+	err := errors.Join(r.legs[0].close(), r.legs[1].close())
 	r.wg.Wait()
 	return err
 }
 
-// relayRTP reads from's RTP socket and sends each valid packet from the
-// peer out of to's RTP socket. This is the hot path: no allocation, no log.
-func relayRTP(from, to *Leg) {
-	buf := make([]byte, maxPacket+1)
-	var h pionrtp.Header
+func (l *Leg) close() error {
+	if l.ep != nil {
+		return l.ep.Close()
+	}
+	return l.pair.Close()
+}
+
+// read returns the next valid RTP packet from the leg's peer, counting
+// what it drops, and false once the leg is closed.
+func (l *Leg) read(buf []byte, h *pionrtp.Header) ([]byte, bool) {
 	for {
-		n, src, err := from.pair.RTP.ReadFromUDPAddrPort(buf)
+		var n int
+		var src netip.AddrPort
+		var err error
+		if l.ep != nil {
+			n, err = l.ep.ReadRTP(buf)
+		} else {
+			n, src, err = l.pair.RTP.ReadFromUDPAddrPort(buf)
+		}
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
+			if l.ep != nil || errors.Is(err, net.ErrClosed) {
+				return nil, false
 			}
 			continue // a transient error (an ICMP report): the socket still works
 		}
 		pkt := buf[:n]
-		if !validRTP(pkt, &h) {
-			from.malformed.Add(1)
+		if !validRTP(pkt, h) {
+			l.malformed.Add(1)
 			continue
 		}
-		if !accept(&from.peerRTP, unmap(src)) {
-			from.dropped.Add(1)
+		if l.ep == nil && !accept(&l.peerRTP, unmap(src)) {
+			l.dropped.Add(1)
 			continue
+		}
+		return pkt, true
+	}
+}
+
+// write sends one RTP packet to the leg's peer.
+func (l *Leg) write(pkt []byte) {
+	var err error
+	if l.ep != nil {
+		err = l.ep.WriteRTP(pkt)
+	} else {
+		dst, ok := dest(&l.peerRTP, &l.sdpRTP)
+		if !ok {
+			l.unsent.Add(1)
+			return
+		}
+		_, err = l.pair.RTP.WriteToUDPAddrPort(pkt, dst)
+	}
+	if err != nil {
+		l.unsent.Add(1)
+		return
+	}
+	l.sent.Add(1)
+	l.sentBytes.Add(uint64(len(pkt)))
+}
+
+// relayRTP reads the RTP of from's peer and sends each valid packet to
+// to's peer, through from's Processor if it has one. This is the hot path:
+// no allocation, no log.
+func relayRTP(from, to *Leg) {
+	buf := make([]byte, maxPacket+1)
+	out := make([]byte, maxPacket)
+	var h pionrtp.Header
+	for {
+		pkt, ok := from.read(buf, &h)
+		if !ok {
+			return
 		}
 		from.packets.Add(1)
-		from.bytes.Add(uint64(n))
+		from.bytes.Add(uint64(len(pkt)))
 		from.last.Store(time.Now().UnixNano())
 		if from.firstPT.Load() < 0 {
 			from.firstPT.CompareAndSwap(-1, int32(h.PayloadType))
 		}
 		from.lost.Store(from.seq.update(h.SSRC, h.SequenceNumber))
-
-		// Pass-through. A leg that transcodes (Opus on a WebRTC leg, a
-		// later milestone) rewrites pkt into its own buffer here, keyed by
-		// h, before the send.
-		dst, ok := dest(&to.peerRTP, &to.sdpRTP)
-		if !ok {
-			to.unsent.Add(1)
-			continue
+		if p := from.processor(); p != nil {
+			n := p.Process(out, pkt, &h)
+			if n <= 0 {
+				continue
+			}
+			pkt = out[:n]
 		}
-		if _, err := to.pair.RTP.WriteToUDPAddrPort(pkt, dst); err != nil {
-			to.unsent.Add(1)
-			continue
-		}
-		to.sent.Add(1)
-		to.sentBytes.Add(uint64(n))
+		to.write(pkt)
 	}
 }
 
@@ -305,6 +416,9 @@ func relayRTCP(from, to *Leg) {
 			continue
 		}
 		from.rtcpIn.Add(1)
+		if to.pair == nil {
+			continue // the endpoint makes its own reports
+		}
 		dst, ok := dest(&to.peerRTCP, &to.sdpRTCP)
 		if !ok {
 			continue

@@ -92,6 +92,10 @@ type Bridge interface {
 	SetCarrierAnswer(sdp []byte) error
 	// AppAnswer is the SDP answer for the app (in 183 and 200).
 	AppAnswer() ([]byte, error)
+	// AnswerEarly reports whether the app's answer may go in a 180 that
+	// carries no SDP of the carrier's, so that the app's media path (ICE
+	// and DTLS for WebRTC) is up by the time the carrier answers.
+	AnswerEarly() bool
 	// UpdateApp applies a new offer from the app (re-INVITE): a new media
 	// address, or hold.
 	UpdateApp(offer []byte) error

@@ -312,7 +312,8 @@ func (c *call) relayProvisional(res *sip.Response) error {
 	}
 	c.mu.Unlock()
 	var body []byte
-	if len(res.Body()) > 0 && c.bridge.SetCarrierAnswer(res.Body()) == nil {
+	early := len(res.Body()) > 0 && c.bridge.SetCarrierAnswer(res.Body()) == nil
+	if early || c.bridge.AnswerEarly() {
 		if b, err := c.bridge.AppAnswer(); err == nil {
 			body = b
 		}
@@ -321,7 +322,8 @@ func (c *call) relayProvisional(res *sip.Response) error {
 	if code != 180 && code != 183 {
 		code, reason = 183, "Session Progress"
 	}
-	if body != nil && code == 180 {
+	if early && code == 180 {
+		// The carrier's media is early media: the app plays it, not a ringback of its own.
 		code, reason = 183, "Session Progress"
 	}
 	r := sip.NewResponseFromRequest(c.app.InviteRequest, code, reason, body)
@@ -524,6 +526,10 @@ func (c *call) fail(o outcome, err error) {
 	c.mu.Unlock()
 	if send {
 		res := sip.NewResponseFromRequest(c.app.InviteRequest, o.code, o.reason, nil)
+		if o.code == 488 && err != nil {
+			// RFC 3261 section 20.43: say what was wrong with the offer.
+			res.AppendHeader(sip.NewHeader("Warning", fmt.Sprintf("305 %s %q", c.s.cfg.Host, strings.ReplaceAll(err.Error(), `"`, "'"))))
+		}
 		if err := c.tx.Respond(res); err != nil {
 			c.log.Debug("final response not sent", "code", o.code, "error", err)
 		}

@@ -1,0 +1,358 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	endian "encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zaf/g711"
+
+	"github.com/dialtone/dialtone"
+)
+
+// The app side of these tests is the real dialer page in headless
+// Chromium, driven by web/test/call.mjs (playwright-core); its microphone
+// is a 700 Hz tone from a WAV file. The carrier is sipp for SIP and a
+// tonePeer for RTP: it plays 1000 Hz back and records what it receives.
+
+const (
+	micHz     = 700.0  // what the browser's fake microphone plays
+	carrierHz = 1000.0 // what the carrier plays
+)
+
+// browserReady returns the driver's path, or skips (fails in CI) when
+// Chromium or the page's build is missing.
+func browserReady(t *testing.T) string {
+	t.Helper()
+	root, _ := filepath.Abs("..")
+	driver := filepath.Join(root, "web", "test", "call.mjs")
+	var missing []string
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		missing = append(missing, "chromium (/usr/bin/chromium)")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = append(missing, "node")
+	}
+	if _, err := os.Stat(filepath.Join(root, "web", "node_modules", "playwright-core")); err != nil {
+		missing = append(missing, "web/node_modules (npm ci)")
+	}
+	if _, err := os.Stat(filepath.Join(root, "web", "dist", "dialer.js")); err != nil {
+		missing = append(missing, "the dialer bundle web/dist/dialer.js")
+	}
+	if len(missing) > 0 {
+		msg := "browser tests need " + strings.Join(missing, ", ") + ": run make web deps"
+		if os.Getenv("DIALTONE_REQUIRE_ALL") == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip("SKIPPING: " + msg)
+	}
+	return driver
+}
+
+// writeToneWAV writes a mono 16-bit 48 kHz WAV of a tone, for Chromium's
+// fake microphone (it loops the file).
+func writeToneWAV(t *testing.T, hz float64) string {
+	t.Helper()
+	const rate, seconds = 48000, 2
+	var pcm bytes.Buffer
+	for i := range rate * seconds {
+		endian.Write(&pcm, endian.LittleEndian, int16(10000*math.Sin(2*math.Pi*hz*float64(i)/rate)))
+	}
+	var b bytes.Buffer
+	b.WriteString("RIFF")
+	endian.Write(&b, endian.LittleEndian, uint32(36+pcm.Len()))
+	b.WriteString("WAVEfmt ")
+	for _, v := range []any{uint32(16), uint16(1), uint16(1), uint32(rate), uint32(rate * 2), uint16(2), uint16(16)} {
+		endian.Write(&b, endian.LittleEndian, v) // fmt chunk: PCM, mono, 48 kHz, 16-bit
+	}
+	b.WriteString("data")
+	endian.Write(&b, endian.LittleEndian, uint32(pcm.Len()))
+	b.Write(pcm.Bytes())
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("tone%.0f.wav", hz))
+	if err := os.WriteFile(path, b.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// tonePeer is the carrier's media: it sends a 1000 Hz G.711 tone every
+// 20 ms to wherever the switch's packets come from, and keeps the audio
+// and RFC 4733 events it receives.
+type tonePeer struct {
+	Port int
+	conn *net.UDPConn
+	law  byte // payload type it sends: 0 PCMU, 8 PCMA
+
+	mu     sync.Mutex
+	pcm    []int16
+	pts    map[byte]int
+	events []byte // the event code of each event's first end packet, in order
+	ended  map[uint32]bool
+	wg     sync.WaitGroup
+	stop   chan struct{}
+}
+
+func newTonePeer(t *testing.T, law byte) *tonePeer {
+	t.Helper()
+	var conn *net.UDPConn
+	for range 20 {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: freePort(t)})
+		if err == nil {
+			conn = c
+			break
+		}
+	}
+	if conn == nil {
+		t.Fatal("no port for the carrier's media")
+	}
+	p := &tonePeer{Port: conn.LocalAddr().(*net.UDPAddr).Port, conn: conn, law: law, pts: map[byte]int{}, ended: map[uint32]bool{}, stop: make(chan struct{})}
+	src := make(chan netip.AddrPort, 1)
+	p.wg.Add(2)
+	go func() {
+		defer p.wg.Done()
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := conn.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			if n < 12 || buf[0]>>6 != 2 {
+				continue
+			}
+			select {
+			case src <- from:
+			default:
+			}
+			pt, ts, payload := buf[1]&0x7f, endian.BigEndian.Uint32(buf[4:]), buf[12:n]
+			p.mu.Lock()
+			p.pts[pt]++
+			switch {
+			case pt == 0 || pt == 8:
+				for _, v := range payload {
+					if pt == 0 {
+						p.pcm = append(p.pcm, g711.DecodeUlawFrame(v))
+					} else {
+						p.pcm = append(p.pcm, g711.DecodeAlawFrame(v))
+					}
+				}
+			case pt >= 96 && len(payload) == 4 && payload[1]&0x80 != 0 && !p.ended[ts]:
+				p.ended[ts] = true // one event, whose end packet is sent three times
+				p.events = append(p.events, payload[0])
+			}
+			p.mu.Unlock()
+		}
+	}()
+	go func() {
+		defer p.wg.Done()
+		var to netip.AddrPort
+		select {
+		case to = <-src:
+		case <-p.stop:
+			return
+		}
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		pkt := make([]byte, 12+160)
+		for i := 0; ; i++ {
+			select {
+			case <-tick.C:
+			case <-p.stop:
+				return
+			}
+			pkt[0], pkt[1] = 0x80, p.law
+			endian.BigEndian.PutUint16(pkt[2:], uint16(i))
+			endian.BigEndian.PutUint32(pkt[4:], uint32(160*i))
+			endian.BigEndian.PutUint32(pkt[8:], 0xCA771E5)
+			for j := range 160 {
+				s := int16(8000 * math.Sin(2*math.Pi*carrierHz*float64(160*i+j)/8000))
+				if p.law == 0 {
+					pkt[12+j] = g711.EncodeUlawFrame(s)
+				} else {
+					pkt[12+j] = g711.EncodeAlawFrame(s)
+				}
+			}
+			if _, err := conn.WriteToUDPAddrPort(pkt, to); err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { close(p.stop); conn.Close(); p.wg.Wait() })
+	return p
+}
+
+// result is what the carrier heard: the tone's SNR over the last second
+// of audio, the number of samples, the payload types and the DTMF events.
+func (p *tonePeer) result() (snr float64, samples int, pts map[byte]int, events string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	samples = len(p.pcm)
+	snr = math.Inf(-1)
+	if samples >= 8000 {
+		snr = goertzelSNR(p.pcm[samples-8000:], micHz)
+	}
+	const digits = "0123456789*#ABCD"
+	for _, e := range p.events {
+		if int(e) < len(digits) {
+			events += string(digits[e])
+		}
+	}
+	pts = map[byte]int{}
+	for k, v := range p.pts {
+		pts[k] = v
+	}
+	return snr, samples, pts, events
+}
+
+// goertzelSNR is the power at freq Hz of 8 kHz samples against the rest, in dB.
+func goertzelSNR(x []int16, freq float64) float64 {
+	coeff := 2 * math.Cos(2*math.Pi*freq/8000)
+	var s1, s2, total float64
+	for _, v := range x {
+		f := float64(v)
+		s1, s2 = f+coeff*s1-s2, s1
+		total += f * f
+	}
+	n := float64(len(x))
+	tone := 2 * (s1*s1 + s2*s2 - coeff*s1*s2) / (n * n)
+	rest := total/n - tone
+	if rest <= 0 {
+		return math.Inf(1)
+	}
+	return 10 * math.Log10(tone/rest)
+}
+
+// driverEvent is one line the browser driver prints.
+type driverEvent struct {
+	Event    string  `json:"event"`
+	State    string  `json:"state"`
+	Reason   string  `json:"reason"`
+	Digit    string  `json:"digit"`
+	PeakHz   float64 `json:"peakHz"`
+	LevelDB  float64 `json:"levelDb"`
+	MedianDB float64 `json:"medianDb"`
+	Detected bool    `json:"detected"`
+	OK       bool    `json:"ok"`
+	Error    string  `json:"error"`
+}
+
+// runBrowser runs the driver with its JSON input and returns its events.
+func runBrowser(t *testing.T, driver string, input map[string]any) []driverEvent {
+	t.Helper()
+	arg, _ := json.Marshal(input)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", driver, string(arg))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var events []driverEvent
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var e driverEvent
+		if json.Unmarshal(sc.Bytes(), &e) == nil && e.Event != "" {
+			events = append(events, e)
+		}
+	}
+	if err != nil || len(events) == 0 || events[len(events)-1].Event != "done" || !events[len(events)-1].OK {
+		t.Errorf("browser driver: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
+	}
+	return events
+}
+
+func findEvent(events []driverEvent, name string) (driverEvent, bool) {
+	for _, e := range events {
+		if e.Event == name {
+			return e, true
+		}
+	}
+	return driverEvent{}, false
+}
+
+// TestBrowserCall: the dialer page in Chromium signs in over SIP on
+// WebSocket, calls a number, and audio and DTMF cross the switch both
+// ways; hang-up works from either side; the CDR names both legs' codecs.
+// Chromium offers Opus first, which the switch transcodes to the
+// carrier's PCMU; with the page limited to PCMU, packets pass through.
+func TestBrowserCall(t *testing.T) {
+	driver := browserReady(t)
+	wav := writeToneWAV(t, micHz)
+	tests := []struct {
+		name      string
+		codecs    string // the page's ?codecs=
+		hangup    string // "page" or "remote"
+		appCodec  string
+		hangupBy  dialtone.Party
+		carrierPT byte
+	}{
+		{"opus to PCMU, page hangs up", "", "page", "opus", dialtone.PartyCaller, 0},
+		{"PCMU passes through, carrier hangs up", "PCMU", "remote", "PCMU", dialtone.PartyCallee, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			carrierPort := freePort(t)
+			media := newTonePeer(t, tt.carrierPT)
+			c := carrier{answer: "200", rtpPort: media.Port, codec: "PCMU", eventPT: 126}
+			if tt.hangup == "remote" {
+				c.byeMS = 6000
+			}
+			sippCarrier := runCarrier(t, c, carrierPort, 1)
+			wsPort, webrtcPort := freePort(t), freePort(t)
+			sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort},
+				SIPExtra:   fmt.Sprintf(`listen: [{transport: udp, addr: "127.0.0.1:%d"}, {transport: ws, addr: "127.0.0.1:%d"}]`, freePort(t), wsPort),
+				MediaExtra: fmt.Sprintf(`webrtc: {listen: "0.0.0.0:%d"}`, webrtcPort),
+			})
+			sw.Account("alice", "secret")
+			events := runBrowser(t, driver, map[string]any{
+				"url": fmt.Sprintf("http://127.0.0.1:%d/", sw.HTTPPort), "user": "alice", "password": "secret",
+				"number": "+442079460018", "codecs": tt.codecs, "wav": wav,
+				"dtmf": "123#", "toneHz": carrierHz, "hangup": tt.hangup, "holdMs": 5000, "timeoutMs": 60000,
+			})
+			if _, ok := findEvent(events, "registered"); !ok {
+				t.Errorf("the page did not sign in: %+v", events)
+			}
+			if tone, ok := findEvent(events, "tone"); !ok || !tone.Detected {
+				t.Errorf("the page did not hear the carrier's %.0f Hz: %+v", carrierHz, tone)
+			}
+			ended, ok := findEvent(events, "ended")
+			if !ok {
+				t.Errorf("the page never showed the call ended: %+v", events)
+			}
+			st := sippCarrier.Wait(20 * time.Second)
+			if st.Successful != 1 {
+				t.Errorf("carrier sipp: %+v, want 1 successful call (BYE seen or sent)\n%s", st, sippCarrier.Errors())
+			}
+			snr, samples, pts, digits := media.result()
+			t.Logf("carrier heard %d samples, %.0f Hz SNR %.1f dB, payload types %v, DTMF %q; page: %+v", samples, micHz, snr, pts, digits, ended)
+			if snr < 10 {
+				t.Errorf("the carrier did not hear the browser's %.0f Hz: SNR %.1f dB over the last second (%d samples)", micHz, snr, samples)
+			}
+			if digits != "123#" {
+				t.Errorf("carrier got DTMF %q, want \"123#\" as RFC 4733 events", digits)
+			}
+			cdrs := sw.CDRs(1)
+			if len(cdrs) != 1 {
+				t.Fatalf("%d CDRs, want 1", len(cdrs))
+			}
+			cdr := cdrs[0]
+			if cdr.Disposition != dialtone.Answered || cdr.AppCodec != tt.appCodec || cdr.CarrierCodec != "PCMU" || cdr.HangupBy != tt.hangupBy {
+				t.Errorf("CDR %s codecs %s/%s hangup by %s, want ANSWERED %s/PCMU by %s", cdr.Disposition, cdr.AppCodec, cdr.CarrierCodec, cdr.HangupBy, tt.appCodec, tt.hangupBy)
+			}
+			if cdr.AppPackets < 100 || cdr.CarrierPackets < 100 {
+				t.Errorf("CDR packets app %d carrier %d, want at least 100 each", cdr.AppPackets, cdr.CarrierPackets)
+			}
+		})
+	}
+}

@@ -1,0 +1,303 @@
+#!/usr/bin/env node
+// call.mjs drives the dialer page in headless Chromium (playwright-core) for
+// end-to-end tests: sign in, call, listen, send DTMF, hang up.
+//
+//   node web/test/call.mjs '{"url":"http://127.0.0.1:8080/","user":"demo","password":"demo","number":"+12125550100"}'
+//
+// Input: one JSON argument.
+//   url          the dialer page                                     (required)
+//   user, password                                                   (required)
+//   number       what to type in #number                             (required unless signInOnly or expectSignInError)
+//   country      default country of the number (?country=), e.g. "GB"
+//   codecs       "PCMU" or ["PCMU"]: offer only these (?codecs=)
+//   wav          16-bit PCM WAV the fake microphone plays (looped); none: Chromium's beep
+//   toneHz       tone expected FROM the far end: the "tone" event says whether it is heard
+//   dtmf         digits to press once connected, e.g. "123#" (~250 ms apart)
+//   dtmfAfterMs  press them no earlier than this long after connected
+//   hangup       "page" (default): click Hang up; "remote": wait for the far end to hang up
+//   holdMs       with hangup "page": stay connected at least this long
+//   expectReason the call must end with #reason containing this (e.g. "not enough credit");
+//                a call that ends before it connects is then not a failure
+//   signInOnly   true: sign in, then stop
+//   expectSignInError  sign-in must fail with this text (e.g. "wrong username or password",
+//                "this switch has no WebSocket listener")
+//   timeoutMs    for the whole run (default 30000)
+//   chromium     the browser (default $CHROMIUM or /usr/bin/chromium)
+//   debug        true: the page's console and JsSIP's log as "console" events
+//
+// Output: one JSON object per line on stdout, in this order as they happen:
+//   {"event":"registered","user":"demo"}
+//   {"event":"signin_failed","error":"wrong username or password"}
+//   {"event":"state","state":"calling"}          (calling, ringing, connected, ended)
+//   {"event":"tone","peakHz":703.1,"levelDb":-31.2,"medianDb":-95.4,"rmsDb":-20.3,"toneHz":700,"detected":true,"samples":6}
+//   {"event":"dtmf","digit":"1"}                 (the browser started sending it, RFC 4733)
+//   {"event":"ended","reason":"call ended: you hung up","code":0}   (code: the SIP refusal, 0 if none)
+//   {"event":"pageerror","error":"..."}          (a script error in the page)
+//   {"event":"done","ok":true}  or  {"event":"done","ok":false,"error":"..."}
+// and exits 0 when ok, 1 when not (2 on bad input).
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { chromium } from 'playwright-core';
+
+const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+
+let opts;
+try {
+  opts = JSON.parse(process.argv[2] || '');
+  for (const k of ['url', 'user', 'password']) {
+    if (typeof opts[k] !== 'string') {
+      throw new Error(`${k} is missing`);
+    }
+  }
+  if (!opts.signInOnly && !opts.expectSignInError && !opts.number) {
+    throw new Error('number is missing');
+  }
+  if (opts.hangup && opts.hangup !== 'page' && opts.hangup !== 'remote') {
+    throw new Error('hangup must be "page" or "remote"');
+  }
+} catch (err) {
+  out({ event: 'done', ok: false, error: `input: ${err.message}` });
+  process.exit(2);
+}
+
+const profile = mkdtempSync(join(tmpdir(), 'dialtone-chromium-'));
+let context = null;
+
+// finish prints the last line and exits; Node's fetch would keep it alive.
+async function finish(ok, error) {
+  out(error ? { event: 'done', ok, error } : { event: 'done', ok });
+  await Promise.race([context ? context.close().catch(() => {}) : null, sleep(3000)]);
+  rmSync(profile, { recursive: true, force: true });
+  process.exit(ok ? 0 : 1);
+}
+
+const timeoutMs = opts.timeoutMs || 30000;
+setTimeout(() => finish(false, `timeout after ${timeoutMs} ms`), timeoutMs).unref();
+
+// Events the page dispatches (window 'dialer'), in order; waitFor finds a
+// past one or waits for the next that matches.
+const events = [];
+const waiters = new Set();
+function onPageEvent(d) {
+  events.push(d);
+  if (d.type === 'state') {
+    out({ event: 'state', state: d.state });
+  } else if (d.type === 'dtmf') {
+    out({ event: 'dtmf', digit: d.digit });
+  }
+  for (const w of waiters) {
+    if (w.match(d)) {
+      waiters.delete(w);
+      w.resolve(d);
+    }
+  }
+}
+function waitFor(match, ms, what) {
+  const seen = events.find(match);
+  if (seen) {
+    return Promise.resolve(seen);
+  }
+  return new Promise((resolve, reject) => {
+    const w = { match, resolve };
+    waiters.add(w);
+    setTimeout(() => {
+      if (waiters.delete(w)) {
+        reject(new Error(`no ${what} within ${ms} ms`));
+      }
+    }, ms);
+  });
+}
+
+// measureTone listens to window.dialer.remoteStream with an AnalyserNode:
+// `samples` spectra over durationMs, each giving the peak between 100 and
+// 4000 Hz, the level around toneHz (the peak when none), the median level
+// of that band and the RMS level.
+async function measureTone(page, toneHz, samples = 6, durationMs = 1500) {
+  return page.evaluate(async ({ toneHz, samples, durationMs }) => {
+    const stream = window.dialer.remoteStream;
+    if (!stream) {
+      return { error: 'no remote stream' };
+    }
+    const ctx = new AudioContext();
+    await ctx.resume();
+    const source = ctx.createMediaStreamSource(stream);
+    const analyser = ctx.createAnalyser();
+    analyser.fftSize = 8192;
+    analyser.smoothingTimeConstant = 0;
+    source.connect(analyser);
+    const spectrum = new Float32Array(analyser.frequencyBinCount);
+    const wave = new Float32Array(analyser.fftSize);
+    const binHz = ctx.sampleRate / analyser.fftSize;
+    const lo = Math.ceil(100 / binHz);
+    const hi = Math.floor(4000 / binHz);
+    const db = (v) => (Number.isFinite(v) ? Math.max(v, -200) : -200);
+    const taken = [];
+    await new Promise((r) => setTimeout(r, 250)); // a full FFT window of audio
+    for (let i = 0; i < samples && window.dialer.state === 'connected'; i++) {
+      analyser.getFloatFrequencyData(spectrum);
+      analyser.getFloatTimeDomainData(wave);
+      let peak = lo;
+      for (let k = lo; k <= hi; k++) {
+        if (spectrum[k] > spectrum[peak]) {
+          peak = k;
+        }
+      }
+      const at = toneHz ? Math.round(toneHz / binHz) : peak;
+      let level = -Infinity;
+      for (let k = Math.max(lo, at - 2); k <= Math.min(hi, at + 2); k++) {
+        level = Math.max(level, spectrum[k]);
+      }
+      const band = Array.from(spectrum.subarray(lo, hi + 1)).sort((a, b) => a - b);
+      const rms = Math.sqrt(wave.reduce((s, v) => s + v * v, 0) / wave.length);
+      taken.push({ peakHz: peak * binHz, levelDb: db(level), medianDb: db(band[band.length >> 1]), rmsDb: db(20 * Math.log10(rms)) });
+      await new Promise((r) => setTimeout(r, durationMs / samples));
+    }
+    source.disconnect();
+    await ctx.close();
+    return { binHz, taken };
+  }, { toneHz, samples, durationMs });
+}
+
+// toneEvent sums the spectra up: median of each value; detected when most
+// spectra have their peak within two bins (at least 20 Hz) of toneHz, 20 dB
+// over the band's median (without toneHz: any peak 20 dB over the median).
+function toneEvent(m, toneHz) {
+  if (m.error || m.taken.length === 0) {
+    return { event: 'tone', toneHz: toneHz || null, detected: false, samples: 0, error: m.error || 'the call ended' };
+  }
+  const med = (k) => {
+    const v = m.taken.map((s) => s[k]).sort((a, b) => a - b);
+    return Math.round(v[v.length >> 1] * 10) / 10;
+  };
+  const near = Math.max(2 * m.binHz, 20);
+  const hits = m.taken.filter((s) => s.levelDb - s.medianDb >= 20 && (!toneHz || Math.abs(s.peakHz - toneHz) <= near)).length;
+  return {
+    event: 'tone', peakHz: med('peakHz'), levelDb: med('levelDb'), medianDb: med('medianDb'), rmsDb: med('rmsDb'),
+    toneHz: toneHz || null, detected: hits * 2 > m.taken.length, samples: m.taken.length,
+  };
+}
+
+async function run() {
+  const args = [
+    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+    '--autoplay-policy=no-user-gesture-required',
+  ];
+  if (opts.wav) {
+    args.push(`--use-file-for-fake-audio-capture=${opts.wav}`);
+  }
+  // A persistent context on a fresh directory: the --user-data-dir of FACTS.md.
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: opts.chromium || process.env.CHROMIUM || '/usr/bin/chromium',
+    headless: true,
+    args,
+  });
+  const page = context.pages()[0] || (await context.newPage());
+  await page.exposeFunction('__dialtoneReport', onPageEvent);
+  await page.addInitScript(() => window.addEventListener('dialer', (e) => window.__dialtoneReport(e.detail)));
+  page.on('pageerror', (err) => out({ event: 'pageerror', error: String(err.message || err) }));
+  if (opts.debug) {
+    page.on('console', (m) => out({ event: 'console', type: m.type(), text: m.text() }));
+  }
+
+  const url = new URL(opts.url);
+  if (opts.codecs) {
+    url.searchParams.set('codecs', [].concat(opts.codecs).join(','));
+  }
+  if (opts.country) {
+    url.searchParams.set('country', opts.country);
+  }
+  if (opts.debug) {
+    url.searchParams.set('debug', '1');
+  }
+  await page.goto(url.href);
+
+  // Sign in.
+  await page.waitForSelector('body[data-ready]', { state: 'attached' });
+  if (await page.isDisabled('#signin-button')) { // e.g. no WebSocket listener
+    const shown = await page.textContent('#signin-status');
+    out({ event: 'signin_failed', error: shown });
+    const ok = Boolean(opts.expectSignInError) && shown.includes(opts.expectSignInError);
+    return ok ? [true] : [false, `cannot sign in: ${shown}`];
+  }
+  await page.fill('#username', opts.user);
+  await page.fill('#password', opts.password);
+  await page.click('#signin-button');
+  const signin = await waitFor((d) => d.type === 'registered' || d.type === 'signinfailed', 10000, 'sign-in answer');
+  if (signin.type === 'signinfailed') {
+    const shown = await page.textContent('#signin-status');
+    out({ event: 'signin_failed', error: shown });
+    if (opts.expectSignInError) {
+      return shown.includes(opts.expectSignInError) ? [true] : [false, `sign-in error "${shown}", want "${opts.expectSignInError}"`];
+    }
+    return [false, `sign-in failed: ${shown}`];
+  }
+  const account = await page.textContent('#account');
+  out({ event: 'registered', user: opts.user });
+  if (opts.expectSignInError) {
+    return [false, `signed in, want the sign-in error "${opts.expectSignInError}"`];
+  }
+  if (!account.includes(`signed in as ${opts.user}`)) {
+    return [false, `#account says "${account}", want "signed in as ${opts.user}"`];
+  }
+  if (opts.signInOnly) {
+    return [true];
+  }
+
+  // Call.
+  await page.locator('#number').pressSequentially(String(opts.number));
+  await page.click('#call');
+  await waitFor((d) => d.type === 'state' && d.state === 'calling', 2000, 'call').catch(async () => {
+    throw new Error(`the call did not start: ${await page.textContent('#reason')}`);
+  });
+  const reached = await waitFor((d) => d.type === 'state' && (d.state === 'connected' || d.state === 'ended'), timeoutMs, 'connected or ended');
+  const problems = [];
+  if (reached.state === 'connected') {
+    const connectedAt = Date.now();
+    const tone = toneEvent(await measureTone(page, opts.toneHz), opts.toneHz);
+    out(tone);
+    if (opts.toneHz && !tone.detected) {
+      problems.push(`${opts.toneHz} Hz not heard from the far end (peak ${tone.peakHz} Hz)`);
+    }
+    if (opts.dtmf) {
+      await sleep(connectedAt + (opts.dtmfAfterMs || 0) - Date.now());
+      for (const [i, digit] of [...String(opts.dtmf)].entries()) {
+        if (await page.evaluate(() => window.dialer.state) !== 'connected') {
+          problems.push(`the call ended before DTMF ${digit} was sent`);
+          break;
+        }
+        await page.click(`[data-digit="${digit}"]`);
+        // the i-th digit the browser sends must be this one
+        await waitFor((d) => d.type === 'dtmf' && events.filter((e) => e.type === 'dtmf').indexOf(d) === i, 2000, `DTMF ${digit} sent`)
+          .then((d) => d.digit !== digit && problems.push(`DTMF sent ${d.digit}, want ${digit}`))
+          .catch((err) => problems.push(err.message));
+        await sleep(250);
+      }
+    }
+    if ((opts.hangup || 'page') === 'page') {
+      await sleep(connectedAt + (opts.holdMs || 0) - Date.now());
+      if (await page.evaluate(() => window.dialer.state) === 'connected') {
+        await page.click('#hangup');
+      }
+    }
+  }
+  const ended = await waitFor((d) => d.type === 'state' && d.state === 'ended', timeoutMs, 'end of the call');
+  const reason = await page.textContent('#reason');
+  out({ event: 'ended', reason, code: ended.code || 0 });
+  if (opts.expectReason) {
+    if (!reason.includes(opts.expectReason)) {
+      problems.push(`the call ended with "${reason}", want "${opts.expectReason}"`);
+    }
+  } else if (reached.state !== 'connected') {
+    problems.push(`the call ended before it connected: ${reason}`);
+  } else if (opts.hangup === 'remote' && !reason.includes('the other side hung up')) {
+    problems.push(`the call ended with "${reason}", want the other side to hang up`);
+  }
+  return problems.length ? [false, problems.join('; ')] : [true];
+}
+
+run().then(([ok, error]) => finish(ok, error), (err) => finish(false, String(err.message || err)));
