@@ -13,25 +13,23 @@ APT := apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends
 # Chromium (with Node.js, which drives it) as the app user's browser, psql for the money benchmark, and libopus (with gcc and pkg-config) for media/codec.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build web run test test-short bench deps deps-go deps-test fuzz lint clean
+.PHONY: all build web run test test-short bench deps deps-go deps-build deps-test fuzz lint clean
 
 all: build
 
-## deps: install everything build, run and test need (Go modules, sipp)
-deps: deps-go deps-test
+## deps: install everything build, run and test need (Go modules, libopus, Node.js, sipp, Chromium)
+deps: deps-go deps-build deps-test
 
 deps-go:
 	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required: https://go.dev/dl/" >&2; exit 1; }
 	$(GO) mod download
 
-deps-test:
+# What building needs: cgo with libopus, and Node.js with npm for the dialer page.
+deps-build:
 	@missing=""; \
-	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
-	command -v psql >/dev/null || missing="$$missing postgresql-client"; \
 	command -v cc >/dev/null || missing="$$missing gcc"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	pkg-config --exists opus 2>/dev/null || missing="$$missing libopus-dev"; \
-	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
@@ -39,12 +37,23 @@ deps-test:
 		$(SUDO) apt-get update -qq && $(SUDO) $(APT) $$missing; \
 	fi
 
+# What the tests drive besides: sipp, psql, Chromium.
+deps-test:
+	@missing=""; \
+	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
+	command -v psql >/dev/null || missing="$$missing postgresql-client"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && $(SUDO) $(APT) $$missing; \
+	fi
+
 ## build: the dialtone binary in bin/, with the dialer page embedded
-build: deps-go web
+build: deps-go deps-build web
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/dialtone
 
 ## web: the browser dialer in web/dist (embedded by package web): JsSIP and libphonenumber-js bundled by esbuild
-web: web/node_modules/.package-lock.json
+web: deps-build web/node_modules/.package-lock.json
 	@find web/dist -mindepth 1 ! -name .gitkeep -delete
 	web/node_modules/.bin/esbuild web/src/main.js --bundle --format=iife --platform=browser --minify --sourcemap --outfile=web/dist/dialer.js --log-level=warning
 	cp web/static/* web/dist/

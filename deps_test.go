@@ -27,6 +27,7 @@ func TestDependencyArrows(t *testing.T) {
 		"sqlite":        {"switch/", "media/", "trunks", "billing", "postgres"},
 		"postgres":      {"switch/", "media/", "trunks", "billing", "sqlite"},
 		"companion":     {"switch/", "media/", "trunks", "billing", "sqlite", "postgres"},
+		"web":           {"switch/", "media/", "trunks", "billing", "sqlite", "postgres", "companion"},
 	}
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	checked := 0

@@ -257,7 +257,7 @@ func defaultConfig() Config {
 			PortMin: 20000, PortMax: 29999,
 			Timeout: Duration(30 * time.Second),
 			WebRTC:  WebRTCConfig{HandshakeTimeout: Duration(10 * time.Second)},
-			Opus:    OpusConfig{Bitrate: 24000, Complexity: 5, PacketLoss: 10},
+			Opus:    OpusConfig{Bitrate: 24000, Complexity: 0, PacketLoss: 10},
 		},
 		HTTP:     HTTPConfig{Listen: "127.0.0.1:8080"},
 		Web:      WebConfig{Enabled: true},

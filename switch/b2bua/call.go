@@ -484,7 +484,7 @@ func (c *call) hangup(by dialtone.Party) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if err := c.app.Bye(ctx); err != nil {
+				if err := c.app.WriteBye(ctx, c.appBye()); err != nil {
 					c.log.Debug("bye to app failed", "error", err)
 				}
 			}()
@@ -492,6 +492,25 @@ func (c *call) hangup(by dialtone.Party) {
 		wg.Wait()
 		c.finish(outcome{dialtone.Answered, 200, "OK"})
 	})
+}
+
+// appBye is the BYE for the app: to its Contact, sent where its INVITE
+// came from. An app behind NAT, and every browser, cannot be reached at its
+// Contact (a WebSocket client's is a made-up *.invalid host, RFC 7118
+// section 5.2): the BYE goes back over the connection or through the
+// NAT binding the INVITE used.
+func (c *call) appBye() *sip.Request {
+	inv := c.app.InviteRequest
+	to := inv.From().Address // an INVITE without Contact is answered 400 before this; but never panic
+	if h := inv.Contact(); h != nil {
+		to = h.Address
+	}
+	bye := sip.NewRequest(sip.BYE, to)
+	bye.SetTransport(inv.Transport())
+	if src := inv.Source(); src != "" {
+		bye.SetDestination(src)
+	}
+	return bye
 }
 
 func (c *call) byeCarrier() {
