@@ -236,16 +236,17 @@ func goertzelSNR(x []int16, freq float64) float64 {
 
 // driverEvent is one line the browser driver prints.
 type driverEvent struct {
-	Event    string  `json:"event"`
-	State    string  `json:"state"`
-	Reason   string  `json:"reason"`
-	Digit    string  `json:"digit"`
-	PeakHz   float64 `json:"peakHz"`
-	LevelDB  float64 `json:"levelDb"`
-	MedianDB float64 `json:"medianDb"`
-	Detected bool    `json:"detected"`
-	OK       bool    `json:"ok"`
-	Error    string  `json:"error"`
+	Event     string  `json:"event"`
+	State     string  `json:"state"`
+	Reason    string  `json:"reason"`
+	Digit     string  `json:"digit"`
+	PeakHz    float64 `json:"peakHz"`
+	LevelDB   float64 `json:"levelDb"`
+	MedianDB  float64 `json:"medianDb"`
+	Detected  bool    `json:"detected"`
+	AfterHold bool    `json:"afterHold"`
+	OK        bool    `json:"ok"`
+	Error     string  `json:"error"`
 }
 
 // runBrowser runs the driver with its JSON input and returns its events.
@@ -293,12 +294,13 @@ func TestBrowserCall(t *testing.T) {
 		name      string
 		codecs    string // the page's ?codecs=
 		hangup    string // "page" or "remote"
+		holdCycle bool   // hold and unhold (re-INVITEs) during the call
 		appCodec  string
 		hangupBy  dialtone.Party
 		carrierPT byte
 	}{
-		{"opus to PCMU, page hangs up", "", "page", "opus", dialtone.PartyCaller, 0},
-		{"PCMU passes through, carrier hangs up", "PCMU", "remote", "PCMU", dialtone.PartyCallee, 0},
+		{"opus to PCMU, hold and unhold, page hangs up", "", "page", true, "opus", dialtone.PartyCaller, 0},
+		{"PCMU passes through, carrier hangs up", "PCMU", "remote", false, "PCMU", dialtone.PartyCallee, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -318,8 +320,23 @@ func TestBrowserCall(t *testing.T) {
 			events := runBrowser(t, driver, map[string]any{
 				"url": fmt.Sprintf("http://127.0.0.1:%d/", sw.HTTPPort), "user": "alice", "password": "secret",
 				"number": "+442079460018", "codecs": tt.codecs, "wav": wav,
-				"dtmf": "123#", "toneHz": carrierHz, "hangup": tt.hangup, "holdMs": 5000, "timeoutMs": 60000,
+				"dtmf": "123#", "toneHz": carrierHz, "hangup": tt.hangup, "holdMs": 9000, "timeoutMs": 60000,
+				"holdCycle": tt.holdCycle,
 			})
+			if tt.holdCycle {
+				for _, op := range []string{"hold", "unhold"} {
+					if e, ok := findEvent(events, op); !ok || !e.OK {
+						t.Errorf("%s from the page: %+v, want the re-INVITE answered", op, e)
+					}
+				}
+				heard := false
+				for _, e := range events {
+					heard = heard || e.Event == "tone" && e.AfterHold && e.Detected
+				}
+				if !heard {
+					t.Errorf("the page did not hear the carrier again after unhold: %+v", events)
+				}
+			}
 			if _, ok := findEvent(events, "registered"); !ok {
 				t.Errorf("the page did not sign in: %+v", events)
 			}

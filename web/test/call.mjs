@@ -14,6 +14,8 @@
 //   toneHz       tone expected FROM the far end: the "tone" event says whether it is heard
 //   dtmf         digits to press once connected, e.g. "123#" (~250 ms apart)
 //   dtmfAfterMs  press them no earlier than this long after connected
+//   holdCycle    true: once connected (after dtmf), put the call on hold and take it off
+//                again (JsSIP re-INVITEs), then listen for toneHz once more
 //   hangup       "page" (default): click Hang up; "remote": wait for the far end to hang up
 //   holdMs       with hangup "page": stay connected at least this long
 //   expectReason the call must end with #reason containing this (e.g. "not enough credit");
@@ -31,6 +33,8 @@
 //   {"event":"state","state":"calling"}          (calling, ringing, connected, ended)
 //   {"event":"tone","peakHz":703.1,"levelDb":-31.2,"medianDb":-95.4,"rmsDb":-20.3,"toneHz":700,"detected":true,"samples":6}
 //   {"event":"dtmf","digit":"1"}                 (the browser started sending it, RFC 4733)
+//   {"event":"hold","ok":true} {"event":"unhold","ok":true}   (holdCycle: the re-INVITE was answered)
+//   {"event":"tone",...,"afterHold":true}        (holdCycle: the tone again after unhold)
 //   {"event":"ended","reason":"call ended: you hung up","code":0}   (code: the SIP refusal, 0 if none)
 //   {"event":"pageerror","error":"..."}          (a script error in the page)
 //   {"event":"done","ok":true}  or  {"event":"done","ok":false,"error":"..."}
@@ -276,6 +280,28 @@ async function run() {
           .then((d) => d.digit !== digit && problems.push(`DTMF sent ${d.digit}, want ${digit}`))
           .catch((err) => problems.push(err.message));
         await sleep(250);
+      }
+    }
+    if (opts.holdCycle) {
+      for (const op of ['hold', 'unhold']) {
+        const ok = await page.evaluate((op) => new Promise((resolve) => {
+          const s = window.dialer.session;
+          // JsSIP calls back once the re-INVITE is answered; a refusal ends the call.
+          if (!s || !s[op]({}, () => resolve(true))) {
+            resolve(false);
+          }
+          setTimeout(() => resolve(false), 5000);
+        }), op);
+        out({ event: op, ok });
+        if (!ok) {
+          problems.push(`${op}: the re-INVITE was not answered`);
+        }
+        await sleep(1000);
+      }
+      const again = { ...toneEvent(await measureTone(page, opts.toneHz), opts.toneHz), afterHold: true };
+      out(again);
+      if (opts.toneHz && !again.detected) {
+        problems.push(`${opts.toneHz} Hz not heard after unhold (peak ${again.peakHz} Hz)`);
       }
     }
     if ((opts.hangup || 'page') === 'page') {
