@@ -21,6 +21,7 @@ import (
 	"github.com/zaf/g711"
 
 	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/media/codec/tonetest"
 )
 
 // The app side of these tests is the real dialer page in headless
@@ -201,7 +202,7 @@ func (p *tonePeer) result() (snr float64, samples int, pts map[byte]int, events 
 	samples = len(p.pcm)
 	snr = math.Inf(-1)
 	if samples >= 8000 {
-		snr = goertzelSNR(p.pcm[samples-8000:], micHz)
+		snr = tonetest.SNR(p.pcm[samples-8000:], micHz, 8000)
 	}
 	const digits = "0123456789*#ABCD"
 	for _, e := range p.events {
@@ -214,24 +215,6 @@ func (p *tonePeer) result() (snr float64, samples int, pts map[byte]int, events 
 		pts[k] = v
 	}
 	return snr, samples, pts, events
-}
-
-// goertzelSNR is the power at freq Hz of 8 kHz samples against the rest, in dB.
-func goertzelSNR(x []int16, freq float64) float64 {
-	coeff := 2 * math.Cos(2*math.Pi*freq/8000)
-	var s1, s2, total float64
-	for _, v := range x {
-		f := float64(v)
-		s1, s2 = f+coeff*s1-s2, s1
-		total += f * f
-	}
-	n := float64(len(x))
-	tone := 2 * (s1*s1 + s2*s2 - coeff*s1*s2) / (n * n)
-	rest := total/n - tone
-	if rest <= 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(tone/rest)
 }
 
 // driverEvent is one line the browser driver prints.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"math"
 	"net"
 	"net/netip"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	pionrtp "github.com/pion/rtp"
 
 	"github.com/dialtone/dialtone/media/codec"
+	"github.com/dialtone/dialtone/media/codec/tonetest"
 	"github.com/dialtone/dialtone/media/sdp"
 )
 
@@ -76,31 +76,9 @@ func (e *endpoint) recv(t *testing.T, d time.Duration) []pionrtp.Packet {
 	}
 }
 
-func sine(freq float64, start, n int) []int16 {
-	out := make([]int16, n)
-	for i := range out {
-		out[i] = int16(8000 * math.Sin(2*math.Pi*freq*float64(start+i)/8000))
-	}
-	return out
-}
+func sine(freq float64, start, n int) []int16 { return tonetest.Sine(freq, 8000, 8000, start, n) }
 
-// toneSNR is the power at freq Hz (Goertzel) against the rest, in dB.
-func toneSNR(x []int16, freq float64) float64 {
-	coeff := 2 * math.Cos(2*math.Pi*freq/8000)
-	var s1, s2, total float64
-	for _, v := range x {
-		f := float64(v)
-		s1, s2 = f+coeff*s1-s2, s1
-		total += f * f
-	}
-	n := float64(len(x))
-	tone := 2 * (s1*s1 + s2*s2 - coeff*s1*s2) / (n * n)
-	rest := total/n - tone
-	if rest <= 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(tone/rest)
-}
+func toneSNR(x []int16, freq float64) float64 { return tonetest.SNR(x, freq, 8000) }
 
 type transcodeCall struct {
 	b            *Bridge

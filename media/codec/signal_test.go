@@ -3,43 +3,23 @@ package codec
 import (
 	"math"
 	"testing"
+
+	"github.com/dialtone/dialtone/media/codec/tonetest"
 )
 
 // sine returns n samples at 8000 Hz of a tone of freq Hz and amplitude
-// amp, starting at sample offset start (so consecutive calls continue one
-// tone).
+// amp, starting at sample offset start.
 func sine(freq, amp float64, start, n int) []int16 {
-	out := make([]int16, n)
-	for i := range out {
-		out[i] = int16(math.Round(amp * math.Sin(2*math.Pi*freq*float64(start+i)/8000)))
-	}
-	return out
+	return tonetest.Sine(freq, amp, 8000, start, n)
 }
 
-// toneSNR is the power of the freq Hz component of x (Goertzel, RMS
-// normalised) against the power of everything else, in dB. x should span a
-// whole number of the tone's periods.
+// toneSNR is the power at freq Hz of 8 kHz samples x against the rest, in dB.
 func toneSNR(tb testing.TB, x []int16, freq float64) float64 {
 	tb.Helper()
 	if len(x) == 0 {
 		tb.Fatal("toneSNR of no samples")
 	}
-	coeff := 2 * math.Cos(2*math.Pi*freq/8000)
-	var s1, s2, total float64
-	for _, v := range x {
-		f := float64(v)
-		s1, s2 = f+coeff*s1-s2, s1
-		total += f * f
-	}
-	n := float64(len(x))
-	mag2 := s1*s1 + s2*s2 - coeff*s1*s2 // |X(freq)|^2
-	tone := 2 * mag2 / (n * n)          // mean power of the sinusoid
-	total /= n
-	rest := total - tone
-	if rest <= 0 {
-		return math.Inf(1)
-	}
-	return 10 * math.Log10(tone/rest)
+	return tonetest.SNR(x, freq, 8000)
 }
 
 // rms is the root mean square of x.
