@@ -2,10 +2,8 @@ package bridge
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync/atomic"
 
 	pionrtp "github.com/pion/rtp"
 
@@ -68,8 +66,6 @@ type transcoder struct {
 	lastSeq uint16
 	nextTS  uint32 // destination timestamp just past the newest audio sent
 	tl      codec.Timeline
-
-	failed atomic.Uint64 // payloads the converter refused (malformed, late, odd size)
 }
 
 var _ rtp.Processor = (*transcoder)(nil)
@@ -156,9 +152,8 @@ func (t *transcoder) Process(out, pkt []byte, h *pionrtp.Header) int {
 		n, ts, err = t.translateEvent(out[12:], h.Timestamp, payload)
 	}
 	if err != nil {
-		if !errors.Is(err, codec.ErrLate) {
-			t.failed.Add(1)
-		}
+		// Late, duplicate or malformed: dropped; the receiver sees the gap
+		// in sequence numbers as loss and conceals it.
 		return 0
 	}
 	if audio {
