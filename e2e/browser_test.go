@@ -228,6 +228,7 @@ type driverEvent struct {
 	MedianDB  float64 `json:"medianDb"`
 	Detected  bool    `json:"detected"`
 	AfterHold bool    `json:"afterHold"`
+	Early     bool    `json:"early"`
 	OK        bool    `json:"ok"`
 	Error     string  `json:"error"`
 }
@@ -267,9 +268,12 @@ func findEvent(events []driverEvent, name string) (driverEvent, bool) {
 
 // TestBrowserCall: the dialer page in Chromium signs in over SIP on
 // WebSocket, calls a number, and audio and DTMF cross the switch both
-// ways; hang-up works from either side; the CDR names both legs' codecs.
+// ways; the carrier's early media (183) is heard before it answers;
+// hang-up works from either side; the CDR names both legs' codecs.
 // Chromium offers Opus first, which the switch transcodes to the
 // carrier's PCMU; with the page limited to PCMU, packets pass through.
+// DIALTONE_BROWSER_DEBUG=1 adds the page's console and JsSIP's log (SIP
+// messages included) to the driver's output.
 func TestBrowserCall(t *testing.T) {
 	driver := browserReady(t)
 	wav := writeToneWAV(t, micHz)
@@ -278,18 +282,19 @@ func TestBrowserCall(t *testing.T) {
 		codecs    string // the page's ?codecs=
 		hangup    string // "page" or "remote"
 		holdCycle bool   // hold and unhold (re-INVITEs) during the call
+		early     bool   // the carrier sends 183 and its tone for 5 s before it answers
 		appCodec  string
 		hangupBy  dialtone.Party
 		carrierPT byte
 	}{
-		{"opus to PCMU, hold and unhold, page hangs up", "", "page", true, "opus", dialtone.PartyCaller, 0},
-		{"PCMU passes through, carrier hangs up", "PCMU", "remote", false, "PCMU", dialtone.PartyCallee, 0},
+		{"opus to PCMU, early media, hold and unhold, page hangs up", "", "page", true, true, "opus", dialtone.PartyCaller, 0},
+		{"PCMU passes through, carrier hangs up", "PCMU", "remote", false, false, "PCMU", dialtone.PartyCallee, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			carrierPort := freePort(t)
 			media := newTonePeer(t, tt.carrierPT)
-			c := carrier{answer: "200", rtpPort: media.Port, codec: "PCMU", eventPT: 126}
+			c := carrier{answer: "200", rtpPort: media.Port, codec: "PCMU", eventPT: 126, early: tt.early, earlyMS: 5000}
 			if tt.hangup == "remote" {
 				c.byeMS = 6000
 			}
@@ -300,12 +305,25 @@ func TestBrowserCall(t *testing.T) {
 				MediaExtra: fmt.Sprintf(`webrtc: {listen: "0.0.0.0:%d"}`, webrtcPort),
 			})
 			sw.Account("alice", "secret")
-			events := runBrowser(t, driver, map[string]any{
+			input := map[string]any{
 				"url": fmt.Sprintf("http://127.0.0.1:%d/", sw.HTTPPort), "user": "alice", "password": "secret",
 				"number": "+442079460018", "codecs": tt.codecs, "wav": wav,
 				"dtmf": "123#", "toneHz": carrierHz, "hangup": tt.hangup, "holdMs": 9000, "timeoutMs": 60000,
-				"holdCycle": tt.holdCycle,
-			})
+				"holdCycle": tt.holdCycle, "debug": os.Getenv("DIALTONE_BROWSER_DEBUG") != "",
+			}
+			if tt.early {
+				input["earlyToneHz"] = carrierHz
+			}
+			events := runBrowser(t, driver, input)
+			if tt.early {
+				heard := false
+				for _, e := range events {
+					heard = heard || e.Event == "tone" && e.Early && e.Detected
+				}
+				if !heard {
+					t.Errorf("the page did not hear the carrier's early media (183) before the answer: %+v", events)
+				}
+			}
 			if tt.holdCycle {
 				for _, op := range []string{"hold", "unhold"} {
 					if e, ok := findEvent(events, op); !ok || !e.OK {
@@ -354,5 +372,56 @@ func TestBrowserCall(t *testing.T) {
 				t.Errorf("CDR packets app %d carrier %d, want at least 100 each", cdr.AppPackets, cdr.CarrierPackets)
 			}
 		})
+	}
+}
+
+// TestSIPjsCall: SIP.js, a WebRTC SIP client the switch does not ship,
+// registers over WebSocket with digest auth in Chromium and calls out;
+// audio crosses both ways (Opus transcoded to the carrier's PCMU), DTMF
+// arrives at the carrier, and its BYE ends the call with a CDR.
+func TestSIPjsCall(t *testing.T) {
+	browserReady(t)
+	root, _ := filepath.Abs("..")
+	driver := filepath.Join(root, "web", "test", "sipjs.mjs")
+	if _, err := os.Stat(filepath.Join(root, "web", "node_modules", "sip.js")); err != nil {
+		t.Fatalf("web/node_modules/sip.js is missing (npm ci in web, which make web runs): %v", err)
+	}
+	wav := writeToneWAV(t, micHz)
+	carrierPort := freePort(t)
+	media := newTonePeer(t, 0)
+	sippCarrier := runCarrier(t, carrier{answer: "200", rtpPort: media.Port, codec: "PCMU"}, carrierPort, 1)
+	wsPort, webrtcPort := freePort(t), freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort},
+		SIPExtra:   fmt.Sprintf(`listen: [{transport: udp, addr: "127.0.0.1:%d"}, {transport: ws, addr: "127.0.0.1:%d"}]`, freePort(t), wsPort),
+		MediaExtra: fmt.Sprintf(`webrtc: {listen: "0.0.0.0:%d"}`, webrtcPort),
+	})
+	sw.Account("alice", "secret")
+	events := runBrowser(t, driver, map[string]any{
+		"url": fmt.Sprintf("http://127.0.0.1:%d/", sw.HTTPPort), "user": "alice", "password": "secret",
+		"number": "+442079460018", "wav": wav, "toneHz": carrierHz, "dtmf": "123#", "holdMs": 6000, "timeoutMs": 60000,
+	})
+	if _, ok := findEvent(events, "registered"); !ok {
+		t.Errorf("SIP.js did not register: %+v", events)
+	}
+	if tone, ok := findEvent(events, "tone"); !ok || !tone.Detected {
+		t.Errorf("SIP.js did not hear the carrier's %.0f Hz: %+v", carrierHz, tone)
+	}
+	if st := sippCarrier.Wait(20 * time.Second); st.Successful != 1 {
+		t.Errorf("carrier sipp: %+v, want 1 successful call (BYE from SIP.js)\n%s", st, sippCarrier.Errors())
+	}
+	snr, samples, pts, digits := media.result()
+	t.Logf("carrier heard %d samples, %.0f Hz SNR %.1f dB, payload types %v, DTMF %q", samples, micHz, snr, pts, digits)
+	if snr < 10 {
+		t.Errorf("the carrier did not hear SIP.js's %.0f Hz: SNR %.1f dB over the last second", micHz, snr)
+	}
+	if digits != "123#" {
+		t.Errorf("carrier got DTMF %q, want \"123#\" as RFC 4733 events", digits)
+	}
+	cdrs := sw.CDRs(1)
+	if len(cdrs) != 1 {
+		t.Fatalf("%d CDRs, want 1", len(cdrs))
+	}
+	if c := cdrs[0]; c.Disposition != dialtone.Answered || c.AppCodec != "opus" || c.CarrierCodec != "PCMU" || c.HangupBy != dialtone.PartyCaller {
+		t.Errorf("CDR %s codecs %s/%s hangup by %s, want ANSWERED opus/PCMU by caller", c.Disposition, c.AppCodec, c.CarrierCodec, c.HangupBy)
 	}
 }

@@ -75,6 +75,9 @@ func freePort(t testing.TB) int {
 	t.Helper()
 	for range 50 {
 		p := int(portBase.Add(10)) // sipp also binds media port+2
+		if p == 10080 {
+			continue // Chromium refuses to connect to it (ERR_UNSAFE_PORT); the only such port from 10000 up
+		}
 		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p))
 		if err != nil {
 			continue

@@ -311,6 +311,11 @@ func TestWebSocketSIP(t *testing.T) {
 		if err != nil || res.StatusCode != 401 {
 			t.Fatalf("REGISTER over %s without credentials = %v, %v; want 401", transport, res, err)
 		}
+		// JsSIP and SIP.js know only MD5 and read the last challenge: over
+		// WebSocket the switch challenges with MD5 alone (sip.ws_auth_algorithms).
+		if ch := res.GetHeaders("WWW-Authenticate"); len(ch) != 1 || !strings.Contains(ch[0].Value(), "algorithm=MD5") {
+			t.Errorf("REGISTER over %s challenged with %v, want one MD5 challenge", transport, ch)
+		}
 		res, err = client.DoDigestAuth(ctx, req, res, sipgo.DigestAuth{Username: "alice", Password: "secret"})
 		cancel()
 		if err != nil || res.StatusCode != 200 {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 )
@@ -181,6 +182,7 @@ type carrier struct {
 	answer  string   // "200" (answer), "486" (busy), "ring" (ring until CANCEL), "cross" (answer the INVITE after a CANCEL), "503", "200nosdp"
 	rtpPort int      // where the carrier's SDP says to send media
 	early   bool     // send 183 with SDP (early media) before 200
+	earlyMS int      // with early: how long after the 183 the 200 comes; 500 when zero
 	byeMS   int      // with answer "200": the carrier hangs up after this long; 0 waits for BYE
 	auth    string   // "user:password": challenge the INVITE with 401 and refuse (403) a wrong answer
 	expect  []string // regular expressions the INVITE must match, or the call fails (no < > " & : sipp's XML does not decode entities)
@@ -267,8 +269,8 @@ func (c carrier) scenario() string {
 		b.WriteString(resp("100", "Trying", ""))
 		if c.early {
 			b.WriteString(resp("183", "Session Progress", sdp))
-			b.WriteString(`  <pause milliseconds="500"/>
-`)
+			fmt.Fprintf(&b, `  <pause milliseconds="%d"/>
+`, cmp.Or(c.earlyMS, 500))
 		} else {
 			b.WriteString(resp("180", "Ringing", ""))
 		}

@@ -109,8 +109,9 @@ type SIPConfig struct {
 	UserAgent   string         `yaml:"user_agent"`
 	Listen      []ListenConfig `yaml:"listen"`
 	NonceTTL    Duration       `yaml:"nonce_ttl"`
-	AuthSecret  string         `yaml:"auth_secret"`     // signs nonces; random per start when empty
-	AuthAlgs    []string       `yaml:"auth_algorithms"` // challenge order
+	AuthSecret  string         `yaml:"auth_secret"`        // signs nonces; random per start when empty
+	AuthAlgs    []string       `yaml:"auth_algorithms"`    // challenge order
+	WSAuthAlgs  []string       `yaml:"ws_auth_algorithms"` // challenge order for WebSocket clients
 	MaxExpires  int            `yaml:"register_max_expires"`
 	RingTimeout Duration       `yaml:"ring_timeout"` // how long a carrier may ring before we give up
 	TLSCert     string         `yaml:"tls_cert"`     // PEM certificate chain of tls listeners
@@ -248,6 +249,7 @@ func defaultConfig() Config {
 			Listen:          []ListenConfig{{Transport: "udp", Addr: "0.0.0.0:5060"}, {Transport: "tcp", Addr: "0.0.0.0:5060"}},
 			NonceTTL:        Duration(5 * time.Minute),
 			AuthAlgs:        []string{"MD5", "SHA-256"},
+			WSAuthAlgs:      []string{"MD5"},
 			MaxExpires:      3600,
 			RingTimeout:     Duration(120 * time.Second),
 			AccountCacheTTL: Duration(2 * time.Second),
@@ -384,12 +386,18 @@ func (c *Config) Validate() error {
 	if c.SIP.NonceTTL.D() < 10*time.Second {
 		return bad("sip.nonce_ttl", "%v is shorter than 10s", c.SIP.NonceTTL.D())
 	}
-	if len(c.SIP.AuthAlgs) == 0 {
-		return bad("sip.auth_algorithms", "needs at least one of MD5, SHA-256")
-	}
-	for _, a := range c.SIP.AuthAlgs {
-		if a != "MD5" && a != "SHA-256" {
-			return bad("sip.auth_algorithms", "%q is not MD5 or SHA-256", a)
+	for _, k := range []struct {
+		key  string
+		algs []string
+	}{{"sip.auth_algorithms", c.SIP.AuthAlgs}, {"sip.ws_auth_algorithms", c.SIP.WSAuthAlgs}} {
+		key, algs := k.key, k.algs
+		if len(algs) == 0 {
+			return bad(key, "needs at least one of MD5, SHA-256")
+		}
+		for _, a := range algs {
+			if a != "MD5" && a != "SHA-256" {
+				return bad(key, "%q is not MD5 or SHA-256", a)
+			}
 		}
 	}
 	if c.SIP.MaxExpires < 60 {

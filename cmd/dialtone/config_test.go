@@ -60,6 +60,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"web sip_url not a websocket", "web:\n  sip_url: http://example.com/\n", "web.sip_url"},
 		{"web sip_url without host", "web:\n  sip_url: 'wss://'\n", "web.sip_url"},
 		{"web unknown key", "web:\n  enable: true\n", "field enable not found"},
+		{"auth algorithm", "sip:\n  auth_algorithms: [SHA-512]\n", "sip.auth_algorithms"},
+		{"no websocket auth algorithm", "sip:\n  ws_auth_algorithms: []\n", "sip.ws_auth_algorithms"},
+		{"websocket auth algorithm", "sip:\n  ws_auth_algorithms: [md5]\n", "sip.ws_auth_algorithms"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

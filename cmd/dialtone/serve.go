@@ -400,7 +400,11 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		CreditLead:  cfg.Billing.CreditLead.D(),
 	}, client, router, media, st, credit{ctl}, b2bua.NewMetrics(reg), log)
 	registrar := edge.NewRegistrar()
-	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires},
+	var wsAlgs []digest.Algorithm
+	for _, a := range cfg.SIP.WSAuthAlgs {
+		wsAlgs = append(wsAlgs, digest.Algorithm(a))
+	}
+	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: wsAlgs},
 		srv, auth, edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL.D()), calls, registrar, log)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",

@@ -278,13 +278,14 @@ func (b *Bridge) SetCarrierAnswer(body []byte) error {
 	if chosen == nil {
 		return fmt.Errorf("carrier answer: %w: answer has none of the offered codecs", dialtone.ErrNoCodec)
 	}
+	same := b.chosen != nil && b.chosen.PT == chosen.PT && b.chosen.Is(chosen.Name, chosen.Clock)
 	b.chosen = chosen
 	b.relay.B().SetRemote(ans.Addr, ans.RTCP)
 	b.relay.B().SetHold(ans.Hold())
-	if b.appCodec != nil {
-		return b.setProcessors()
+	if b.appCodec == nil || same {
+		return nil // a 200 after a 183 of the same codec keeps the relay's processors (and the Opus encoder's state)
 	}
-	return nil
+	return b.setProcessors()
 }
 
 // AppAnswer is the SDP answer for the app. The first answer fixes the

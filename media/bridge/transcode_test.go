@@ -236,6 +236,29 @@ func TestSharedCodecPassesThrough(t *testing.T) {
 	}
 }
 
+// TestAnswerAfterEarlyMedia: the carrier's 200 repeats the codec of its
+// 183, and the relay keeps its transcoders (their SSRC, numbering and
+// Opus encoder state); a 200 with another codec gets new ones.
+func TestAnswerAfterEarlyMedia(t *testing.T) {
+	c := newTranscodeCall(t, opusOffer, "PCMU", 126) // the 183, then the app's answer
+	early := c.b.transcoders
+	if early[0] == nil {
+		t.Fatal("no transcoders after the 183")
+	}
+	if err := c.b.SetCarrierAnswer(fmt.Appendf(nil, carrierAnswer, c.carrier.port(), 0, 126, 0, "PCMU", 126)); err != nil {
+		t.Fatal(err)
+	}
+	if c.b.transcoders != early {
+		t.Error("the 200 with the 183's codec replaced the transcoders")
+	}
+	if err := c.b.SetCarrierAnswer(fmt.Appendf(nil, carrierAnswer, c.carrier.port(), 8, 126, 8, "PCMA", 126)); err != nil {
+		t.Fatal(err)
+	}
+	if _, carrier := c.b.Codecs(); carrier != "PCMA" || c.b.transcoders == early || c.b.transcoders[0] == nil {
+		t.Errorf("after a 200 with PCMA: carrier codec %s, transcoders replaced %v; want PCMA, new ones", carrier, c.b.transcoders != early)
+	}
+}
+
 // A PCMA-only softphone reaches a PCMU carrier through G.711 law
 // conversion.
 func TestLawConversion(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"github.com/pion/rtp"
 	pion "github.com/pion/webrtc/v4"
@@ -80,8 +81,10 @@ func (p *Peer) wants(pt uint8) bool {
 
 // WriteRTP sends one RTP packet (header + payload, as built by the switch)
 // to the browser. The header is kept as given, payload type included (the
-// chosen audio payload type, or the telephone-event one for DTMF); only the
-// SSRC is replaced by our stream's. Before DTLS is up, and while the
+// chosen audio payload type, or the telephone-event one for DTMF), except
+// the SSRC, replaced by our stream's, and, when the packets' source
+// changes, the sequence number and timestamp, which carry on from the last
+// packet sent (outStream). Before DTLS is up, and while the
 // browser does not receive (on hold: our answer said recvonly or inactive,
 // so we must not send, RFC 3264 section 5.1), the packet is dropped and nil
 // returned. After Close or failure it returns an error matching ErrClosed.
@@ -116,6 +119,9 @@ func (p *Peer) WriteRTP(b []byte) error {
 		}
 		h.PaddingSize = byte(pad)
 		payload = payload[:len(payload)-pad]
+	}
+	if !p.out.rewrite(h, bd.clock, time.Now()) {
+		return nil // a former source's straggler
 	}
 	h.SSRC = bd.ssrc
 	if _, err := bd.w.WriteRTP(h, payload); err != nil {

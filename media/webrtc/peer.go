@@ -38,6 +38,7 @@ type Peer struct {
 	lost     atomic.Uint32
 	track    atomic.Pointer[sendTrack] // set by Answer
 	hdrs     sync.Pool                 // *rtp.Header for WriteRTP
+	out      outStream                 // keeps what WriteRTP sends continuous
 	answered chan struct{}
 
 	connected     chan struct{}

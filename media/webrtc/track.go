@@ -20,9 +20,10 @@ type sendTrack struct {
 
 // binding is what Bind gives the track: where to write, and as which SSRC.
 type binding struct {
-	id   string // the TrackLocalContext's, to match Unbind
-	w    pion.TrackLocalWriter
-	ssrc uint32
+	id    string // the TrackLocalContext's, to match Unbind
+	w     pion.TrackLocalWriter
+	ssrc  uint32
+	clock uint32 // of the audio codec, which telephone-event shares
 }
 
 var _ pion.TrackLocal = (*sendTrack)(nil)
@@ -35,7 +36,7 @@ func newSendTrack(audioPT uint8) *sendTrack { return &sendTrack{audioPT: audioPT
 func (t *sendTrack) Bind(ctx pion.TrackLocalContext) (pion.RTPCodecParameters, error) {
 	for _, c := range ctx.CodecParameters() {
 		if uint8(c.PayloadType) == t.audioPT {
-			t.bound.Store(&binding{id: ctx.ID(), w: ctx.WriteStream(), ssrc: uint32(ctx.SSRC())})
+			t.bound.Store(&binding{id: ctx.ID(), w: ctx.WriteStream(), ssrc: uint32(ctx.SSRC()), clock: c.ClockRate})
 			return c, nil
 		}
 	}

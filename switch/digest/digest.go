@@ -68,9 +68,11 @@ type Config struct {
 	Secret   []byte        // signs nonces; random when empty
 	NonceTTL time.Duration // 5 minutes when zero
 	// Algorithms are challenged in this order; [MD5, SHA-256] when empty.
-	// Many deployed clients (sipp, JsSIP, older phones) answer only the first
+	// Many deployed clients (sipp, older phones) answer only the first
 	// challenge and know only MD5, so MD5 first is the compatible default;
-	// put SHA-256 first where every client follows RFC 8760.
+	// put SHA-256 first where every client follows RFC 8760. (The browser
+	// stacks JsSIP and SIP.js know only MD5 too but read the last challenge:
+	// see ChallengeWith.)
 	Algorithms []Algorithm
 	Now        func() time.Time
 }
@@ -123,9 +125,16 @@ func (s *Server) Realm() string { return s.realm }
 // Proxy-Authenticate) headers to send, one per configured algorithm in
 // order of preference (RFC 8760 section 2.4).
 func (s *Server) Challenge(stale bool) []string {
+	return s.ChallengeWith(stale, s.algs)
+}
+
+// ChallengeWith is Challenge with other algorithms than the configured
+// ones, for clients known to read the challenges differently; Verify
+// accepts an answer to any of them.
+func (s *Server) ChallengeWith(stale bool, algs []Algorithm) []string {
 	nonce := s.nonce(s.now())
-	out := make([]string, 0, len(s.algs))
-	for _, alg := range s.algs {
+	out := make([]string, 0, len(algs))
+	for _, alg := range algs {
 		c := digest.Challenge{Realm: s.realm, Nonce: nonce, Algorithm: string(alg), QOP: []string{"auth"}, Stale: stale}
 		out = append(out, c.String())
 	}

@@ -44,6 +44,11 @@ type Config struct {
 	Realm      string
 	UserAgent  string
 	MaxExpires int // longest registration we grant, in seconds
+	// WSAuthAlgorithms are the digest challenges sent to requests that
+	// came over WebSocket (ws, wss), in this order; the server's own when
+	// empty. The browser SIP stacks (JsSIP, SIP.js) know only MD5 and read
+	// only the last challenge, so a SHA-256 one after MD5 locks them out.
+	WSAuthAlgorithms []digest.Algorithm
 }
 
 // Listener is one bound socket the edge serves SIP on.
@@ -220,7 +225,11 @@ func (e *Edge) challenge(req *sip.Request, tx sip.ServerTransaction, code int, s
 		reason, header = "Proxy Authentication Required", "Proxy-Authenticate"
 	}
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	for _, c := range e.auth.Challenge(stale) {
+	challenges := e.auth.Challenge(stale)
+	if t := req.Transport(); len(e.cfg.WSAuthAlgorithms) > 0 && (strings.EqualFold(t, "ws") || strings.EqualFold(t, "wss")) {
+		challenges = e.auth.ChallengeWith(stale, e.cfg.WSAuthAlgorithms)
+	}
+	for _, c := range challenges {
 		res.AppendHeader(sip.NewHeader(header, c))
 	}
 	e.send(tx, res)

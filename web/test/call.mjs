@@ -12,6 +12,8 @@
 //   codecs       "PCMU" or ["PCMU"]: offer only these (?codecs=)
 //   wav          16-bit PCM WAV the fake microphone plays (looped); none: Chromium's beep
 //   toneHz       tone expected FROM the far end: the "tone" event says whether it is heard
+//   earlyToneHz  tone expected from the far end before it answers (early media, 183): listened
+//                for while the page shows ringing; the "tone" event has "early":true
 //   dtmf         digits to press once connected, e.g. "123#" (~250 ms apart)
 //   dtmfAfterMs  press them no earlier than this long after connected
 //   holdCycle    true: once connected (after dtmf), put the call on hold and take it off
@@ -31,6 +33,7 @@
 //   {"event":"registered","user":"demo"}
 //   {"event":"signin_failed","error":"wrong username or password"}
 //   {"event":"state","state":"calling"}          (calling, ringing, connected, ended)
+//   {"event":"tone",...,"early":true}            (earlyToneHz: heard while ringing, before the answer)
 //   {"event":"tone","peakHz":703.1,"levelDb":-31.2,"medianDb":-95.4,"rmsDb":-20.3,"toneHz":700,"detected":true,"samples":6}
 //   {"event":"dtmf","digit":"1"}                 (the browser started sending it, RFC 4733)
 //   {"event":"hold","ok":true} {"event":"unhold","ok":true}   (holdCycle: the re-INVITE was answered)
@@ -43,7 +46,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { chromium } from 'playwright-core';
+import { launch, measureTone, toneEvent } from './browser.mjs';
 
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
 const sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
@@ -115,91 +118,8 @@ function waitFor(match, ms, what) {
   });
 }
 
-// measureTone listens to window.dialer.remoteStream with an AnalyserNode:
-// `samples` spectra over durationMs, each giving the peak between 100 and
-// 4000 Hz, the level around toneHz (the peak when none), the median level
-// of that band and the RMS level.
-async function measureTone(page, toneHz, samples = 6, durationMs = 1500) {
-  return page.evaluate(async ({ toneHz, samples, durationMs }) => {
-    const stream = window.dialer.remoteStream;
-    if (!stream) {
-      return { error: 'no remote stream' };
-    }
-    const ctx = new AudioContext();
-    await ctx.resume();
-    const source = ctx.createMediaStreamSource(stream);
-    const analyser = ctx.createAnalyser();
-    analyser.fftSize = 8192;
-    analyser.smoothingTimeConstant = 0;
-    source.connect(analyser);
-    const spectrum = new Float32Array(analyser.frequencyBinCount);
-    const wave = new Float32Array(analyser.fftSize);
-    const binHz = ctx.sampleRate / analyser.fftSize;
-    const lo = Math.ceil(100 / binHz);
-    const hi = Math.floor(4000 / binHz);
-    const db = (v) => (Number.isFinite(v) ? Math.max(v, -200) : -200);
-    const taken = [];
-    await new Promise((r) => setTimeout(r, 250)); // a full FFT window of audio
-    for (let i = 0; i < samples && window.dialer.state === 'connected'; i++) {
-      analyser.getFloatFrequencyData(spectrum);
-      analyser.getFloatTimeDomainData(wave);
-      let peak = lo;
-      for (let k = lo; k <= hi; k++) {
-        if (spectrum[k] > spectrum[peak]) {
-          peak = k;
-        }
-      }
-      const at = toneHz ? Math.round(toneHz / binHz) : peak;
-      let level = -Infinity;
-      for (let k = Math.max(lo, at - 2); k <= Math.min(hi, at + 2); k++) {
-        level = Math.max(level, spectrum[k]);
-      }
-      const band = Array.from(spectrum.subarray(lo, hi + 1)).sort((a, b) => a - b);
-      const rms = Math.sqrt(wave.reduce((s, v) => s + v * v, 0) / wave.length);
-      taken.push({ peakHz: peak * binHz, levelDb: db(level), medianDb: db(band[band.length >> 1]), rmsDb: db(20 * Math.log10(rms)) });
-      await new Promise((r) => setTimeout(r, durationMs / samples));
-    }
-    source.disconnect();
-    await ctx.close();
-    return { binHz, taken };
-  }, { toneHz, samples, durationMs });
-}
-
-// toneEvent sums the spectra up: median of each value; detected when most
-// spectra have their peak within two bins (at least 20 Hz) of toneHz, 20 dB
-// over the band's median (without toneHz: any peak 20 dB over the median).
-function toneEvent(m, toneHz) {
-  if (m.error || m.taken.length === 0) {
-    return { event: 'tone', toneHz: toneHz || null, detected: false, samples: 0, error: m.error || 'the call ended' };
-  }
-  const med = (k) => {
-    const v = m.taken.map((s) => s[k]).sort((a, b) => a - b);
-    return Math.round(v[v.length >> 1] * 10) / 10;
-  };
-  const near = Math.max(2 * m.binHz, 20);
-  const hits = m.taken.filter((s) => s.levelDb - s.medianDb >= 20 && (!toneHz || Math.abs(s.peakHz - toneHz) <= near)).length;
-  return {
-    event: 'tone', peakHz: med('peakHz'), levelDb: med('levelDb'), medianDb: med('medianDb'), rmsDb: med('rmsDb'),
-    toneHz: toneHz || null, detected: hits * 2 > m.taken.length, samples: m.taken.length,
-  };
-}
-
 async function run() {
-  const args = [
-    '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-    '--autoplay-policy=no-user-gesture-required',
-  ];
-  if (opts.wav) {
-    args.push(`--use-file-for-fake-audio-capture=${opts.wav}`);
-  }
-  // A persistent context on a fresh directory: the --user-data-dir of FACTS.md.
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: opts.chromium || process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args,
-  });
+  context = await launch(profile, opts);
   const page = context.pages()[0] || (await context.newPage());
   await page.exposeFunction('__dialtoneReport', onPageEvent);
   await page.addInitScript(() => window.addEventListener('dialer', (e) => window.__dialtoneReport(e.detail)));
@@ -258,8 +178,22 @@ async function run() {
   await waitFor((d) => d.type === 'state' && d.state === 'calling', 2000, 'call').catch(async () => {
     throw new Error(`the call did not start: ${await page.textContent('#reason')}`);
   });
-  const reached = await waitFor((d) => d.type === 'state' && (d.state === 'connected' || d.state === 'ended'), timeoutMs, 'connected or ended');
   const problems = [];
+  if (opts.earlyToneHz) {
+    const rang = await waitFor((d) => d.type === 'state' && d.state !== 'calling', timeoutMs, 'ringing');
+    if (rang.state === 'ringing') {
+      // the far end's audio (with the 183's SDP) and ICE+DTLS may still be on their way
+      await waitFor((d) => d.type === 'remotestream', 3000, 'early media stream').catch(() => {});
+      const early = { ...toneEvent(await measureTone(page, opts.earlyToneHz, 'ringing', 4, 1000), opts.earlyToneHz), early: true };
+      out(early);
+      if (!early.detected) {
+        problems.push(`${opts.earlyToneHz} Hz not heard before the answer (peak ${early.peakHz} Hz)`);
+      }
+    } else {
+      problems.push(`the call went from calling to ${rang.state} without ringing`);
+    }
+  }
+  const reached = await waitFor((d) => d.type === 'state' && (d.state === 'connected' || d.state === 'ended'), timeoutMs, 'connected or ended');
   if (reached.state === 'connected') {
     const connectedAt = Date.now();
     const tone = toneEvent(await measureTone(page, opts.toneHz), opts.toneHz);
