@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,11 +100,18 @@ type tonePeer struct {
 
 	mu     sync.Mutex
 	pcm    []int16
+	frames []frame // each G.711 packet's arrival and level
 	pts    map[byte]int
 	events []byte // the event code of each event's first end packet, in order
 	ended  map[uint32]bool
 	wg     sync.WaitGroup
 	stop   chan struct{}
+}
+
+// frame is one received G.711 packet: when it came and its RMS level.
+type frame struct {
+	at  time.Time
+	rms float64
 }
 
 func newTonePeer(t *testing.T, law byte) *tonePeer {
@@ -142,13 +150,16 @@ func newTonePeer(t *testing.T, law byte) *tonePeer {
 			p.pts[pt]++
 			switch {
 			case pt == 0 || pt == 8:
+				var sum float64
 				for _, v := range payload {
+					s := g711.DecodeAlawFrame(v)
 					if pt == 0 {
-						p.pcm = append(p.pcm, g711.DecodeUlawFrame(v))
-					} else {
-						p.pcm = append(p.pcm, g711.DecodeAlawFrame(v))
+						s = g711.DecodeUlawFrame(v)
 					}
+					p.pcm = append(p.pcm, s)
+					sum += float64(s) * float64(s)
 				}
+				p.frames = append(p.frames, frame{time.Now(), math.Sqrt(sum / float64(max(len(payload), 1)))})
 			case pt >= 96 && len(payload) == 4 && payload[1]&0x80 != 0 && !p.ended[ts]:
 				p.ended[ts] = true // one event, whose end packet is sent three times
 				p.events = append(p.events, payload[0])
@@ -217,6 +228,24 @@ func (p *tonePeer) result() (snr float64, samples int, pts map[byte]int, events 
 	return snr, samples, pts, events
 }
 
+// level is the median RMS of the G.711 packets received between from
+// and to, and how many there were.
+func (p *tonePeer) level(from, to time.Time) (rms float64, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var levels []float64
+	for _, f := range p.frames {
+		if f.at.After(from) && f.at.Before(to) {
+			levels = append(levels, f.rms)
+		}
+	}
+	if len(levels) == 0 {
+		return 0, 0
+	}
+	slices.Sort(levels)
+	return levels[len(levels)/2], len(levels)
+}
+
 // driverEvent is one line the browser driver prints.
 type driverEvent struct {
 	Event     string  `json:"event"`
@@ -229,6 +258,7 @@ type driverEvent struct {
 	Detected  bool    `json:"detected"`
 	AfterHold bool    `json:"afterHold"`
 	Early     bool    `json:"early"`
+	At        int64   `json:"at"` // ms since the epoch
 	OK        bool    `json:"ok"`
 	Error     string  `json:"error"`
 }
@@ -283,12 +313,13 @@ func TestBrowserCall(t *testing.T) {
 		hangup    string // "page" or "remote"
 		holdCycle bool   // hold and unhold (re-INVITEs) during the call
 		early     bool   // the carrier sends 183 and its tone for 5 s before it answers
+		mute      bool   // the page mutes for 2 s
 		appCodec  string
 		hangupBy  dialtone.Party
 		carrierPT byte
 	}{
-		{"opus to PCMU, early media, hold and unhold, page hangs up", "", "page", true, true, "opus", dialtone.PartyCaller, 0},
-		{"PCMU passes through, carrier hangs up", "PCMU", "remote", false, false, "PCMU", dialtone.PartyCallee, 0},
+		{"opus to PCMU, early media, mute, hold and unhold, page hangs up", "", "page", true, true, true, "opus", dialtone.PartyCaller, 0},
+		{"PCMU passes through, carrier hangs up", "PCMU", "remote", false, false, false, "PCMU", dialtone.PartyCallee, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -314,7 +345,26 @@ func TestBrowserCall(t *testing.T) {
 			if tt.early {
 				input["earlyToneHz"] = carrierHz
 			}
+			if tt.mute {
+				input["muteMs"] = 2000
+				input["holdMs"] = 13000
+			}
 			events := runBrowser(t, driver, input)
+			if tt.mute {
+				mute, ok1 := findEvent(events, "mute")
+				unmute, ok2 := findEvent(events, "unmute")
+				if !ok1 || !ok2 || !mute.OK || !unmute.OK {
+					t.Errorf("mute and unmute from the page: %+v %+v, want both to take", mute, unmute)
+				} else {
+					// Allow 300 ms for what was on its way when the button was clicked.
+					muted, n := media.level(time.UnixMilli(mute.At+300), time.UnixMilli(unmute.At))
+					live, m := media.level(time.UnixMilli(unmute.At+300), time.UnixMilli(unmute.At+1300))
+					t.Logf("carrier level while muted %.0f (%d packets), after unmute %.0f (%d packets)", muted, n, live, m)
+					if n < 50 || m < 25 || live < 100 || muted > live/30 {
+						t.Errorf("muted the carrier heard RMS %.0f over %d packets, unmuted %.0f over %d: want packets both times, sound unmuted (RMS 100 or more, -50 dBFS) and over 30 dB less muted", muted, n, live, m)
+					}
+				}
+			}
 			if tt.early {
 				heard := false
 				for _, e := range events {

@@ -16,7 +16,9 @@
 //                for while the page shows ringing; the "tone" event has "early":true
 //   dtmf         digits to press once connected, e.g. "123#" (~250 ms apart)
 //   dtmfAfterMs  press them no earlier than this long after connected
-//   holdCycle    true: once connected (after dtmf), put the call on hold and take it off
+//   muteMs       once connected (after dtmf), click Mute, stay muted this long, click it again
+//                and stay unmuted as long
+//   holdCycle    true: once connected (after dtmf and mute), put the call on hold and take it off
 //                again (JsSIP re-INVITEs), then listen for toneHz once more
 //   hangup       "page" (default): click Hang up; "remote": wait for the far end to hang up
 //   holdMs       with hangup "page": stay connected at least this long
@@ -36,97 +38,40 @@
 //   {"event":"tone",...,"early":true}            (earlyToneHz: heard while ringing, before the answer)
 //   {"event":"tone","peakHz":703.1,"levelDb":-31.2,"medianDb":-95.4,"rmsDb":-20.3,"toneHz":700,"detected":true,"samples":6}
 //   {"event":"dtmf","digit":"1"}                 (the browser started sending it, RFC 4733)
+//   {"event":"mute","at":1764633600000,"ok":true} {"event":"unmute","at":...,"ok":true}
+//                                                (muteMs: when the button was clicked, ms since the epoch;
+//                                                ok: the button shows the new state)
 //   {"event":"hold","ok":true} {"event":"unhold","ok":true}   (holdCycle: the re-INVITE was answered)
 //   {"event":"tone",...,"afterHold":true}        (holdCycle: the tone again after unhold)
 //   {"event":"ended","reason":"call ended: you hung up","code":0}   (code: the SIP refusal, 0 if none)
 //   {"event":"pageerror","error":"..."}          (a script error in the page)
 //   {"event":"done","ok":true}  or  {"event":"done","ok":false,"error":"..."}
 // and exits 0 when ok, 1 when not (2 on bad input).
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { Driver, listen, out, readInput, sleep } from './browser.mjs';
 
-import { launch, measureTone, toneEvent } from './browser.mjs';
-
-const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-const sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-
-let opts;
-try {
-  opts = JSON.parse(process.argv[2] || '');
-  for (const k of ['url', 'user', 'password']) {
-    if (typeof opts[k] !== 'string') {
-      throw new Error(`${k} is missing`);
-    }
-  }
-  if (!opts.signInOnly && !opts.expectSignInError && !opts.number) {
+const opts = readInput(['url', 'user', 'password'], (o) => {
+  if (!o.signInOnly && !o.expectSignInError && !o.number) {
     throw new Error('number is missing');
   }
-  if (opts.hangup && opts.hangup !== 'page' && opts.hangup !== 'remote') {
+  if (o.hangup && o.hangup !== 'page' && o.hangup !== 'remote') {
     throw new Error('hangup must be "page" or "remote"');
   }
-} catch (err) {
-  out({ event: 'done', ok: false, error: `input: ${err.message}` });
-  process.exit(2);
-}
+});
 
-const profile = mkdtempSync(join(tmpdir(), 'dialtone-chromium-'));
-let context = null;
-
-// finish prints the last line and exits; Node's fetch would keep it alive.
-async function finish(ok, error) {
-  out(error ? { event: 'done', ok, error } : { event: 'done', ok });
-  await Promise.race([context ? context.close().catch(() => {}) : null, sleep(3000)]);
-  rmSync(profile, { recursive: true, force: true });
-  process.exit(ok ? 0 : 1);
-}
-
-const timeoutMs = opts.timeoutMs || 30000;
-setTimeout(() => finish(false, `timeout after ${timeoutMs} ms`), timeoutMs).unref();
-
-// Events the page dispatches (window 'dialer'), in order; waitFor finds a
-// past one or waits for the next that matches.
-const events = [];
-const waiters = new Set();
-function onPageEvent(d) {
-  events.push(d);
+// The page's events (window 'dialer', see web/src/main.js), in order.
+const driver = new Driver(opts, (d) => {
   if (d.type === 'state') {
     out({ event: 'state', state: d.state });
   } else if (d.type === 'dtmf') {
     out({ event: 'dtmf', digit: d.digit });
   }
-  for (const w of waiters) {
-    if (w.match(d)) {
-      waiters.delete(w);
-      w.resolve(d);
-    }
-  }
-}
-function waitFor(match, ms, what) {
-  const seen = events.find(match);
-  if (seen) {
-    return Promise.resolve(seen);
-  }
-  return new Promise((resolve, reject) => {
-    const w = { match, resolve };
-    waiters.add(w);
-    setTimeout(() => {
-      if (waiters.delete(w)) {
-        reject(new Error(`no ${what} within ${ms} ms`));
-      }
-    }, ms);
-  });
-}
+});
+const { events, timeoutMs } = driver;
+const waitFor = (match, ms, what) => driver.waitFor(match, ms, what);
 
 async function run() {
-  context = await launch(profile, opts);
-  const page = context.pages()[0] || (await context.newPage());
-  await page.exposeFunction('__dialtoneReport', onPageEvent);
+  const page = await driver.page();
   await page.addInitScript(() => window.addEventListener('dialer', (e) => window.__dialtoneReport(e.detail)));
-  page.on('pageerror', (err) => out({ event: 'pageerror', error: String(err.message || err) }));
-  if (opts.debug) {
-    page.on('console', (m) => out({ event: 'console', type: m.type(), text: m.text() }));
-  }
 
   const url = new URL(opts.url);
   if (opts.codecs) {
@@ -184,11 +129,7 @@ async function run() {
     if (rang.state === 'ringing') {
       // the far end's audio (with the 183's SDP) and ICE+DTLS may still be on their way
       await waitFor((d) => d.type === 'remotestream', 3000, 'early media stream').catch(() => {});
-      const early = { ...toneEvent(await measureTone(page, opts.earlyToneHz, 'ringing', 4, 1000), opts.earlyToneHz), early: true };
-      out(early);
-      if (!early.detected) {
-        problems.push(`${opts.earlyToneHz} Hz not heard before the answer (peak ${early.peakHz} Hz)`);
-      }
+      problems.push(await listen(page, opts.earlyToneHz, { during: 'ringing', samples: 4, durationMs: 1000, mark: { early: true }, when: 'before the answer' }));
     } else {
       problems.push(`the call went from calling to ${rang.state} without ringing`);
     }
@@ -196,11 +137,7 @@ async function run() {
   const reached = await waitFor((d) => d.type === 'state' && (d.state === 'connected' || d.state === 'ended'), timeoutMs, 'connected or ended');
   if (reached.state === 'connected') {
     const connectedAt = Date.now();
-    const tone = toneEvent(await measureTone(page, opts.toneHz), opts.toneHz);
-    out(tone);
-    if (opts.toneHz && !tone.detected) {
-      problems.push(`${opts.toneHz} Hz not heard from the far end (peak ${tone.peakHz} Hz)`);
-    }
+    problems.push(await listen(page, opts.toneHz));
     if (opts.dtmf) {
       await sleep(connectedAt + (opts.dtmfAfterMs || 0) - Date.now());
       for (const [i, digit] of [...String(opts.dtmf)].entries()) {
@@ -214,6 +151,19 @@ async function run() {
           .then((d) => d.digit !== digit && problems.push(`DTMF sent ${d.digit}, want ${digit}`))
           .catch((err) => problems.push(err.message));
         await sleep(250);
+      }
+    }
+    if (opts.muteMs) {
+      for (const [op, pressed, label] of [['mute', 'true', 'Unmute'], ['unmute', 'false', 'Mute']]) {
+        const at = Date.now();
+        await page.click('#mute');
+        const ok = await page.evaluate(() => window.dialer.session.isMuted().audio) === (op === 'mute') &&
+          await page.getAttribute('#mute', 'aria-pressed') === pressed && (await page.textContent('#mute')).trim() === label;
+        out({ event: op, at, ok });
+        if (!ok) {
+          problems.push(`${op}: the call or the button did not change`);
+        }
+        await sleep(opts.muteMs); // muted, then as long unmuted before what comes next (hold mutes too)
       }
     }
     if (opts.holdCycle) {
@@ -232,11 +182,7 @@ async function run() {
         }
         await sleep(1000);
       }
-      const again = { ...toneEvent(await measureTone(page, opts.toneHz), opts.toneHz), afterHold: true };
-      out(again);
-      if (opts.toneHz && !again.detected) {
-        problems.push(`${opts.toneHz} Hz not heard after unhold (peak ${again.peakHz} Hz)`);
-      }
+      problems.push(await listen(page, opts.toneHz, { mark: { afterHold: true }, when: 'after unhold' }));
     }
     if ((opts.hangup || 'page') === 'page') {
       await sleep(connectedAt + (opts.holdMs || 0) - Date.now());
@@ -257,7 +203,8 @@ async function run() {
   } else if (opts.hangup === 'remote' && !reason.includes('the other side hung up')) {
     problems.push(`the call ended with "${reason}", want the other side to hang up`);
   }
-  return problems.length ? [false, problems.join('; ')] : [true];
+  const failed = problems.filter(Boolean);
+  return failed.length ? [false, failed.join('; ')] : [true];
 }
 
-run().then(([ok, error]) => finish(ok, error), (err) => finish(false, String(err.message || err)));
+driver.run(run);

@@ -25,75 +25,24 @@
 //   {"event":"dtmf","digit":"1"}
 //   {"event":"ended","code":0,"reason":""}     (code and reason of a refusal)
 //   {"event":"done","ok":true}  or  {"event":"done","ok":false,"error":"..."}
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { build } from 'esbuild';
 
-import { launch, measureTone, toneEvent } from './browser.mjs';
+import { Driver, listen, out, readInput, sleep } from './browser.mjs';
 
-const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
-const sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+const opts = readInput(['url', 'user', 'password', 'number']);
 
-let opts;
-try {
-  opts = JSON.parse(process.argv[2] || '');
-  for (const k of ['url', 'user', 'password', 'number']) {
-    if (typeof opts[k] !== 'string') {
-      throw new Error(`${k} is missing`);
-    }
-  }
-} catch (err) {
-  out({ event: 'done', ok: false, error: `input: ${err.message}` });
-  process.exit(2);
-}
-
-const profile = mkdtempSync(join(tmpdir(), 'dialtone-sipjs-'));
-let context = null;
-
-async function finish(ok, error) {
-  out(error ? { event: 'done', ok, error } : { event: 'done', ok });
-  await Promise.race([context ? context.close().catch(() => {}) : null, sleep(3000)]);
-  rmSync(profile, { recursive: true, force: true });
-  process.exit(ok ? 0 : 1);
-}
-
-const timeoutMs = opts.timeoutMs || 30000;
-setTimeout(() => finish(false, `timeout after ${timeoutMs} ms`), timeoutMs).unref();
-
-const events = [];
-const waiters = new Set();
-function onPageEvent(d) {
-  events.push(d);
+const driver = new Driver(opts, (d) => {
   if (d.type === 'registered') {
     out({ event: 'registered', user: opts.user });
   } else if (d.type === 'state') {
     out({ event: 'state', state: d.state });
   }
-  for (const w of waiters) {
-    if (w.match(d)) {
-      waiters.delete(w);
-      w.resolve(d);
-    }
-  }
-}
-function waitFor(match, ms, what) {
-  const seen = events.find(match);
-  if (seen) {
-    return Promise.resolve(seen);
-  }
-  return new Promise((resolve, reject) => {
-    const w = { match, resolve };
-    waiters.add(w);
-    setTimeout(() => {
-      if (waiters.delete(w)) {
-        reject(new Error(`no ${what} within ${ms} ms`));
-      }
-    }, ms);
-  });
-}
+});
+const { timeoutMs } = driver;
+const waitFor = (match, ms, what) => driver.waitFor(match, ms, what);
 
 // sipjsBundle is SIP.js as one script that sets window.SIP.
 async function sipjsBundle() {
@@ -177,13 +126,7 @@ async function client({ user, password, debug }) {
 
 async function run() {
   const code = await sipjsBundle();
-  context = await launch(profile, opts);
-  const page = context.pages()[0] || (await context.newPage());
-  await page.exposeFunction('__dialtoneReport', onPageEvent);
-  page.on('pageerror', (err) => out({ event: 'pageerror', error: String(err.message || err) }));
-  if (opts.debug) {
-    page.on('console', (m) => out({ event: 'console', type: m.type(), text: m.text() }));
-  }
+  const page = await driver.page();
   await page.goto(new URL('config.json', opts.url).href); // the switch's origin: a secure context on 127.0.0.1
   await page.addScriptTag({ content: code });
   await page.evaluate(client, { user: opts.user, password: opts.password, debug: Boolean(opts.debug) });
@@ -198,11 +141,7 @@ async function run() {
   const problems = [];
   if (reached.state === 'connected') {
     const connectedAt = Date.now();
-    const tone = toneEvent(await measureTone(page, opts.toneHz), opts.toneHz);
-    out(tone);
-    if (opts.toneHz && !tone.detected) {
-      problems.push(`${opts.toneHz} Hz not heard from the far end (peak ${tone.peakHz} Hz)`);
-    }
+    problems.push(await listen(page, opts.toneHz));
     for (const digit of String(opts.dtmf || '')) {
       if (await page.evaluate((d) => window.dialer.dtmf(d), digit)) {
         out({ event: 'dtmf', digit });
@@ -221,7 +160,8 @@ async function run() {
   if (reached.state !== 'connected') {
     problems.push(`the call ended before it connected: ${ended.code} ${ended.reason}`);
   }
-  return problems.length ? [false, problems.join('; ')] : [true];
+  const failed = problems.filter(Boolean);
+  return failed.length ? [false, failed.join('; ')] : [true];
 }
 
-run().then(([ok, error]) => finish(ok, error), (err) => finish(false, String(err.message || err)));
+driver.run(run);
