@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	endian "encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -314,12 +316,13 @@ func TestBrowserCall(t *testing.T) {
 		holdCycle bool   // hold and unhold (re-INVITEs) during the call
 		early     bool   // the carrier sends 183 and its tone for 5 s before it answers
 		mute      bool   // the page mutes for 2 s
+		wss       bool   // SIP over secure WebSocket (a self-signed certificate the browser is told to accept)
 		appCodec  string
 		hangupBy  dialtone.Party
 		carrierPT byte
 	}{
-		{"opus to PCMU, early media, mute, hold and unhold, page hangs up", "", "page", true, true, true, "opus", dialtone.PartyCaller, 0},
-		{"PCMU passes through, carrier hangs up", "PCMU", "remote", false, false, false, "PCMU", dialtone.PartyCallee, 0},
+		{"opus to PCMU, early media, mute, hold and unhold, page hangs up", "", "page", true, true, true, false, "opus", dialtone.PartyCaller, 0},
+		{"PCMU passes through over wss, carrier hangs up", "PCMU", "remote", false, false, false, true, "PCMU", dialtone.PartyCallee, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -331,8 +334,16 @@ func TestBrowserCall(t *testing.T) {
 			}
 			sippCarrier := runCarrier(t, c, carrierPort, 1)
 			wsPort, webrtcPort := freePort(t), freePort(t)
+			sipExtra := fmt.Sprintf(`listen: [{transport: udp, addr: "127.0.0.1:%d"}, {transport: ws, addr: "127.0.0.1:%d"}]`, freePort(t), wsPort)
+			spki := ""
+			if tt.wss {
+				certPath, keyPath, cert := selfSigned(t)
+				sum := sha256.Sum256(cert.Leaf.RawSubjectPublicKeyInfo)
+				spki = base64.StdEncoding.EncodeToString(sum[:])
+				sipExtra = fmt.Sprintf("tls_cert: %q\n  tls_key: %q\n  %s", certPath, keyPath, strings.Replace(sipExtra, "transport: ws,", "transport: wss,", 1))
+			}
 			sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort},
-				SIPExtra:   fmt.Sprintf(`listen: [{transport: udp, addr: "127.0.0.1:%d"}, {transport: ws, addr: "127.0.0.1:%d"}]`, freePort(t), wsPort),
+				SIPExtra:   sipExtra,
 				MediaExtra: fmt.Sprintf(`webrtc: {listen: "0.0.0.0:%d"}`, webrtcPort),
 			})
 			sw.Account("alice", "secret")
@@ -340,7 +351,7 @@ func TestBrowserCall(t *testing.T) {
 				"url": fmt.Sprintf("http://127.0.0.1:%d/", sw.HTTPPort), "user": "alice", "password": "secret",
 				"number": "+442079460018", "codecs": tt.codecs, "wav": wav,
 				"dtmf": "123#", "toneHz": carrierHz, "hangup": tt.hangup, "holdMs": 9000, "timeoutMs": 60000,
-				"holdCycle": tt.holdCycle, "debug": os.Getenv("DIALTONE_BROWSER_DEBUG") != "",
+				"holdCycle": tt.holdCycle, "debug": os.Getenv("DIALTONE_BROWSER_DEBUG") != "", "spki": spki,
 			}
 			if tt.early {
 				input["earlyToneHz"] = carrierHz

@@ -103,7 +103,8 @@ export class Driver {
 
 // launch starts Chromium on a fresh profile directory (the --user-data-dir
 // of a persistent context) with fake media devices; opts.wav is the WAV
-// the fake microphone loops, opts.chromium the browser's path.
+// the fake microphone loops, opts.chromium the browser's path, opts.spki
+// the base64 SHA-256 of a certificate's public key to accept unverified.
 async function launch(profile, opts) {
   const args = [
     '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -113,6 +114,9 @@ async function launch(profile, opts) {
   ];
   if (opts.wav) {
     args.push(`--use-file-for-fake-audio-capture=${opts.wav}`);
+  }
+  if (opts.spki) { // trust a test's self-signed wss certificate, and only it
+    args.push(`--ignore-certificate-errors-spki-list=${opts.spki}`);
   }
   return chromium.launchPersistentContext(profile, {
     executablePath: opts.chromium || process.env.CHROMIUM || '/usr/bin/chromium',

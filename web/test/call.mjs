@@ -29,6 +29,7 @@
 //                "this switch has no WebSocket listener")
 //   timeoutMs    for the whole run (default 30000)
 //   chromium     the browser (default $CHROMIUM or /usr/bin/chromium)
+//   spki         base64 SHA-256 of the public key of a self-signed wss certificate to accept
 //   debug        true: the page's console and JsSIP's log as "console" events
 //
 // Output: one JSON object per line on stdout, in this order as they happen:

@@ -16,6 +16,7 @@
 //   holdMs       stay connected at least this long, then hang up (BYE)
 //   timeoutMs    for the whole run (default 30000)
 //   chromium     the browser (default $CHROMIUM or /usr/bin/chromium)
+//   spki         base64 SHA-256 of the public key of a self-signed wss certificate to accept
 //   debug        true: SIP.js's log and the page's console as "console" events
 //
 // Output: one JSON object per line on stdout:
