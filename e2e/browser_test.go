@@ -432,6 +432,9 @@ func TestBrowserCall(t *testing.T) {
 			if cdr.AppPackets < 100 || cdr.CarrierPackets < 100 {
 				t.Errorf("CDR packets app %d carrier %d, want at least 100 each", cdr.AppPackets, cdr.CarrierPackets)
 			}
+			if n := sw.Metric("dialtone_relay_packet_seconds_count"); n < float64(cdr.AppPackets) {
+				t.Errorf("dialtone_relay_packet_seconds_count = %v, want the %d packets relayed from the app at least", n, cdr.AppPackets)
+			}
 		})
 	}
 }

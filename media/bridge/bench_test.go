@@ -279,7 +279,11 @@ func BenchmarkTranscodeForward(b *testing.B) {
 //     to-carrier-p99-µs and to-app-p99-µs split it by direction (Opus
 //     decoded, Opus encoded); direct-p50-µs and direct-p99-µs are the same
 //     load sent by the peers to each other, so the difference is what the
-//     bridges add;
+//     bridges add, their goroutines' wait to be scheduled on cores shared
+//     with the peers included;
+//   - own-p50-µs, own-p99-µs, own-p999-µs: the relay's own time per packet
+//     (rtp.ReadPacketTimes: read to write, transcoding included), to the
+//     bound of its histogram bucket (within 41 %);
 //   - relay-cpu-%/call: the process's CPU time (getrusage) with the
 //     bridges, less that of the direct load (the fake peers' own cost), per
 //     call, as a percentage of one core; calls/core is its inverse.
@@ -311,7 +315,12 @@ func BenchmarkTranscodeCalls(b *testing.B) {
 			for _, calls := range tt.calls {
 				b.Run(strconv.Itoa(calls), func(b *testing.B) {
 					direct := runTranscodeCalls(b, calls, tt.transcode, false)
+					before := rtp.ReadPacketTimes()
 					bridged := runTranscodeCalls(b, calls, tt.transcode, true)
+					own := rtp.ReadPacketTimes().Since(before)
+					b.ReportMetric(float64(own.Quantile(0.5).Microseconds()), "own-p50-µs")
+					b.ReportMetric(float64(own.Quantile(0.99).Microseconds()), "own-p99-µs")
+					b.ReportMetric(float64(own.Quantile(0.999).Microseconds()), "own-p999-µs")
 					b.ReportMetric(quantile(0.5, bridged.lat[:]...), "p50-µs")
 					b.ReportMetric(quantile(0.99, bridged.lat[:]...), "p99-µs")
 					b.ReportMetric(quantile(0.99, bridged.lat[toCarrier]), "to-carrier-p99-µs")

@@ -378,7 +378,8 @@ func relayRTP(from, to *Leg) {
 		}
 		from.packets.Add(1)
 		from.bytes.Add(uint64(len(pkt)))
-		from.last.Store(time.Now().UnixNano())
+		now := time.Now()
+		from.last.Store(now.UnixNano())
 		if from.firstPT.Load() < 0 {
 			from.firstPT.CompareAndSwap(-1, int32(h.PayloadType))
 		}
@@ -391,6 +392,7 @@ func relayRTP(from, to *Leg) {
 			pkt = out[:n]
 		}
 		to.write(pkt)
+		packetTimes.observe(time.Since(now))
 	}
 }
 
