@@ -7,6 +7,11 @@ import (
 	"github.com/pion/rtp"
 )
 
+// stragglerWindow is how long after a change of source packets of the
+// former one are taken for stragglers and dropped; later, the former
+// source coming back is a change like any other.
+const stragglerWindow = 500 * time.Millisecond
+
 // maxSeqJump is the largest step between consecutive sequence numbers of
 // one source that is taken as loss or reordering; a larger one is a new
 // stream (a media server changed behind the carrier's SSRC).
@@ -23,13 +28,14 @@ const maxSeqJump = 100
 //
 // Each new source is mapped to carry on from the last packet sent: the
 // next sequence number, and a timestamp advanced by the time that passed,
-// with the marker bit set as at the start of a talkspurt. Packets a former
-// source still sends after the switch are dropped.
+// with the marker bit set as at the start of a talkspurt. Packets the
+// former source still sends just after the switch are dropped.
 type outStream struct {
 	mu       sync.Mutex
 	started  bool
 	src      uint32 // the SSRC of the source being sent
 	former   uint32 // the source before it
+	switched time.Time // when src took over from former
 	srcSeq   uint16 // the source's highest sequence number
 	seqDelta uint16 // added to the source's sequence numbers
 	tsDelta  uint32 // added to its timestamps
@@ -48,10 +54,10 @@ func (s *outStream) rewrite(h *rtp.Header, clock uint32, now time.Time) bool {
 		s.started, s.src, s.srcSeq = true, h.SSRC, h.SequenceNumber
 		s.outSeq, s.outTS, s.at = h.SequenceNumber, h.Timestamp, now
 		return true
-	case h.SSRC == s.former && h.SSRC != s.src:
+	case h.SSRC == s.former && h.SSRC != s.src && now.Sub(s.switched) < stragglerWindow:
 		return false
 	case h.SSRC != s.src:
-		s.former = s.src
+		s.former, s.switched = s.src, now
 		s.restart(h, clock, now)
 	default:
 		jump := int16(h.SequenceNumber - s.srcSeq)

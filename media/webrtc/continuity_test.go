@@ -42,6 +42,13 @@ func TestOutStream(t *testing.T) {
 			{ssrc: 7, seq: 10000, ts: 5, after: 20 * time.Millisecond, wantSeq: 30001, wantTS: 160, marker: true},
 			{ssrc: 7, seq: 10001, ts: 165, after: 40 * time.Millisecond, wantSeq: 30002, wantTS: 320},
 		}},
+		{"the former source back after the straggler window is a change", []pkt{
+			{ssrc: 1, seq: 100, ts: 8000, wantSeq: 100, wantTS: 8000},
+			{ssrc: 2, seq: 500, ts: 0, after: 20 * time.Millisecond, wantSeq: 101, wantTS: 8160, marker: true},
+			{ssrc: 1, seq: 101, ts: 8160, after: 300 * time.Millisecond, drop: true},
+			{ssrc: 1, seq: 150, ts: 16160, after: 2 * time.Second, wantSeq: 102, wantTS: 8160 + 1980*8, marker: true},
+			{ssrc: 1, seq: 151, ts: 16320, after: 2020 * time.Millisecond, wantSeq: 103, wantTS: 8160 + 2000*8},
+		}},
 		{"a third source follows the second", []pkt{
 			{ssrc: 1, seq: 5, ts: 0, wantSeq: 5, wantTS: 0},
 			{ssrc: 2, seq: 9, ts: 0, after: 20 * time.Millisecond, wantSeq: 6, wantTS: 160, marker: true},
