@@ -68,8 +68,7 @@ func newMediaFactory(c MediaConfig, reg prometheus.Registerer, log *slog.Logger)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_rtp_port_pairs_in_use", Help: "RTP/RTCP port pairs allocated (two per call).",
 	}, func() float64 { return float64(pool.InUse()) }))
-	reg.MustRegister(relayTimes{prometheus.NewDesc("dialtone_relay_packet_seconds",
-		"The relay's own time per RTP packet, from its read to its write, transcoding included (not the wait to be scheduled).", nil, nil)})
+	reg.MustRegister(rtp.PacketSeconds)
 	m := &mediaFactory{}
 	if c.WebRTC.Listen != "" {
 		wc := webrtc.Config{Bind: netip.MustParseAddrPort(c.WebRTC.Listen), HandshakeTimeout: c.WebRTC.HandshakeTimeout.D(), Log: log.With("leg", "webrtc")}
@@ -99,21 +98,4 @@ func (m *mediaFactory) Bridge(ctx context.Context, callID string, appOffer []byt
 		return nil, err
 	}
 	return b, nil
-}
-
-// relayTimes exposes the relay's time per packet (rtp.ReadPacketTimes) as
-// a histogram.
-type relayTimes struct{ desc *prometheus.Desc }
-
-func (c relayTimes) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-
-func (c relayTimes) Collect(ch chan<- prometheus.Metric) {
-	p := rtp.ReadPacketTimes()
-	buckets := make(map[float64]uint64, len(p.Bounds))
-	var below uint64
-	for i, b := range p.Bounds {
-		below += p.Counts[i]
-		buckets[b.Seconds()] = below
-	}
-	ch <- prometheus.MustNewConstHistogram(c.desc, p.Count, p.Sum.Seconds(), buckets)
 }

@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/dialtone/dialtone/media/codec"
 	"github.com/dialtone/dialtone/media/rtp"
 )
@@ -282,7 +285,7 @@ func BenchmarkTranscodeForward(b *testing.B) {
 //     bridges add, their goroutines' wait to be scheduled on cores shared
 //     with the peers included;
 //   - own-p50-µs, own-p99-µs, own-p999-µs: the relay's own time per packet
-//     (rtp.ReadPacketTimes: read to write, transcoding included), to the
+//     (rtp.PacketSeconds: read to write, transcoding included), to the
 //     bound of its histogram bucket (within 41 %);
 //   - relay-cpu-%/call: the process's CPU time (getrusage) with the
 //     bridges, less that of the direct load (the fake peers' own cost), per
@@ -315,12 +318,12 @@ func BenchmarkTranscodeCalls(b *testing.B) {
 			for _, calls := range tt.calls {
 				b.Run(strconv.Itoa(calls), func(b *testing.B) {
 					direct := runTranscodeCalls(b, calls, tt.transcode, false)
-					before := rtp.ReadPacketTimes()
+					before := snapshot(rtp.PacketSeconds)
 					bridged := runTranscodeCalls(b, calls, tt.transcode, true)
-					own := rtp.ReadPacketTimes().Since(before)
-					b.ReportMetric(float64(own.Quantile(0.5).Microseconds()), "own-p50-µs")
-					b.ReportMetric(float64(own.Quantile(0.99).Microseconds()), "own-p99-µs")
-					b.ReportMetric(float64(own.Quantile(0.999).Microseconds()), "own-p999-µs")
+					own := snapshot(rtp.PacketSeconds)
+					b.ReportMetric(own.quantileSince(before, 0.5), "own-p50-µs")
+					b.ReportMetric(own.quantileSince(before, 0.99), "own-p99-µs")
+					b.ReportMetric(own.quantileSince(before, 0.999), "own-p999-µs")
 					b.ReportMetric(quantile(0.5, bridged.lat[:]...), "p50-µs")
 					b.ReportMetric(quantile(0.99, bridged.lat[:]...), "p99-µs")
 					b.ReportMetric(quantile(0.99, bridged.lat[toCarrier]), "to-carrier-p99-µs")
@@ -475,4 +478,37 @@ func runTranscodeCalls(b *testing.B, calls int, transcode, bridged bool) *callsR
 	b.StopTimer()
 	time.Sleep(200 * time.Millisecond) // the last packets land
 	return run
+}
+
+// histogram is a snapshot of a Prometheus histogram: the cumulative count
+// at each bucket's upper bound, in seconds.
+type histogram struct {
+	bounds []float64
+	cum    []uint64
+}
+
+func snapshot(h prometheus.Histogram) histogram {
+	var m dto.Metric
+	_ = h.Write(&m)
+	var s histogram
+	for _, b := range m.GetHistogram().GetBucket() {
+		s.bounds = append(s.bounds, b.GetUpperBound())
+		s.cum = append(s.cum, b.GetCumulativeCount())
+	}
+	return s
+}
+
+// quantileSince is the bound, in microseconds, of the bucket that holds
+// quantile q of what was counted after prev; the last bound when beyond.
+func (h histogram) quantileSince(prev histogram, q float64) float64 {
+	if len(h.cum) == 0 {
+		return 0
+	}
+	total := h.cum[len(h.cum)-1] - prev.cum[len(prev.cum)-1]
+	for i := range h.cum {
+		if float64(h.cum[i]-prev.cum[i]) > q*float64(total) {
+			return h.bounds[i] * 1e6
+		}
+	}
+	return h.bounds[len(h.bounds)-1] * 1e6
 }

@@ -392,7 +392,7 @@ func relayRTP(from, to *Leg) {
 			pkt = out[:n]
 		}
 		to.write(pkt)
-		packetTimes.observe(time.Since(now))
+		PacketSeconds.Observe(time.Since(now).Seconds())
 	}
 }
 

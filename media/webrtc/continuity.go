@@ -33,14 +33,14 @@ const maxSeqJump = 100
 type outStream struct {
 	mu       sync.Mutex
 	started  bool
-	src      uint32 // the SSRC of the source being sent
-	former   uint32 // the source before it
+	src      uint32    // the SSRC of the source being sent
+	former   uint32    // the source before it
 	switched time.Time // when src took over from former
-	srcSeq   uint16 // the source's highest sequence number
-	seqDelta uint16 // added to the source's sequence numbers
-	tsDelta  uint32 // added to its timestamps
-	outSeq   uint16 // the highest sequence number sent
-	outTS    uint32 // and its timestamp
+	srcSeq   uint16    // the source's highest sequence number
+	seqDelta uint16    // added to the source's sequence numbers
+	tsDelta  uint32    // added to its timestamps
+	outSeq   uint16    // the highest sequence number sent
+	outTS    uint32    // and its timestamp
 	at       time.Time
 }
 
