@@ -33,8 +33,14 @@ const (
 // imported, credit reserved every 2 s.
 func billedSwitch(t *testing.T, store string, carrierPort int, extra string) *Switch {
 	t.Helper()
-	sw := startSwitch(t, Options{Store: store, Trunks: []int{carrierPort}, BuyPlan: "carrier-buy",
-		Billing: "interval: 2s, credit_lead: 1s, rates_cache_ttl: 0s", Extra: extra})
+	return billedSwitchWith(t, Options{Store: store, Trunks: []int{carrierPort}, Extra: extra})
+}
+
+// billedSwitchWith is billedSwitch from options of one's own.
+func billedSwitchWith(t *testing.T, o Options) *Switch {
+	t.Helper()
+	o.BuyPlan, o.Billing = "carrier-buy", "interval: 2s, credit_lead: 1s, rates_cache_ttl: 0s"
+	sw := startSwitch(t, o)
 	dir := t.TempDir()
 	for name, body := range map[string]string{"retail": retailDeck, "carrier-buy": carrierDeck} {
 		path := filepath.Join(dir, name+".csv")

@@ -260,7 +260,8 @@ type driverEvent struct {
 	Detected  bool    `json:"detected"`
 	AfterHold bool    `json:"afterHold"`
 	Early     bool    `json:"early"`
-	At        int64   `json:"at"` // ms since the epoch
+	At        int64   `json:"at"`   // ms since the epoch
+	Code      int     `json:"code"` // the SIP refusal a call ended with
 	OK        bool    `json:"ok"`
 	Error     string  `json:"error"`
 }
@@ -487,5 +488,50 @@ func TestSIPjsCall(t *testing.T) {
 	}
 	if c := cdrs[0]; c.Disposition != dialtone.Answered || c.AppCodec != "opus" || c.CarrierCodec != "PCMU" || c.HangupBy != dialtone.PartyCaller {
 		t.Errorf("CDR %s codecs %s/%s hangup by %s, want ANSWERED opus/PCMU by caller", c.Disposition, c.AppCodec, c.CarrierCodec, c.HangupBy)
+	}
+}
+
+// TestBrowserRefusals: the dialer page says in plain words why the switch
+// refused: a wrong password at sign-in, a caller without enough credit
+// (402), a destination without a rate (403).
+func TestBrowserRefusals(t *testing.T) {
+	driver := browserReady(t)
+	wsPort, webrtcPort := freePort(t), freePort(t)
+	sw := billedSwitchWith(t, Options{Store: "sqlite", Trunks: []int{freePort(t)},
+		SIPExtra:   fmt.Sprintf(`listen: [{transport: udp, addr: "127.0.0.1:%d"}, {transport: ws, addr: "127.0.0.1:%d"}]`, freePort(t), wsPort),
+		MediaExtra: fmt.Sprintf(`webrtc: {listen: "0.0.0.0:%d"}`, webrtcPort),
+	})
+	sw.billedAccount("alice", "1.00")
+	sw.billedAccount("broke", "0.04") // a UK call costs 0.086 at least
+	url := fmt.Sprintf("http://127.0.0.1:%d/", sw.HTTPPort)
+	for _, tt := range []struct {
+		name  string
+		input map[string]any
+		code  int // of the refused call
+	}{
+		{"wrong password", map[string]any{"user": "alice", "password": "nope", "expectSignInError": "wrong username or password"}, 0},
+		{"not enough credit", map[string]any{"user": "broke", "password": "secret", "number": "+442079460018", "expectReason": "not enough credit"}, 402},
+		{"no rate", map[string]any{"user": "alice", "password": "secret", "number": "+33142685300", "expectReason": "this destination is blocked"}, 403},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.input["url"] = url
+			events := runBrowser(t, driver, tt.input)
+			var shown string
+			for _, e := range events {
+				switch e.Event {
+				case "ended":
+					shown = e.Reason
+					if e.Code != tt.code {
+						t.Errorf("the call ended with SIP %d, want %d", e.Code, tt.code)
+					}
+				case "signin_failed":
+					shown = e.Error
+				}
+			}
+			t.Logf("the page showed %q", shown) // the driver checked it
+		})
+	}
+	if w := sw.wallet("broke"); !w.Equal(dec("0.04")) {
+		t.Errorf("the refused caller's wallet = %s, want 0.04 untouched", w)
 	}
 }
