@@ -260,8 +260,10 @@ type driverEvent struct {
 	Detected  bool    `json:"detected"`
 	AfterHold bool    `json:"afterHold"`
 	Early     bool    `json:"early"`
-	At        int64   `json:"at"`   // ms since the epoch
-	Code      int     `json:"code"` // the SIP refusal a call ended with
+	At        int64   `json:"at"`    // ms since the epoch
+	Code      int     `json:"code"`  // the SIP refusal a call ended with
+	Shown     string  `json:"shown"` // what the page showed (dialed, timer)
+	MS        int64   `json:"ms"`
 	OK        bool    `json:"ok"`
 	Error     string  `json:"error"`
 }
@@ -288,6 +290,12 @@ func runBrowser(t *testing.T, driver string, input map[string]any) []driverEvent
 		t.Errorf("browser driver: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
 	}
 	return events
+}
+
+// mmss is d as the page's call timer shows it.
+func mmss(d time.Duration) string {
+	s := int(d / time.Second)
+	return fmt.Sprintf("%02d:%02d", s/60, s%60)
 }
 
 func findEvent(events []driverEvent, name string) (driverEvent, bool) {
@@ -402,6 +410,18 @@ func TestBrowserCall(t *testing.T) {
 			}
 			if _, ok := findEvent(events, "registered"); !ok {
 				t.Errorf("the page did not sign in: %+v", events)
+			}
+			if d, _ := findEvent(events, "dialed"); d.Shown != "+44 20 7946 0018" {
+				t.Errorf("the page showed the number typed as %q, want it formatted \"+44 20 7946 0018\"", d.Shown)
+			}
+			if tm, ok := findEvent(events, "timer"); ok {
+				// mm:ss of the time connected, give or take a second (it ticks once a
+				// second, from the page's moment of connecting, not the driver's)
+				if want := time.Duration(tm.MS) * time.Millisecond; !slices.Contains([]string{mmss(want - time.Second), mmss(want), mmss(want + time.Second)}, tm.Shown) {
+					t.Errorf("the call timer showed %q after %v connected", tm.Shown, want)
+				}
+			} else if tt.hangup == "page" {
+				t.Errorf("no call timer read before hanging up: %+v", events)
 			}
 			if tone, ok := findEvent(events, "tone"); !ok || !tone.Detected {
 				t.Errorf("the page did not hear the carrier's %.0f Hz: %+v", carrierHz, tone)

@@ -35,6 +35,7 @@
 // Output: one JSON object per line on stdout, in this order as they happen:
 //   {"event":"registered","user":"demo"}
 //   {"event":"signin_failed","error":"wrong username or password"}
+//   {"event":"dialed","shown":"+44 20 7946 0018"} (the number as the page formatted it while typed)
 //   {"event":"state","state":"calling"}          (calling, ringing, connected, ended)
 //   {"event":"tone",...,"early":true}            (earlyToneHz: heard while ringing, before the answer)
 //   {"event":"tone","peakHz":703.1,"levelDb":-31.2,"medianDb":-95.4,"rmsDb":-20.3,"toneHz":700,"detected":true,"samples":6}
@@ -44,6 +45,7 @@
 //                                                ok: the button shows the new state)
 //   {"event":"hold","ok":true} {"event":"unhold","ok":true}   (holdCycle: the re-INVITE was answered)
 //   {"event":"tone",...,"afterHold":true}        (holdCycle: the tone again after unhold)
+//   {"event":"timer","shown":"00:09","ms":9012}  (hangup "page": the call timer just before the click)
 //   {"event":"ended","reason":"call ended: you hung up","code":0}   (code: the SIP refusal, 0 if none)
 //   {"event":"pageerror","error":"..."}          (a script error in the page)
 //   {"event":"done","ok":true}  or  {"event":"done","ok":false,"error":"..."}
@@ -120,6 +122,7 @@ async function run() {
 
   // Call.
   await page.locator('#number').pressSequentially(String(opts.number));
+  out({ event: 'dialed', shown: await page.inputValue('#number') });
   await page.click('#call');
   await waitFor((d) => d.type === 'state' && d.state === 'calling', 2000, 'call').catch(async () => {
     throw new Error(`the call did not start: ${await page.textContent('#reason')}`);
@@ -188,6 +191,7 @@ async function run() {
     if ((opts.hangup || 'page') === 'page') {
       await sleep(connectedAt + (opts.holdMs || 0) - Date.now());
       if (await page.evaluate(() => window.dialer.state) === 'connected') {
+        out({ event: 'timer', shown: await page.textContent('#timer'), ms: Date.now() - connectedAt });
         await page.click('#hangup');
       }
     }
