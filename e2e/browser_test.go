@@ -50,8 +50,10 @@ func browserReady(t *testing.T) string {
 	if _, err := exec.LookPath("node"); err != nil {
 		missing = append(missing, "node")
 	}
-	if _, err := os.Stat(filepath.Join(root, "web", "node_modules", "playwright-core")); err != nil {
-		missing = append(missing, "web/node_modules (npm ci)")
+	for _, pkg := range []string{"playwright-core", "sip.js"} {
+		if _, err := os.Stat(filepath.Join(root, "web", "node_modules", pkg)); err != nil {
+			missing = append(missing, "web/node_modules/"+pkg+" (npm ci)")
+		}
 	}
 	if _, err := os.Stat(filepath.Join(root, "web", "dist", "dialer.js")); err != nil {
 		missing = append(missing, "the dialer bundle web/dist/dialer.js")
@@ -465,12 +467,7 @@ func TestBrowserCall(t *testing.T) {
 // audio crosses both ways (Opus transcoded to the carrier's PCMU), DTMF
 // arrives at the carrier, and its BYE ends the call with a CDR.
 func TestSIPjsCall(t *testing.T) {
-	browserReady(t)
-	root, _ := filepath.Abs("..")
-	driver := filepath.Join(root, "web", "test", "sipjs.mjs")
-	if _, err := os.Stat(filepath.Join(root, "web", "node_modules", "sip.js")); err != nil {
-		t.Fatalf("web/node_modules/sip.js is missing (npm ci in web, which make web runs): %v", err)
-	}
+	driver := filepath.Join(filepath.Dir(browserReady(t)), "sipjs.mjs")
 	wav := writeToneWAV(t, micHz)
 	carrierPort := freePort(t)
 	media := newTonePeer(t, 0)
