@@ -1,35 +1,34 @@
 # Dialtone. `make run` and `make test` install whatever is missing first.
 SHELL := /bin/bash
 GO ?= go
-# Opus goes through libopus (cgo, gopkg.in/hraban/opus.v2); without this tag
-# that package also wants libopusfile, which nothing here needs.
-export GOFLAGS := -tags=nolibopusfile
 BIN := bin/dialtone
 CONFIG ?= configs/dialtone.yaml
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 APT := apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends
 # Debian packages the tests drive: sipp (sip-tester) as the app's phone and the carriers,
-# Chromium (with Node.js, which drives it) as the app user's browser, psql for the money benchmark, and libopus (with gcc and pkg-config) for media/codec.
+# Chromium (with Node.js, which drives it) as the app user's browser, psql for the money benchmark, and libopus and libopusfile (with gcc and pkg-config) for media/codec.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all build web run test test-short bench deps deps-go deps-build deps-test fuzz lint clean
 
 all: build
 
-## deps: install everything build, run and test need (Go modules, libopus, Node.js, sipp, Chromium)
+## deps: install everything build, run and test need (Go modules, libopus, libopusfile, Node.js, sipp, Chromium)
 deps: deps-go deps-build deps-test
 
 deps-go:
 	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required: https://go.dev/dl/" >&2; exit 1; }
 	$(GO) mod download
 
-# What building needs: cgo with libopus, and Node.js with npm for the dialer page.
+# What building needs: cgo with libopus and libopusfile (gopkg.in/hraban/opus.v2
+# links both), and Node.js with npm for the dialer page.
 deps-build:
 	@missing=""; \
 	command -v cc >/dev/null || missing="$$missing gcc"; \
 	command -v pkg-config >/dev/null || missing="$$missing pkg-config"; \
 	pkg-config --exists opus 2>/dev/null || missing="$$missing libopus-dev"; \
+	pkg-config --exists opusfile 2>/dev/null || missing="$$missing libopusfile-dev"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \

@@ -58,7 +58,6 @@ type api struct {
 	clock *clock
 }
 
-
 func eachStore(t *testing.T, signup string, f func(t *testing.T, a *api)) {
 	for name, open := range storetest.Stores() {
 		t.Run(name, func(t *testing.T) {

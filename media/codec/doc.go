@@ -20,7 +20,6 @@
 // (dst first, as in copy) or that the type owns, and do not allocate on
 // success. Error results wrap a sentinel with detail and may allocate.
 //
-// Building needs cgo, pkg-config and libopus (Debian: libopus-dev), and
-// the build tag nolibopusfile, without which gopkg.in/hraban/opus.v2 also
-// wants libopusfile.
+// Building needs cgo, pkg-config, libopus and libopusfile (Debian:
+// libopus-dev, libopusfile-dev), which gopkg.in/hraban/opus.v2 links.
 package codec
