@@ -225,9 +225,11 @@ func (e *Edge) challenge(req *sip.Request, tx sip.ServerTransaction, code int, s
 		reason, header = "Proxy Authentication Required", "Proxy-Authenticate"
 	}
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
-	challenges := e.auth.Challenge(stale)
+	var challenges []string
 	if t := req.Transport(); len(e.cfg.WSAuthAlgorithms) > 0 && (strings.EqualFold(t, "ws") || strings.EqualFold(t, "wss")) {
 		challenges = e.auth.ChallengeWith(stale, e.cfg.WSAuthAlgorithms)
+	} else {
+		challenges = e.auth.Challenge(stale)
 	}
 	for _, c := range challenges {
 		res.AppendHeader(sip.NewHeader(header, c))
