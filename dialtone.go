@@ -1,11 +1,38 @@
-// Package dialtone holds the domain nouns shared by every part of the switch:
-// accounts, call detail records, and the errors that classify them.
+// Package dialtone is the domain of the switch: the nouns every other
+// package shares, the rules that are true whatever stores or serves them,
+// and the storage interfaces.
 //
-// It depends only on the standard library and shopspring/decimal (money). Logic packages
-// (switch/..., media/..., billing, trunks) and storage adapters (sqlite,
-// postgres) import it; it imports none of them. The storage interfaces
-// below are implemented by the adapters and checked by one shared
-// conformance suite (package storetest).
+// It owns:
+//   - accounts (Account, with its SIP digest hashes) and the errors that
+//     classify every failure (ErrInvalid, ErrNotFound, ErrForbidden,
+//     ErrNoRoute, ...), which the call controller maps to SIP responses and
+//     the HTTP API to statuses;
+//   - call detail records (CDR, CDRFilter, ParseCDRFilter) and their export
+//     formats (ExportFormat, ExportColumns), written by the CLI and the API;
+//   - the number types (NumberType, NumberTypes): the one list that package
+//     trunks classifies into and decks, bundles and routes name;
+//   - money: exact amounts (decimal in memory, micro-units in storage), the
+//     double-entry ledger (Movement, and Transfer, the checked request for
+//     a two-posting movement) and its account names;
+//   - rates and bundles: rate decks, bundle products and holdings, and the
+//     one bundle purchase (BundlePurchase.Plan builds the holding and the
+//     payment; BuyBundle makes both in one store transaction) that the CLI
+//     and the API share;
+//   - call sessions (credit reserved, confirmed and settled per call), API
+//     sign-in tokens, red envelopes, chat, and organizations;
+//   - Store and its parts (AccountStore, LedgerStore, BundleStore, ...):
+//     the interfaces the storage adapters (sqlite, postgres) implement and
+//     one conformance suite (package storetest) checks.
+//
+// It depends only on the standard library and shopspring/decimal. Logic
+// packages (switch/..., media/..., billing, trunks, companion) and storage
+// adapters import it; it imports none of them.
+//
+// Concurrency: the types here are plain values with no locks; a value
+// shared between goroutines must not be changed. Functions are pure, save
+// BuyBundle, which is as safe as the store it is given. Store
+// implementations are safe for concurrent use, and every operation they
+// offer that moves money is one transaction, idempotent by its key.
 package dialtone
 
 import (

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -27,6 +28,39 @@ func ParseExportFormat(s string) (ExportFormat, error) {
 		return ExportFormat(s), nil
 	}
 	return "", fmt.Errorf("%w format %q: want csv or jsonl", ErrInvalid, s)
+}
+
+// ParseCDRFilter builds a filter from the from, to, account and trunk
+// values of a command line or a query string. from and to are required,
+// YYYY-MM-DD (midnight UTC) or RFC 3339, and from must be before to.
+// Errors wrap ErrInvalid.
+func ParseCDRFilter(from, to, account, trunk string) (CDRFilter, error) {
+	if from == "" || to == "" {
+		return CDRFilter{}, fmt.Errorf("%w: from and to are required", ErrInvalid)
+	}
+	f := CDRFilter{Account: account, Trunk: trunk}
+	var err1, err2 error
+	f.From, err1 = parseWhen("from", from)
+	f.To, err2 = parseWhen("to", to)
+	if err := errors.Join(err1, err2); err != nil {
+		return f, err
+	}
+	if !f.From.Before(f.To) {
+		return f, fmt.Errorf("%w: from %s is not before to %s", ErrInvalid, f.From.Format(time.RFC3339), f.To.Format(time.RFC3339))
+	}
+	return f, nil
+}
+
+// parseWhen reads YYYY-MM-DD (midnight UTC) or RFC 3339.
+func parseWhen(name, s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w %s %q: want YYYY-MM-DD or RFC 3339 such as 2026-11-24T00:00:00Z", ErrInvalid, name, s)
+	}
+	return t.UTC(), nil
 }
 
 // ExportColumns are the columns of a CDR export, in order. Times are UTC in

@@ -133,12 +133,50 @@ func (m *Movement) Validate() error {
 	return nil
 }
 
-// Transfer is the common two-posting movement: amount leaves from and reaches to.
-func Transfer(key, kind, currency, memo, from, to string, amount decimal.Decimal) *Movement {
-	return &Movement{Key: key, Kind: kind, Currency: currency, Memo: memo, Postings: []Posting{
-		{Account: from, Amount: amount.Neg()},
-		{Account: to, Amount: amount},
-	}}
+// Transfer is a request for the common two-posting movement: Amount
+// leaves From and reaches To. Movement checks it and builds the Movement.
+type Transfer struct {
+	Key      string          // idempotency key, unique across the ledger
+	Kind     string          // topup, bundle, hold, transfer, ...
+	Currency string          // ISO 4217 of the amount and both accounts
+	Memo     string          // note kept in the ledger
+	From     string          // ledger account debited
+	To       string          // ledger account credited
+	Amount   decimal.Decimal // positive
+}
+
+// Validate reports the first problem with t, naming the field. The store
+// checks the double-entry rules again when the movement is posted.
+func (t Transfer) Validate() error {
+	switch {
+	case t.Key == "" || len(t.Key) > 200:
+		return fmt.Errorf("%w transfer: key must be 1 to 200 characters", ErrInvalid)
+	case t.Kind == "":
+		return fmt.Errorf("%w transfer %s: kind is empty", ErrInvalid, t.Key)
+	case len(t.Currency) != 3:
+		return fmt.Errorf("%w transfer %s: currency %q is not an ISO 4217 code", ErrInvalid, t.Key, t.Currency)
+	case t.From == "" || t.To == "":
+		return fmt.Errorf("%w transfer %s: from and to must name ledger accounts", ErrInvalid, t.Key)
+	case t.From == t.To:
+		return fmt.Errorf("%w transfer %s: from and to are both %s", ErrInvalid, t.Key, t.From)
+	case !t.Amount.IsPositive():
+		return fmt.Errorf("%w transfer %s: amount %s is not positive", ErrInvalid, t.Key, t.Amount)
+	}
+	if _, err := ToMicros(t.Amount); err != nil {
+		return fmt.Errorf("transfer %s: %w", t.Key, err)
+	}
+	return nil
+}
+
+// Movement checks t and returns its movement: From debited, To credited.
+func (t Transfer) Movement() (*Movement, error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	return &Movement{Key: t.Key, Kind: t.Kind, Currency: t.Currency, Memo: t.Memo, Postings: []Posting{
+		{Account: t.From, Amount: t.Amount.Neg()},
+		{Account: t.To, Amount: t.Amount},
+	}}, nil
 }
 
 // Entry is one posting as stored, with the account's balance after it.

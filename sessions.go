@@ -128,8 +128,11 @@ func ApplyReservation(s *CallSession, r Reservation) (*CallSession, *Movement, e
 	if r.Money.IsZero() {
 		return &next, nil, nil
 	}
-	m := Transfer(fmt.Sprintf("call:%s:hold:%d", s.ID, r.Seq), "hold", s.Currency, "credit reserved for call "+s.ID,
-		s.PayerAccount(), HoldAccount(s.AccountID), r.Money)
+	m, err := Transfer{Key: fmt.Sprintf("call:%s:hold:%d", s.ID, r.Seq), Kind: "hold", Currency: s.Currency,
+		Memo: "credit reserved for call " + s.ID, From: s.PayerAccount(), To: HoldAccount(s.AccountID), Amount: r.Money}.Movement()
+	if err != nil {
+		return nil, nil, fmt.Errorf("reserve %s: %w", s.ID, err)
+	}
 	return &next, m, nil
 }
 

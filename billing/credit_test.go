@@ -207,7 +207,7 @@ func TestBundleThenWallet(t *testing.T) {
 		ctx := context.Background()
 		h := &dialtone.Holding{AccountID: e.acct.ID, Bundle: "uk2", Seconds: 120, SecondsLeft: 120, Increment: 60, Countries: []string{"GB"},
 			NumberTypes: []string{"fixed"}, BoughtAt: t0, ExpiresAt: t0.Add(time.Hour)}
-		pay := dialtone.Transfer("buy-uk2", "bundle", "USD", "", dialtone.WalletAccount(e.acct.ID), dialtone.BundleRevenueAccount("USD"), d("0.10"))
+		pay := storetest.Move(t, dialtone.Transfer{Key: "buy-uk2", Kind: "bundle", Currency: "USD", From: dialtone.WalletAccount(e.acct.ID), To: dialtone.BundleRevenueAccount("USD"), Amount: d("0.10")})
 		if _, err := e.st.BuyBundle(ctx, h, pay); err != nil {
 			t.Fatal(err)
 		}
@@ -237,7 +237,7 @@ func TestBundleThenWallet(t *testing.T) {
 		}
 		// A mobile call is not covered by a landline bundle; after expiry nothing is.
 		h2 := &dialtone.Holding{AccountID: e.acct.ID, Bundle: "uk2", Seconds: 120, SecondsLeft: 120, Increment: 60, BoughtAt: t0, ExpiresAt: t0.Add(time.Hour)}
-		if _, err := e.st.BuyBundle(ctx, h2, dialtone.Transfer("buy-2", "bundle", "USD", "", dialtone.WalletAccount(e.acct.ID), dialtone.BundleRevenueAccount("USD"), d("0.10"))); err != nil {
+		if _, err := e.st.BuyBundle(ctx, h2, storetest.Move(t, dialtone.Transfer{Key: "buy-2", Kind: "bundle", Currency: "USD", From: dialtone.WalletAccount(e.acct.ID), To: dialtone.BundleRevenueAccount("USD"), Amount: d("0.10")})); err != nil {
 			t.Fatal(err)
 		}
 		e.clock.Add(2 * time.Hour)
@@ -384,7 +384,7 @@ func TestCompanyPaysCalls(t *testing.T) {
 		if err := e.st.CreateOrg(ctx, org, boss.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.st.Post(ctx, dialtone.Transfer("fund-org", "topup", "USD", "", dialtone.FundingAccount("USD"), dialtone.OrgAccount(org.ID), d("5.00"))); err != nil {
+		if _, err := e.st.Post(ctx, storetest.Move(t, dialtone.Transfer{Key: "fund-org", Kind: "topup", Currency: "USD", From: dialtone.FundingAccount("USD"), To: dialtone.OrgAccount(org.ID), Amount: d("5.00")})); err != nil {
 			t.Fatal(err)
 		}
 		if err := e.st.SetMember(ctx, dialtone.Member{OrgID: org.ID, AccountID: e.acct.ID, Role: dialtone.RoleEmployee, CallCap: d("0.25")}); err != nil {

@@ -26,14 +26,11 @@ import (
 //	next_increment   seconds (default 60)
 //	effective_from   YYYY-MM-DD or RFC 3339, UTC (default: always)
 //	effective_to     exclusive, same format (default: open-ended)
-//	number_type      mobile, fixed, toll_free, premium, other; empty: any
+//	number_type      one of dialtone.NumberTypes; empty: any
 var DeckColumns = []string{"prefix", "destination", "rate", "connect_fee", "first_increment", "next_increment",
 	"effective_from", "effective_to", "number_type"}
 
 var requiredColumns = []string{"prefix", "destination", "rate"}
-
-// NumberTypes are the number types a rate or bundle may name.
-var NumberTypes = []string{"mobile", "fixed", "toll_free", "premium", "other"}
 
 // DeckError is a problem on one line of a deck.
 type DeckError struct {
@@ -221,8 +218,10 @@ func parseRate(line int, get func(string) string) (dialtone.Rate, []error) {
 	if !r.To.IsZero() && !r.To.After(r.From) {
 		bad("effective_to", "%s is not after effective_from %s", r.To.Format(time.DateOnly), r.From.Format(time.DateOnly))
 	}
-	if r.NumberType != "" && !slices.Contains(NumberTypes, r.NumberType) {
-		bad("number_type", "%q is not one of %s", r.NumberType, strings.Join(NumberTypes, ", "))
+	if r.NumberType != "" {
+		if _, err := dialtone.ParseNumberType(r.NumberType); err != nil {
+			bad("number_type", "%q is not one of %s", r.NumberType, dialtone.NumberTypeNames())
+		}
 	}
 	return r, errs
 }

@@ -9,6 +9,10 @@
 // (the longest it can afford), reserves credit one interval at a time in
 // the store while the call runs, and settles it exactly once, also after a
 // crash. It is safe for concurrent use; each Call belongs to one call.
+//
+// It also owns the billing and bundles sections of the configuration file
+// (Settings, BundleSettings, Catalog): their defaults and validation. The
+// number types decks and bundles name are dialtone.NumberTypes.
 package billing
 
 import (
@@ -35,8 +39,8 @@ const (
 
 // Rounding is applied to the usage part of every price.
 type Rounding struct {
-	Places int32 // 0 to dialtone.MoneyScale
-	Mode   RoundingMode
+	Places int32        `yaml:"places"` // 0 to dialtone.MoneyScale
+	Mode   RoundingMode `yaml:"mode"`   // up, half_up, half_even, down
 }
 
 // DefaultRounding rounds prices up to four decimal places.

@@ -1,13 +1,29 @@
-// Package companion is the thin HTTP API beside the dialer: sign-up and
-// sign-in on the same account as the SIP credentials, bearer tokens, and
-// the wallet (balance, history, transfers, bundles, payment-provider
-// top-ups, red envelopes). All money moves through the ledger of the store.
+// Package companion is the HTTP API of the switch, everything under
+// /api/v1: for app users, sign-up and sign-in on the same account as their
+// SIP credentials and bearer tokens; the wallet (balance, history,
+// transfers, bundle purchases, payment-provider top-ups by signed webhook);
+// red envelopes; chat (conversations, messages, attachments, and live
+// events over a WebSocket); organizations (members, deposits, leave,
+// expenses, attendance); and, for operators, the finance export of CDRs
+// (GET /api/v1/cdrs), authorized by the role tokens of the configuration
+// (api.tokens), not by sign-in tokens. All money moves through the ledger
+// of the store; a bundle is bought with dialtone.BuyBundle, as the CLI does.
 //
-// Conventions: JSON in and out; unknown fields, bodies over 64 KiB and
-// amounts that are not plain decimals of at most two places are refused
-// with 400; every error is {"error": {"code", "message"}}; lists are
-// paginated with a cursor. The OpenAPI document is served at
-// /api/v1/openapi.json. A Server is safe for concurrent use.
+// It owns the api section of the configuration file (Settings: defaults
+// and validation) and the API's conventions: JSON in and out; unknown
+// fields, bodies over 64 KiB and amounts that are not plain decimals of at
+// most two places are refused with 400; every error is {"error": {"code",
+// "message"}}, and domain errors get their status from one table
+// (statuses); lists are paginated with a cursor; every movement of money
+// needs an Idempotency-Key. The OpenAPI document is served at
+// /api/v1/openapi.json.
+//
+// Concurrency: a Server is safe for concurrent use; each request runs in
+// its own goroutine. Its mutable state is the sign-in failure counts
+// (guarded by Server.mu) and the live-event hub (guarded by its own mutex;
+// each WebSocket has a writer goroutine fed by a bounded channel, and a
+// slow reader is dropped rather than waited for). The hub is per process:
+// live events do not cross API nodes. Everything else is in the store.
 package companion
 
 import (
@@ -47,6 +63,7 @@ type Store interface {
 	dialtone.EnvelopeStore
 	dialtone.ChatStore
 	dialtone.OrgStore
+	ExportCDRs(ctx context.Context, f dialtone.CDRFilter, format dialtone.ExportFormat, w io.Writer) (int64, error)
 }
 
 // Accounts creates accounts with their SIP credentials (the switch's
@@ -55,19 +72,21 @@ type Accounts interface {
 	Create(ctx context.Context, username, password, country, currency string) (*dialtone.Account, error)
 }
 
-// Config tunes the API.
+// Config tunes the API. Settings.Config makes one from the configuration
+// file; every field is used as given (the defaults are DefaultSettings'),
+// except LoginAttempts and LoginWindow, which are not in the file.
 type Config struct {
 	// Signup is "open", "invite" (an invite code from InviteCodes is
-	// required) or "closed".
+	// required) or "closed" (anything else is closed too).
 	Signup      string
 	InviteCodes []string
-	TokenTTL    time.Duration
+	TokenTTL    time.Duration // lifetime of a sign-in token
 	// WebhookSecret signs payment-provider webhooks (HMAC-SHA256 of the body,
 	// hex, in X-Signature).
 	WebhookSecret string
 	Bundles       []dialtone.Bundle
 	// LoginAttempts is how many failed sign-ins per username and address are
-	// allowed per LoginWindow before 429.
+	// allowed per LoginWindow before 429; 5 per minute when zero.
 	LoginAttempts int
 	LoginWindow   time.Duration
 	// EnvelopeTTL is how long a red envelope may be grabbed before what is
@@ -75,6 +94,9 @@ type Config struct {
 	EnvelopeTTL time.Duration
 	// AttachmentDir is where uploaded files are kept; empty: no uploads.
 	AttachmentDir string
+	// RoleTokens are the operators' bearer tokens (not app users'): each
+	// lets its holder call the endpoints of its role.
+	RoleTokens []RoleToken
 }
 
 // Server serves the API.
@@ -93,17 +115,11 @@ type Server struct {
 
 // New returns a server; now is its clock.
 func New(cfg Config, store Store, accounts Accounts, now func() time.Time, log *slog.Logger) *Server {
-	if cfg.TokenTTL <= 0 {
-		cfg.TokenTTL = 30 * 24 * time.Hour
-	}
 	if cfg.LoginAttempts <= 0 {
 		cfg.LoginAttempts = 5
 	}
 	if cfg.LoginWindow <= 0 {
 		cfg.LoginWindow = time.Minute
-	}
-	if cfg.EnvelopeTTL <= 0 {
-		cfg.EnvelopeTTL = 24 * time.Hour
 	}
 	return &Server{cfg: cfg, store: store, accounts: accounts, now: now, log: log, failures: map[string][]time.Time{}}
 }
@@ -150,6 +166,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/v1/orgs/{org}/clock-in", s.auth(s.clock(true)))
 	mux.Handle("POST /api/v1/orgs/{org}/clock-out", s.auth(s.clock(false)))
 	mux.Handle("GET /api/v1/orgs/{org}/attendance", s.auth(s.attendance))
+	mux.Handle("/api/v1/cdrs", s.requireRole(RoleFinance, s.exportCDRs)) // any method: exportCDRs answers 405 in the API's shape
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -170,29 +187,53 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	writeJSON(w, status, e)
 }
 
+// WriteError writes the API's error body, {"error": {"code", "message"}},
+// for the switch's other HTTP handlers (the admin listener), so that every
+// JSON error the switch sends has one shape.
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	writeError(w, status, code, msg)
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// fail maps a domain error to its HTTP status: the one table of them.
+// statuses is the one table of the API's errors: the first entry whose
+// error the handler's error wraps gives the status and code. Handlers call
+// fail with an error; they write a status of their own only for what is
+// not a domain error (authentication, a malformed body or query).
+var statuses = []struct {
+	err    error
+	status int
+	code   string
+	msg    string // replaces the error's text; empty: the error's text
+}{
+	{dialtone.ErrInvalid, http.StatusBadRequest, "invalid", ""},
+	{dialtone.ErrNotFound, http.StatusNotFound, "not_found", ""},
+	{dialtone.ErrConflict, http.StatusConflict, "conflict", ""},
+	{dialtone.ErrInsufficientFunds, http.StatusPaymentRequired, "insufficient_funds", "not enough money in the wallet"},
+	{dialtone.ErrForbidden, http.StatusForbidden, "forbidden", ""},
+	{dialtone.ErrExhausted, http.StatusGone, "empty", ""},
+	{dialtone.ErrUnavailable, http.StatusServiceUnavailable, "unavailable", ""},
+}
+
+// fail writes err as the status and code statuses gives it; anything else
+// is logged and answered 500.
 func (s *Server) fail(w http.ResponseWriter, err error) {
-	switch {
-	case errors.Is(err, dialtone.ErrInvalid):
-		writeError(w, http.StatusBadRequest, "invalid", err.Error())
-	case errors.Is(err, dialtone.ErrNotFound):
-		writeError(w, http.StatusNotFound, "not_found", err.Error())
-	case errors.Is(err, dialtone.ErrConflict):
-		writeError(w, http.StatusConflict, "conflict", err.Error())
-	case errors.Is(err, dialtone.ErrInsufficientFunds):
-		writeError(w, http.StatusPaymentRequired, "insufficient_funds", "not enough money in the wallet")
-	case errors.Is(err, dialtone.ErrForbidden):
-		writeError(w, http.StatusForbidden, "forbidden", err.Error())
-	default:
-		s.log.Error("api error", "error", err)
-		writeError(w, http.StatusInternalServerError, "internal", "something went wrong; try again")
+	for _, e := range statuses {
+		if errors.Is(err, e.err) {
+			msg := e.msg
+			if msg == "" {
+				msg = err.Error()
+			}
+			writeError(w, e.status, e.code, msg)
+			return
+		}
 	}
+	s.log.Error("api error", "error", err)
+	writeError(w, http.StatusInternalServerError, "internal", "something went wrong; try again")
 }
 
 const maxBody = 64 << 10

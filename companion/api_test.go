@@ -65,9 +65,11 @@ func eachStore(t *testing.T, signup string, f func(t *testing.T, a *api)) {
 			c := &clock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
 			bundles := []dialtone.Bundle{{Code: "world100", Name: "World 100", Seconds: 6000, Price: decimal.RequireFromString("0.99"),
 				Currency: "USD", Validity: 30 * 24 * time.Hour, Increment: 60}}
-			s := companion.New(companion.Config{Signup: signup, InviteCodes: []string{"welcome-2026"}, WebhookSecret: secret, Bundles: bundles,
-				AttachmentDir: t.TempDir()},
-				st, accounts{st}, c.now, slog.New(slog.DiscardHandler))
+			cfg := companion.DefaultSettings().Config(bundles)
+			cfg.Signup, cfg.InviteCodes, cfg.WebhookSecret, cfg.AttachmentDir = signup, []string{"welcome-2026"}, secret, t.TempDir()
+			cfg.RoleTokens = []companion.RoleToken{{Name: "books", Token: financeToken, Role: companion.RoleFinance},
+				{Name: "helpdesk", Token: supportToken, Role: "support"}}
+			s := companion.New(cfg, st, accounts{st}, c.now, slog.New(slog.DiscardHandler))
 			srv := httptest.NewServer(s.Handler())
 			t.Cleanup(srv.Close)
 			f(t, &api{t: t, url: srv.URL, st: st, clock: c})

@@ -102,8 +102,12 @@ func (s *Server) createEnvelope(w http.ResponseWriter, r *http.Request, c *calle
 	envID := uuid.NewSHA1(envelopeNamespace, fmt.Appendf(nil, "%d:%s", c.account.ID, key)).String()
 	e := &dialtone.Envelope{ID: envID, SenderID: c.account.ID, Currency: c.account.Currency, Total: total, Count: in.Count,
 		Mode: in.Mode, Recipients: recipients, Memo: in.Memo, CreatedAt: now, ExpiresAt: now.Add(s.cfg.EnvelopeTTL)}
-	fund := dialtone.Transfer(fmt.Sprintf("envelope:%d:%s", c.account.ID, key), "envelope", e.Currency, "red envelope",
-		dialtone.WalletAccount(c.account.ID), dialtone.EnvelopeAccount(e.ID), total)
+	fund, err := dialtone.Transfer{Key: fmt.Sprintf("envelope:%d:%s", c.account.ID, key), Kind: "envelope", Currency: e.Currency,
+		Memo: "red envelope", From: dialtone.WalletAccount(c.account.ID), To: dialtone.EnvelopeAccount(e.ID), Amount: total}.Movement()
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
 	replayed, err := s.store.CreateEnvelope(r.Context(), e, shares, fund)
 	if err != nil {
 		if errors.Is(err, dialtone.ErrConflict) {

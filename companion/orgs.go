@@ -185,8 +185,12 @@ func (s *Server) deposit(w http.ResponseWriter, r *http.Request, c *caller) {
 		s.fail(w, err)
 		return
 	}
-	m := dialtone.Transfer(fmt.Sprintf("org-deposit:%d:%d:%s", o.ID, c.account.ID, key), "org-deposit", o.Currency, "deposit by "+c.account.Username,
-		dialtone.WalletAccount(c.account.ID), dialtone.OrgAccount(o.ID), amt)
+	m, err := dialtone.Transfer{Key: fmt.Sprintf("org-deposit:%d:%d:%s", o.ID, c.account.ID, key), Kind: "org-deposit", Currency: o.Currency,
+		Memo: "deposit by " + c.account.Username, From: dialtone.WalletAccount(c.account.ID), To: dialtone.OrgAccount(o.ID), Amount: amt}.Movement()
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
 	replayed, err := s.store.Post(r.Context(), m)
 	if err != nil {
 		s.fail(w, err)
@@ -394,8 +398,12 @@ func (s *Server) reimburse(w http.ResponseWriter, r *http.Request, c *caller) {
 		s.fail(w, err)
 		return
 	}
-	pay := dialtone.Transfer(fmt.Sprintf("expense:%d", id), "reimbursement", o.Currency, fmt.Sprintf("expense %d: %s", id, e.Category),
-		dialtone.OrgAccount(o.ID), dialtone.WalletAccount(e.AccountID), e.Amount)
+	pay, err := dialtone.Transfer{Key: fmt.Sprintf("expense:%d", id), Kind: "reimbursement", Currency: o.Currency,
+		Memo: fmt.Sprintf("expense %d: %s", id, e.Category), From: dialtone.OrgAccount(o.ID), To: dialtone.WalletAccount(e.AccountID), Amount: e.Amount}.Movement()
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
 	e, err = s.store.ReimburseExpense(r.Context(), id, pay)
 	if err != nil {
 		s.fail(w, err)

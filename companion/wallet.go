@@ -151,9 +151,13 @@ func (s *Server) transfer(w http.ResponseWriter, r *http.Request, c *caller) {
 		writeError(w, http.StatusBadRequest, "invalid", to.Username+" cannot receive money")
 		return
 	}
-	m := dialtone.Transfer(fmt.Sprintf("transfer:%d:%s", c.account.ID, key), "transfer", c.account.Currency,
-		strings.TrimSpace(c.account.Username+" to "+to.Username+": "+in.Memo),
-		dialtone.WalletAccount(c.account.ID), dialtone.WalletAccount(to.ID), amt)
+	m, err := dialtone.Transfer{Key: fmt.Sprintf("transfer:%d:%s", c.account.ID, key), Kind: "transfer", Currency: c.account.Currency,
+		Memo: strings.TrimSpace(c.account.Username + " to " + to.Username + ": " + in.Memo),
+		From: dialtone.WalletAccount(c.account.ID), To: dialtone.WalletAccount(to.ID), Amount: amt}.Movement()
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
 	replayed, err := s.store.Post(r.Context(), m)
 	if err != nil {
 		s.fail(w, err)
@@ -178,26 +182,12 @@ func (s *Server) buyBundle(w http.ResponseWriter, r *http.Request, c *caller) {
 	if !decode(w, r, &in) {
 		return
 	}
-	var b *dialtone.Bundle
-	for i := range s.cfg.Bundles {
-		if s.cfg.Bundles[i].Code == in.Code {
-			b = &s.cfg.Bundles[i]
-		}
-	}
-	if b == nil {
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("no bundle %q", in.Code))
+	b, err := dialtone.FindBundle(s.cfg.Bundles, in.Code)
+	if err != nil {
+		s.fail(w, err)
 		return
 	}
-	if b.Currency != c.account.Currency {
-		writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("bundle %s is sold in %s, your wallet is in %s", b.Code, b.Currency, c.account.Currency))
-		return
-	}
-	now := s.now()
-	h := &dialtone.Holding{AccountID: c.account.ID, Bundle: b.Code, Seconds: b.Seconds, SecondsLeft: b.Seconds, Increment: b.Increment,
-		Countries: b.Countries, NumberTypes: b.NumberTypes, BoughtAt: now, ExpiresAt: now.Add(b.Validity)}
-	pay := dialtone.Transfer(fmt.Sprintf("bundle:%d:%s", c.account.ID, key), "bundle", b.Currency, b.Name,
-		dialtone.WalletAccount(c.account.ID), dialtone.BundleRevenueAccount(b.Currency), b.Price)
-	replayed, err := s.store.BuyBundle(r.Context(), h, pay)
+	h, replayed, err := dialtone.BuyBundle(r.Context(), s.store, dialtone.BundlePurchase{Account: c.account, Bundle: b, Key: key, At: s.now()})
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -259,8 +249,12 @@ func (s *Server) paymentWebhook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid", fmt.Sprintf("payment in %s for a wallet in %s", in.Currency, a.Currency))
 		return
 	}
-	m := dialtone.Transfer("payment:"+in.PaymentID, "topup", a.Currency, "payment "+in.PaymentID,
-		dialtone.FundingAccount(a.Currency), dialtone.WalletAccount(a.ID), amt)
+	m, err := dialtone.Transfer{Key: "payment:" + in.PaymentID, Kind: "topup", Currency: a.Currency, Memo: "payment " + in.PaymentID,
+		From: dialtone.FundingAccount(a.Currency), To: dialtone.WalletAccount(a.ID), Amount: amt}.Movement()
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
 	replayed, err := s.store.Post(r.Context(), m)
 	if err != nil {
 		s.fail(w, err)

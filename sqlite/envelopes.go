@@ -108,8 +108,11 @@ func (db *DB) GrabEnvelope(ctx context.Context, id string, accountID int64, at t
 		accountID, at.UnixMicro(), id, g.N); err != nil {
 		return nil, fmt.Errorf("grab %s: %w", id, err)
 	}
-	m := dialtone.Transfer(fmt.Sprintf("envelope:%s:share:%d", id, g.N), "envelope", currency, "red envelope "+id,
-		dialtone.EnvelopeAccount(id), dialtone.WalletAccount(accountID), g.Amount)
+	m, err := dialtone.Transfer{Key: fmt.Sprintf("envelope:%s:share:%d", id, g.N), Kind: "envelope", Currency: currency, Memo: "red envelope " + id,
+		From: dialtone.EnvelopeAccount(id), To: dialtone.WalletAccount(accountID), Amount: g.Amount}.Movement()
+	if err != nil {
+		return nil, fmt.Errorf("grab %s: %w", id, err)
+	}
 	if _, err := db.post(ctx, tx, m); err != nil {
 		return nil, fmt.Errorf("grab %s: %w", id, err)
 	}
@@ -215,8 +218,11 @@ func (db *DB) refundEnvelope(ctx context.Context, id string, now time.Time) (boo
 		return false, fmt.Errorf("refund envelope %s: %w", id, err)
 	}
 	if left > 0 {
-		m := dialtone.Transfer("envelope:"+id+":refund", "envelope-refund", currency, "unclaimed red envelope "+id,
-			dialtone.EnvelopeAccount(id), dialtone.WalletAccount(sender), dialtone.FromMicros(left))
+		m, err := dialtone.Transfer{Key: "envelope:" + id + ":refund", Kind: "envelope-refund", Currency: currency, Memo: "unclaimed red envelope " + id,
+			From: dialtone.EnvelopeAccount(id), To: dialtone.WalletAccount(sender), Amount: dialtone.FromMicros(left)}.Movement()
+		if err != nil {
+			return false, fmt.Errorf("refund envelope %s: %w", id, err)
+		}
 		if _, err := db.post(ctx, tx, m); err != nil {
 			return false, fmt.Errorf("refund envelope %s: %w", id, err)
 		}

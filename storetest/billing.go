@@ -22,11 +22,21 @@ import (
 // D parses a decimal literal in tests.
 func D(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
+// Move is the movement of a transfer the test knows to be valid.
+func Move(t testing.TB, tr dialtone.Transfer) *dialtone.Movement {
+	t.Helper()
+	m, err := tr.Movement()
+	if err != nil {
+		t.Fatalf("transfer %s: %v", tr.Key, err)
+	}
+	return m
+}
+
 // TopUp credits an account's wallet from the outside world.
 func TopUp(t testing.TB, st dialtone.Store, accountID int64, amount string) {
 	t.Helper()
 	key := fmt.Sprintf("test-topup:%d:%d", accountID, time.Now().UnixNano())
-	m := dialtone.Transfer(key, "topup", "USD", "test", dialtone.FundingAccount("USD"), dialtone.WalletAccount(accountID), D(amount))
+	m := Move(t, dialtone.Transfer{Key: key, Kind: "topup", Currency: "USD", Memo: "test", From: dialtone.FundingAccount("USD"), To: dialtone.WalletAccount(accountID), Amount: D(amount)})
 	if _, err := st.Post(context.Background(), m); err != nil {
 		t.Fatalf("top up %s: %v", amount, err)
 	}
@@ -130,26 +140,27 @@ func testLedger(t *testing.T, st dialtone.Store) {
 	ctx := context.Background()
 	alice := newAccount(t, st, "alice")
 	wallet, fund, rev := dialtone.WalletAccount(alice.ID), dialtone.FundingAccount("USD"), dialtone.CallRevenueAccount("USD")
-	top := dialtone.Transfer("pay-1", "topup", "USD", "card", fund, wallet, D("10.00"))
+	top := Move(t, dialtone.Transfer{Key: "pay-1", Kind: "topup", Currency: "USD", Memo: "card", From: fund, To: wallet, Amount: D("10.00")})
 	if replayed, err := st.Post(ctx, top); err != nil || replayed {
 		t.Fatalf("Post(topup) = %v, %v", replayed, err)
 	}
-	if replayed, err := st.Post(ctx, dialtone.Transfer("pay-1", "topup", "USD", "card", fund, wallet, D("10"))); err != nil || !replayed {
+	if replayed, err := st.Post(ctx, Move(t, dialtone.Transfer{Key: "pay-1", Kind: "topup", Currency: "USD", Memo: "card", From: fund, To: wallet, Amount: D("10")})); err != nil || !replayed {
 		t.Errorf("Post(same key, same amount) = %v, %v; want replayed", replayed, err)
 	}
-	if _, err := st.Post(ctx, dialtone.Transfer("pay-1", "topup", "USD", "card", fund, wallet, D("11.00"))); !errors.Is(err, dialtone.ErrConflict) {
+	if _, err := st.Post(ctx, Move(t, dialtone.Transfer{Key: "pay-1", Kind: "topup", Currency: "USD", Memo: "card", From: fund, To: wallet, Amount: D("11.00")})); !errors.Is(err, dialtone.ErrConflict) {
 		t.Errorf("Post(same key, other amount) = %v, want %v", err, dialtone.ErrConflict)
 	}
 	wantBalance(t, st, wallet, "10")
-	if _, err := st.Post(ctx, dialtone.Transfer("spend-1", "call", "USD", "", wallet, rev, D("10.01"))); !errors.Is(err, dialtone.ErrInsufficientFunds) {
+	if _, err := st.Post(ctx, Move(t, dialtone.Transfer{Key: "spend-1", Kind: "call", Currency: "USD", From: wallet, To: rev, Amount: D("10.01")})); !errors.Is(err, dialtone.ErrInsufficientFunds) {
 		t.Errorf("Post(overspend) = %v, want %v", err, dialtone.ErrInsufficientFunds)
 	}
 	bad := []*dialtone.Movement{
 		{Key: "bad-1", Kind: "x", Currency: "USD", Postings: []dialtone.Posting{{Account: wallet, Amount: D("-1")}, {Account: rev, Amount: D("0.5")}}},
-		dialtone.Transfer("bad-2", "x", "USD", "", wallet, rev, D("0.0000001")),
-		dialtone.Transfer("bad-3", "x", "USD", "", wallet, wallet, D("1")),
-		dialtone.Transfer("bad-4", "x", "EUR", "", wallet, "revenue:calls:EUR", D("1")),
-		dialtone.Transfer("", "x", "USD", "", wallet, rev, D("1")),
+		// Movements dialtone.Transfer would refuse to build: the store checks too.
+		{Key: "bad-2", Kind: "x", Currency: "USD", Postings: []dialtone.Posting{{Account: wallet, Amount: D("-0.0000001")}, {Account: rev, Amount: D("0.0000001")}}},
+		{Key: "bad-3", Kind: "x", Currency: "USD", Postings: []dialtone.Posting{{Account: wallet, Amount: D("-1")}, {Account: wallet, Amount: D("1")}}},
+		Move(t, dialtone.Transfer{Key: "bad-4", Kind: "x", Currency: "EUR", From: wallet, To: "revenue:calls:EUR", Amount: D("1")}),
+		{Key: "", Kind: "x", Currency: "USD", Postings: []dialtone.Posting{{Account: wallet, Amount: D("-1")}, {Account: rev, Amount: D("1")}}},
 	}
 	for _, m := range bad {
 		if _, err := st.Post(ctx, m); !errors.Is(err, dialtone.ErrInvalid) {
@@ -158,7 +169,7 @@ func testLedger(t *testing.T, st dialtone.Store) {
 	}
 	wantBalance(t, st, wallet, "10")
 	wantBalance(t, st, rev, "0")
-	if _, err := st.Post(ctx, dialtone.Transfer("spend-1", "call", "USD", "call 1", wallet, rev, D("2.5"))); err != nil {
+	if _, err := st.Post(ctx, Move(t, dialtone.Transfer{Key: "spend-1", Kind: "call", Currency: "USD", Memo: "call 1", From: wallet, To: rev, Amount: D("2.5")})); err != nil {
 		t.Fatalf("Post(spend after a refused try with its key) = %v", err)
 	}
 	wantBalance(t, st, wallet, "7.5")
@@ -184,10 +195,11 @@ func testLedgerConcurrency(t *testing.T, st dialtone.Store) {
 	var ok, short, replays atomic.Int64
 	var wg sync.WaitGroup
 	for i := range 50 {
+		spend := Move(t, dialtone.Transfer{Key: fmt.Sprintf("spend-%d", i), Kind: "call", Currency: "USD", From: wallet, To: rev, Amount: D("0.03")})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := st.Post(ctx, dialtone.Transfer(fmt.Sprintf("spend-%d", i), "call", "USD", "", wallet, rev, D("0.03")))
+			_, err := st.Post(ctx, spend)
 			switch {
 			case err == nil:
 				ok.Add(1)
@@ -199,10 +211,11 @@ func testLedgerConcurrency(t *testing.T, st dialtone.Store) {
 		}()
 	}
 	for range 10 {
+		refund := Move(t, dialtone.Transfer{Key: "refund-1", Kind: "refund", Currency: "USD", From: rev, To: dialtone.FundingAccount("USD"), Amount: D("0.01")})
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			replayed, err := st.Post(ctx, dialtone.Transfer("refund-1", "refund", "USD", "", rev, dialtone.FundingAccount("USD"), D("0.01")))
+			replayed, err := st.Post(ctx, refund)
 			if err != nil && !errors.Is(err, dialtone.ErrInsufficientFunds) {
 				t.Errorf("Post(refund-1) = %v", err)
 			}
@@ -291,7 +304,7 @@ func testBundles(t *testing.T, st dialtone.Store) {
 	wallet := dialtone.WalletAccount(alice.ID)
 	TopUp(t, st, alice.ID, "5")
 	pay := func(key, price string) *dialtone.Movement {
-		return dialtone.Transfer(key, "bundle", "USD", "world100", wallet, dialtone.BundleRevenueAccount("USD"), D(price))
+		return Move(t, dialtone.Transfer{Key: key, Kind: "bundle", Currency: "USD", Memo: "world100", From: wallet, To: dialtone.BundleRevenueAccount("USD"), Amount: D(price)})
 	}
 	h := NewHolding(alice.ID, 6000, Base)
 	if replayed, err := st.BuyBundle(ctx, h, pay("buy-1", "0.99")); err != nil || replayed || h.ID == 0 {
@@ -321,7 +334,7 @@ func testSessions(t *testing.T, st dialtone.Store) {
 	wallet, hold := dialtone.WalletAccount(alice.ID), dialtone.HoldAccount(alice.ID)
 	TopUp(t, st, alice.ID, "1.00")
 	h := NewHolding(alice.ID, 120, Base)
-	if _, err := st.BuyBundle(ctx, h, dialtone.Transfer("buy", "bundle", "USD", "", wallet, dialtone.BundleRevenueAccount("USD"), D("0.10"))); err != nil {
+	if _, err := st.BuyBundle(ctx, h, Move(t, dialtone.Transfer{Key: "buy", Kind: "bundle", Currency: "USD", From: wallet, To: dialtone.BundleRevenueAccount("USD"), Amount: D("0.10")})); err != nil {
 		t.Fatal(err)
 	}
 	cdr := NewCDR(t, st, "alice", "call-1", Base.Add(2*time.Minute))

@@ -1,5 +1,6 @@
 // Package trunks owns where a call goes: the dialed number normalized to
-// E.164 and classified (mobile, fixed, toll-free, premium), the route table
+// E.164 and classified into dialtone.NumberTypes (mobile, fixed, toll-free,
+// premium, other), the route table
 // that maps a number to carrier trunks in order (listed, least cost, or
 // weighted), the rewriting of a number for a carrier, and each carrier's
 // live state (channels, calls per second, health) in a Gate.

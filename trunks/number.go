@@ -21,26 +21,21 @@ var (
 	ErrPremium        = fmt.Errorf("premium-rate destination blocked: %w", dialtone.ErrForbidden)
 )
 
-// NumberType is what kind of line a number reaches; carriers price and
-// route them differently.
-type NumberType string
+// NumberType is what kind of line a number reaches; the list of them is
+// dialtone.NumberTypes, and these are its names here.
+type NumberType = dialtone.NumberType
 
 const (
-	Mobile   NumberType = "mobile"
-	Fixed    NumberType = "fixed" // also numbers the plan cannot tell from mobile (most of NANP)
-	TollFree NumberType = "toll_free"
-	Premium  NumberType = "premium"
-	Other    NumberType = "other" // shared cost, VoIP, personal, pager, UAN, voicemail, unknown
+	Mobile   = dialtone.Mobile
+	Fixed    = dialtone.Fixed
+	TollFree = dialtone.TollFree
+	Premium  = dialtone.Premium
+	Other    = dialtone.Other
 )
 
-// ParseNumberType reads a type name as written in configuration.
-func ParseNumberType(s string) (NumberType, error) {
-	switch t := NumberType(s); t {
-	case Mobile, Fixed, TollFree, Premium, Other:
-		return t, nil
-	}
-	return "", fmt.Errorf("number type %q is not one of mobile, fixed, toll_free, premium, other", s)
-}
+// ParseNumberType reads a type name as written in configuration
+// (dialtone.ParseNumberType).
+func ParseNumberType(s string) (NumberType, error) { return dialtone.ParseNumberType(s) }
 
 // Number is a dialed number after normalization.
 type Number struct {

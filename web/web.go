@@ -2,7 +2,8 @@
 // user in over SIP on WebSocket (JsSIP, RFC 7118) and places calls with
 // WebRTC. It owns the page's files, built by `make web` into dist/ and
 // embedded in the binary, and /config.json, which tells the page where the
-// switch's SIP WebSocket listener is and which SIP domain to use.
+// switch's SIP WebSocket listener is and which SIP domain to use; and the
+// web section of the configuration file (Settings).
 //
 // A Handler is immutable once built and safe for concurrent use.
 package web

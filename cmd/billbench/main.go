@@ -155,8 +155,11 @@ func debits(ctx context.Context, st dialtone.Store, workers int, d time.Duration
 	run := time.Now().UnixNano()
 	const wallets = 1000
 	for i := range wallets {
-		m := dialtone.Transfer(fmt.Sprintf("seed:%d:%d", run, i), "topup", "USD", "", dialtone.FundingAccount("USD"),
-			dialtone.WalletAccount(int64(i)), decimal.NewFromInt(1_000_000))
+		m, err := dialtone.Transfer{Key: fmt.Sprintf("seed:%d:%d", run, i), Kind: "topup", Currency: "USD",
+			From: dialtone.FundingAccount("USD"), To: dialtone.WalletAccount(int64(i)), Amount: decimal.NewFromInt(1_000_000)}.Movement()
+		if err != nil {
+			return 0, err
+		}
 		if _, err := st.Post(ctx, m); err != nil {
 			return 0, err
 		}
@@ -175,9 +178,12 @@ func debits(ctx context.Context, st dialtone.Store, workers int, d time.Duration
 				if hot {
 					wallet = 0
 				}
-				m := dialtone.Transfer(fmt.Sprintf("d:%d:%d:%d:%t", run, w, i, hot), "call", "USD", "",
-					dialtone.WalletAccount(wallet), dialtone.CallRevenueAccount("USD"), cent)
-				if _, err := st.Post(ctx, m); err != nil {
+				m, err := dialtone.Transfer{Key: fmt.Sprintf("d:%d:%d:%d:%t", run, w, i, hot), Kind: "call", Currency: "USD",
+					From: dialtone.WalletAccount(wallet), To: dialtone.CallRevenueAccount("USD"), Amount: cent}.Movement()
+				if err == nil {
+					_, err = st.Post(ctx, m)
+				}
+				if err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
 				}

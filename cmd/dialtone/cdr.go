@@ -2,14 +2,10 @@ package main
 
 import (
 	"bufio"
-	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -19,37 +15,6 @@ import (
 	"github.com/dialtone/dialtone/billing"
 )
 
-// parseWhen reads YYYY-MM-DD (midnight UTC) or RFC 3339.
-func parseWhen(name, s string) (time.Time, error) {
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("%w %s %q: want YYYY-MM-DD or RFC 3339 such as 2026-11-24T00:00:00Z", dialtone.ErrInvalid, name, s)
-	}
-	return t.UTC(), nil
-}
-
-// cdrFilter builds a filter from the from/to/account/trunk values of a
-// command or a query string.
-func cdrFilter(from, to, account, trunk string) (dialtone.CDRFilter, error) {
-	if from == "" || to == "" {
-		return dialtone.CDRFilter{}, fmt.Errorf("%w: from and to are required", dialtone.ErrInvalid)
-	}
-	f := dialtone.CDRFilter{Account: account, Trunk: trunk}
-	var err1, err2 error
-	f.From, err1 = parseWhen("from", from)
-	f.To, err2 = parseWhen("to", to)
-	if err := errors.Join(err1, err2); err != nil {
-		return f, err
-	}
-	if !f.From.Before(f.To) {
-		return f, fmt.Errorf("%w: from %s is not before to %s", dialtone.ErrInvalid, f.From.Format(time.RFC3339), f.To.Format(time.RFC3339))
-	}
-	return f, nil
-}
-
 func newCDRCmd(load func() (*Config, error)) *cobra.Command {
 	cmd := &cobra.Command{Use: "cdr", Short: "Export call detail records and summaries for finance"}
 	var from, to, account, trunk, format, out string
@@ -58,7 +23,7 @@ func newCDRCmd(load func() (*Config, error)) *cobra.Command {
 		Short: "Stream the CDRs that ended in [from, to) as CSV or JSON lines (columns in README.md)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := cdrFilter(from, to, account, trunk)
+			f, err := dialtone.ParseCDRFilter(from, to, account, trunk)
 			if err != nil {
 				return err
 			}
@@ -101,7 +66,7 @@ func newCDRCmd(load func() (*Config, error)) *cobra.Command {
 		Short: "Per day and trunk (or destination): calls, minutes, revenue, cost, margin, ASR, ACD",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			f, err := cdrFilter(from, to, account, trunk)
+			f, err := dialtone.ParseCDRFilter(from, to, account, trunk)
 			if err != nil {
 				return err
 			}
@@ -156,106 +121,4 @@ func output(path string, stdout io.Writer) (io.Writer, func() error, error) {
 	}
 	bw := bufio.NewWriterSize(f, 64<<10)
 	return bw, func() error { return errors.Join(bw.Flush(), f.Close()) }, nil
-}
-
-// apiError is the body of every error of the HTTP API.
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-	} `json:"error"`
-}
-
-func writeAPIError(w http.ResponseWriter, status int, code, msg string) {
-	var e apiError
-	e.Error.Code, e.Error.Message = code, msg
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(e)
-}
-
-// requireRole lets a request through when it carries a bearer token of the
-// role.
-func requireRole(tokens []TokenConfig, role string, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || got == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="dialtone"`)
-			writeAPIError(w, http.StatusUnauthorized, "unauthenticated", "send Authorization: Bearer TOKEN")
-			return
-		}
-		for _, t := range tokens {
-			if subtle.ConstantTimeCompare([]byte(got), []byte(t.Token)) == 1 {
-				if t.Role != role {
-					writeAPIError(w, http.StatusForbidden, "forbidden", "this token's role may not do this")
-					return
-				}
-				next.ServeHTTP(w, r)
-				return
-			}
-		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="dialtone", error="invalid_token"`)
-		writeAPIError(w, http.StatusUnauthorized, "invalid_token", "the token is not valid")
-	})
-}
-
-// cdrExportHandler serves GET /api/v1/cdrs?from=&to=&format=&account=&trunk=.
-func cdrExportHandler(st dialtone.Store) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
-			writeAPIError(w, http.StatusMethodNotAllowed, "method_not_allowed", "use GET")
-			return
-		}
-		q := r.URL.Query()
-		for k := range q {
-			switch k {
-			case "from", "to", "format", "account", "trunk":
-			default:
-				writeAPIError(w, http.StatusBadRequest, "invalid_query", fmt.Sprintf("unknown parameter %q", k))
-				return
-			}
-		}
-		f, err := cdrFilter(q.Get("from"), q.Get("to"), q.Get("account"), q.Get("trunk"))
-		if err != nil {
-			writeAPIError(w, http.StatusBadRequest, "invalid_query", err.Error())
-			return
-		}
-		format := q.Get("format")
-		if format == "" {
-			format = "csv"
-		}
-		fm, err := dialtone.ParseExportFormat(format)
-		if err != nil {
-			writeAPIError(w, http.StatusBadRequest, "invalid_query", err.Error())
-			return
-		}
-		if fm == dialtone.ExportCSV {
-			w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-		} else {
-			w.Header().Set("Content-Type", "application/x-ndjson")
-		}
-		name := fmt.Sprintf("cdrs_%s_%s.%s", f.From.Format("20060102T150405Z"), f.To.Format("20060102T150405Z"), fm)
-		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
-		sw := &startedWriter{w: w}
-		bw := bufio.NewWriterSize(sw, 64<<10)
-		if _, err := st.ExportCDRs(r.Context(), f, fm, bw); err != nil {
-			if !sw.started {
-				writeAPIError(w, http.StatusInternalServerError, "export_failed", err.Error())
-				return
-			}
-			panic(http.ErrAbortHandler) // mid-stream: breaking the response is all that is left
-		}
-		_ = bw.Flush()
-	})
-}
-
-// startedWriter notes whether anything reached the response.
-type startedWriter struct {
-	w       io.Writer
-	started bool
-}
-
-func (s *startedWriter) Write(p []byte) (int, error) {
-	s.started = true
-	return s.w.Write(p)
 }

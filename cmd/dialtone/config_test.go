@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ func TestParseConfigDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ParseConfig(empty) = %v, want defaults", err)
 	}
-	if cfg.Store.URL != "sqlite://data/dialtone.db" || cfg.Media.Timeout.D() != 30*time.Second || len(cfg.SIP.Listen) != 2 || !cfg.Web.Enabled {
+	if cfg.Store.URL != "sqlite://data/dialtone.db" || cfg.Media.Timeout != 30*time.Second || len(cfg.SIP.Listen) != 2 || !cfg.Web.Enabled {
 		t.Errorf("ParseConfig(empty) = %+v, want the documented defaults", cfg)
 	}
 }
@@ -63,6 +64,37 @@ func TestParseConfigErrors(t *testing.T) {
 		{"auth algorithm", "sip:\n  auth_algorithms: [SHA-512]\n", "sip.auth_algorithms"},
 		{"no websocket auth algorithm", "sip:\n  ws_auth_algorithms: []\n", "sip.ws_auth_algorithms"},
 		{"websocket auth algorithm", "sip:\n  ws_auth_algorithms: [md5]\n", "sip.ws_auth_algorithms"},
+		// Each section is checked by the package that owns it; the key path names it.
+		{"edge: empty realm", "sip:\n  realm: ''\n", "sip.realm: must not be empty"},
+		{"edge: tls without a certificate", "sip:\n  listen: [{transport: tls, addr: '127.0.0.1:5061'}]\n", "sip.listen[0].transport: tls needs sip.tls_cert"},
+		{"edge: short nonce", "sip:\n  nonce_ttl: 1s\n", "sip.nonce_ttl"},
+		{"edge: account cache", "sip:\n  account_cache_ttl: 2m\n", "sip.account_cache_ttl"},
+		{"edge: duration", "sip:\n  nonce_ttl: 30\n", `line 2: "30" is not a duration such as 30s or 5m`},
+		{"b2bua: advertise with a port", "sip:\n  advertise: '1.2.3.4:5060'\n", "sip.advertise"},
+		{"b2bua: ring timeout", "sip:\n  ring_timeout: 10ms\n", "sip.ring_timeout: 10ms is shorter than 1s"},
+		{"sip: dns server", "sip:\n  dns_server: dns.example\n", "sip.dns_server"},
+		{"media: bind", "media:\n  bind: '::'\n", "media.bind"},
+		{"media: port_min", "media:\n  port_min: 80\n", "media.port_min: 80 is outside 1024-65534"},
+		{"media: opus packet loss", "media:\n  opus: {packet_loss: 101}\n", "media.opus.packet_loss"},
+		{"billing: interval", "billing:\n  interval: 2h\n", "billing.interval"},
+		{"billing: credit lead", "billing:\n  credit_lead: 60s\n", "billing.credit_lead"},
+		{"billing: rounding", "billing:\n  rounding: {mode: sideways}\n", "billing.rounding"},
+		{"billing: node", "billing:\n  node: ''\n", "billing.node"},
+		{"billing: max call", "billing:\n  max_call_duration: 30s\n", "billing.max_call_duration"},
+		{"bundles: number type", "bundles: [{code: w, name: W, minutes: 10, price: '1', currency: USD, days: 1, number_types: [cell]}]\n", "bundles[0]: invalid: number type \"cell\" is not one of mobile, fixed, toll_free, premium, other"},
+		{"bundles: price", "bundles: [{code: w, name: W, minutes: 10, price: 'free', currency: USD, days: 1}]\n", "bundles[0]"},
+		{"bundles: twice", "bundles: [{code: w, name: W, minutes: 10, price: '1', currency: USD, days: 1}, {code: w, name: W, minutes: 10, price: '1', currency: USD, days: 1}]\n", "bundles[1].code"},
+		{"companion: signup", "api:\n  signup: maybe\n", "api.signup"},
+		{"companion: invite without codes", "api:\n  signup: invite\n", "api.invite_codes"},
+		{"companion: token ttl", "api:\n  token_ttl: 10s\n", "api.token_ttl"},
+		{"companion: listen", "api:\n  listen: nowhere\n", "api.listen"},
+		{"companion: short token", "api:\n  tokens: [{name: f, role: finance, token: short}]\n", "api.tokens[0].token"},
+		{"companion: role", "api:\n  tokens: [{name: f, role: admin, token: 0123456789abcdef0123456789abcdef}]\n", "api.tokens[0].role"},
+		{"companion: webhook secret", "api:\n  webhook_secret: short\n", "api.webhook_secret"},
+		{"store: scheme", "store:\n  url: file://x\n", "store.url"},
+		{"log: level", "log:\n  level: trace\n", "log.level"},
+		{"http: listen", "http:\n  listen: localhost\n", "http.listen"},
+		{"shutdown: negative", "shutdown:\n  drain_timeout: -1s\n", "shutdown.drain_timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -101,6 +133,69 @@ func TestLoadConfigNamesFile(t *testing.T) {
 	_, err := LoadConfig(path)
 	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "log.level") {
 		t.Errorf("LoadConfig(%q) = %v, want an error naming the file and log.level", path, err)
+	}
+}
+
+// TestValidateChangesNothing: defaults are applied before the file is read,
+// so Validate only checks. Two configurations parsed from the same text are
+// equal; validating one of them (valid or not) leaves them equal.
+func TestValidateChangesNothing(t *testing.T) {
+	full := `
+log: {level: debug, format: json}
+store: {url: "sqlite://x.db"}
+sip:
+  realm: example
+  advertise: sip.example.com
+  listen: [{transport: udp, addr: "0.0.0.0:5070"}]
+  ws_auth_algorithms: [MD5, SHA-256]
+  dns_server: "127.0.0.1:53"
+media: {port_min: 30000, port_max: 30100, webrtc: {listen: "0.0.0.0:19302"}, opus: {bitrate: 32000}}
+http: {listen: "127.0.0.1:9090"}
+billing: {interval: 30s, default_plan: retail}
+bundles: [{code: w, name: W, minutes: 10, price: "1", currency: USD, days: 1}]
+api: {signup: "", tokens: [{name: f, role: finance, token: 0123456789abcdef0123456789abcdef}]}
+web: {enabled: false}
+trunks: [{name: a, address: "h:1", transport: udp, codecs: [PCMU], options: {timeout: 2s, down_after: 3, up_after: 2}}]
+routes: [{prefix: "44", trunks: [a]}]
+`
+	for name, text := range map[string]string{"empty": "", "full": full} {
+		t.Run(name, func(t *testing.T) {
+			want, err := ParseConfig([]byte(text), noEnv)
+			if err != nil {
+				t.Fatalf("ParseConfig = %v", err)
+			}
+			got, _ := ParseConfig([]byte(text), noEnv)
+			if err := got.Validate(); err != nil {
+				t.Fatalf("Validate = %v", err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("Validate changed the configuration:\n got %+v\nwant %+v", got, want)
+			}
+		})
+	}
+	// An invalid section is refused and left as it was.
+	cfg := defaultConfig()
+	cfg.API.Signup, cfg.Media.PortMax = "maybe", 1
+	before := defaultConfig()
+	before.API.Signup, before.Media.PortMax = "maybe", 1
+	if err := cfg.Validate(); err == nil {
+		t.Fatal("Validate(invalid) = nil")
+	}
+	if !reflect.DeepEqual(cfg, before) {
+		t.Errorf("Validate(invalid) changed the configuration")
+	}
+}
+
+// TestDefaultsAreValid: every section's defaults pass its own Validate.
+func TestDefaultsAreValid(t *testing.T) {
+	d := defaultConfig()
+	for name, v := range map[string]interface{ Validate() error }{
+		"log": d.Log, "store": d.Store, "sip": d.SIP, "media": d.Media, "http": d.HTTP,
+		"shutdown": d.Shutdown, "billing": d.Billing, "api": d.API, "web": d.Web,
+	} {
+		if err := v.Validate(); err != nil {
+			t.Errorf("%s defaults: %v", name, err)
+		}
 	}
 }
 

@@ -105,7 +105,11 @@ func newWalletCmd(load func() (*Config, error)) *cobra.Command {
 				if k == "" {
 					k = "topup:" + uuid.NewString()
 				}
-				m := dialtone.Transfer(k, "topup", a.Currency, memo, dialtone.FundingAccount(a.Currency), dialtone.WalletAccount(a.ID), amount)
+				m, err := dialtone.Transfer{Key: k, Kind: "topup", Currency: a.Currency, Memo: memo,
+					From: dialtone.FundingAccount(a.Currency), To: dialtone.WalletAccount(a.ID), Amount: amount}.Movement()
+				if err != nil {
+					return err
+				}
 				replayed, err := st.Post(cmd.Context(), m)
 				if err != nil {
 					return err
@@ -205,40 +209,27 @@ func newBundleCmd(load func() (*Config, error)) *cobra.Command {
 	var key string
 	buy := &cobra.Command{
 		Use:   "buy USERNAME CODE",
-		Short: "Buy a bundle with wallet money (a retry with the same --key buys once)",
+		Short: "Buy a bundle with wallet money (a retry with the same --key buys once, as the API's Idempotency-Key does)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withStore(cmd.Context(), load, func(cfg *Config, st dialtone.Store) error {
-				var product *dialtone.Bundle
-				for _, bc := range cfg.Bundles {
-					if bc.Code == args[1] {
-						b, err := bc.Bundle()
-						if err != nil {
-							return err
-						}
-						product = &b
-					}
+				catalog, err := cfg.BundleCatalog()
+				if err != nil {
+					return err
 				}
-				if product == nil {
-					return fmt.Errorf("bundle %q: %w (see: dialtone bundle list)", args[1], dialtone.ErrNotFound)
+				product, err := dialtone.FindBundle(catalog, args[1])
+				if err != nil {
+					return fmt.Errorf("%w (see: dialtone bundle list)", err)
 				}
 				a, err := st.AccountByUsername(cmd.Context(), args[0])
 				if err != nil {
 					return err
 				}
-				if a.Currency != product.Currency {
-					return fmt.Errorf("bundle %s is sold in %s, account %s pays in %s", product.Code, product.Currency, a.Username, a.Currency)
-				}
 				k := key
 				if k == "" {
-					k = "bundle:" + uuid.NewString()
+					k = uuid.NewString()
 				}
-				now := time.Now().UTC()
-				h := &dialtone.Holding{AccountID: a.ID, Bundle: product.Code, Seconds: product.Seconds, SecondsLeft: product.Seconds,
-					Increment: product.Increment, Countries: product.Countries, NumberTypes: product.NumberTypes,
-					BoughtAt: now, ExpiresAt: now.Add(product.Validity)}
-				pay := dialtone.Transfer(k, "bundle", a.Currency, product.Name, dialtone.WalletAccount(a.ID), dialtone.BundleRevenueAccount(a.Currency), product.Price)
-				replayed, err := st.BuyBundle(cmd.Context(), h, pay)
+				h, replayed, err := dialtone.BuyBundle(cmd.Context(), st, dialtone.BundlePurchase{Account: a, Bundle: product, Key: k, At: time.Now()})
 				if err != nil {
 					return err
 				}

@@ -165,7 +165,6 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 	// exposed: http.listen also serves /admin, /metrics and pprof.
 	apiMux := http.NewServeMux()
 	apiMux.Handle("/api/v1/", api.Handler())
-	apiMux.Handle("/api/v1/cdrs", requireRole(cfg.API.Tokens, "finance", cdrExportHandler(st)))
 	adminHandler := adminMux(cfg, st, reg, sw)
 	if cfg.API.Listen == "" {
 		mux := http.NewServeMux()
@@ -219,8 +218,8 @@ wait:
 		}
 	}
 	if sig == syscall.SIGTERM {
-		log.Info("draining: refusing new calls", "active", sw.calls.ActiveCalls(), "timeout", cfg.Shutdown.DrainTimeout.D())
-		dctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.DrainTimeout.D())
+		log.Info("draining: refusing new calls", "active", sw.calls.ActiveCalls(), "timeout", cfg.Shutdown.DrainTimeout)
+		dctx, cancel := context.WithTimeout(context.Background(), cfg.Shutdown.DrainTimeout)
 		left := 0
 		go func() {
 			select {
@@ -349,11 +348,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	}
 	closeListeners := closeAll
 	closeAll = func() { closeListeners(); media.Close() }
-	var algs []digest.Algorithm
-	for _, a := range cfg.SIP.AuthAlgs {
-		algs = append(algs, digest.Algorithm(a))
-	}
-	auth, err := digest.NewServer(digest.Config{Realm: cfg.SIP.Realm, Secret: []byte(cfg.SIP.AuthSecret), NonceTTL: cfg.SIP.NonceTTL.D(), Algorithms: algs})
+	auth, err := digest.NewServer(digest.Config{Realm: cfg.SIP.Realm, Secret: []byte(cfg.SIP.AuthSecret), NonceTTL: cfg.SIP.NonceTTL, Algorithms: cfg.SIP.AuthAlgs})
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -396,16 +391,12 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		Host:        cfg.SIP.Advertise,
 		Ports:       ports,
 		UserAgent:   cfg.SIP.UserAgent,
-		RingTimeout: cfg.SIP.RingTimeout.D(),
-		CreditLead:  cfg.Billing.CreditLead.D(),
+		RingTimeout: cfg.SIP.RingTimeout,
+		CreditLead:  cfg.Billing.CreditLead,
 	}, client, router, media, st, credit{ctl}, b2bua.NewMetrics(reg), log)
 	registrar := edge.NewRegistrar()
-	var wsAlgs []digest.Algorithm
-	for _, a := range cfg.SIP.WSAuthAlgs {
-		wsAlgs = append(wsAlgs, digest.Algorithm(a))
-	}
-	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: wsAlgs},
-		srv, auth, edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL.D()), calls, registrar, log)
+	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: cfg.SIP.WSAuthAlgs},
+		srv, auth, edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL), calls, registrar, log)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
 	}, func() float64 { return float64(registrar.Count()) }))
@@ -414,7 +405,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 
 // bindSIP opens the SIP sockets before anything is served, so that the
 // ports are known (port 0 picks a free one) and errors come early.
-func bindSIP(ls []ListenConfig, serverTLS *tls.Config) ([]edge.Listener, map[string]int, error) {
+func bindSIP(ls []edge.ListenSettings, serverTLS *tls.Config) ([]edge.Listener, map[string]int, error) {
 	var out []edge.Listener
 	ports := map[string]int{}
 	fail := func(err error) ([]edge.Listener, map[string]int, error) {
@@ -518,7 +509,7 @@ func adminMux(cfg *Config, st dialtone.Store, reg *prometheus.Registry, sw *theS
 	})
 	mux.HandleFunc("POST /admin/reload", func(w http.ResponseWriter, _ *http.Request) {
 		if err := sw.reload(); err != nil {
-			writeAPIError(w, http.StatusBadRequest, "invalid_config", err.Error())
+			companion.WriteError(w, http.StatusBadRequest, "invalid_config", err.Error())
 			return
 		}
 		fmt.Fprintln(w, "reloaded")
@@ -569,15 +560,8 @@ func carrierTLS(ts []TrunkConfig) (*tls.Config, error) {
 
 // newCompanion builds the companion API on the store.
 func newCompanion(cfg *Config, st dialtone.Store, log *slog.Logger) *companion.Server {
-	var bundles []dialtone.Bundle
-	for _, bc := range cfg.Bundles {
-		if b, err := bc.Bundle(); err == nil { // checked at start
-			bundles = append(bundles, b)
-		}
-	}
-	return companion.New(companion.Config{Signup: cfg.API.Signup, InviteCodes: cfg.API.InviteCodes, TokenTTL: cfg.API.TokenTTL.D(),
-		WebhookSecret: cfg.API.WebhookSecret, Bundles: bundles, EnvelopeTTL: cfg.API.EnvelopeTTL.D(), AttachmentDir: cfg.API.Attachments},
-		st, apiAccounts{st: st, realm: cfg.SIP.Realm}, func() time.Time { return time.Now().UTC() }, log)
+	bundles, _ := cfg.BundleCatalog() // checked at start
+	return companion.New(cfg.API.Config(bundles), st, apiAccounts{st: st, realm: cfg.SIP.Realm}, func() time.Time { return time.Now().UTC() }, log)
 }
 
 // everyMinute runs f once a minute until the returned stop is called; stop

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,7 +12,6 @@ import (
 	"github.com/dialtone/dialtone"
 	"github.com/dialtone/dialtone/billing"
 	"github.com/dialtone/dialtone/media/bridge"
-	"github.com/dialtone/dialtone/media/codec"
 	"github.com/dialtone/dialtone/media/rtp"
 	"github.com/dialtone/dialtone/media/webrtc"
 	"github.com/dialtone/dialtone/switch/b2bua"
@@ -25,16 +23,7 @@ type credit struct {
 }
 
 func newCredit(cfg *Config, st dialtone.Store, buy func(trunk string) string, log *slog.Logger) (*billing.Controller, error) {
-	node := cfg.Billing.Node
-	if node == "" {
-		node, _ = os.Hostname()
-	}
-	b := cfg.Billing
-	return billing.NewController(billing.Config{
-		Node: node, Interval: b.Interval.D(), DefaultPlan: b.DefaultPlan, BuyPlan: buy,
-		Rounding: billing.Rounding{Places: b.Rounding.Places, Mode: billing.RoundingMode(b.Rounding.Mode)},
-		RatesTTL: b.RatesCacheTTL.D(), MaxDuration: b.MaxCallDuration.D(),
-	}, st, func() time.Time { return time.Now().UTC() }, log)
+	return billing.NewController(cfg.Billing.Config(buy), st, func() time.Time { return time.Now().UTC() }, log)
 }
 
 func (a credit) Authorize(ctx context.Context, req b2bua.CreditRequest) (b2bua.CreditCall, error) {
@@ -52,7 +41,7 @@ type mediaFactory struct {
 	webrtc *webrtc.Engine // nil when WebRTC is off
 }
 
-func newMediaFactory(c MediaConfig, reg prometheus.Registerer, log *slog.Logger) (*mediaFactory, error) {
+func newMediaFactory(c bridge.Settings, reg prometheus.Registerer, log *slog.Logger) (*mediaFactory, error) {
 	bind, err := netip.ParseAddr(c.Bind)
 	if err != nil {
 		return nil, fmt.Errorf("media.bind: %w", err)
@@ -71,7 +60,7 @@ func newMediaFactory(c MediaConfig, reg prometheus.Registerer, log *slog.Logger)
 	reg.MustRegister(rtp.PacketSeconds)
 	m := &mediaFactory{}
 	if c.WebRTC.Listen != "" {
-		wc := webrtc.Config{Bind: netip.MustParseAddrPort(c.WebRTC.Listen), HandshakeTimeout: c.WebRTC.HandshakeTimeout.D(), Log: log.With("leg", "webrtc")}
+		wc := webrtc.Config{Bind: netip.MustParseAddrPort(c.WebRTC.Listen), HandshakeTimeout: c.WebRTC.HandshakeTimeout, Log: log.With("leg", "webrtc")}
 		for _, a := range c.WebRTC.Advertise {
 			wc.Advertise = append(wc.Advertise, netip.MustParseAddr(a)) // validated with the config
 		}
@@ -79,8 +68,7 @@ func newMediaFactory(c MediaConfig, reg prometheus.Registerer, log *slog.Logger)
 			return nil, fmt.Errorf("media.webrtc: %w", err)
 		}
 	}
-	m.f = bridge.NewFactory(bridge.Config{Pool: pool, Advertise: adv, Timeout: c.Timeout.D(), WebRTC: m.webrtc,
-		Opus: codec.OpusConfig{Bitrate: c.Opus.Bitrate, Complexity: c.Opus.Complexity, PacketLoss: c.Opus.PacketLoss}})
+	m.f = bridge.NewFactory(bridge.Config{Pool: pool, Advertise: adv, Timeout: c.Timeout, WebRTC: m.webrtc, Opus: c.Opus})
 	return m, nil
 }
 

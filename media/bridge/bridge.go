@@ -20,8 +20,13 @@
 // chosen codec's: browsers send malformed events when an Opus answer also
 // lists telephone-event/8000.
 //
+// It owns the media section of the configuration file (Settings: the RTP
+// port range and addresses, the media timeout, the WebRTC leg and the Opus
+// encoder), its defaults and its validation.
+//
 // Concurrency: a Bridge is used by one call; its methods may be called from
 // the call's goroutines and are guarded by a mutex. No I/O is done under it.
+// A Factory is immutable and safe for concurrent use.
 package bridge
 
 import (

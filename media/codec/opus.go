@@ -20,14 +20,14 @@ const maxOpusSamples = 120 * opusRate / 1000
 type OpusConfig struct {
 	// Bitrate in bits per second, 6000 to 510000. Narrowband SILK gains
 	// little above ~20000; in-band FEC needs headroom above ~14000.
-	Bitrate int
+	Bitrate int `yaml:"bitrate"`
 	// Complexity is libopus's 0 (cheapest) to 10 (best); each step costs
 	// CPU on every packet of every call.
-	Complexity int
+	Complexity int `yaml:"complexity"`
 	// PacketLoss is the loss the encoder expects, in percent (0-100).
 	// In-band FEC is always on; with 0 the encoder spends nothing on it.
 	// Higher values protect more and leave fewer bits for the audio.
-	PacketLoss int
+	PacketLoss int `yaml:"packet_loss"`
 }
 
 // DefaultOpusConfig is what the switch uses for the app leg: 24 kbit/s,

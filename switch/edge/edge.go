@@ -1,7 +1,9 @@
-// Package edge is the switch's SIP front door: it listens on UDP and TCP,
-// answers OPTIONS, runs the registrar, authenticates every INVITE and
-// REGISTER with digest auth (RFC 3261 section 22, RFC 8760), and hands
-// authenticated calls to the call controller.
+// Package edge is the switch's SIP front door: it serves the listeners it
+// is given (UDP, TCP, TLS, WebSocket ws and wss), answers OPTIONS, runs the
+// registrar, authenticates every INVITE and REGISTER with digest auth (RFC
+// 3261 section 22, RFC 8760), and hands authenticated calls to the call
+// controller. It owns its part of the sip section of the configuration
+// file (Settings: listeners, TLS files, digest auth, registrar limits).
 //
 // Concurrency: sipgo runs each request in its own goroutine; the edge's
 // own state (the registrar's bindings) is guarded by a mutex. Serve starts
