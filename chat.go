@@ -51,25 +51,39 @@ type Attachment struct {
 	CreatedAt time.Time
 }
 
-// ChatStore keeps conversations and messages.
+// ChatStore keeps conversations and messages. Membership checks (who may
+// read, post or mark) are the caller's.
 type ChatStore interface {
-	// CreateConversation stores c. A direct conversation between two
-	// accounts exists once: creating it again returns the first one.
+	// CreateConversation stores c with its members (the owner must be among
+	// them) and sets its ID (and CreatedAt when zero). A direct conversation
+	// between two accounts exists once: creating it again, with the members
+	// in any order and even at the same time, sets c to the first one and
+	// stores nothing. It fails, storing nothing, for a kind that is not
+	// Direct, Group or Broadcast, or a member that is not an account.
 	CreateConversation(ctx context.Context, c *Conversation) error
-	// Conversation fails with ErrNotFound for an unknown id.
+	// Conversation returns a conversation with its members ordered by
+	// account ID. It fails with ErrNotFound for an unknown id.
 	Conversation(ctx context.Context, id int64) (*Conversation, error)
-	// Conversations lists an account's conversations, newest first, with
-	// IDs below before (0: from the newest).
+	// Conversations lists an account's conversations, members included,
+	// newest first by ID (new messages do not reorder them), with IDs below
+	// before (0: from the newest), at most limit.
 	Conversations(ctx context.Context, accountID int64, before int64, limit int) ([]Conversation, error)
-	// PostMessage stores m and sets its ID and time.
+	// PostMessage stores m and sets its ID (growing) and, when zero, its
+	// time. It fails for an unknown conversation.
 	PostMessage(ctx context.Context, m *Message) error
-	// Messages lists a conversation's messages, newest first, below before.
+	// Messages lists a conversation's messages, newest first by ID (not
+	// CreatedAt), with IDs below before (0: from the newest), at most limit.
 	Messages(ctx context.Context, conversationID int64, before int64, limit int) ([]Message, error)
-	// MarkRead records that accountID has read up to messageID (it only moves forward).
+	// MarkRead records that accountID has read up to messageID. It only
+	// moves forward, also when marks race; for an account that is not a
+	// member, or an unknown conversation, it does nothing and returns nil.
 	MarkRead(ctx context.Context, conversationID, accountID, messageID int64) error
-	// ReadMarkers gives each member's last read message.
+	// ReadMarkers gives each member's last read message: every member has an
+	// entry, 0 until they mark one; empty for an unknown conversation.
 	ReadMarkers(ctx context.Context, conversationID int64) (map[int64]int64, error)
+	// CreateAttachment records a; its ID must be new (a second record with
+	// it fails, though not with ErrConflict) and its owner an account.
 	CreateAttachment(ctx context.Context, a *Attachment) error
-	// Attachment fails with ErrNotFound for an unknown id.
+	// Attachment fails with ErrNotFound for an unknown id (IDs are exact).
 	Attachment(ctx context.Context, id string) (*Attachment, error)
 }

@@ -46,17 +46,35 @@ func EnvelopeAccount(id string) string { return "envelope:" + id }
 // EnvelopeStore keeps red envelopes.
 type EnvelopeStore interface {
 	// CreateEnvelope posts fund (the sender's wallet to the envelope) and
-	// stores e with its shares, at once. A replay of fund's key changes
-	// nothing, reports replayed and sets e.ID to the envelope it made.
+	// stores e (its ID chosen by the caller) with its shares, numbered from
+	// 1 in the order given, at once. A replay of fund's key changes nothing,
+	// reports replayed and sets e.ID to the envelope it made. It fails with
+	// ErrInvalid for an invalid fund or an amount of more than MoneyScale
+	// decimals, ErrInsufficientFunds when the wallet cannot pay, and
+	// ErrConflict when fund's key was used for other money or without an
+	// envelope. It fails too (no sentinel) for an ID in use or a recipient
+	// that is not an account. A failure stores nothing and moves no money.
 	CreateEnvelope(ctx context.Context, e *Envelope, shares []decimal.Decimal, fund *Movement) (replayed bool, err error)
-	// GrabEnvelope gives accountID the next share and moves its money to
-	// the account's wallet. It fails with ErrForbidden for an account that
-	// is not a recipient, ErrConflict for one that grabbed already, and
-	// ErrExhausted when no share is left or the envelope expired.
+	// GrabEnvelope gives accountID the lowest-numbered share left and moves
+	// its money to the account's wallet (ledger key
+	// "envelope:<id>:share:<n>"). It fails with ErrNotFound for an unknown
+	// envelope, then, checked in this order, with ErrForbidden for an account
+	// that is not a recipient (the sender included), ErrConflict for one that
+	// grabbed already, and ErrExhausted when the envelope expired (at is at
+	// or after ExpiresAt, or it was refunded) or no share is left. Grabs at
+	// once never give a share twice nor an account two shares. Under
+	// PostgreSQL, an account's concurrent extra grabs may answer ErrExhausted
+	// instead of ErrConflict and make others' grabs answer ErrExhausted while
+	// a share is left (known divergence from SQLite; see storetest).
 	GrabEnvelope(ctx context.Context, id string, accountID int64, at time.Time) (*Grab, error)
-	// Envelope returns an envelope and all its shares.
+	// Envelope returns an envelope, its recipients ordered by account ID,
+	// and all its shares ordered by N (AccountID 0 and At zero while not
+	// grabbed). It fails with ErrNotFound for an unknown id.
 	Envelope(ctx context.Context, id string) (*Envelope, []Grab, error)
-	// ExpireEnvelopes refunds, once each, what is left of the envelopes
-	// expired at now, and returns their IDs.
+	// ExpireEnvelopes refunds, once each even when runs overlap or race
+	// grabs, what is left of the envelopes with ExpiresAt at or before now
+	// to their senders (ledger key "envelope:<id>:refund"), sets RefundedAt
+	// to now and Refunded, and returns their IDs by ExpiresAt. Envelopes
+	// grabbed empty are included, refunded 0 with no movement.
 	ExpireEnvelopes(ctx context.Context, now time.Time) ([]string, error)
 }

@@ -84,50 +84,93 @@ type Shift struct {
 	In, Out   time.Time
 }
 
-// OrgStore keeps organizations and their requests.
+// OrgStore keeps organizations and their requests. Membership and role
+// checks (who may decide, who may clock in) are the caller's: the store
+// keeps the rules below only.
 type OrgStore interface {
-	// CreateOrg stores o and makes admin its first member, an admin.
+	// CreateOrg stores o, setting its ID (and CreatedAt when zero), and makes
+	// admin its first member: an admin with no leave allowance and no call
+	// cap. It fails, storing nothing, when admin is not an account.
 	CreateOrg(ctx context.Context, o *Org, admin int64) error
 	// Org fails with ErrNotFound for an unknown id.
 	Org(ctx context.Context, id int64) (*Org, error)
-	// SetMember adds an account to an organization or changes its role and allowance.
+	// SetMember adds an account to an organization or changes its role,
+	// allowance and call cap. It fails with ErrInvalid for a call cap of more
+	// than MoneyScale decimals, and fails (no sentinel) for a role that is
+	// not RoleAdmin, RoleManager or RoleEmployee, or an unknown organization
+	// or account. It keeps no rule about admins: the last one may be demoted.
 	SetMember(ctx context.Context, m Member) error
-	// Member fails with ErrNotFound for an account that is not a member.
+	// Member fails with ErrNotFound for an account that is not a member
+	// (or an unknown organization).
 	Member(ctx context.Context, orgID, accountID int64) (*Member, error)
+	// Members lists an organization's members ordered by account ID; none
+	// for an unknown organization.
 	Members(ctx context.Context, orgID int64) ([]Member, error)
 	// CompanyPayer finds an organization that pays accountID's calls: the
-	// first membership with a call cap. ok is false when there is none.
+	// membership with a call cap above zero of the lowest organization ID.
+	// ok is false when there is none.
 	CompanyPayer(ctx context.Context, accountID int64) (m Member, ok bool, err error)
 	// CompanySpent is what the organization has paid for accountID's calls
-	// since since, plus what its calls in progress hold.
+	// since since (the Price of its CDRs with PaidBy OrgAccount(orgID) and
+	// EndAt at or after since), plus what its calls in progress hold (the
+	// ReservedMoney of its unsettled sessions with that Payer, whenever they
+	// started).
 	CompanySpent(ctx context.Context, orgID, accountID int64, since time.Time) (decimal.Decimal, error)
 
+	// CreateLeave stores l as pending, whatever its Status, and sets its ID
+	// (and CreatedAt when zero). Days must be above zero. From and To are
+	// dates: pass midnight UTC (PostgreSQL keeps the date only, SQLite the
+	// instant given).
 	CreateLeave(ctx context.Context, l *LeaveRequest) error
 	// Leave fails with ErrNotFound for an unknown id.
 	Leave(ctx context.Context, id int64) (*LeaveRequest, error)
-	// DecideLeave approves or rejects a pending request. Approval fails with
-	// ErrInsufficientFunds when it would take the member past their annual
-	// allowance, and any decision with ErrConflict when it is not pending.
+	// DecideLeave approves or rejects a pending request, records by and at,
+	// and returns the request as stored. It fails with ErrNotFound for an
+	// unknown id and with ErrConflict when the request is not pending (also
+	// when several decide it at once: one wins). Approval fails with
+	// ErrInsufficientFunds, leaving the request pending, when the member's
+	// approved days in this organization of the year From is in (see
+	// LeaveTaken) plus Days would exceed their LeaveDays, as it is now; two
+	// approvals at once never both fit the same days. Rejection always
+	// succeeds on a pending request.
 	DecideLeave(ctx context.Context, id int64, approve bool, by int64, at time.Time) (*LeaveRequest, error)
-	// LeaveTaken counts a member's approved days starting in a year.
+	// LeaveTaken counts a member's approved days, in one organization, of
+	// the requests whose From is in year (UTC): a request across New Year
+	// counts in full in the year it starts. Pending and rejected requests
+	// do not count.
 	LeaveTaken(ctx context.Context, orgID, accountID int64, year int) (int, error)
 
+	// CreateExpense stores e as pending, whatever its Status, and sets its ID
+	// (and CreatedAt when zero). It fails with ErrInvalid for an amount of
+	// more than MoneyScale decimals, and fails for an amount not above zero.
 	CreateExpense(ctx context.Context, e *Expense) error
 	// Expense fails with ErrNotFound for an unknown id.
 	Expense(ctx context.Context, id int64) (*Expense, error)
-	// DecideExpense approves or rejects a pending claim (ErrConflict otherwise).
+	// DecideExpense approves or rejects a pending claim, records by and at,
+	// and returns the claim as stored: ErrNotFound for an unknown id,
+	// ErrConflict when it is not pending.
 	DecideExpense(ctx context.Context, id int64, approve bool, by int64, at time.Time) (*Expense, error)
 	// ReimburseExpense posts pay (the organization to the employee) and marks
-	// an approved claim reimbursed, at once; ErrConflict when it is not approved.
+	// an approved claim reimbursed, at once, keeping its decision; it returns
+	// the claim as stored. It fails with ErrNotFound for an unknown id,
+	// ErrInvalid for an invalid pay, ErrConflict when the claim is not
+	// approved (so a claim is paid once, even when many pay it at once, with
+	// any keys) or pay's key was used for other money, and
+	// ErrInsufficientFunds when the organization's wallet cannot pay. A
+	// failure changes nothing: the claim stays approved.
 	ReimburseExpense(ctx context.Context, id int64, pay *Movement) (*Expense, error)
 	// Expenses lists an organization's claims (of one account when accountID
-	// is not 0), newest first, below before.
+	// is not 0), newest first by ID (not CreatedAt), with IDs below before
+	// (0: from the newest), at most limit.
 	Expenses(ctx context.Context, orgID, accountID, before int64, limit int) ([]Expense, error)
 
-	// ClockIn opens the day's shift; ErrConflict if it is open or done.
+	// ClockIn opens the shift of the UTC date of at; ErrConflict if that
+	// day's shift is open or done (one shift a member a day).
 	ClockIn(ctx context.Context, orgID, accountID int64, at time.Time) error
-	// ClockOut closes it; ErrConflict if there is none open.
+	// ClockOut closes the open shift of the UTC date of at; ErrConflict if
+	// there is none open that day.
 	ClockOut(ctx context.Context, orgID, accountID int64, at time.Time) error
-	// Attendance lists an organization's shifts of a day.
+	// Attendance lists an organization's shifts of a day (YYYY-MM-DD, UTC),
+	// ordered by account ID; Out is zero while a shift is open.
 	Attendance(ctx context.Context, orgID int64, day string) ([]Shift, error)
 }

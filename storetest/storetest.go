@@ -35,6 +35,9 @@ func Run(t *testing.T, open func(t *testing.T) dialtone.Store) {
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
 	t.Run("SessionsConcurrent", func(t *testing.T) { testSessionsConcurrent(t, open(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open(t)) })
+	runOrgs(t, open)
+	runChat(t, open)
+	runEnvelopes(t, open)
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Errorf("Ping() = %v", err)
