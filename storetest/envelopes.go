@@ -30,7 +30,16 @@ func runEnvelopes(t *testing.T, open func(t *testing.T) dialtone.Store) {
 
 // envelopeFund is the movement that pays for envelope id from sender's wallet.
 func envelopeFund(key string, sender int64, id string, total decimal.Decimal) *dialtone.Movement {
-	return dialtone.Transfer(key, "envelope", "USD", "red envelope", dialtone.WalletAccount(sender), dialtone.EnvelopeAccount(id), total)
+	return usd(key, "envelope", "red envelope", dialtone.WalletAccount(sender), dialtone.EnvelopeAccount(id), total)
+}
+
+// usd is a two-posting movement in USD, built as given (unchecked, so that
+// tests can hand the store invalid ones too).
+func usd(key, kind, memo, from, to string, amount decimal.Decimal) *dialtone.Movement {
+	return &dialtone.Movement{Key: key, Kind: kind, Currency: "USD", Memo: memo, Postings: []dialtone.Posting{
+		{Account: from, Amount: amount.Neg()},
+		{Account: to, Amount: amount},
+	}}
 }
 
 // newEnvelope creates and funds an envelope of the given shares, created at

@@ -64,7 +64,7 @@ func setMember(t testing.TB, st dialtone.Store, m dialtone.Member) {
 func fundOrg(t testing.TB, st dialtone.Store, orgID int64, amount string) {
 	t.Helper()
 	key := fmt.Sprintf("test-fund-org:%d:%d", orgID, time.Now().UnixNano())
-	if _, err := st.Post(context.Background(), dialtone.Transfer(key, "org-topup", "USD", "test", dialtone.FundingAccount("USD"), dialtone.OrgAccount(orgID), D(amount))); err != nil {
+	if _, err := st.Post(context.Background(), usd(key, "org-topup", "test", dialtone.FundingAccount("USD"), dialtone.OrgAccount(orgID), D(amount))); err != nil {
 		t.Fatalf("fund org %d with %s: %v", orgID, amount, err)
 	}
 }
@@ -407,7 +407,7 @@ func createExpense(t testing.TB, st dialtone.Store, orgID, accountID int64, amou
 }
 
 func reimbursement(e *dialtone.Expense, key string) *dialtone.Movement {
-	return dialtone.Transfer(key, "reimbursement", "USD", "expense", dialtone.OrgAccount(e.OrgID), dialtone.WalletAccount(e.AccountID), e.Amount)
+	return usd(key, "reimbursement", "expense", dialtone.OrgAccount(e.OrgID), dialtone.WalletAccount(e.AccountID), e.Amount)
 }
 
 func sameExpense(a, b *dialtone.Expense) bool {
