@@ -2,32 +2,9 @@ package trunks
 
 import (
 	"fmt"
-	"net"
 	"slices"
 	"strings"
 )
-
-// Trunk is a carrier's SIP entry point.
-type Trunk struct {
-	Name      string
-	Address   string // host:port
-	Transport string // udp or tcp
-	Codecs    []string
-}
-
-// Validate reports the first problem, naming the field.
-func (t Trunk) Validate() error {
-	if t.Name == "" {
-		return fmt.Errorf("trunk: name is empty")
-	}
-	if _, _, err := net.SplitHostPort(t.Address); err != nil {
-		return fmt.Errorf("trunk %s: address %q is not host:port", t.Name, t.Address)
-	}
-	if t.Transport != "udp" && t.Transport != "tcp" {
-		return fmt.Errorf("trunk %s: transport %q is not udp or tcp", t.Name, t.Transport)
-	}
-	return nil
-}
 
 // Route sends numbers starting with Prefix (E.164 digits without '+') and
 // of one of Types (any when empty) to Trunks, tried in order.

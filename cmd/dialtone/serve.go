@@ -22,7 +22,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/shopspring/decimal"
 	"github.com/spf13/cobra"
 
 	"github.com/dialtone/dialtone"
@@ -32,6 +31,8 @@ import (
 	"github.com/dialtone/dialtone/switch/b2bua"
 	"github.com/dialtone/dialtone/switch/digest"
 	"github.com/dialtone/dialtone/switch/edge"
+	"github.com/dialtone/dialtone/trunks"
+	"github.com/dialtone/dialtone/trunks/health"
 	"github.com/dialtone/dialtone/web"
 )
 
@@ -251,9 +252,7 @@ type theSwitch struct {
 	edge      *edge.Edge
 	calls     *b2bua.Server
 	listeners []edge.Listener
-	router    *router
-	health    *health
-	regs      *registrations
+	carriers  *carriers
 	media     *mediaFactory
 	load      func() (*Config, error)
 	log       *slog.Logger
@@ -270,20 +269,16 @@ func (s *theSwitch) reload() error {
 	if err != nil {
 		return err
 	}
-	cs, err := buildCarriers(cfg.Trunks, cfg.Routes, s.router.cur.Load(), time.Now)
+	n, err := s.carriers.reload(cfg)
 	if err != nil {
 		return err
 	}
-	s.router.cur.Store(cs)
-	s.health.Restart(cs)
-	s.regs.Restart(cs)
-	s.log.Info("trunks and routes reloaded", "trunks", len(cs.order))
+	s.log.Info("trunks and routes reloaded", "trunks", n)
 	return nil
 }
 
 func (s *theSwitch) Close() {
-	s.health.Stop()
-	s.regs.Stop()
+	s.carriers.stop()
 	s.calls.Close()
 	s.edge.Close()
 	s.ua.Close()
@@ -334,13 +329,11 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		closeAll()
 		return nil, fmt.Errorf("sip client: %w", err)
 	}
-	cs, err := buildCarriers(cfg.Trunks, cfg.Routes, nil, time.Now)
+	carriers, err := newCarriers(cfg, client, ports["udp"], log)
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	router := &router{srv: newSRVResolver(cfg.SIP.DNSServer)}
-	router.cur.Store(cs)
 	media, err := newMediaFactory(cfg.Media, reg, log)
 	if err != nil {
 		closeAll()
@@ -353,34 +346,14 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		closeAll()
 		return nil, err
 	}
-	buyPlan := func(trunk string) string {
-		if c := router.cur.Load().byName[trunk]; c != nil {
-			return c.cfg.BuyPlan
-		}
-		return ""
-	}
-	ctl, err := newCredit(cfg, st, buyPlan, log)
+	ctl, err := newCredit(cfg, st, carriers.buyPlan, log)
 	if err != nil {
 		closeAll()
 		return nil, err
 	}
-	router.cost = func(ctx context.Context, plan, e164, numberType string) (decimal.Decimal, bool) {
-		deck, err := ctl.Deck(ctx, plan)
-		if err != nil {
-			return decimal.Zero, false
-		}
-		r, ok := deck.Find(e164, numberType, time.Now())
-		if !ok {
-			return decimal.Zero, false
-		}
-		return r.PerMinute, true
-	}
-	reg.MustRegister(newCarrierCollector(router))
-	hc := &health{client: client, log: log, endpoints: router.endpoints}
-	hc.Restart(cs)
-	regs := &registrations{client: client, endpoints: router.endpoints, host: cfg.SIP.Advertise, port: ports["udp"], log: log}
-	regs.Restart(cs)
-	router.registered = regs.State
+	carriers.ctl = ctl
+	reg.MustRegister(health.NewCollector(carriers.router.Carriers))
+	carriers.start()
 	// Calls this node left open (a crash, a kill) are settled before new ones start.
 	if n, err := ctl.Recover(ctx); err != nil {
 		log.Error("open calls not all settled; retried at the next start", "settled", n, "error", err)
@@ -393,14 +366,14 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		UserAgent:   cfg.SIP.UserAgent,
 		RingTimeout: cfg.SIP.RingTimeout,
 		CreditLead:  cfg.Billing.CreditLead,
-	}, client, router, media, st, credit{ctl}, b2bua.NewMetrics(reg), log)
+	}, client, carriers, media, st, credit{ctl}, b2bua.NewMetrics(reg), log)
 	registrar := edge.NewRegistrar()
 	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: cfg.SIP.WSAuthAlgs},
 		srv, auth, edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL), calls, registrar, log)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
 	}, func() float64 { return float64(registrar.Count()) }))
-	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, router: router, health: hc, regs: regs, media: media, load: load, log: log}, nil
+	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, carriers: carriers, media: media, load: load, log: log}, nil
 }
 
 // bindSIP opens the SIP sockets before anything is served, so that the
@@ -505,7 +478,7 @@ func adminMux(cfg *Config, st dialtone.Store, reg *prometheus.Registry, sw *theS
 	// Operators: carriers' state, and a reload of trunks and routes.
 	mux.HandleFunc("GET /admin/trunks", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(sw.router.status())
+		_ = json.NewEncoder(w).Encode(sw.carriers.status())
 	})
 	mux.HandleFunc("POST /admin/reload", func(w http.ResponseWriter, _ *http.Request) {
 		if err := sw.reload(); err != nil {
@@ -538,7 +511,7 @@ func dialerPage(cfg *Config, ls []edge.Listener) http.Handler {
 // carrierTLS is the client side of TLS to carriers: their certificates are
 // verified against the system's CAs and those each trunk's tls_ca adds.
 // A change of tls_ca takes a restart.
-func carrierTLS(ts []TrunkConfig) (*tls.Config, error) {
+func carrierTLS(ts []trunks.TrunkConfig) (*tls.Config, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil {
 		pool = x509.NewCertPool()

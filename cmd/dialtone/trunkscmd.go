@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/dialtone/dialtone/trunks"
 )
 
 // adminURL is where a running switch's admin listener answers.
@@ -39,7 +41,7 @@ func newTrunksCmd(load func() (*Config, error)) *cobra.Command {
 				return fmt.Errorf("is the switch running? %w", err)
 			}
 			defer res.Body.Close()
-			var ts []trunkStatus
+			var ts []trunks.Status
 			if err := json.NewDecoder(res.Body).Decode(&ts); err != nil {
 				return fmt.Errorf("trunks status: %w", err)
 			}
