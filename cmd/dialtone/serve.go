@@ -364,7 +364,8 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		}
 		return ""
 	}
-	ctl, err := newCredit(cfg, st, buyPlan, log)
+	clock := b2bua.SystemClock() // one clock for the calls and their billing
+	ctl, err := newCredit(cfg, st, buyPlan, clock.Now, log)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -398,6 +399,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		UserAgent:   cfg.SIP.UserAgent,
 		RingTimeout: cfg.SIP.RingTimeout.D(),
 		CreditLead:  cfg.Billing.CreditLead.D(),
+		Clock:       clock,
 	}, client, router, media, st, credit{ctl}, b2bua.NewMetrics(reg), log)
 	registrar := edge.NewRegistrar()
 	var wsAlgs []digest.Algorithm

@@ -24,7 +24,7 @@ type credit struct {
 	c *billing.Controller
 }
 
-func newCredit(cfg *Config, st dialtone.Store, buy func(trunk string) string, log *slog.Logger) (*billing.Controller, error) {
+func newCredit(cfg *Config, st dialtone.Store, buy func(trunk string) string, now func() time.Time, log *slog.Logger) (*billing.Controller, error) {
 	node := cfg.Billing.Node
 	if node == "" {
 		node, _ = os.Hostname()
@@ -34,7 +34,7 @@ func newCredit(cfg *Config, st dialtone.Store, buy func(trunk string) string, lo
 		Node: node, Interval: b.Interval.D(), DefaultPlan: b.DefaultPlan, BuyPlan: buy,
 		Rounding: billing.Rounding{Places: b.Rounding.Places, Mode: billing.RoundingMode(b.Rounding.Mode)},
 		RatesTTL: b.RatesCacheTTL.D(), MaxDuration: b.MaxCallDuration.D(),
-	}, st, func() time.Time { return time.Now().UTC() }, log)
+	}, st, now, log)
 }
 
 func (a credit) Authorize(ctx context.Context, req b2bua.CreditRequest) (b2bua.CreditCall, error) {
