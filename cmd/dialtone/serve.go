@@ -346,7 +346,8 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		closeAll()
 		return nil, err
 	}
-	ctl, err := newCredit(cfg, st, carriers.buyPlan, log)
+	clock := b2bua.SystemClock() // one clock for the calls and their billing
+	ctl, err := newCredit(cfg, st, carriers.buyPlan, clock.Now, log)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -366,6 +367,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		UserAgent:   cfg.SIP.UserAgent,
 		RingTimeout: cfg.SIP.RingTimeout,
 		CreditLead:  cfg.Billing.CreditLead,
+		Clock:       clock,
 	}, client, carriers, media, st, credit{ctl}, b2bua.NewMetrics(reg), log)
 	registrar := edge.NewRegistrar()
 	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: cfg.SIP.WSAuthAlgs},

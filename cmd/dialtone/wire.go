@@ -22,8 +22,8 @@ type credit struct {
 	c *billing.Controller
 }
 
-func newCredit(cfg *Config, st dialtone.Store, buy func(trunk string) string, log *slog.Logger) (*billing.Controller, error) {
-	return billing.NewController(cfg.Billing.Config(buy), st, func() time.Time { return time.Now().UTC() }, log)
+func newCredit(cfg *Config, st dialtone.Store, buy func(trunk string) string, now func() time.Time, log *slog.Logger) (*billing.Controller, error) {
+	return billing.NewController(cfg.Billing.Config(buy), st, now, log)
 }
 
 func (a credit) Authorize(ctx context.Context, req b2bua.CreditRequest) (b2bua.CreditCall, error) {

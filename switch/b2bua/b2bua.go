@@ -8,11 +8,21 @@
 // SQL, RTP or number plans: the Router, Media and CDRWriter it needs are
 // declared here and built elsewhere.
 //
+// A call's life is an explicit state (state.go): routing, authorizing,
+// media, dialing, early, connected, ending, ended, moved only by named
+// transitions checked against the state they start from, under the call's
+// one lock. A transition asked for in the wrong state (the app hung up as
+// the carrier answered, the switch stopped mid-dial) changes nothing and
+// is returned and logged, so exactly one party ends each call.
+//
 // Concurrency: sipgo hands each SIP message to its own goroutine. A call's
 // setup runs in the goroutine of its INVITE; BYE and timeouts may arrive on
-// any goroutine and meet in call.hangup, which runs once. Calls are found by
-// Call-ID in a map guarded by Server.mu; no I/O is done under that lock.
-// Every goroutine the Server starts is tracked and waited for by Close.
+// any goroutine and race for the transition to ending, which only one
+// wins. Calls are found by Call-ID in a map guarded by Server.mu; no I/O is
+// done under that lock. Every goroutine and timer the Server starts is
+// counted and waited for by HangupAll and Close. Timers run on a Clock
+// (Config.Clock), and the legs are behind small interfaces (legs.go), so
+// the state machine is unit-tested with fake legs and a fake clock.
 //
 // Topology hiding: the carrier INVITE is built from scratch (new Call-ID,
 // tags, Via, Contact, our User-Agent, our SDP); nothing of the app's
@@ -154,23 +164,24 @@ type Config struct {
 	RingTimeout time.Duration
 	// CreditLead is how long before its credit runs out a call asks for more.
 	CreditLead time.Duration
+	// Clock sets the call's timers (nil: SystemClock).
+	Clock Clock
 }
 
 // Server is the call controller.
 type Server struct {
 	cfg     Config
-	client  *sipgo.Client
-	ua      sipgo.DialogUA
+	legs    legs
 	router  Router
 	media   Media
 	cdrs    CDRWriter
 	credit  Credit
 	metrics *Metrics
 	log     *slog.Logger
-	now     func() time.Time
+	clock   Clock
 
 	draining atomic.Bool
-	wg       sync.WaitGroup // call setups and hangups in flight
+	tasks    tasks // goroutines and timers in flight: Close waits for them
 
 	mu    sync.Mutex
 	calls map[string]*call // by the Call-ID of either leg
@@ -181,20 +192,27 @@ type Server struct {
 // New returns a call controller sending its requests through client.
 // A nil credit bills nothing.
 func New(cfg Config, client *sipgo.Client, router Router, media Media, cdrs CDRWriter, credit Credit, m *Metrics, log *slog.Logger) *Server {
+	return newServer(cfg, sipgoLegs{ua: sipgo.DialogUA{Client: client, ContactHDR: contact(cfg, "udp")}}, router, media, cdrs, credit, m, log)
+}
+
+// newServer is New with the legs made by l: the unit tests' fakes.
+func newServer(cfg Config, l legs, router Router, media Media, cdrs CDRWriter, credit Credit, m *Metrics, log *slog.Logger) *Server {
 	if cfg.CreditLead <= 0 {
 		cfg.CreditLead = 5 * time.Second
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock()
+	}
 	return &Server{
 		cfg:     cfg,
-		client:  client,
-		ua:      sipgo.DialogUA{Client: client, ContactHDR: contact(cfg, "udp")},
+		legs:    l,
 		router:  router,
 		media:   media,
 		cdrs:    cdrs,
 		credit:  credit,
 		metrics: m,
 		log:     log,
-		now:     func() time.Time { return time.Now().UTC() },
+		clock:   cfg.Clock,
 		calls:   map[string]*call{},
 		live:    map[*call]struct{}{},
 	}
@@ -227,9 +245,16 @@ func (s *Server) HandleInvite(acct *dialtone.Account, req *sip.Request, tx sip.S
 		s.handleReinvite(req, tx)
 		return
 	}
-	s.wg.Add(1)
-	defer s.wg.Done()
+	s.tasks.add()
+	defer s.tasks.done()
+	if c := s.accept(acct, req, tx); c != nil {
+		c.run()
+	}
+}
 
+// accept reads the app's INVITE into a new call, tracked by its Call-ID,
+// or answers it and returns nil.
+func (s *Server) accept(acct *dialtone.Account, req *sip.Request, tx sip.ServerTransaction) *call {
 	callID := req.CallID().Value() // the edge checked it is there
 	s.mu.Lock()
 	_, taken := s.calls[callID]
@@ -240,9 +265,9 @@ func (s *Server) HandleInvite(acct *dialtone.Account, req *sip.Request, tx sip.S
 	if taken {
 		// A second dialog on a Call-ID in use: a loop or a forgery.
 		respond(tx, req, 482, "Loop Detected")
-		return
+		return nil
 	}
-	dlg, err := s.ua.ReadInvite(req, tx)
+	app, err := s.legs.Accept(req, tx)
 	if err != nil {
 		s.mu.Lock()
 		delete(s.calls, callID)
@@ -250,115 +275,24 @@ func (s *Server) HandleInvite(acct *dialtone.Account, req *sip.Request, tx sip.S
 		if errors.Is(err, sip.ErrTransactionCanceled) || errors.Is(tx.Err(), sip.ErrTransactionCanceled) {
 			// Cancelled before we read it: still one CDR per attempt.
 			s.recordUnread(acct, req, outcome{dialtone.Cancelled, 487, "Request Terminated"})
-			return
+			return nil
 		}
 		s.log.Info("invite refused", "error", err)
 		respond(tx, req, 400, "Bad Request")
-		return
+		return nil
 	}
-	c := s.newCall(acct, req, dlg, tx)
-	if s.draining.Load() {
-		c.fail(outcome{dialtone.Failed, 503, "Service Unavailable: shutting down"}, nil)
+	return s.newCall(acct, req, app)
+}
+
+// run sets the call up, unless the switch is draining. It returns when
+// the call is connected or has ended.
+func (c *call) run() {
+	if c.s.draining.Load() {
+		_ = c.refuse(outcome{dialtone.Failed, 503, "Service Unavailable: shutting down"}, nil, dialtone.PartyNone)
 		return
 	}
 	if err := c.setup(); err != nil {
-		c.log.Debug("call setup ended", "error", err)
-	}
-}
-
-// HandleAck confirms the app leg's 2xx.
-func (s *Server) HandleAck(req *sip.Request, tx sip.ServerTransaction) {
-	c := s.lookup(req)
-	if c == nil {
-		return
-	}
-	if err := c.app.ReadAck(req, tx); err != nil {
-		c.log.Debug("ack not matched", "error", err)
-	}
-}
-
-// HandleBye ends the call on the other leg of whoever sent BYE.
-func (s *Server) HandleBye(req *sip.Request, tx sip.ServerTransaction) {
-	c := s.lookup(req)
-	if c == nil {
-		respond(tx, req, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	s.wg.Add(1)
-	defer s.wg.Done()
-	c.mu.Lock()
-	fromCarrier := req.CallID().Value() == c.carrierCallID
-	carrier, answered := c.carrier, c.answered
-	c.mu.Unlock()
-	if fromCarrier {
-		if carrier == nil {
-			respond(tx, req, 481, "Call/Transaction Does Not Exist")
-			return
-		}
-		if err := carrier.ReadBye(req, tx); err != nil {
-			respond(tx, req, 481, "Call/Transaction Does Not Exist")
-			return
-		}
-		c.hangup(dialtone.PartyCallee)
-		return
-	}
-	if !answered {
-		// BYE before the answer: end the attempt like a CANCEL would.
-		respond(tx, req, 200, "OK")
-		c.cancel(errAppBye)
-		return
-	}
-	if err := c.app.ReadBye(req, tx); err != nil {
-		respond(tx, req, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	c.hangup(dialtone.PartyCaller)
-}
-
-// handleReinvite answers a re-INVITE inside a known call with the SDP we
-// already gave, keeping the call up (session refresh or codec re-offer).
-func (s *Server) handleReinvite(req *sip.Request, tx sip.ServerTransaction) {
-	c := s.lookup(req)
-	var bridge Bridge
-	var carrierOffer []byte
-	var carrierCallID, trunkTransport string
-	if c != nil {
-		c.mu.Lock()
-		bridge, carrierOffer, carrierCallID, trunkTransport = c.bridge, c.carrierOffer, c.carrierCallID, c.trunkTransport
-		c.mu.Unlock()
-	}
-	if bridge == nil {
-		respond(tx, req, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	if req.CallID().Value() == carrierCallID {
-		// A carrier's session refresh (RFC 4028) or re-offer: keep the call
-		// and answer with what we offered it.
-		res := sip.NewSDPResponseFromRequest(req, carrierOffer)
-		h := contact(s.cfg, trunkTransport)
-		res.AppendHeader(&h)
-		if err := tx.Respond(res); err != nil {
-			c.log.Debug("carrier re-invite response failed", "error", err)
-		}
-		return
-	}
-	if len(req.Body()) > 0 {
-		// The app moved (a new network) or put the call on hold.
-		if err := bridge.UpdateApp(req.Body()); err != nil {
-			respond(tx, req, 488, "Not Acceptable Here")
-			return
-		}
-	}
-	answer, err := bridge.AppAnswer()
-	if err != nil {
-		respond(tx, req, 488, "Not Acceptable Here")
-		return
-	}
-	res := sip.NewSDPResponseFromRequest(req, answer)
-	h := contact(s.cfg, transportOf(req))
-	res.AppendHeader(&h)
-	if err := tx.Respond(res); err != nil {
-		c.log.Debug("re-invite response failed", "error", err)
+		c.log.Debug("call setup ended", "error", err, "state", c.current().String())
 	}
 }
 
@@ -397,9 +331,8 @@ func (s *Server) retrack(c *call, previous, next string) {
 }
 
 func (s *Server) untrack(c *call) {
-	c.mu.Lock()
-	carrierCallID := c.carrierCallID
-	c.mu.Unlock()
+	var carrierCallID string
+	c.do(func() { carrierCallID = c.carrierCallID })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.calls, c.cdr.AppCallID)
@@ -441,7 +374,11 @@ func (s *Server) Drain(ctx context.Context) int {
 }
 
 // HangupAll ends every call with BYE on both legs (503 to the app before
-// answer) and waits, at most 15 s, for their CDRs to be written.
+// answer) and waits for them to end and for every goroutine and timer of
+// the Server to return. Nothing it waits for is unbounded: a call's setup
+// is cancelled, and its BYEs and CDR write are bounded by timeouts on the
+// clock (a carrier that sent nothing at all is waited for until its
+// INVITE transaction times out, RFC 3261 section 9.1).
 func (s *Server) HangupAll() {
 	s.draining.Store(true)
 	s.mu.Lock()
@@ -450,18 +387,10 @@ func (s *Server) HangupAll() {
 		calls = append(calls, c)
 	}
 	s.mu.Unlock()
-	var wg sync.WaitGroup
 	for _, c := range calls {
-		wg.Add(1)
-		go func() { defer wg.Done(); c.abort() }()
+		s.goTask(c.abort)
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		s.log.Warn("hangup: calls still ending after 15s", "active", s.ActiveCalls())
-	}
+	s.tasks.wait()
 }
 
 // Close ends all calls and waits for every goroutine the Server started.
@@ -472,7 +401,7 @@ func (s *Server) Close() error {
 
 // recordUnread writes the CDR of an attempt that ended before it became a call.
 func (s *Server) recordUnread(acct *dialtone.Account, req *sip.Request, o outcome) {
-	now := s.now()
+	now := s.clock.Now()
 	cdr := dialtone.CDR{
 		ID: uuid.NewString(), AppCallID: req.CallID().Value(), AccountID: acct.ID, Account: acct.Username,
 		DialedRaw: req.Recipient.User, SetupAt: now, EndAt: now,
@@ -482,42 +411,12 @@ func (s *Server) recordUnread(acct *dialtone.Account, req *sip.Request, o outcom
 		cdr.Caller = from.Address.User
 	}
 	s.metrics.attempts.Inc()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := s.withTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := s.cdrs.InsertCDR(ctx, &cdr); err != nil {
 		s.log.Error("cdr not written", "error", err, "cdr_id", cdr.ID)
 	}
 	s.metrics.observe(&cdr)
-}
-
-func (s *Server) newCall(acct *dialtone.Account, req *sip.Request, dlg *sipgo.DialogServerSession, tx sip.ServerTransaction) *call {
-	id := uuid.NewString()
-	appCallID := req.CallID().Value()
-	caller := ""
-	if from := req.From(); from != nil {
-		caller = from.Address.User
-	}
-	c := &call{
-		s:    s,
-		acct: acct,
-		req:  req,
-		app:  dlg,
-		tx:   tx,
-		cdr: dialtone.CDR{
-			ID:        id,
-			AppCallID: appCallID,
-			AccountID: acct.ID,
-			Account:   acct.Username,
-			Caller:    caller,
-			DialedRaw: req.Recipient.User,
-			SetupAt:   s.now(),
-		},
-		log: s.log.With("call_id", id, "account", acct.Username),
-	}
-	c.ctx, c.cancel = context.WithCancelCause(context.Background())
-	s.track(c, appCallID)
-	s.metrics.attempts.Inc()
-	return c
 }
 
 func respond(tx sip.ServerTransaction, req *sip.Request, code int, reason string) {
