@@ -18,16 +18,17 @@ func TestDependencyArrows(t *testing.T) {
 	}
 	// Each group may not depend on any package of the groups listed for it.
 	forbidden := map[string][]string{
-		"switch/b2bua":  {"media/", "trunks", "billing", "sqlite", "postgres", "companion", "switch/edge"},
-		"switch/edge":   {"media/", "trunks", "billing", "sqlite", "postgres", "companion", "switch/b2bua"},
+		"switch/b2bua":  {"media/", "trunks", "billing", "sqlite", "postgres", "companion", "switch/edge", "sqlstore"},
+		"switch/edge":   {"media/", "trunks", "billing", "sqlite", "postgres", "companion", "switch/b2bua", "sqlstore"},
 		"switch/digest": {"switch/", "media/", "trunks", "billing", "sqlite", "postgres"},
-		"media/":        {"switch/", "trunks", "billing", "sqlite", "postgres", "companion"},
-		"trunks":        {"switch/", "media/", "billing", "sqlite", "postgres", "companion"},
-		"billing":       {"switch/", "media/", "trunks", "sqlite", "postgres", "companion"},
+		"media/":        {"switch/", "trunks", "billing", "sqlite", "postgres", "companion", "sqlstore"},
+		"trunks":        {"switch/", "media/", "billing", "sqlite", "postgres", "companion", "sqlstore"},
+		"billing":       {"switch/", "media/", "trunks", "sqlite", "postgres", "companion", "sqlstore"},
+		"sqlstore":      {"switch/", "media/", "trunks", "billing", "sqlite", "postgres", "companion"},
 		"sqlite":        {"switch/", "media/", "trunks", "billing", "postgres"},
 		"postgres":      {"switch/", "media/", "trunks", "billing", "sqlite"},
-		"companion":     {"switch/", "media/", "trunks", "billing", "sqlite", "postgres"},
-		"web":           {"switch/", "media/", "trunks", "billing", "sqlite", "postgres", "companion"},
+		"companion":     {"switch/", "media/", "trunks", "billing", "sqlite", "postgres", "sqlstore"},
+		"web":           {"switch/", "media/", "trunks", "billing", "sqlite", "postgres", "companion", "sqlstore"},
 	}
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	checked := 0

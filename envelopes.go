@@ -3,6 +3,7 @@ package dialtone
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -59,4 +60,40 @@ type EnvelopeStore interface {
 	// ExpireEnvelopes refunds, once each, what is left of the envelopes
 	// expired at now, and returns their IDs.
 	ExpireEnvelopes(ctx context.Context, now time.Time) ([]string, error)
+}
+
+// GrabState is what a store reads about an envelope and an account before
+// a grab.
+type GrabState struct {
+	Recipient bool      // the account may grab
+	Grabbed   bool      // the account has grabbed already
+	Refunded  bool      // the envelope was refunded
+	ExpiresAt time.Time // the envelope's expiry
+}
+
+// CheckGrab says whether the account may grab a share of envelope id at at:
+// ErrForbidden for one that is not a recipient, ErrConflict for one that
+// grabbed already, ErrExhausted once the envelope expired or was refunded.
+func CheckGrab(id string, st GrabState, at time.Time) error {
+	switch {
+	case !st.Recipient:
+		return fmt.Errorf("grab %s: %w: not a recipient", id, ErrForbidden)
+	case st.Grabbed:
+		return fmt.Errorf("grab %s: %w: grabbed already", id, ErrConflict)
+	case st.Refunded || !at.Before(st.ExpiresAt):
+		return fmt.Errorf("grab %s: %w: expired", id, ErrExhausted)
+	}
+	return nil
+}
+
+// GrabMovement moves share n of an envelope to the grabber's wallet.
+func GrabMovement(id string, n int, currency string, accountID int64, amount decimal.Decimal) *Movement {
+	return Transfer(fmt.Sprintf("envelope:%s:share:%d", id, n), "envelope", currency, "red envelope "+id,
+		EnvelopeAccount(id), WalletAccount(accountID), amount)
+}
+
+// RefundMovement returns what nobody grabbed of an envelope to its sender.
+func RefundMovement(id, currency string, sender int64, left decimal.Decimal) *Movement {
+	return Transfer("envelope:"+id+":refund", "envelope-refund", currency, "unclaimed red envelope "+id,
+		EnvelopeAccount(id), WalletAccount(sender), left)
 }
