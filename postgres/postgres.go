@@ -76,6 +76,7 @@ END $$;`,
 	}
 	if export != nil {
 		d.ExportCDRs = export.exportCDRs
+		d.ReadRows = export.readRows
 	}
 	return d
 }
@@ -97,6 +98,22 @@ func Open(ctx context.Context, url string) (*DB, error) {
 	db := &DB{pool: pool}
 	db.Store = sqlstore.New(Dialect(ledger{pool}, db), stdlib.OpenDBFromPool(pool), nil)
 	return db, nil
+}
+
+// readRows streams a read on the pool natively: pgx reads rows off the
+// connection as they are consumed, without database/sql's conversions.
+func (db *DB) readRows(ctx context.Context, query string, args []any, row func(sqlstore.Row) error) error {
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // Pool is the pgx pool, for native paths.

@@ -162,7 +162,7 @@ func (s *Store) cdrArgs(c *dialtone.CDR) ([]any, error) {
 }
 
 // ScanCDR reads a row of CDRColumns.
-func ScanCDR(row scanner) (*dialtone.CDR, error) {
+func ScanCDR(row Row) (*dialtone.CDR, error) {
 	var c dialtone.CDR
 	var durMS, sell, price, buy, cost, margin int64
 	var disp, hangup string
@@ -223,7 +223,26 @@ func (s *Store) CDRWhere(f dialtone.CDRFilter) (string, []any) {
 // EachCDR streams the records that ended in [f.From, f.To).
 func (s *Store) EachCDR(ctx context.Context, f dialtone.CDRFilter, fn func(*dialtone.CDR) error) error {
 	where, args := s.CDRWhere(f)
-	rows, err := s.r().Query(ctx, `SELECT `+CDRColumns+where, args...)
+	query := `SELECT ` + CDRColumns + where
+	if s.d.ReadRows != nil {
+		var fnErr error
+		err := s.d.ReadRows(ctx, s.d.Rebind(query), args, func(r Row) error {
+			c, err := ScanCDR(r)
+			if err != nil {
+				return err
+			}
+			fnErr = fn(c)
+			return fnErr
+		})
+		if err != nil && err == fnErr {
+			return err
+		}
+		if err != nil {
+			return fmt.Errorf("list cdrs: %w", err)
+		}
+		return nil
+	}
+	rows, err := s.r().Query(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("list cdrs: %w", err)
 	}

@@ -48,11 +48,18 @@ type Dialect struct {
 	HouseAccounts bool
 	// Ledger, when set, replaces the portable ledger posting.
 	Ledger Ledger
+	// ReadRows, when set, runs a streaming read (the CDR listing and export)
+	// natively: query, with the dialect's placeholders, calls row for each
+	// row until it returns an error.
+	ReadRows func(ctx context.Context, query string, args []any, row func(Row) error) error
 	// ExportCDRs, when set, replaces the portable CDR export.
 	ExportCDRs func(ctx context.Context, f dialtone.CDRFilter, format dialtone.ExportFormat, w io.Writer) (int64, error)
 
 	rebound sync.Map // query -> query with the dialect's placeholders
 }
+
+// Row is a row being read.
+type Row interface{ Scan(dest ...any) error }
 
 // Ledger is a native way to post ledger movements.
 type Ledger interface {
