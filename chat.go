@@ -2,6 +2,7 @@ package dialtone
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -86,4 +87,14 @@ type ChatStore interface {
 	CreateAttachment(ctx context.Context, a *Attachment) error
 	// Attachment fails with ErrNotFound for an unknown id (IDs are exact).
 	Attachment(ctx context.Context, id string) (*Attachment, error)
+}
+
+// DirectKey names the one direct conversation of two accounts ("low:high");
+// ok is false for any other conversation.
+func (c *Conversation) DirectKey() (key string, ok bool) {
+	if c.Kind != Direct || len(c.Members) != 2 {
+		return "", false
+	}
+	a, b := c.Members[0], c.Members[1]
+	return fmt.Sprintf("%d:%d", min(a, b), max(a, b)), true
 }

@@ -18,19 +18,20 @@ func TestDependencyArrows(t *testing.T) {
 	}
 	// Each group may not depend on any package of the groups listed for it.
 	forbidden := map[string][]string{
-		"switch/b2bua":  {"media/", "trunks", "billing", "sqlite", "postgres", "companion", "switch/edge", "carriersim"},
-		"switch/edge":   {"media/", "trunks", "billing", "sqlite", "postgres", "companion", "switch/b2bua", "carriersim"},
-		"switch/digest": {"switch/", "media/", "trunks", "billing", "sqlite", "postgres", "carriersim"},
-		"media/":        {"switch/", "trunks", "billing", "sqlite", "postgres", "companion", "carriersim"},
-		"trunks":        {"switch/", "media/", "billing", "sqlite", "postgres", "companion", "carriersim"},
-		"billing":       {"switch/", "media/", "trunks", "sqlite", "postgres", "companion", "carriersim"},
+		"switch/b2bua":  {"media/", "trunks", "billing", "sqlite", "postgres", "sqlstore", "companion", "switch/edge", "carriersim"},
+		"switch/edge":   {"media/", "trunks", "billing", "sqlite", "postgres", "sqlstore", "companion", "switch/b2bua", "carriersim"},
+		"switch/digest": {"switch/", "media/", "trunks", "billing", "sqlite", "postgres", "sqlstore", "carriersim"},
+		"media/":        {"switch/", "trunks", "billing", "sqlite", "postgres", "sqlstore", "companion", "carriersim"},
+		"trunks":        {"switch/", "media/", "billing", "sqlite", "postgres", "sqlstore", "companion", "carriersim"},
+		"billing":       {"switch/", "media/", "trunks", "sqlite", "postgres", "sqlstore", "companion", "carriersim"},
+		"sqlstore":      {"switch/", "media/", "trunks", "billing", "sqlite", "postgres", "companion", "carriersim"},
 		"sqlite":        {"switch/", "media/", "trunks", "billing", "postgres", "carriersim"},
 		"postgres":      {"switch/", "media/", "trunks", "billing", "sqlite", "carriersim"},
-		"companion":     {"switch/", "media/", "trunks", "billing", "sqlite", "postgres", "carriersim"},
-		"web":           {"switch/", "media/", "trunks", "billing", "sqlite", "postgres", "companion", "carriersim"},
+		"companion":     {"switch/", "media/", "trunks", "billing", "sqlite", "postgres", "sqlstore", "carriersim"},
+		"web":           {"switch/", "media/", "trunks", "billing", "sqlite", "postgres", "sqlstore", "companion", "carriersim"},
 		// The demo carrier speaks SIP and SDP (media/sdp) like a real peer
 		// would; it knows nothing of the switch behind the trunk.
-		"carriersim": {"switch/", "media/bridge", "media/rtp", "media/webrtc", "media/codec", "trunks", "billing", "sqlite", "postgres", "companion"},
+		"carriersim": {"switch/", "media/bridge", "media/rtp", "media/webrtc", "media/codec", "trunks", "billing", "sqlite", "postgres", "sqlstore", "companion"},
 	}
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	checked := 0

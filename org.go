@@ -2,6 +2,7 @@ package dialtone
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -119,8 +120,7 @@ type OrgStore interface {
 
 	// CreateLeave stores l as pending, whatever its Status, and sets its ID
 	// (and CreatedAt when zero). Days must be above zero. From and To are
-	// dates: pass midnight UTC (PostgreSQL keeps the date only, SQLite the
-	// instant given).
+	// dates: a time of day is dropped (kept as midnight UTC).
 	CreateLeave(ctx context.Context, l *LeaveRequest) error
 	// Leave fails with ErrNotFound for an unknown id.
 	Leave(ctx context.Context, id int64) (*LeaveRequest, error)
@@ -173,4 +173,44 @@ type OrgStore interface {
 	// Attendance lists an organization's shifts of a day (YYYY-MM-DD, UTC),
 	// ordered by account ID; Out is zero while a shift is open.
 	Attendance(ctx context.Context, orgID int64, day string) ([]Shift, error)
+}
+
+// LeaveYear is the calendar year (UTC) whose allowance a request starting
+// at from draws on: [start, end).
+func LeaveYear(from time.Time) (year int, start, end time.Time) {
+	year = from.UTC().Year()
+	return year, time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(year+1, 1, 1, 0, 0, 0, 0, time.UTC)
+}
+
+// DecideLeave checks a decision on l, given the member's annual allowance
+// and the days already approved in the year of l.From, and applies it to l.
+// Only a pending request can be decided (ErrConflict); an approval past the
+// allowance fails with ErrInsufficientFunds. l is unchanged on error.
+func DecideLeave(l *LeaveRequest, approve bool, allowance, taken int, by int64, at time.Time) error {
+	if l.Status != Pending {
+		return fmt.Errorf("leave %d: %w: it is %s", l.ID, ErrConflict, l.Status)
+	}
+	status := Rejected
+	if approve {
+		if taken+l.Days > allowance {
+			year, _, _ := LeaveYear(l.From)
+			return fmt.Errorf("leave %d: %w: %d of %d days taken in %d, %d more asked", l.ID, ErrInsufficientFunds, taken, allowance, year, l.Days)
+		}
+		status = Approved
+	}
+	l.Status, l.DecidedBy, l.DecidedAt = status, by, at
+	return nil
+}
+
+// MoveExpense moves a claim from status from to status to (ErrConflict when
+// it is in another); a decision (by not 0) records who decided and when.
+func MoveExpense(e *Expense, from, to string, by int64, at time.Time) error {
+	if e.Status != from {
+		return fmt.Errorf("expense %d: %w: it is %s", e.ID, ErrConflict, e.Status)
+	}
+	e.Status = to
+	if by != 0 {
+		e.DecidedBy, e.DecidedAt = by, at
+	}
+	return nil
 }

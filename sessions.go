@@ -225,3 +225,18 @@ func DecodeSessionState(s *CallSession, state, takes string) error {
 	s.Sell, s.Buy, s.BuyPlan, s.CDR = st.Sell, st.Buy, st.BuyPlan, st.CDR
 	return nil
 }
+
+// ApplyConfirm records on s that the call was up at at, with its CDR so
+// far when cdr is not nil. A settled session fails with ErrConflict.
+func ApplyConfirm(s *CallSession, at time.Time, cdr *CDR) error {
+	if s.Settled {
+		return fmt.Errorf("confirm %s: %w: settled already", s.ID, ErrConflict)
+	}
+	if at.After(s.ConfirmedAt) {
+		s.ConfirmedAt = at
+	}
+	if cdr != nil {
+		s.CDR = *cdr
+	}
+	return nil
+}

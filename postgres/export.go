@@ -34,15 +34,11 @@ func ExportSelect() string {
 	return strings.Join(out, ", ")
 }
 
-// ExportCDRs streams the records matching f to w. CSV goes through COPY, the
-// fastest way out of PostgreSQL; JSONL through a streaming query.
-func (db *DB) ExportCDRs(ctx context.Context, f dialtone.CDRFilter, format dialtone.ExportFormat, w io.Writer) (int64, error) {
+// exportCDRs streams the records matching f to w. CSV goes through COPY, the
+// fastest way out of PostgreSQL; JSONL through sqlstore's streaming query.
+func (db *DB) exportCDRs(ctx context.Context, f dialtone.CDRFilter, format dialtone.ExportFormat, w io.Writer) (int64, error) {
 	if format != dialtone.ExportCSV {
-		e := dialtone.NewExporter(w, format)
-		if err := db.EachCDR(ctx, f, e.Write); err != nil {
-			return e.Count(), fmt.Errorf("export cdrs: %w", err)
-		}
-		return e.Count(), e.Close()
+		return db.ExportPortable(ctx, f, format, w)
 	}
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {

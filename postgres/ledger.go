@@ -2,34 +2,64 @@ package postgres
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/shopspring/decimal"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/dialtone/dialtone"
 )
 
-// querier is what a pool and a transaction have in common.
+// ledger posts a movement in one statement, so a debit costs one round
+// trip and one commit. Outside a transaction it runs on the pgx pool
+// natively (the hot path: every call's debits); inside one, on the
+// database/sql transaction of the store method that posts.
+type ledger struct{ pool *pgxpool.Pool }
+
+// querier is what the pool and a database/sql transaction both do here.
 type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	exec(ctx context.Context, sql string, args ...any) error
+	queryRow(ctx context.Context, sql string, args ...any) interface{ Scan(...any) error }
 }
 
-// Post applies a movement in one statement, so a debit costs one round
-// trip and one commit (see dialtone.LedgerStore).
-func (db *DB) Post(ctx context.Context, m *dialtone.Movement) (bool, error) {
-	if err := m.Validate(); err != nil {
-		return false, fmt.Errorf("post: %w", err)
-	}
-	return db.post(ctx, db.pool, m)
+type poolQ struct{ *pgxpool.Pool }
+
+func (q poolQ) exec(ctx context.Context, sql string, args ...any) error {
+	_, err := q.Exec(ctx, sql, args...)
+	return err
+}
+
+func (q poolQ) queryRow(ctx context.Context, sql string, args ...any) interface{ Scan(...any) error } {
+	return q.QueryRow(ctx, sql, args...)
+}
+
+type txQ struct{ *sql.Tx }
+
+func (q txQ) exec(ctx context.Context, sql string, args ...any) error {
+	_, err := q.ExecContext(ctx, sql, args...)
+	return err
+}
+
+func (q txQ) queryRow(ctx context.Context, sql string, args ...any) interface{ Scan(...any) error } {
+	return q.QueryRowContext(ctx, sql, args...)
+}
+
+// Post applies m in one statement, autocommitted; the accounts are created
+// and the statement retried if one is missing.
+func (l ledger) Post(ctx context.Context, m *dialtone.Movement, now time.Time) (bool, error) {
+	return post(ctx, poolQ{l.pool}, false, m, now)
+}
+
+// PostTx applies m inside tx, the accounts made sure of first.
+func (l ledger) PostTx(ctx context.Context, tx *sql.Tx, m *dialtone.Movement, now time.Time) (bool, error) {
+	return post(ctx, txQ{tx}, true, m, now)
 }
 
 var postSQL sync.Map // postings' house pattern, e.g. "uh" -> statement
@@ -80,28 +110,26 @@ func ensureAccounts(ctx context.Context, q querier, m *dialtone.Movement) error 
 	for i, p := range m.Postings {
 		names[i], negs[i], houses[i] = p.Account, dialtone.AllowsNegative(p.Account), dialtone.IsHouseAccount(p.Account)
 	}
-	_, err := q.Exec(ctx, `INSERT INTO ledger_accounts (name, currency, allow_negative, house)
+	return q.exec(ctx, `INSERT INTO ledger_accounts (name, currency, allow_negative, house)
 		SELECT unnest($1::text[]), $2, unnest($3::bool[]), unnest($4::bool[]) ON CONFLICT (name) DO NOTHING`, names, m.Currency, negs, houses)
-	return err
 }
 
 // post applies m through q: the pool (one statement, autocommit; the
 // accounts are created and the statement retried if one is missing) or a
 // transaction (the accounts are made sure of first).
-func (db *DB) post(ctx context.Context, q querier, m *dialtone.Movement) (replayed bool, err error) {
-	_, inTx := q.(pgx.Tx)
+func post(ctx context.Context, q querier, inTx bool, m *dialtone.Movement, now time.Time) (replayed bool, err error) {
 	if inTx {
 		if err := ensureAccounts(ctx, q, m); err != nil {
 			return false, fmt.Errorf("post %s: %w", m.Key, err)
 		}
 	}
-	replayed, err = db.postOnce(ctx, q, m)
+	replayed, err = postOnce(ctx, q, m, now)
 	var pe *pgconn.PgError
 	if !inTx && errors.As(err, &pe) && pe.Code == "DT001" {
 		if err := ensureAccounts(ctx, q, m); err != nil {
 			return false, fmt.Errorf("post %s: %w", m.Key, err)
 		}
-		replayed, err = db.postOnce(ctx, q, m)
+		replayed, err = postOnce(ctx, q, m, now)
 	}
 	switch {
 	case errors.As(err, &pe) && pe.Code == "23514":
@@ -114,11 +142,11 @@ func (db *DB) post(ctx context.Context, q querier, m *dialtone.Movement) (replay
 	return replayed, nil
 }
 
-func (db *DB) postOnce(ctx context.Context, q querier, m *dialtone.Movement) (replayed bool, err error) {
+func postOnce(ctx context.Context, q querier, m *dialtone.Movement, now time.Time) (replayed bool, err error) {
 	postings := append([]dialtone.Posting(nil), m.Postings...)
 	sort.Slice(postings, func(i, j int) bool { return postings[i].Account < postings[j].Account }) // lock order
 	fp := m.Fingerprint()
-	now := db.now().Truncate(1000)
+	now = now.Truncate(time.Microsecond)
 	args := []any{m.Key, m.Kind, m.Currency, m.Memo, fp, now}
 	pattern := make([]byte, len(postings))
 	for i, p := range postings {
@@ -131,7 +159,7 @@ func (db *DB) postOnce(ctx context.Context, q querier, m *dialtone.Movement) (re
 	}
 	var id *int64
 	var zero int64
-	if err := q.QueryRow(ctx, postStatement(string(pattern)), args...).Scan(&id, &zero); err != nil {
+	if err := q.queryRow(ctx, postStatement(string(pattern)), args...).Scan(&id, &zero); err != nil {
 		return false, err
 	}
 	if id != nil {
@@ -139,96 +167,11 @@ func (db *DB) postOnce(ctx context.Context, q querier, m *dialtone.Movement) (re
 		return false, nil
 	}
 	var stored string
-	if err := q.QueryRow(ctx, `SELECT id, fingerprint FROM ledger_movements WHERE key = $1`, m.Key).Scan(&m.ID, &stored); err != nil {
+	if err := q.queryRow(ctx, `SELECT id, fingerprint FROM ledger_movements WHERE key = $1`, m.Key).Scan(&m.ID, &stored); err != nil {
 		return false, err
 	}
 	if stored != fp {
 		return false, fmt.Errorf("%w: the idempotency key was used for a different movement", dialtone.ErrConflict)
 	}
 	return true, nil
-}
-
-// Balance of one ledger account.
-func (db *DB) Balance(ctx context.Context, account string) (decimal.Decimal, error) {
-	var b int64
-	err := db.pool.QueryRow(ctx, `SELECT CASE WHEN a.house THEN (SELECT coalesce(sum(e.amount), 0) FROM ledger_entries e WHERE e.account_id = a.id)::bigint
-		ELSE a.balance END FROM ledger_accounts a WHERE a.name = $1`, account).Scan(&b)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return decimal.Zero, nil
-	}
-	if err != nil {
-		return decimal.Zero, fmt.Errorf("balance %s: %w", account, err)
-	}
-	return dialtone.FromMicros(b), nil
-}
-
-// Entries lists an account's entries, newest first.
-func (db *DB) Entries(ctx context.Context, account string, before int64, limit int) ([]dialtone.Entry, error) {
-	if before <= 0 {
-		before = 1<<63 - 1
-	}
-	if limit <= 0 || limit > 1000 {
-		limit = 1000
-	}
-	rows, err := db.pool.Query(ctx, `SELECT e.id, m.key, m.kind, m.memo, e.amount, e.balance, m.created_at
-		FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id JOIN ledger_movements m ON m.id = e.movement_id
-		WHERE a.name = $1 AND e.id < $2 ORDER BY e.id DESC LIMIT $3`, account, before, limit)
-	if err != nil {
-		return nil, fmt.Errorf("entries %s: %w", account, err)
-	}
-	defer rows.Close()
-	var out []dialtone.Entry
-	for rows.Next() {
-		e := dialtone.Entry{Account: account}
-		var amount int64
-		var balance *int64
-		if err := rows.Scan(&e.MovementID, &e.Key, &e.Kind, &e.Memo, &amount, &balance, &e.CreatedAt); err != nil {
-			return nil, fmt.Errorf("entries %s: %w", account, err)
-		}
-		e.Amount, e.CreatedAt = dialtone.FromMicros(amount), e.CreatedAt.UTC()
-		if balance != nil {
-			e.Balance = dialtone.FromMicros(*balance)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
-// CheckLedger verifies the ledger's invariants in one snapshot.
-func (db *DB) CheckLedger(ctx context.Context) (dialtone.LedgerCheck, error) {
-	var c dialtone.LedgerCheck
-	tx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return c, fmt.Errorf("check ledger: %w", err)
-	}
-	defer tx.Rollback(ctx)
-	if err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM ledger_accounts), (SELECT count(*) FROM ledger_movements)`).
-		Scan(&c.Accounts, &c.Movements); err != nil {
-		return c, fmt.Errorf("check ledger: %w", err)
-	}
-	var total int64
-	rows, err := tx.Query(ctx, `SELECT a.name, CASE WHEN a.house THEN coalesce(sum(e.amount), 0) ELSE a.balance END::bigint,
-		a.allow_negative, coalesce(sum(e.amount), 0)::bigint
-		FROM ledger_accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id GROUP BY a.id`)
-	if err != nil {
-		return c, fmt.Errorf("check ledger: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		var balance, sum int64
-		var neg bool
-		if err := rows.Scan(&name, &balance, &neg, &sum); err != nil {
-			return c, fmt.Errorf("check ledger: %w", err)
-		}
-		total += balance
-		if balance != sum {
-			c.Mismatched = append(c.Mismatched, name)
-		}
-		if balance < 0 && !neg {
-			c.Negative = append(c.Negative, name)
-		}
-	}
-	c.Total = dialtone.FromMicros(total)
-	return c, rows.Err()
 }

@@ -1,6 +1,9 @@
 // Package postgres is the production store: PostgreSQL (or a compatible
 // distributed SQL) through pgx/v5 and its connection pool. Several switch
-// nodes may share one database.
+// nodes may share one database. The queries are sqlstore's, run through
+// database/sql over the same pool (pgx's stdlib); this package gives the
+// PostgreSQL dialect and the native paths that are measured to matter: the
+// one-statement ledger posting and the COPY-based CSV export.
 //
 // Concurrency: a DB wraps a pgxpool.Pool and is safe for concurrent use.
 // Migrations take a transaction-scoped advisory lock, so nodes starting at
@@ -9,34 +12,72 @@ package postgres
 
 import (
 	"context"
-	"embed"
+	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path/filepath"
-	"sort"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/sqlstore"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // migrationLock is the advisory lock key taken while migrating ("dialtone").
 const migrationLock = 0x6469616c746f6e65
 
 // DB is the PostgreSQL store.
 type DB struct {
+	*sqlstore.Store
 	pool *pgxpool.Pool
-	now  func() time.Time
 }
 
 var _ dialtone.Store = (*DB)(nil)
+
+// Dialect is PostgreSQL's. ledger and export, when set, are the native
+// paths over a pool (see Open).
+func Dialect(ledger sqlstore.Ledger, export *DB) *sqlstore.Dialect {
+	d := &sqlstore.Dialect{
+		Name:        "postgres",
+		Placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
+		Time:        func(t time.Time) any { return t.UTC() },
+		IsUnique:    isUnique,
+		ForUpdate:   " FOR UPDATE",
+		LockMigrations: func(ctx context.Context, tx *sql.Tx) error {
+			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock))
+			return err
+		},
+		HouseAccounts: true,
+		Ledger:        ledger,
+		Schema: sqlstore.Schema{
+			ID: "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", Int: "BIGINT", Time: "TIMESTAMPTZ", Date: "DATE",
+			Bool: "BOOLEAN", False: "false", TrueTest: "%s", FalseTest: "NOT %s",
+			Blocks: map[string]string{
+				"ledger_append_only": `CREATE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION 'ledger % is append-only', TG_TABLE_NAME;
+END $$;
+CREATE TRIGGER ledger_movements_append_only BEFORE UPDATE OR DELETE ON ledger_movements
+	FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
+CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE ON ledger_entries
+	FOR EACH ROW EXECUTE FUNCTION ledger_append_only();`,
+				// Raised from inside a statement to abort it with a message.
+				"ledger_fail": `CREATE FUNCTION ledger_fail(msg TEXT) RETURNS BIGINT LANGUAGE plpgsql AS $$
+BEGIN
+	RAISE EXCEPTION USING ERRCODE = 'DT001', MESSAGE = msg;
+END $$;`,
+			},
+		},
+	}
+	if export != nil {
+		d.ExportCDRs = export.exportCDRs
+		d.ReadRows = export.readRows
+	}
+	return d
+}
 
 // Open connects to the database at url. Call Migrate before using it.
 func Open(ctx context.Context, url string) (*DB, error) {
@@ -52,13 +93,35 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	return &DB{pool: pool, now: func() time.Time { return time.Now().UTC() }}, nil
+	db := &DB{pool: pool}
+	db.Store = sqlstore.New(Dialect(ledger{pool}, db), stdlib.OpenDBFromPool(pool), nil)
+	return db, nil
 }
+
+// readRows streams a read on the pool natively: pgx reads rows off the
+// connection as they are consumed, without database/sql's conversions.
+func (db *DB) readRows(ctx context.Context, query string, args []any, row func(sqlstore.Row) error) error {
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Pool is the pgx pool, for native paths.
+func (db *DB) Pool() *pgxpool.Pool { return db.pool }
 
 // Close closes the pool.
 func (db *DB) Close() error {
+	err := db.Store.Close()
 	db.pool.Close()
-	return nil
+	return err
 }
 
 // Ping checks that the database answers.
@@ -69,78 +132,7 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Migrate applies the embedded migrations not yet applied and returns their names.
-func (db *DB) Migrate(ctx context.Context) ([]string, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	sort.Strings(names)
-	var applied []string
-	for _, name := range names {
-		version := strings.TrimSuffix(filepath.Base(name), ".sql")
-		done, err := db.applyMigration(ctx, name, version)
-		if err != nil {
-			return applied, err
-		}
-		if done {
-			applied = append(applied, version)
-		}
-	}
-	return applied, nil
-}
-
-func (db *DB) applyMigration(ctx context.Context, name, version string) (bool, error) {
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return false, fmt.Errorf("migrate %s: %w", version, err)
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock)); err != nil {
-		return false, fmt.Errorf("migrate %s: lock: %w", version, err)
-	}
-	if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL)`); err != nil {
-		return false, fmt.Errorf("migrate %s: %w", version, err)
-	}
-	var n int
-	if err := tx.QueryRow(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, version).Scan(&n); err != nil {
-		return false, fmt.Errorf("migrate %s: %w", version, err)
-	}
-	if n > 0 {
-		return false, nil
-	}
-	body, err := migrations.ReadFile(name)
-	if err != nil {
-		return false, fmt.Errorf("migrate %s: %w", version, err)
-	}
-	if _, err := tx.Exec(ctx, string(body)); err != nil {
-		return false, fmt.Errorf("migrate %s: %w", version, err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, version, db.now()); err != nil {
-		return false, fmt.Errorf("migrate %s: %w", version, err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return false, fmt.Errorf("migrate %s: %w", version, err)
-	}
-	return true, nil
-}
-
 func isUnique(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
-}
-
-// ts maps the zero time to NULL.
-func ts(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UTC()
-}
-
-func fromTS(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return t.UTC()
 }

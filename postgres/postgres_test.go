@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"testing"
 
@@ -61,38 +60,5 @@ func TestMigrateOnceUnderConcurrency(t *testing.T) {
 	db := mustOpen(t, url)
 	if again, _ := db.Migrate(ctx); total == 0 || len(again) != 0 {
 		t.Errorf("4 concurrent Migrate applied %d in all, then %v; want each migration once", total, again)
-	}
-}
-
-func TestReopenKeepsData(t *testing.T) {
-	url := storetest.PostgresURL(t)
-	ctx := context.Background()
-	db := mustOpen(t, url)
-	c := storetest.NewCDR(t, db, "alice", "keep-1", storetest.Base)
-	if err := db.InsertCDR(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	db2 := mustOpen(t, url)
-	got, err := db2.CDRByID(ctx, "keep-1")
-	if err != nil {
-		t.Fatalf("after reopen, CDRByID = %v", err)
-	}
-	if err := storetest.EqualCDR(got, c); err != nil {
-		t.Error(err)
-	}
-}
-
-func BenchmarkInsertCDR(b *testing.B) {
-	db := mustOpen(b, storetest.PostgresURL(b))
-	c := storetest.NewCDR(b, db, "alice", "x", storetest.Base)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		i++
-		c.ID = "bench-" + strconv.Itoa(i)
-		if err := db.InsertCDR(context.Background(), c); err != nil {
-			b.Fatal(err)
-		}
 	}
 }

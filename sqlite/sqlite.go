@@ -1,5 +1,6 @@
 // Package sqlite is the embedded store: one SQLite file (modernc.org/sqlite,
-// pure Go) in WAL mode, the zero-setup default.
+// pure Go) in WAL mode, the zero-setup default. The queries are
+// sqlstore's; this package opens the file and gives the SQLite dialect.
 //
 // Durability: WAL with synchronous=NORMAL. A transaction that has returned
 // survives a crash of the process (kill -9); only an operating-system crash
@@ -14,39 +15,52 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
-	"sync"
 	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/sqlstore"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // DB is the SQLite store.
 type DB struct {
-	path  string
-	write *sql.DB
-	read  *sql.DB
-	now   func() time.Time
-
-	stmtMu    sync.Mutex
-	insertCDR *sql.Stmt // prepared on first use, after migrations
+	*sqlstore.Store
+	path string
 }
 
 var _ dialtone.Store = (*DB)(nil)
+
+// Dialect is SQLite's: ? placeholders, times as INTEGER unix microseconds,
+// no row locks (the one write connection serializes writes).
+func Dialect() *sqlstore.Dialect {
+	return &sqlstore.Dialect{
+		Name:     "sqlite",
+		Time:     func(t time.Time) any { return t.UnixMicro() },
+		IsUnique: isUnique,
+		Schema: sqlstore.Schema{
+			ID: "INTEGER PRIMARY KEY", Int: "INTEGER", Time: "INTEGER", Date: "INTEGER", Bool: "INTEGER", False: "0",
+			TrueTest: "%s = 1", FalseTest: "%s = 0",
+			Blocks: map[string]string{
+				"ledger_append_only": `CREATE TRIGGER ledger_movements_append_only BEFORE UPDATE ON ledger_movements
+BEGIN SELECT RAISE(ABORT, 'ledger movements are append-only'); END;
+CREATE TRIGGER ledger_movements_no_delete BEFORE DELETE ON ledger_movements
+BEGIN SELECT RAISE(ABORT, 'ledger movements are append-only'); END;
+CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE ON ledger_entries
+BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;
+CREATE TRIGGER ledger_entries_no_delete BEFORE DELETE ON ledger_entries
+BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END;`,
+				"ledger_fail": "",
+			},
+		},
+	}
+}
 
 // Open opens or creates the database file at path. Call Migrate (or use
 // OpenMigrated) before using it.
@@ -88,7 +102,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	read.SetMaxOpenConns(4)
-	return &DB{path: path, write: write, read: read, now: func() time.Time { return time.Now().UTC() }}, nil
+	return &DB{Store: sqlstore.New(Dialect(), write, read), path: path}, nil
 }
 
 // OpenMigrated opens the database and applies pending migrations.
@@ -104,76 +118,6 @@ func OpenMigrated(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
-// Close closes the database.
-func (db *DB) Close() error {
-	db.stmtMu.Lock()
-	if db.insertCDR != nil {
-		db.insertCDR.Close()
-	}
-	db.stmtMu.Unlock()
-	return errors.Join(db.read.Close(), db.write.Close())
-}
-
-// Ping checks that the file answers.
-func (db *DB) Ping(ctx context.Context) error {
-	var one int
-	if err := db.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
-		return fmt.Errorf("ping sqlite: %w", err)
-	}
-	return nil
-}
-
-// Migrate applies the embedded migrations not yet applied, in order, each
-// in its own transaction, and returns their names.
-func (db *DB) Migrate(ctx context.Context) ([]string, error) {
-	if _, err := db.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return nil, fmt.Errorf("migrate: %w", err)
-	}
-	sort.Strings(names)
-	var applied []string
-	for _, name := range names {
-		version := strings.TrimSuffix(filepath.Base(name), ".sql")
-		done, err := db.applyMigration(ctx, name, version)
-		if err != nil {
-			return applied, err
-		}
-		if done {
-			applied = append(applied, version)
-		}
-	}
-	return applied, nil
-}
-
-func (db *DB) applyMigration(ctx context.Context, name, version string) (bool, error) {
-	tx, err := db.write.BeginTx(ctx, nil)
-	if err != nil {
-		return false, fmt.Errorf("migrate %s: %w", version, err)
-	}
-	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
-		return false, fmt.Errorf("migrate %s: %w", version, err)
-	}
-	if n > 0 {
-		return false, nil
-	}
-	body, err := migrations.ReadFile(name)
-	if err != nil {
-		return false, fmt.Errorf("migrate %s: %w", version, err)
-	}
-	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-		return false, fmt.Errorf("migrate %s: %w", version, err)
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, db.now().UnixMicro()); err != nil {
-		return false, fmt.Errorf("migrate %s: %w", version, err)
-	}
-	return true, tx.Commit()
-}
-
 // isUnique reports a UNIQUE or PRIMARY KEY violation.
 func isUnique(err error) bool {
 	var se *sqlite.Error
@@ -182,19 +126,4 @@ func isUnique(err error) bool {
 		return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 	}
 	return false
-}
-
-// micros stores a time as unix microseconds; the zero time is NULL.
-func micros(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UnixMicro()
-}
-
-func fromMicros(v sql.NullInt64) time.Time {
-	if !v.Valid {
-		return time.Time{}
-	}
-	return time.UnixMicro(v.Int64).UTC()
 }

@@ -3,9 +3,9 @@ ALTER TABLE accounts ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';
 
 CREATE TABLE api_tokens (
 	hash       TEXT PRIMARY KEY,
-	account_id INTEGER NOT NULL REFERENCES accounts (id),
-	created_at INTEGER NOT NULL,
-	expires_at INTEGER NOT NULL,
-	revoked_at INTEGER
+	account_id {{.Int}} NOT NULL REFERENCES accounts (id),
+	created_at {{.Time}} NOT NULL,
+	expires_at {{.Time}} NOT NULL,
+	revoked_at {{.Time}}
 );
 CREATE INDEX api_tokens_account ON api_tokens (account_id);

@@ -1,6 +1,6 @@
 -- Accounts: SIP digest credentials as HA1 hashes only.
 CREATE TABLE accounts (
-	id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	id          {{.ID}},
 	username    TEXT NOT NULL UNIQUE,
 	realm       TEXT NOT NULL,
 	ha1_md5     TEXT NOT NULL,
@@ -8,8 +8,8 @@ CREATE TABLE accounts (
 	country     TEXT NOT NULL,
 	currency    TEXT NOT NULL,
 	status      TEXT NOT NULL CHECK (status IN ('active', 'disabled')),
-	created_at  TIMESTAMPTZ NOT NULL,
-	updated_at  TIMESTAMPTZ NOT NULL
+	created_at  {{.Time}} NOT NULL, -- unix microseconds, UTC
+	updated_at  {{.Time}} NOT NULL
 );
 
 -- One row per call attempt, written once when the call ends.
@@ -17,28 +17,28 @@ CREATE TABLE cdrs (
 	id               TEXT PRIMARY KEY,
 	app_call_id      TEXT NOT NULL,
 	carrier_call_id  TEXT NOT NULL,
-	account_id       BIGINT NOT NULL REFERENCES accounts (id),
+	account_id       {{.Int}} NOT NULL REFERENCES accounts (id),
 	account          TEXT NOT NULL,
 	caller           TEXT NOT NULL,
 	dialed_raw       TEXT NOT NULL,
 	dialed_e164      TEXT NOT NULL,
 	trunk            TEXT NOT NULL,
-	setup_at         TIMESTAMPTZ NOT NULL,
-	ringing_at       TIMESTAMPTZ,
-	answer_at        TIMESTAMPTZ,
-	end_at           TIMESTAMPTZ NOT NULL,
-	duration_ms      BIGINT NOT NULL,
-	billed_seconds   BIGINT NOT NULL,
+	setup_at         {{.Time}} NOT NULL, -- unix microseconds, UTC
+	ringing_at       {{.Time}},
+	answer_at        {{.Time}},
+	end_at           {{.Time}} NOT NULL,
+	duration_ms      {{.Int}} NOT NULL,
+	billed_seconds   {{.Int}} NOT NULL,
 	disposition      TEXT NOT NULL,
 	sip_code         INTEGER NOT NULL,
 	sip_reason       TEXT NOT NULL,
 	hangup_by        TEXT NOT NULL,
 	app_codec        TEXT NOT NULL,
 	carrier_codec    TEXT NOT NULL,
-	app_packets      BIGINT NOT NULL,
-	app_lost         BIGINT NOT NULL,
-	carrier_packets  BIGINT NOT NULL,
-	carrier_lost     BIGINT NOT NULL
+	app_packets      {{.Int}} NOT NULL,
+	app_lost         {{.Int}} NOT NULL,
+	carrier_packets  {{.Int}} NOT NULL,
+	carrier_lost     {{.Int}} NOT NULL
 );
 CREATE INDEX cdrs_end_at ON cdrs (end_at, id);
 CREATE INDEX cdrs_account_end_at ON cdrs (account, end_at);
