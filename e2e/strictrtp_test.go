@@ -154,17 +154,7 @@ type mediaPeer struct {
 
 func newMediaPeer(t *testing.T) *mediaPeer {
 	t.Helper()
-	var conn *net.UDPConn
-	for range 20 {
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: freePort(t)})
-		if err == nil {
-			conn = c
-			break
-		}
-	}
-	if conn == nil {
-		t.Fatal("no port for a media peer")
-	}
+	conn := listenMedia(t)
 	p := &mediaPeer{conn: conn, got: map[string]int{}}
 	p.wg.Go(func() {
 		buf := make([]byte, 2048)
