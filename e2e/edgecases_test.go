@@ -447,7 +447,11 @@ func TestReinvite(t *testing.T) {
 	// with a new c=/m=): the carrier's audio must follow to the new address.
 	t.Run("from the app, media moves", func(t *testing.T) {
 		carrierPort := freePort(t)
-		sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort}})
+		// sipp plays its pcap from a port other than its SDP's: to strict
+		// RTP the carrier is a source behind NAT, learned once the SDP
+		// address has been quiet after the answer; shortly here, since
+		// what this test follows is the app's move.
+		sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort}, MediaExtra: "strict_rtp: {quiet: 100ms}"})
 		sw.Account("alice", "secret")
 		carrierRx := newReceiver(t) // the carrier's SDP address; the carrier plays from its own sipp media port
 		moved := newReceiver(t)     // the app's new media address

@@ -367,20 +367,22 @@ type Receiver struct {
 	wg      sync.WaitGroup
 }
 
-func newReceiver(t *testing.T) *Receiver {
+// listenMedia binds a peer's media socket on a free port of loopback.
+func listenMedia(t *testing.T) *net.UDPConn {
 	t.Helper()
-	var conn *net.UDPConn
 	for range 20 {
-		p := freePort(t)
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: freePort(t)})
 		if err == nil {
-			conn = c
-			break
+			return c
 		}
 	}
-	if conn == nil {
-		t.Fatal("no port for the RTP receiver")
-	}
+	t.Fatal("no port for a media socket")
+	return nil
+}
+
+func newReceiver(t *testing.T) *Receiver {
+	t.Helper()
+	conn := listenMedia(t)
 	r := &Receiver{Port: conn.LocalAddr().(*net.UDPAddr).Port, conn: conn, packets: map[int]int{}, payload: map[byte]int{}}
 	r.wg.Add(1)
 	go func() {

@@ -68,7 +68,7 @@ func newMediaFactory(c bridge.Settings, reg prometheus.Registerer, log *slog.Log
 			return nil, fmt.Errorf("media.webrtc: %w", err)
 		}
 	}
-	m.f = bridge.NewFactory(bridge.Config{Pool: pool, Advertise: adv, Timeout: c.Timeout, WebRTC: m.webrtc, Opus: c.Opus})
+	m.f = bridge.NewFactory(bridge.Config{Pool: pool, Advertise: adv, Timeout: c.Timeout, WebRTC: m.webrtc, Opus: c.Opus, Strict: c.StrictRTP})
 	return m, nil
 }
 

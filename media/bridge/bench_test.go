@@ -100,7 +100,7 @@ func newBenchFactory(tb testing.TB, min, max int) *Factory {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return NewFactory(Config{Pool: pool, Advertise: netip.MustParseAddr("127.0.0.1"), Timeout: time.Minute})
+	return NewFactory(Config{Pool: pool, Advertise: netip.MustParseAddr("127.0.0.1"), Timeout: time.Minute, Strict: rtp.DefaultStrict()})
 }
 
 func listenLoopback(tb testing.TB) *net.UDPConn {

@@ -21,8 +21,8 @@
 // lists telephone-event/8000.
 //
 // It owns the media section of the configuration file (Settings: the RTP
-// port range and addresses, the media timeout, the WebRTC leg and the Opus
-// encoder), its defaults and its validation.
+// port range and addresses, the media timeout, strict RTP, the WebRTC leg
+// and the Opus encoder), its defaults and its validation.
 //
 // Concurrency: a Bridge is used by one call; its methods may be called from
 // the call's goroutines and are guarded by a mutex. No I/O is done under it.
@@ -62,6 +62,9 @@ type Config struct {
 	// Opus tunes the encoder of calls transcoded to Opus; zero means
 	// codec.DefaultOpusConfig.
 	Opus codec.OpusConfig
+	// Strict is how the plain RTP legs choose the source they take media
+	// from; the zero value is off (latch on the first source).
+	Strict rtp.Strict
 }
 
 // Factory makes bridges.
@@ -139,7 +142,7 @@ func (f *Factory) New(_ context.Context, callID string, appOffer []byte) (*Bridg
 			return nil, fmt.Errorf("app offer: %w: %w", dialtone.ErrNoCodec, err)
 		}
 		b.peer = peer
-		b.relay = rtp.Join(rtp.Side{Endpoint: peer}, rtp.Side{Pair: carrier})
+		b.relay = rtp.Join(rtp.Side{Endpoint: peer}, rtp.Side{Pair: carrier}, f.cfg.Strict)
 		b.relay.A().SetHold(offer.Direction.Hold())
 		return b, nil
 	}
@@ -148,7 +151,7 @@ func (f *Factory) New(_ context.Context, callID string, appOffer []byte) (*Bridg
 		carrier.Close()
 		return nil, fmt.Errorf("app leg: %w: %w", dialtone.ErrUnavailable, err)
 	}
-	b.relay = rtp.NewRelay(app, carrier)
+	b.relay = rtp.NewRelay(app, carrier, f.cfg.Strict)
 	b.relay.A().SetRemote(offer.Addr, offer.RTCP)
 	b.relay.A().SetHold(offer.Hold())
 	b.appDir = offer.Direction.Answer()

@@ -22,7 +22,7 @@ func newFactory(t *testing.T) *Factory {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewFactory(Config{Pool: pool, Advertise: netip.MustParseAddr("192.0.2.7"), Timeout: time.Minute})
+	return NewFactory(Config{Pool: pool, Advertise: netip.MustParseAddr("192.0.2.7"), Timeout: time.Minute, Strict: rtp.DefaultStrict()})
 }
 
 func TestNegotiationPassesThrough(t *testing.T) {

@@ -7,18 +7,20 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone/media/codec"
+	"github.com/dialtone/dialtone/media/rtp"
 )
 
 // Settings is the media section of the configuration file: the RTP port
-// range and addresses, the media timeout, the WebRTC leg and the Opus
-// encoder. Every key is documented in README.md. DefaultSettings gives the
+// range and addresses, the media timeout, strict RTP, the WebRTC leg and
+// the Opus encoder. Every key is documented in README.md. DefaultSettings gives the
 // defaults; Validate checks a decoded section and changes nothing.
 type Settings struct {
 	Bind      string           `yaml:"bind"`      // IPv4 the RTP sockets bind to
 	Advertise string           `yaml:"advertise"` // IPv4 written into SDP
 	PortMin   int              `yaml:"port_min"`  // RTP/RTCP port range, both ends inclusive
 	PortMax   int              `yaml:"port_max"`
-	Timeout   time.Duration    `yaml:"timeout"` // no RTP on either leg for this long ends the call
+	Timeout   time.Duration    `yaml:"timeout"`    // no RTP on either leg for this long ends the call
+	StrictRTP rtp.Strict       `yaml:"strict_rtp"` // which sources a plain RTP leg takes media from
 	WebRTC    WebRTCSettings   `yaml:"webrtc"`
 	Opus      codec.OpusConfig `yaml:"opus"`
 }
@@ -35,9 +37,10 @@ func DefaultSettings() Settings {
 	return Settings{
 		Bind: "0.0.0.0", Advertise: "127.0.0.1",
 		PortMin: 20000, PortMax: 29999,
-		Timeout: 30 * time.Second,
-		WebRTC:  WebRTCSettings{HandshakeTimeout: 10 * time.Second},
-		Opus:    codec.DefaultOpusConfig(),
+		Timeout:   30 * time.Second,
+		StrictRTP: rtp.DefaultStrict(),
+		WebRTC:    WebRTCSettings{HandshakeTimeout: 10 * time.Second},
+		Opus:      codec.DefaultOpusConfig(),
 	}
 }
 
@@ -57,6 +60,12 @@ func (s Settings) Validate() error {
 	}
 	if s.Timeout < time.Second {
 		return fmt.Errorf("media.timeout: %v is shorter than 1s", s.Timeout)
+	}
+	if p := s.StrictRTP.Probation; p < 2 || p > 32 {
+		return fmt.Errorf("media.strict_rtp.probation: %d is outside 2-32", p)
+	}
+	if q := s.StrictRTP.Quiet; q < 100*time.Millisecond || q > 30*time.Second {
+		return fmt.Errorf("media.strict_rtp.quiet: %v is outside 100ms-30s", q)
 	}
 	if w := s.WebRTC; w.Listen != "" {
 		ap, err := netip.ParseAddrPort(w.Listen)

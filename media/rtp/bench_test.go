@@ -66,8 +66,9 @@ func BenchmarkForward(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				r := NewRelay(pa, pb)
+				r := NewRelay(pa, pb, DefaultStrict())
 				defer r.Close()
+				r.A().SetRemote(app.addr(), app.addr())
 				r.B().SetRemote(carrier.addr(), carrier.addr())
 				to = netip.AddrPortFrom(loopback(), uint16(r.A().Port()))
 			}
@@ -168,7 +169,7 @@ func runCalls(b *testing.B, calls int, relayed bool) callsRun {
 			if err != nil {
 				b.Fatal(err)
 			}
-			c.r = NewRelay(pa, pb)
+			c.r = NewRelay(pa, pb, DefaultStrict())
 			c.r.A().SetRemote(c.app.addr(), c.app.addr())
 			c.r.B().SetRemote(c.carrier.addr(), c.carrier.addr())
 			c.toA = netip.AddrPortFrom(loopback(), uint16(pa.Port))

@@ -21,11 +21,14 @@
 //     port (RFC 5761), at most MaxPacket bytes; for RTCP, version 2, an
 //     RTCP packet type and a first packet that fits. Packets that fail are
 //     counted as malformed and dropped;
-//   - latching: each Pair leg is symmetric (RFC 4961) and latches, as SBCs
-//     do for NAT. Until the peer sends, media goes to the address its SDP
-//     gave (SetRemote); its first valid packet fixes the peer to that
-//     packet's source, and packets from elsewhere are then counted and
-//     dropped. A new SDP address un-latches. RTCP latches the same way;
+//   - latching: each Pair leg is symmetric (RFC 4961): media for the peer
+//     goes where the peer's media comes from, else to the address its SDP
+//     gave (SetRemote). Strict RTP (Strict, on by default) decides which
+//     sources a leg takes: the SDP address at once; a source behind NAT
+//     only after a probation of in-sequence packets, once the call is
+//     answered and the expected source has gone quiet. Packets from
+//     elsewhere are counted and dropped. A new SDP address un-latches.
+//     RTCP follows the RTP source;
 //   - RTCP relayed unmodified between two Pairs, not terminated, so the
 //     endpoints' own reports stay true end to end with pass-through RTP; an
 //     Endpoint makes its own reports, and what the other peer sends toward
@@ -46,7 +49,7 @@
 // Processor is called only from the one goroutine reading its direction,
 // so it needs no lock, and must not block or allocate. The per-packet path
 // reuses one buffer and one header per goroutine, does not allocate and
-// does not log. Leg state is atomics: Stats, SetRemote, SetHold and
+// does not log; the probation of a new source is the RTP reader's own. Leg state is atomics: Stats, SetRemote, SetHold and
 // SetProcessor may be called from any goroutine at any time. A PortPool is
 // safe for concurrent use; binding happens outside its lock.
 package rtp

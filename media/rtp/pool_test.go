@@ -158,7 +158,7 @@ func TestRelayCloseReleasesPorts(t *testing.T) {
 		if len(pairs) != 5 {
 			t.Fatalf("round %d: allocated %d pairs, want 5", round, len(pairs))
 		}
-		relays := []*Relay{NewRelay(pairs[0], pairs[1]), NewRelay(pairs[2], pairs[3])}
+		relays := []*Relay{NewRelay(pairs[0], pairs[1], DefaultStrict()), NewRelay(pairs[2], pairs[3], DefaultStrict())}
 		relays[0].Arm(time.Hour, func() {})
 		for _, r := range relays {
 			if err := r.Close(); err != nil {

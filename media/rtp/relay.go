@@ -41,21 +41,24 @@ const MaxPacket = maxPacket
 // Endpoint), where that peer is, and what we have seen from it. Its
 // methods are safe for concurrent use.
 type Leg struct {
-	pair *Pair                   // plain RTP and RTCP on our ports; nil for an endpoint
-	ep   Endpoint                // nil for a pair
-	proc atomic.Pointer[procBox] // rewrites what this leg receives before it is sent on
+	pair   *Pair                   // plain RTP and RTCP on our ports; nil for an endpoint
+	ep     Endpoint                // nil for a pair
+	strict Strict                  // how a pair's leg chooses its source; fixed by Join
+	proc   atomic.Pointer[procBox] // rewrites what this leg receives before it is sent on
 
 	sdpRTP, sdpRTCP   atomic.Pointer[netip.AddrPort] // from SetRemote; nil until then
 	peerRTP, peerRTCP atomic.Pointer[netip.AddrPort] // latched source; nil until the peer sends
 	hold              atomic.Bool
 	last              atomic.Int64 // unix nanoseconds of the last valid RTP packet, or of leaving hold
+	waiting           atomic.Int64 // unix nanoseconds of the answer or of a later new SDP address; 0 before the answer
 
 	packets, bytes, sent, sentBytes, unsent atomic.Uint64
 	dropped, malformed, rtcpIn, rtcpOut     atomic.Uint64
 	lost                                    atomic.Int64
 	firstPT                                 atomic.Int32
 
-	seq seqTracker // owned by the leg's RTP reader goroutine
+	seq   seqTracker // owned by the leg's RTP reader goroutine
+	probe probe      // likewise
 }
 
 // Stats is a snapshot of a leg's counters. Each is read atomically; they
@@ -66,7 +69,7 @@ type Stats struct {
 	Sent      uint64 // RTP packets sent to the peer (relayed from the other leg)
 	SentBytes uint64
 	Unsent    uint64 // RTP packets for the peer not sent: its address not known yet, or the write failed
-	Dropped   uint64 // RTP and RTCP from a source other than the latched peer (RTP bleed)
+	Dropped   uint64 // RTP and RTCP from a source the leg does not take media from (RTP bleed, spoofing; see Strict)
 	Malformed uint64 // datagrams that are not RTP (on the RTP port) or RTCP (on the RTCP port)
 	Lost      int64  // packets the peer sent that never came, from sequence numbers (RFC 3550 A.3)
 	RTCPIn    uint64 // RTCP packets received from the peer
@@ -111,12 +114,17 @@ func (l *Leg) processor() Processor {
 // sends, media goes there. An address that changes un-latches the leg, so
 // the peer may move with a new offer or answer; the same address again (the
 // 200 repeating the 183's SDP) keeps the latch. An unspecified address
-// (c=0.0.0.0) sends nothing until the peer's first packet.
+// (c=0.0.0.0) sends nothing until the peer's first packet. On a strict leg
+// the new address is taken at once, and a source other than it is learned
+// only after Quiet from now (see Strict).
 func (l *Leg) SetRemote(rtp, rtcp netip.AddrPort) {
 	rtp, rtcp = unmap(rtp), unmap(rtcp)
 	if p := l.sdpRTP.Load(); p == nil || *p != rtp {
 		l.sdpRTP.Store(&rtp)
 		l.peerRTP.Store(nil)
+		if l.waiting.Load() != 0 {
+			l.waiting.Store(time.Now().UnixNano())
+		}
 	}
 	if p := l.sdpRTCP.Load(); p == nil || *p != rtcp {
 		l.sdpRTCP.Store(&rtcp)
@@ -162,8 +170,9 @@ func dest(peer, sdp *atomic.Pointer[netip.AddrPort]) (netip.AddrPort, bool) {
 	return *p, true
 }
 
-// accept latches the leg on the first source and then admits only it.
-// Latching allocates (once per leg and address); the check does not.
+// accept latches on the first source and then admits only it: a leg whose
+// Strict is off. Latching allocates (once per leg and address); the check
+// does not.
 func accept(peer *atomic.Pointer[netip.AddrPort], src netip.AddrPort) bool {
 	if p := peer.Load(); p != nil {
 		return *p == src
@@ -192,11 +201,11 @@ type Relay struct {
 }
 
 // NewRelay joins the pairs, a the app's and b the carrier's, and starts
-// relaying at once: early media flows before the call is answered. The
-// media timeout waits for Arm. The relay owns the pairs from now on and
-// closes them in Close.
-func NewRelay(a, b *Pair) *Relay {
-	return Join(Side{Pair: a}, Side{Pair: b})
+// relaying at once: early media flows before the call is answered. Each
+// leg takes its media from the sources s allows. The media timeout waits
+// for Arm. The relay owns the pairs from now on and closes them in Close.
+func NewRelay(a, b *Pair, s Strict) *Relay {
+	return Join(Side{Pair: a}, Side{Pair: b}, s)
 }
 
 // Side is what one leg of a relay talks through: a socket pair of ours
@@ -208,11 +217,14 @@ type Side struct {
 
 // Join is NewRelay for legs of either kind. RTCP is relayed between two
 // pairs; an endpoint terminates its own RTCP, so what a pair's peer sends
-// toward it is counted and dropped.
-func Join(a, b Side) *Relay {
+// toward it is counted and dropped. s applies to the pairs' legs only: an
+// endpoint's peer is who completed its ICE and DTLS handshakes. Zero
+// fields of an enabled s take DefaultStrict's values.
+func Join(a, b Side, s Strict) *Relay {
 	r := &Relay{legs: [2]*Leg{{pair: a.Pair, ep: a.Endpoint}, {pair: b.Pair, ep: b.Endpoint}}, done: make(chan struct{})}
 	for _, l := range r.legs {
 		l.firstPT.Store(-1)
+		l.strict = s.withDefaults()
 	}
 	for i := range 2 {
 		from, to := r.legs[i], r.legs[1-i]
@@ -232,22 +244,31 @@ func (r *Relay) A() *Leg { return r.legs[0] }
 // B is the carrier's leg, the second pair given to NewRelay.
 func (r *Relay) B() *Leg { return r.legs[1] }
 
-// Arm starts the media timeout (the call controller does at answer): when
-// no RTP has arrived on either leg for d, and no leg is on hold, onTimeout
-// is called once. A watcher goroutine per relay sleeps on a timer set to
-// the moment the newest packet would expire, so a relay costs one wake-up
-// per d, whatever its packet rate; there is no polling loop. onTimeout runs
-// on the watcher's goroutine after the watcher has stopped, so it may call
-// Close; Close does not wait for it. A second Arm, a d of zero or less, or
-// an Arm after Close does nothing.
+// Arm tells the relay the call is answered (the call controller does at
+// answer). Strict legs may learn a new source from Quiet after it (see
+// Strict). It starts the media timeout: when no RTP has arrived on either
+// leg for d, and no leg is on hold, onTimeout is called once. A watcher
+// goroutine per relay sleeps on a timer set to the moment the newest
+// packet would expire, so a relay costs one wake-up per d, whatever its
+// packet rate; there is no polling loop. onTimeout runs on the watcher's
+// goroutine after the watcher has stopped, so it may call Close; Close
+// does not wait for it. A d of zero or less arms no timeout. A second Arm,
+// or an Arm after Close, does nothing.
 func (r *Relay) Arm(d time.Duration, onTimeout func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.closed || r.armed || d <= 0 {
+	if r.closed || r.armed {
 		return
 	}
 	r.armed = true
-	r.armedAt.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	for _, l := range r.legs {
+		l.waiting.Store(now)
+	}
+	if d <= 0 {
+		return
+	}
+	r.armedAt.Store(now)
 	r.wg.Add(1)
 	go func() {
 		fire := r.watch(d)
@@ -335,7 +356,7 @@ func (l *Leg) read(buf []byte, h *pionrtp.Header) ([]byte, bool) {
 			l.malformed.Add(1)
 			continue
 		}
-		if l.ep == nil && !accept(&l.peerRTP, unmap(src)) {
+		if l.ep == nil && !l.admit(unmap(src), h) {
 			l.dropped.Add(1)
 			continue
 		}
@@ -396,7 +417,7 @@ func relayRTP(from, to *Leg) {
 	}
 }
 
-// relayRTCP does for RTCP what relayRTP does for RTP: latch, check, relay
+// relayRTCP does for RTCP what relayRTP does for RTP: check, latch, relay
 // unmodified. RTCP does not keep the call alive for the media timeout.
 func relayRTCP(from, to *Leg) {
 	buf := make([]byte, maxPacket+1)
@@ -413,7 +434,7 @@ func relayRTCP(from, to *Leg) {
 			from.malformed.Add(1)
 			continue
 		}
-		if !accept(&from.peerRTCP, unmap(src)) {
+		if !from.admitRTCP(unmap(src)) {
 			from.dropped.Add(1)
 			continue
 		}

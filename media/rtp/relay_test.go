@@ -93,8 +93,8 @@ func (p *peer) quiet(tb testing.TB, d time.Duration) {
 func rtcpOf(p *peer) netip.AddrPort { return netip.AddrPortFrom(loopback(), p.addr().Port()+1) }
 
 // newRelay is a relay on loopback between an app and a carrier whose SDP
-// addresses are set.
-func newRelay(t *testing.T) (*Relay, *peer, *peer) {
+// addresses are set, taking sources as s says.
+func newRelay(t *testing.T, s Strict) (*Relay, *peer, *peer) {
 	t.Helper()
 	pool := newPool(t, relayPorts, relayPorts+199)
 	a, err := pool.Allocate()
@@ -105,7 +105,7 @@ func newRelay(t *testing.T) (*Relay, *peer, *peer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := NewRelay(a, b)
+	r := NewRelay(a, b, s)
 	t.Cleanup(func() { r.Close() })
 	app, carrier := newPeer(t), newPeer(t)
 	r.A().SetRemote(app.addr(), rtcpOf(app))
@@ -133,7 +133,7 @@ func timed() uint64 {
 
 func TestRelayPassesPacketsBothWays(t *testing.T) {
 	before := timed()
-	r, app, carrier := newRelay(t)
+	r, app, carrier := newRelay(t, DefaultStrict())
 	for i := range 5 {
 		want := packet(uint16(100+i), 0, bytes.Repeat([]byte{0xff}, 160))
 		app.send(t, r.A().Port(), want)
@@ -165,7 +165,7 @@ func TestRelayHoldsMediaUntilTheAddressIsKnown(t *testing.T) {
 	pool := newPool(t, relayPorts, relayPorts+199)
 	a, _ := pool.Allocate()
 	b, _ := pool.Allocate()
-	r := NewRelay(a, b)
+	r := NewRelay(a, b, Strict{}) // c=0.0.0.0 below: only a loose leg learns the carrier at its first packet
 	defer r.Close()
 	app, carrier := newPeer(t), newPeer(t)
 	r.A().SetRemote(app.addr(), rtcpOf(app))
@@ -189,8 +189,9 @@ func TestRelayHoldsMediaUntilTheAddressIsKnown(t *testing.T) {
 	}
 }
 
+// TestRelayLatchesAndDropsBleed: with strict RTP off, the first source wins.
 func TestRelayLatchesAndDropsBleed(t *testing.T) {
-	r, app, carrier := newRelay(t)
+	r, app, carrier := newRelay(t, Strict{})
 	// The app is behind NAT: its packets come from another port than its SDP says.
 	nat := newPeer(t)
 	nat.send(t, r.A().Port(), packet(1, 0, []byte("first")))
@@ -214,8 +215,10 @@ func TestRelayLatchesAndDropsBleed(t *testing.T) {
 	}
 }
 
+// TestSetRemoteKeepsOrMovesTheLatch, with strict RTP off (strict_test.go
+// has the strict leg's moves).
 func TestSetRemoteKeepsOrMovesTheLatch(t *testing.T) {
-	r, app, carrier := newRelay(t)
+	r, app, carrier := newRelay(t, Strict{})
 	nat := newPeer(t)
 	nat.send(t, r.A().Port(), packet(1, 0, []byte("x")))
 	carrier.recv(t)
@@ -238,7 +241,7 @@ func TestSetRemoteKeepsOrMovesTheLatch(t *testing.T) {
 }
 
 func TestRelayDropsGarbage(t *testing.T) {
-	r, app, carrier := newRelay(t)
+	r, app, carrier := newRelay(t, DefaultStrict())
 	garbage := map[string][]byte{
 		"one byte":                    {0},
 		"text":                        []byte("not rtp at all, just text"),
@@ -264,7 +267,7 @@ func TestRelayDropsGarbage(t *testing.T) {
 }
 
 func TestRelayCountsLoss(t *testing.T) {
-	r, app, carrier := newRelay(t)
+	r, app, carrier := newRelay(t, DefaultStrict())
 	for _, seq := range []uint16{65530, 65531, 65534, 65533, 2, 3} { // 65532, 65535, 0, 1 never come; one reordered
 		app.send(t, r.A().Port(), packet(seq, 0, []byte("x")))
 		carrier.recv(t)
@@ -275,7 +278,7 @@ func TestRelayCountsLoss(t *testing.T) {
 }
 
 func TestRelayRTCP(t *testing.T) {
-	r, app, carrier := newRelay(t)
+	r, app, carrier := newRelay(t, DefaultStrict())
 	appRTCP, carrierRTCP := newPeer(t), newPeer(t)
 	r.A().SetRemote(app.addr(), appRTCP.addr())
 	r.B().SetRemote(carrier.addr(), carrierRTCP.addr())
@@ -300,7 +303,7 @@ func TestRelayRTCP(t *testing.T) {
 }
 
 func TestMediaTimeout(t *testing.T) {
-	r, app, carrier := newRelay(t)
+	r, app, carrier := newRelay(t, DefaultStrict())
 	var fired atomic.Int32
 	done := make(chan struct{})
 	r.Arm(300*time.Millisecond, func() { fired.Add(1); close(done) })
@@ -331,7 +334,7 @@ func TestMediaTimeout(t *testing.T) {
 }
 
 func TestMediaTimeoutWaitsForArm(t *testing.T) {
-	r, _, _ := newRelay(t)
+	r, _, _ := newRelay(t, DefaultStrict())
 	// Early media may be silent for as long as the carrier rings: no timeout before Arm.
 	time.Sleep(100 * time.Millisecond)
 	var fired atomic.Bool
@@ -345,7 +348,7 @@ func TestMediaTimeoutWaitsForArm(t *testing.T) {
 }
 
 func TestMediaTimeoutHold(t *testing.T) {
-	r, app, _ := newRelay(t)
+	r, app, _ := newRelay(t, DefaultStrict())
 	// The app holds with sendonly: it may send music on hold, the carrier
 	// (answered recvonly) sends nothing. Then it goes silent too.
 	r.A().SetHold(true)
@@ -367,7 +370,7 @@ func TestMediaTimeoutHold(t *testing.T) {
 }
 
 func TestCloseFromTimeoutCallback(t *testing.T) {
-	r, _, _ := newRelay(t)
+	r, _, _ := newRelay(t, DefaultStrict())
 	closed := make(chan error)
 	r.Arm(50*time.Millisecond, func() { closed <- r.Close() })
 	select {
@@ -387,7 +390,7 @@ func TestCloseFromTimeoutCallback(t *testing.T) {
 // TestForwardDoesNotAllocate: the round trip app -> relay -> carrier,
 // counted over the whole process, the relay's goroutines included.
 func TestForwardDoesNotAllocate(t *testing.T) {
-	r, app, carrier := newRelay(t)
+	r, app, carrier := newRelay(t, DefaultStrict())
 	pkt := packet(1, 0, make([]byte, 160))
 	to := netip.AddrPortFrom(loopback(), uint16(r.A().Port()))
 	buf := make([]byte, 1500)
