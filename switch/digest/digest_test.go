@@ -307,7 +307,8 @@ func TestSameURI(t *testing.T) {
 		{"sip:ALICE@example.com", "sip:alice@example.com", false},
 		{"sip:alice@example.com", "sips:alice@example.com", false},
 		{"sip:alice@example.com", "sip:alice@example.com:5060", false},
-		{"sip:alice@example.com;transport=tcp", "sip:alice@example.com", false},
+		{"sip:alice@example.com", "sip:alice@example.com;transport=ws", true}, // sipgo's answers drop the parameters
+		{"sip:alice@example.com;transport=tcp", "sip:alice@example.com;transport=udp", false},
 		{"sip:alice@example.com;foo=1", "sip:alice@example.com;foo=2", false},
 		{"sip:alice@example.com?subject=x", "sip:alice@example.com", false},
 		{"sip:bob@example.com", "sip:alice@example.com", false},

@@ -12,8 +12,15 @@ import (
 // must be that URI). They are compared as SIP URIs (RFC 3261 section
 // 19.1.4), not byte for byte: we see the Request-URI only as the parser
 // rebuilt it, and the comparison ignores just what does not change where a
-// request goes (host case, escaping, parameter order) while any other
-// user, host, port, scheme, transport or maddr is a mismatch.
+// request goes (host case, escaping, parameter order), while another
+// scheme, user, password, host or port is a mismatch.
+//
+// One departure from section 19.1.4: a URI parameter present in one URI
+// only is ignored, even transport, user, ttl, method and maddr. sipgo's
+// client answers with the Request-URI stripped of its parameters
+// (sipgo.Client.DoDigestAuth uses Uri.Addr), and the switch routes a call
+// on the user part alone, so such a parameter does not change what the
+// answer authorizes. A parameter present in both must have the same value.
 func sameURI(digestURI string, requestURI sip.Uri) bool {
 	var u sip.Uri
 	if err := sip.ParseUri(digestURI, &u); err != nil {
@@ -22,7 +29,7 @@ func sameURI(digestURI string, requestURI sip.Uri) bool {
 	return equalURI(&u, &requestURI)
 }
 
-// equalURI is RFC 3261 section 19.1.4 URI equality. URIs of other schemes
+// equalURI is URI equality as sameURI describes it. URIs of other schemes
 // than sip and sips are equal when their texts are.
 func equalURI(a, b *sip.Uri) bool {
 	if scheme(a) != scheme(b) || a.Wildcard || b.Wildcard {
@@ -46,25 +53,11 @@ func scheme(u *sip.Uri) string {
 	return strings.ToLower(u.Scheme)
 }
 
-// mustMatchParams are the URI parameters that, present in one URI only,
-// make the URIs differ (RFC 3261 section 19.1.4).
-var mustMatchParams = [...]string{"user", "ttl", "method", "maddr", "transport"}
-
 // sameParams: a parameter in both URIs must have the same value (compared
-// case-insensitively); one in a single URI is ignored unless it is one of
-// mustMatchParams.
+// case-insensitively); one in a single URI is ignored.
 func sameParams(a, b sip.HeaderParams) bool {
 	for _, kv := range a {
-		if v, ok := param(b, kv.K); ok {
-			if !strings.EqualFold(unescape(kv.V), unescape(v)) {
-				return false
-			}
-		} else if mustMatch(kv.K) {
-			return false
-		}
-	}
-	for _, kv := range b {
-		if _, ok := param(a, kv.K); !ok && mustMatch(kv.K) {
+		if v, ok := param(b, kv.K); ok && !strings.EqualFold(unescape(kv.V), unescape(v)) {
 			return false
 		}
 	}
@@ -91,15 +84,6 @@ func param(ps sip.HeaderParams, name string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func mustMatch(name string) bool {
-	for _, p := range mustMatchParams {
-		if strings.EqualFold(p, name) {
-			return true
-		}
-	}
-	return false
 }
 
 // unescape decodes %HH escapes; text with a malformed escape stays as it is.
