@@ -28,11 +28,11 @@ type NonceCounts interface {
 }
 
 // DefaultMaxNonces bounds the MemoryCounts of a Server built without
-// Config.Counts: about 100 bytes each.
+// Config.Counts: about 200 bytes each, so 20 MB at most.
 const DefaultMaxNonces = 100_000
 
 // MemoryCounts is a NonceCounts in this process's memory, bounded like
-// Kamailio's nonce_count array: it keeps at most max nonces, each until it
+// Kamailio's nonce_count array: it keeps at most limit nonces, each until it
 // expires, and when full it drops the one that expires first. It fails
 // closed: it remembers the latest expiry it dropped (and, for nonces
 // issued before it was made, the end of their lifetime) and reports any
@@ -42,8 +42,8 @@ const DefaultMaxNonces = 100_000
 //
 // Safe for concurrent use.
 type MemoryCounts struct {
-	max int
-	now func() time.Time
+	limit int
+	now   func() time.Time
 
 	mu      sync.Mutex
 	byNonce map[string]*countEntry
@@ -59,20 +59,18 @@ type countEntry struct {
 	expires time.Time
 }
 
-// NewMemoryCounts returns an empty MemoryCounts keeping at most max
+// NewMemoryCounts returns an empty MemoryCounts keeping at most limit
 // nonces. ttl is the nonce lifetime: nonces issued before now cannot be
 // told from used ones, so those are stale to it.
-func NewMemoryCounts(max int, ttl time.Duration, now func() time.Time) *MemoryCounts {
-	if max < 1 {
-		max = 1
-	}
+func NewMemoryCounts(limit int, ttl time.Duration, now func() time.Time) *MemoryCounts {
+	limit = max(limit, 1)
 	if now == nil {
 		now = time.Now
 	}
 	// A nonce issued before now (nonces carry nanoseconds) expires at
 	// now+ttl-1ns at the latest.
 	floor := now().Add(ttl - time.Nanosecond)
-	return &MemoryCounts{max: max, now: now, byNonce: map[string]*countEntry{}, floor: floor}
+	return &MemoryCounts{limit: limit, now: now, byNonce: map[string]*countEntry{}, floor: floor}
 }
 
 // Use implements NonceCounts.
@@ -96,11 +94,11 @@ func (m *MemoryCounts) Use(_ context.Context, nonce string, nc uint32, expires t
 	if !expires.After(m.floor) {
 		return false, ErrStale
 	}
-	// A first use. Past max, drop the soonest to expire, perhaps this one.
+	// A first use. Past the limit, drop the soonest to expire, perhaps this one.
 	e := &countEntry{nonce: nonce, nc: nc, expires: expires}
 	heap.Push(&m.order, e)
 	m.byNonce[nonce] = e
-	for len(m.order) > m.max {
+	for len(m.order) > m.limit {
 		old := heap.Pop(&m.order).(*countEntry)
 		delete(m.byNonce, old.nonce)
 		if old.expires.After(m.floor) {
