@@ -435,6 +435,7 @@ func startSipp(t *testing.T, scenario string, args ...string) *Sipp {
 		t.Fatal(err)
 	}
 	_ = os.Symlink("/usr/share/sip-tester", filepath.Join(dir, "pcap"))
+	args = append(args, sippAuthURI(args)...)
 	all := append([]string{"-sf", "scenario.xml", "-i", "127.0.0.1", "-nostdin", "-cp", strconv.Itoa(freePort(t)),
 		"-trace_err", "-trace_stat", "-stf", "stat.csv", "-timeout", "90s", "-timeout_error"}, args...)
 	s := &Sipp{t: t, dir: dir, done: make(chan error, 1)}
@@ -452,6 +453,29 @@ func startSipp(t *testing.T, scenario string, args ...string) *Sipp {
 		}
 	})
 	return s
+}
+
+// sippAuthURI makes sipp answer a digest challenge with the Request-URI
+// of its requests, sip:[service]@[remote_ip]:[remote_port], as RFC 3261
+// section 22.4 requires and the switch checks: by default sipp puts
+// sip:[remote_ip]:[remote_port] in the digest uri. It returns no arguments
+// for a sipp that calls no one or sets -auth_uri itself.
+func sippAuthURI(args []string) []string {
+	var service, remote string
+	for i, a := range args {
+		switch {
+		case a == "-auth_uri":
+			return nil
+		case a == "-s" && i+1 < len(args):
+			service = args[i+1]
+		case strings.HasPrefix(a, "127.0.0.1:"):
+			remote = a
+		}
+	}
+	if service == "" || remote == "" {
+		return nil
+	}
+	return []string{"-auth_uri", service + "@" + remote}
 }
 
 // Wait waits for sipp to exit and returns its final statistics.

@@ -2,23 +2,26 @@
 // (RFC 3261 section 22.4, RFC 7616, and RFC 8760 for SHA-256 in SIP).
 //
 // Only HA1 hashes are kept, never passwords. Nonces are stateless: each
-// carries its issue time and an HMAC over it, so any node holding the same
-// secret can check a nonce, and an authentic but expired nonce is reported
-// as stale (RFC 7616 section 3.3, stale=true) so the client retries without
-// asking the user again. A response may be replayed while its nonce lives;
-// nonces are short-lived for that reason.
+// carries its issue time and an HMAC over it, the realm and the address it
+// was issued to, so any node holding the same secret can check a nonce
+// (after a restart too), a nonce answered from another address is refused,
+// and an authentic but expired nonce is reported as stale (RFC 7616
+// section 3.3, stale=true) so the client retries without asking the user
+// again. Against replay, an answer must use qop=auth, its digest-uri must
+// be the Request-URI, and each nonce count (nc) of a nonce authorizes one
+// request: the counts used are kept in a NonceCounts, shared by every
+// node that shares the secret.
 //
-// Concurrency: a Server is immutable after New and safe for concurrent use.
+// Concurrency: a Server is immutable after New and safe for concurrent
+// use; its NonceCounts must be too.
 package digest
 
 import (
-	"crypto/hmac"
+	"context"
 	"crypto/md5"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -26,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
 )
 
@@ -37,13 +41,18 @@ const (
 	SHA256 Algorithm = "SHA-256"
 )
 
-// Errors of Verify. Missing and Stale call for a challenge; Malformed for
-// 400; the others for 403.
+// Errors of Verify. Missing and Stale call for a challenge (Stale with
+// stale=true); NoQOP, BadNonce and Replay for a fresh challenge too, as
+// failed attempts (Replay with stale=true: an honest client that sent two
+// requests at once retries); Malformed for 400; the others for 403.
 var (
 	ErrMissing     = errors.New("no credentials")
 	ErrMalformed   = errors.New("malformed credentials")
 	ErrStale       = errors.New("stale nonce")
-	ErrBadNonce    = errors.New("nonce not issued by us")
+	ErrNoQOP       = errors.New("answer without qop=auth")
+	ErrBadNonce    = errors.New("nonce not issued by us to this address")
+	ErrReplay      = errors.New("nonce count already used")
+	ErrURI         = errors.New("digest uri is not the Request-URI")
 	ErrRealm       = errors.New("wrong realm")
 	ErrAlgorithm   = errors.New("unsupported algorithm")
 	ErrUnknownUser = errors.New("unknown user")
@@ -74,16 +83,29 @@ type Config struct {
 	// stacks JsSIP and SIP.js know only MD5 too but read the last challenge:
 	// see ChallengeWith.)
 	Algorithms []Algorithm
-	Now        func() time.Time
+	// Counts keeps the nonce counts used; a MemoryCounts of
+	// DefaultMaxNonces when nil. Nodes sharing Secret must share it.
+	Counts NonceCounts
+	Now    func() time.Time
+}
+
+// Request is what Verify needs of the request an answer came with.
+type Request struct {
+	Method string
+	URI    sip.Uri // the Request-URI
+	// Source is the address the request came from ("host:port" or
+	// "host"); the nonce is bound to its host, as in Challenge.
+	Source string
 }
 
 // Server issues challenges and verifies credentials.
 type Server struct {
-	algs  []Algorithm
-	realm string
-	key   []byte
-	ttl   time.Duration
-	now   func() time.Time
+	algs   []Algorithm
+	realm  string
+	key    []byte
+	ttl    time.Duration
+	counts NonceCounts
+	now    func() time.Time
 }
 
 // NewServer returns a Server for cfg.
@@ -115,24 +137,29 @@ func NewServer(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("digest: %w %q", ErrAlgorithm, a)
 		}
 	}
-	return &Server{algs: algs, realm: cfg.Realm, key: key, ttl: ttl, now: now}, nil
+	counts := cfg.Counts
+	if counts == nil {
+		counts = NewMemoryCounts(DefaultMaxNonces, ttl, now)
+	}
+	return &Server{algs: algs, realm: cfg.Realm, key: key, ttl: ttl, counts: counts, now: now}, nil
 }
 
 // Realm is the realm the server challenges for.
 func (s *Server) Realm() string { return s.realm }
 
 // Challenge returns the values of the WWW-Authenticate (or
-// Proxy-Authenticate) headers to send, one per configured algorithm in
-// order of preference (RFC 8760 section 2.4).
-func (s *Server) Challenge(stale bool) []string {
-	return s.ChallengeWith(stale, s.algs)
+// Proxy-Authenticate) headers to send to a request from source, one per
+// configured algorithm in order of preference (RFC 8760 section 2.4). They
+// share one nonce, good for answers from source's host only.
+func (s *Server) Challenge(source string, stale bool) []string {
+	return s.ChallengeWith(source, stale, s.algs)
 }
 
 // ChallengeWith is Challenge with other algorithms than the configured
 // ones, for clients known to read the challenges differently; Verify
 // accepts an answer to any of them.
-func (s *Server) ChallengeWith(stale bool, algs []Algorithm) []string {
-	nonce := s.nonce(s.now())
+func (s *Server) ChallengeWith(source string, stale bool, algs []Algorithm) []string {
+	nonce := s.nonce(s.now(), source)
 	out := make([]string, 0, len(algs))
 	for _, alg := range algs {
 		c := digest.Challenge{Realm: s.realm, Nonce: nonce, Algorithm: string(alg), QOP: []string{"auth"}, Stale: stale}
@@ -141,55 +168,19 @@ func (s *Server) ChallengeWith(stale bool, algs []Algorithm) []string {
 	return out
 }
 
-// nonce is base64url(8-byte unix nanoseconds || first 16 bytes of HMAC-SHA256).
-func (s *Server) nonce(t time.Time) string {
-	var b [8 + 16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixNano()))
-	copy(b[8:], s.mac(b[:8]))
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-func (s *Server) mac(ts []byte) []byte {
-	m := hmac.New(sha256.New, s.key)
-	m.Write(ts)
-	m.Write([]byte(s.realm))
-	return m.Sum(nil)[:16]
-}
-
-// checkNonce reports ErrBadNonce for a nonce we did not issue and ErrStale
-// for one of ours that has expired.
-func (s *Server) checkNonce(nonce string) error {
-	b, err := base64.RawURLEncoding.DecodeString(nonce)
-	if err != nil || len(b) != 24 {
-		return ErrBadNonce
-	}
-	if !hmac.Equal(b[8:], s.mac(b[:8])) {
-		return ErrBadNonce
-	}
-	issued := time.Unix(0, int64(binary.BigEndian.Uint64(b[:8])))
-	age := s.now().Sub(issued)
-	if age > s.ttl || age < -time.Minute {
-		return ErrStale
-	}
-	return nil
-}
-
-// Verify checks the value of an Authorization or Proxy-Authorization
-// header for a request with the given method. lookup returns the
-// credentials of a username. On success it returns the username.
-func (s *Server) Verify(method, authorization string, lookup func(username string) (Credentials, error)) (string, error) {
-	if strings.TrimSpace(authorization) == "" {
-		return "", ErrMissing
-	}
-	if !digest.IsDigest(authorization) {
-		return "", fmt.Errorf("%w: not a Digest scheme", ErrMalformed)
-	}
-	cr, err := digest.ParseCredentials(authorization)
+// Verify checks authorization, the value of an Authorization or
+// Proxy-Authorization header, for the request r. lookup returns the
+// credentials of a username. On success it returns the username and has
+// used up the answer's nonce count.
+//
+// The checks run from the cheapest to the one that changes state: the
+// answer's form (qop=auth), realm and algorithm; the nonce (ours, issued
+// to r.Source, not expired); the digest-uri against r.URI; the password;
+// and last the nonce count, so that only a correct answer can use one.
+func (s *Server) Verify(ctx context.Context, r Request, authorization string, lookup func(username string) (Credentials, error)) (string, error) {
+	cr, err := parseCredentials(authorization)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if cr.Username == "" || cr.Nonce == "" || cr.URI == "" || cr.Response == "" {
-		return "", fmt.Errorf("%w: username, nonce, uri and response are required", ErrMalformed)
+		return "", err
 	}
 	if cr.Realm != s.realm {
 		return "", fmt.Errorf("%w: %q", ErrRealm, cr.Realm)
@@ -201,15 +192,12 @@ func (s *Server) Verify(method, authorization string, lookup func(username strin
 	if alg != MD5 && alg != SHA256 {
 		return "", fmt.Errorf("%w: %q", ErrAlgorithm, cr.Algorithm)
 	}
-	qop := cr.QOP
-	if qop != "" && qop != "auth" {
-		return "", fmt.Errorf("%w: qop %q", ErrMalformed, qop)
-	}
-	if qop == "auth" && (cr.Cnonce == "" || cr.Nc == 0) {
-		return "", fmt.Errorf("%w: qop=auth needs cnonce and nc", ErrMalformed)
-	}
-	if err := s.checkNonce(cr.Nonce); err != nil {
+	expires, err := s.checkNonce(cr.Nonce, r.Source)
+	if err != nil {
 		return "", err
+	}
+	if !sameURI(cr.URI, r.URI) {
+		return "", fmt.Errorf("%w: %q for %q", ErrURI, cr.URI, r.URI.String())
 	}
 	creds, err := lookup(cr.Username)
 	if err != nil {
@@ -225,11 +213,49 @@ func (s *Server) Verify(method, authorization string, lookup func(username strin
 	if ha1 == "" {
 		return "", fmt.Errorf("%w: no %s hash for %q", ErrAlgorithm, alg, cr.Username)
 	}
-	want := Response(alg, ha1, method, cr.URI, cr.Nonce, qop, fmt.Sprintf("%08x", cr.Nc), cr.Cnonce)
+	want := Response(alg, ha1, r.Method, cr.URI, cr.Nonce, cr.QOP, fmt.Sprintf("%08x", cr.Nc), cr.Cnonce)
 	if subtle.ConstantTimeCompare([]byte(strings.ToLower(cr.Response)), []byte(want)) != 1 {
 		return "", fmt.Errorf("%w for %q", ErrBadPassword, cr.Username)
 	}
+	ok, err := s.counts.Use(ctx, cr.Nonce, uint32(cr.Nc), expires)
+	switch {
+	case errors.Is(err, ErrStale):
+		return "", err
+	case err != nil:
+		return "", fmt.Errorf("use nonce count of %q: %w", cr.Username, err)
+	case !ok:
+		return "", fmt.Errorf("%w: nc %08x by %q", ErrReplay, cr.Nc, cr.Username)
+	}
 	return cr.Username, nil
+}
+
+// parseCredentials parses the value of an Authorization header and checks
+// that it is a qop=auth answer (RFC 7616 section 3.4) with every field
+// Verify needs.
+func parseCredentials(authorization string) (*digest.Credentials, error) {
+	if strings.TrimSpace(authorization) == "" {
+		return nil, ErrMissing
+	}
+	if !digest.IsDigest(authorization) {
+		return nil, fmt.Errorf("%w: not a Digest scheme", ErrMalformed)
+	}
+	cr, err := digest.ParseCredentials(authorization)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if cr.Username == "" || cr.Nonce == "" || cr.URI == "" || cr.Response == "" {
+		return nil, fmt.Errorf("%w: username, nonce, uri and response are required", ErrMalformed)
+	}
+	switch {
+	case cr.QOP == "":
+		// RFC 2069 answers have no nonce count, so nothing tells a replay.
+		return nil, ErrNoQOP
+	case cr.QOP != "auth":
+		return nil, fmt.Errorf("%w: qop %q", ErrMalformed, cr.QOP)
+	case cr.Cnonce == "" || cr.Nc <= 0:
+		return nil, fmt.Errorf("%w: qop=auth needs cnonce and nc", ErrMalformed)
+	}
+	return cr, nil
 }
 
 // Response computes the request-digest of RFC 7616 section 3.4.1 from HA1.

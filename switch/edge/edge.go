@@ -200,7 +200,7 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header s
 		acct = a
 		return digest.Credentials{HA1MD5: a.HA1MD5, HA1SHA256: a.HA1SHA256, Realm: a.Realm}, nil
 	}
-	_, err := e.auth.Verify(string(req.Method), creds, lookup)
+	_, err := e.auth.Verify(ctx, digest.Request{Method: string(req.Method), URI: req.Recipient, Source: req.Source()}, creds, lookup)
 	switch {
 	case err == nil:
 	case errors.Is(err, digest.ErrMissing), errors.Is(err, digest.ErrStale):
@@ -208,6 +208,10 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header s
 		return nil, false
 	case errors.Is(err, digest.ErrMalformed):
 		e.send(tx, sip.NewResponseFromRequest(req, 400, "Bad Request: malformed credentials", nil))
+		return nil, false
+	case errors.Is(err, digest.ErrNoQOP), errors.Is(err, digest.ErrBadNonce), errors.Is(err, digest.ErrReplay):
+		e.log.Info("authentication failed", "method", req.Method, "source", req.Source(), "error", err)
+		e.challenge(req, tx, challengeCode, errors.Is(err, digest.ErrReplay))
 		return nil, false
 	default:
 		e.log.Info("authentication failed", "method", req.Method, "source", req.Source(), "error", err)
@@ -229,9 +233,9 @@ func (e *Edge) challenge(req *sip.Request, tx sip.ServerTransaction, code int, s
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	var challenges []string
 	if t := req.Transport(); len(e.cfg.WSAuthAlgorithms) > 0 && (strings.EqualFold(t, "ws") || strings.EqualFold(t, "wss")) {
-		challenges = e.auth.ChallengeWith(stale, e.cfg.WSAuthAlgorithms)
+		challenges = e.auth.ChallengeWith(req.Source(), stale, e.cfg.WSAuthAlgorithms)
 	} else {
-		challenges = e.auth.Challenge(stale)
+		challenges = e.auth.Challenge(req.Source(), stale)
 	}
 	for _, c := range challenges {
 		res.AppendHeader(sip.NewHeader(header, c))
