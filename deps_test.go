@@ -18,8 +18,9 @@ func TestDependencyArrows(t *testing.T) {
 	}
 	// Each group may not depend on any package of the groups listed for it.
 	forbidden := map[string][]string{
-		"switch/b2bua":  {"media/", "trunks", "billing", "sqlite", "postgres", "companion", "switch/edge"},
-		"switch/edge":   {"media/", "trunks", "billing", "sqlite", "postgres", "companion", "switch/b2bua"},
+		"switch/b2bua":  {"media/", "trunks", "billing", "sqlite", "postgres", "companion", "switch/edge", "switch/guard"},
+		"switch/edge":   {"media/", "trunks", "billing", "sqlite", "postgres", "companion", "switch/b2bua", "switch/guard"},
+		"switch/guard":  {"switch/", "media/", "trunks", "billing", "sqlite", "postgres", "companion"},
 		"switch/digest": {"switch/", "media/", "trunks", "billing", "sqlite", "postgres"},
 		"media/":        {"switch/", "trunks", "billing", "sqlite", "postgres", "companion"},
 		"trunks":        {"switch/", "media/", "billing", "sqlite", "postgres", "companion"},

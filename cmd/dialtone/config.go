@@ -18,6 +18,7 @@ import (
 
 	"github.com/dialtone/dialtone"
 	"github.com/dialtone/dialtone/billing"
+	"github.com/dialtone/dialtone/switch/guard"
 )
 
 // Config is the whole configuration file. Every key is documented in README.md.
@@ -34,6 +35,7 @@ type Config struct {
 	Bundles  []BundleConfig `yaml:"bundles"`
 	API      APIConfig      `yaml:"api"`
 	Web      WebConfig      `yaml:"web"`
+	Guard    guard.Config   `yaml:"guard"` // defaults and checks in package guard
 }
 
 // WebConfig is the browser dialer served at / (package web).
@@ -262,6 +264,7 @@ func defaultConfig() Config {
 			Opus:    OpusConfig{Bitrate: 24000, Complexity: 0, PacketLoss: 10},
 		},
 		HTTP:     HTTPConfig{Listen: "127.0.0.1:8080"},
+		Guard:    guard.Defaults(),
 		Web:      WebConfig{Enabled: true},
 		Shutdown: ShutdownConfig{DrainTimeout: Duration(30 * time.Second)},
 		Billing: BillingConfig{
@@ -593,6 +596,9 @@ func (c *Config) Validate() error {
 		if err != nil || (p.Scheme != "ws" && p.Scheme != "wss") || p.Host == "" {
 			return bad("web.sip_url", "%q is not a ws:// or wss:// URL", u)
 		}
+	}
+	if err := c.Guard.Validate(); err != nil {
+		return err
 	}
 	return c.validateBilling(bad)
 }

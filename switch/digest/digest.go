@@ -213,6 +213,10 @@ func (s *Server) Verify(method, authorization string, lookup func(username strin
 	}
 	creds, err := lookup(cr.Username)
 	if err != nil {
+		// The hash work of a known user, so that the time taken does not
+		// tell an unknown username from a wrong password.
+		dummy := strings.Repeat("0", 2*newHash(alg).Size())
+		_ = Response(alg, dummy, method, cr.URI, cr.Nonce, qop, fmt.Sprintf("%08x", cr.Nc), cr.Cnonce)
 		return "", fmt.Errorf("%w %q: %v", ErrUnknownUser, cr.Username, err)
 	}
 	if creds.Realm != "" && creds.Realm != s.realm {
