@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,4 +166,125 @@ func TestGuardHidesUsers(t *testing.T) {
 			}
 		}
 	})
+}
+
+// floodScenario sends one OPTIONS a call and waits for nothing.
+const floodScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="flood">
+  <send><![CDATA[
+      OPTIONS sip:ping@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:flood@[local_ip]>;tag=[call_number]
+      To: <sip:ping@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 OPTIONS
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>
+</scenario>
+`
+
+// TestGuardThrottlesFlood: sipp floods the switch with OPTIONS from
+// 127.0.0.2 while a phone on 127.0.0.3 makes calls at a normal rate; the
+// flood is throttled, then banned, and the calls go through.
+func TestGuardThrottlesFlood(t *testing.T) {
+	const calls, rate = 50, 5
+	carrierPort := freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort}, MediaPorts: 4*calls + 40})
+	sw.Account("alice", "secret")
+	flood := startSipp(t, floodScenario, fmt.Sprintf("127.0.0.1:%d", sw.SIPPort), "-i", "127.0.0.2",
+		"-p", strconv.Itoa(freePort(t)), "-m", "5000", "-r", "500", "-l", "5000")
+	time.Sleep(time.Second) // the flood is on before the first call
+	uas := runCarrier(t, carrier{answer: "200", rtpPort: freePort(t)}, carrierPort, calls)
+	app := appCall{user: "alice", password: "secret", holdMS: 500, end: "bye"}
+	uac := startSipp(t, app.scenario(), fmt.Sprintf("127.0.0.1:%d", sw.SIPPort), "-i", "127.0.0.3", "-s", "+442079460018",
+		"-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(sippMediaPort(t)),
+		"-m", strconv.Itoa(calls), "-r", strconv.Itoa(rate), "-l", strconv.Itoa(calls))
+	st := uac.Wait(2 * time.Minute)
+	flood.Wait(time.Minute)
+	if st.Successful*100 < calls*99 {
+		t.Errorf("calls from 127.0.0.3 during the flood: %d of %d successful, want at least 99%%\n%s", st.Successful, calls, uac.Errors())
+	}
+	uas.Stop()
+	throttled := sw.sample(`dialtone_guard_requests_dropped_total{transport="udp",why="throttled"}`)
+	banned := sw.sample(`dialtone_guard_requests_dropped_total{transport="udp",why="banned"}`)
+	t.Logf("flood of 5000 OPTIONS: %v throttled, %v dropped while banned", throttled, banned)
+	if throttled == 0 || banned == 0 {
+		t.Errorf("the flood's datagrams: %v throttled, %v dropped while banned; want both", throttled, banned)
+	}
+	bans := sw.CLI("guard", "bans")
+	if !strings.Contains(bans, "127.0.0.2 ") || !strings.Contains(bans, "flood") || strings.Contains(bans, "127.0.0.3") {
+		t.Errorf("dialtone guard bans =\n%s\nwant 127.0.0.2 banned for flood, and 127.0.0.3 not", bans)
+	}
+}
+
+// TestGuardBoundsLogs: a burst of large malformed messages writes a few
+// short lines, then one line counting the rest.
+func TestGuardBoundsLogs(t *testing.T) {
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{freePort(t)}})
+	logPath := filepath.Join(sw.dir, "switch.log")
+	before := fileSize(t, logPath)
+	conn, err := net.DialUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 6)}, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sw.SIPPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	junk := append([]byte("\x01\x02 NOT SIP\r\n"), []byte(strings.Repeat("X-Junk: \x7f\x1b[31m\r\n", 3000))...) // 54 KB
+	const burst = 80                                                                                            // within the source's burst: each one reaches the parser
+	for range burst {
+		if _, err := conn.Write(junk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 10*time.Second, func() bool { return strings.Count(readFile(t, logPath), "failed to parse") >= 5 })
+	time.Sleep(500 * time.Millisecond) // the rest of the burst is read
+	grown := fileSize(t, logPath) - before
+	if lines := strings.Count(readFile(t, logPath), "failed to parse"); lines != 5 || grown > 5_000 {
+		t.Errorf("%d malformed messages of %d bytes wrote %d lines, %d bytes of log; want 5 lines, at most 5 KB", burst, len(junk), lines, grown)
+	}
+	// The count of the suppressed lines comes with the first line after
+	// the 10 s window.
+	time.Sleep(10 * time.Second)
+	if _, err := conn.Write(junk); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, func() bool { return strings.Contains(readFile(t, logPath), "suppressed similar log lines") })
+	// How many were suppressed depends on how many datagrams the kernel
+	// kept while the switch was busy: some, not all.
+	log := readFile(t, logPath)
+	_, after, _ := strings.Cut(log, "suppressed=")
+	n, _ := strconv.Atoi(strings.Fields(after + " ")[0])
+	if n < 1 || n > burst-5 {
+		t.Errorf("suppressed lines counted = %d, want 1 to %d:\n%s", n, burst-5, log[max(0, len(log)-1500):])
+	}
+}
+
+func fileSize(t *testing.T, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
