@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,14 +24,9 @@ func newGuardCmd(load func() (*Config, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := adminClient.Get(adminURL(cfg, "/admin/guard/bans"))
-			if err != nil {
-				return fmt.Errorf("is the switch running? %w", err)
-			}
-			defer res.Body.Close()
 			var bans []guard.Ban
-			if err := json.NewDecoder(res.Body).Decode(&bans); err != nil {
-				return fmt.Errorf("guard bans: %w", err)
+			if err := adminGet(cfg, "/admin/guard/bans", &bans); err != nil {
+				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ADDRESS\tREASON\tSINCE\tUNTIL\tFAILURES\tBAN")

@@ -20,8 +20,8 @@ import (
 type noCalls struct{}
 
 func (noCalls) HandleInvite(*dialtone.Account, *sip.Request, sip.ServerTransaction) {}
-func (noCalls) HandleAck(*sip.Request, sip.ServerTransaction)                      {}
-func (noCalls) HandleBye(*sip.Request, sip.ServerTransaction)                      {}
+func (noCalls) HandleAck(*sip.Request, sip.ServerTransaction)                       {}
+func (noCalls) HandleBye(*sip.Request, sip.ServerTransaction)                       {}
 
 // phone is a UDP socket that sends hand-written REGISTERs to an edge.
 type phone struct {

@@ -282,12 +282,7 @@ func (g *Guard) Unban(src netip.Addr) bool {
 func (g *Guard) sourceLocked(src netip.Addr, now time.Time) *source {
 	s, ok := g.sources[src]
 	if !ok {
-		if len(g.sources) >= g.cfg.MaxSources {
-			for k := range g.sources {
-				delete(g.sources, k)
-				break
-			}
-		}
+		evictOne(g.sources, g.cfg.MaxSources)
 		s = &source{tokens: rate.NewLimiter(rate.Limit(g.cfg.Rate), g.cfg.Burst)}
 		g.sources[src] = s
 	}
@@ -298,17 +293,24 @@ func (g *Guard) sourceLocked(src netip.Addr, now time.Time) *source {
 func (g *Guard) userLocked(name string, now time.Time) *user {
 	u, ok := g.users[name]
 	if !ok {
-		if len(g.users) >= g.cfg.MaxSources {
-			for k := range g.users {
-				delete(g.users, k)
-				break
-			}
-		}
+		evictOne(g.users, g.cfg.MaxSources)
 		u = &user{}
 		g.users[name] = u
 	}
 	u.seen = now
 	return u
+}
+
+// evictOne forgets an arbitrary entry of m when it holds max or more, so
+// that a new one keeps it within max.
+func evictOne[K comparable, V any](m map[K]V, max int) {
+	if len(m) < max {
+		return
+	}
+	for k := range m {
+		delete(m, k)
+		return
+	}
 }
 
 // banLocked bans src for BanTime, doubled for each ban it had before
