@@ -15,6 +15,7 @@ import (
 	"github.com/dialtone/dialtone/billing"
 	"github.com/dialtone/dialtone/companion"
 	"github.com/dialtone/dialtone/media/bridge"
+	"github.com/dialtone/dialtone/switch/guard"
 	"github.com/dialtone/dialtone/trunks"
 	"github.com/dialtone/dialtone/web"
 )
@@ -33,6 +34,7 @@ type Config struct {
 	Bundles  []billing.BundleSettings `yaml:"bundles"`
 	API      companion.Settings       `yaml:"api"`
 	Web      web.Settings             `yaml:"web"`
+	Guard    guard.Config             `yaml:"guard"`
 
 	// The carrier side (trunks, routes): package trunks defaults and validates it.
 	trunks.Config `yaml:",inline"`
@@ -51,6 +53,7 @@ func defaultConfig() Config {
 		Billing:  billing.DefaultSettings(),
 		API:      companion.DefaultSettings(),
 		Web:      web.DefaultSettings(),
+		Guard:    guard.Defaults(),
 	}
 }
 
@@ -126,7 +129,7 @@ func expandEnv(n *yaml.Node, lookup func(string) (string, bool), missing *[]stri
 // Validate reports the first problem, naming its key. Each section checks
 // itself and changes nothing.
 func (c *Config) Validate() error {
-	for _, section := range []interface{ Validate() error }{c.Log, c.Store, c.SIP, c.Media, c.HTTP, c.Shutdown, c.Web, c.Billing, c.API} {
+	for _, section := range []interface{ Validate() error }{c.Log, c.Store, c.SIP, c.Media, c.HTTP, c.Shutdown, c.Web, c.Billing, c.API, c.Guard} {
 		if err := section.Validate(); err != nil {
 			return err
 		}

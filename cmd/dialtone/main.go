@@ -56,6 +56,7 @@ func newRootCmd() *cobra.Command {
 		newLedgerCmd(load),
 		newCDRCmd(load),
 		newTrunksCmd(load),
+		newGuardCmd(load),
 		newReloadCmd(load),
 		newCarrierSimCmd(),
 		&cobra.Command{

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -31,6 +33,7 @@ import (
 	"github.com/dialtone/dialtone/switch/b2bua"
 	"github.com/dialtone/dialtone/switch/digest"
 	"github.com/dialtone/dialtone/switch/edge"
+	"github.com/dialtone/dialtone/switch/guard"
 	"github.com/dialtone/dialtone/trunks"
 	"github.com/dialtone/dialtone/trunks/health"
 	"github.com/dialtone/dialtone/web"
@@ -111,14 +114,18 @@ func openStore(ctx context.Context, c StoreConfig) (dialtone.Store, []string, er
 	}
 }
 
-func newLogger(c LogConfig) *slog.Logger {
+// newLogger is the process's logger, bounded against floods (package
+// guard): call flush now and then to report suppressed lines.
+func newLogger(c LogConfig) (log *slog.Logger, flush func()) {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, opts)
 	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+	bounded := guard.NewLogHandler(h, guard.DefaultLog(), nil)
+	return slog.New(bounded), func() { bounded.Flush(context.Background()) }
 }
 
 // serve runs the switch until a signal: SIGTERM drains (new calls get 503,
@@ -126,7 +133,8 @@ func newLogger(c LogConfig) *slog.Logger {
 // SIGINT hangs up every call at once. SIGHUP re-reads trunks and routes
 // through load.
 func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error {
-	log := newLogger(cfg.Log)
+	log, flushLog := newLogger(cfg.Log)
+	defer everyMinute(flushLog)()
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)
@@ -254,6 +262,7 @@ type theSwitch struct {
 	listeners []edge.Listener
 	carriers  *carriers
 	media     *mediaFactory
+	guard     *guard.Guard
 	load      func() (*Config, error)
 	log       *slog.Logger
 	reloadMu  sync.Mutex
@@ -273,6 +282,7 @@ func (s *theSwitch) reload() error {
 	if err != nil {
 		return err
 	}
+	s.guard.SetAllow(trunkAllow(cfg))
 	s.log.Info("trunks and routes reloaded", "trunks", n)
 	return nil
 }
@@ -281,6 +291,7 @@ func (s *theSwitch) Close() {
 	s.carriers.stop()
 	s.calls.Close()
 	s.edge.Close()
+	s.guard.Close()
 	s.ua.Close()
 	if err := s.media.Close(); err != nil {
 		s.log.Warn("webrtc media socket close", "error", err)
@@ -314,7 +325,10 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 			}
 		}
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.SIP.UserAgent), sipgo.WithUserAgentHostname(cfg.SIP.Advertise), sipgo.WithUserAgenTLSConfig(clientTLS))
+	// The transport layer logs each message it cannot parse: through the
+	// bounded logger, not slog's default.
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(cfg.SIP.UserAgent), sipgo.WithUserAgentHostname(cfg.SIP.Advertise), sipgo.WithUserAgenTLSConfig(clientTLS),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)))
 	if err != nil {
 		closeAll()
 		return nil, fmt.Errorf("sip user agent: %w", err)
@@ -370,12 +384,43 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		Clock:       clock,
 	}, client, carriers, media, st, credit{ctl}, b2bua.NewMetrics(reg), log)
 	registrar := edge.NewRegistrar()
+	// Bans are kept in memory until the store keeps them (guard.Store).
+	g, err := guard.New(cfg.Guard, guard.NewMemoryStore(), guard.NewMetrics(reg), log, nil)
+	if err != nil {
+		calls.Close()
+		closeAll()
+		return nil, err
+	}
+	g.SetAllow(trunkAllow(cfg))
 	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: cfg.SIP.WSAuthAlgs},
-		srv, auth, edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL), calls, registrar, log)
+		srv, auth, edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL), calls, registrar, g, log)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
 	}, func() float64 { return float64(registrar.Count()) }))
-	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, carriers: carriers, media: media, load: load, log: log}, nil
+	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, carriers: carriers, media: media, guard: g, load: load, log: log}, nil
+}
+
+// trunkAllow is what guard.allow_trunks adds to the allow-list: the IP
+// addresses written in the trunks' address and addresses (host names and
+// SRV domains are not resolved for it).
+func trunkAllow(cfg *Config) []netip.Prefix {
+	if !cfg.Guard.AllowTrunks {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, t := range cfg.Trunks {
+		for _, ep := range t.AddressList() {
+			host, _, err := net.SplitHostPort(ep)
+			if err != nil {
+				continue
+			}
+			if a, err := netip.ParseAddr(host); err == nil {
+				a = a.Unmap()
+				out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			}
+		}
+	}
+	return out
 }
 
 // bindSIP opens the SIP sockets before anything is served, so that the
@@ -481,6 +526,22 @@ func adminMux(cfg *Config, st dialtone.Store, reg *prometheus.Registry, sw *theS
 	mux.HandleFunc("GET /admin/trunks", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(sw.carriers.status())
+	})
+	mux.HandleFunc("GET /admin/guard/bans", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(sw.guard.Bans())
+	})
+	mux.HandleFunc("DELETE /admin/guard/bans/{addr}", func(w http.ResponseWriter, r *http.Request) {
+		a, err := netip.ParseAddr(r.PathValue("addr"))
+		if err != nil {
+			companion.WriteError(w, http.StatusBadRequest, "invalid_address", err.Error())
+			return
+		}
+		if !sw.guard.Unban(a) {
+			companion.WriteError(w, http.StatusNotFound, "not_banned", a.String()+" is not banned")
+			return
+		}
+		fmt.Fprintln(w, "unbanned", a)
 	})
 	mux.HandleFunc("POST /admin/reload", func(w http.ResponseWriter, _ *http.Request) {
 		if err := sw.reload(); err != nil {

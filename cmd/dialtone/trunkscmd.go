@@ -25,6 +25,19 @@ func adminURL(cfg *Config, path string) string {
 
 var adminClient = &http.Client{Timeout: 10 * time.Second}
 
+// adminGet reads the JSON at path of the running switch's admin listener into v.
+func adminGet(cfg *Config, path string, v any) error {
+	res, err := adminClient.Get(adminURL(cfg, path))
+	if err != nil {
+		return fmt.Errorf("is the switch running? %w", err)
+	}
+	defer res.Body.Close()
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		return fmt.Errorf("read %s: %w", path, err)
+	}
+	return nil
+}
+
 func newTrunksCmd(load func() (*Config, error)) *cobra.Command {
 	cmd := &cobra.Command{Use: "trunks", Short: "Carrier trunks of the running switch"}
 	cmd.AddCommand(&cobra.Command{
@@ -36,14 +49,9 @@ func newTrunksCmd(load func() (*Config, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := adminClient.Get(adminURL(cfg, "/admin/trunks"))
-			if err != nil {
-				return fmt.Errorf("is the switch running? %w", err)
-			}
-			defer res.Body.Close()
 			var ts []trunks.Status
-			if err := json.NewDecoder(res.Body).Decode(&ts); err != nil {
-				return fmt.Errorf("trunks status: %w", err)
+			if err := adminGet(cfg, "/admin/trunks", &ts); err != nil {
+				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "TRUNK\tADDRESS\tSTATE\tSINCE\tCHANNELS\tMAX CPS\tREASON\tREGISTRATION")

@@ -201,6 +201,10 @@ func (s *Server) Verify(ctx context.Context, r Request, authorization string, lo
 	}
 	creds, err := lookup(cr.Username)
 	if err != nil {
+		// The hash work of a known user, so that the time taken does not
+		// tell an unknown username from a wrong password.
+		dummy := strings.Repeat("0", 2*newHash(alg).Size())
+		_ = Response(alg, dummy, r.Method, cr.URI, cr.Nonce, cr.QOP, fmt.Sprintf("%08x", cr.Nc), cr.Cnonce)
 		return "", fmt.Errorf("%w %q: %v", ErrUnknownUser, cr.Username, err)
 	}
 	if creds.Realm != "" && creds.Realm != s.realm {

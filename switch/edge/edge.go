@@ -4,6 +4,12 @@
 // 3261 section 22, RFC 8760), and hands authenticated calls to the call
 // controller. It owns its part of the sip section of the configuration
 // file (Settings: listeners, TLS files, digest auth, registrar limits).
+// Every listener and every authentication goes through one Guard, which
+// refuses banned and flooding sources and counts failures.
+//
+// An unknown username and a wrong password are answered alike (the same
+// 403, after the same hash work) so that the answers do not tell which
+// users exist.
 //
 // Concurrency: sipgo runs each request in its own goroutine; the edge's
 // own state (the registrar's bindings) is guarded by a mutex. Serve starts
@@ -16,6 +22,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +49,23 @@ type Calls interface {
 	HandleBye(req *sip.Request, tx sip.ServerTransaction)
 }
 
+// Guard refuses abusive sources and counts authentication failures
+// (package guard implements it). transport is lower case: udp, tcp, tls,
+// ws, wss.
+type Guard interface {
+	// PacketConn and Listener wrap the sockets so that refused sources
+	// are dropped before sipgo parses anything.
+	PacketConn(pc net.PacketConn, transport string) net.PacketConn
+	Listener(l net.Listener, transport string) net.Listener
+	// Admit takes one request off src's rate; the UDP socket already did.
+	Admit(src netip.Addr, transport string) bool
+	AuthFailed(src netip.Addr, username, transport string)
+	StaleNonce(src netip.Addr, transport string)
+	// UserAllowed is false while username is under attack and its
+	// attempts are over their rate.
+	UserAllowed(username string) bool
+}
+
 // Config tunes the edge.
 type Config struct {
 	Realm      string
@@ -55,7 +80,7 @@ type Config struct {
 
 // Listener is one bound socket the edge serves SIP on.
 type Listener struct {
-	Transport string         // "udp" or "tcp"
+	Transport string         // udp, tcp, tls, ws or wss
 	Packet    net.PacketConn // for udp
 	Stream    net.Listener   // for tcp and ws; for tls and wss wrapped by tls.NewListener
 }
@@ -68,6 +93,7 @@ type Edge struct {
 	accounts Accounts
 	calls    Calls
 	reg      *Registrar
+	guard    Guard
 	log      *slog.Logger
 
 	mu        sync.Mutex
@@ -76,20 +102,43 @@ type Edge struct {
 }
 
 // New registers the edge's handlers on srv.
-func New(cfg Config, srv *sipgo.Server, auth *digest.Server, accounts Accounts, calls Calls, reg *Registrar, log *slog.Logger) *Edge {
-	e := &Edge{cfg: cfg, srv: srv, auth: auth, accounts: accounts, calls: calls, reg: reg, log: log}
-	srv.OnInvite(e.onInvite)
-	srv.OnAck(calls.HandleAck)
-	srv.OnBye(calls.HandleBye)
-	srv.OnCancel(e.onCancel)
-	srv.OnRegister(e.onRegister)
-	srv.OnOptions(e.onOptions)
-	srv.OnNoRoute(e.onNoRoute)
+func New(cfg Config, srv *sipgo.Server, auth *digest.Server, accounts Accounts, calls Calls, reg *Registrar, g Guard, log *slog.Logger) *Edge {
+	e := &Edge{cfg: cfg, srv: srv, auth: auth, accounts: accounts, calls: calls, reg: reg, guard: g, log: log}
+	srv.OnInvite(e.admit(e.onInvite))
+	srv.OnAck(e.admit(calls.HandleAck))
+	srv.OnBye(e.admit(calls.HandleBye))
+	srv.OnCancel(e.admit(e.onCancel))
+	srv.OnRegister(e.admit(e.onRegister))
+	srv.OnOptions(e.admit(e.onOptions))
+	srv.OnNoRoute(e.admit(e.onNoRoute))
 	return e
 }
 
-// Serve serves SIP on each listener until Close.
+// admit refuses a request over its source's rate with 503 on the stream
+// transports; on UDP the guarded socket dropped it before parsing.
+func (e *Edge) admit(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		if t := transport(req); t != "udp" && !e.guard.Admit(source(req), t) {
+			if !req.IsAck() {
+				e.send(tx, sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
+			}
+			return
+		}
+		h(req, tx)
+	}
+}
+
+// Serve serves SIP on each listener, through the guard, until Close.
 func (e *Edge) Serve(ls []Listener) {
+	ls = slices.Clone(ls)
+	for i, l := range ls {
+		if l.Packet != nil {
+			ls[i].Packet = e.guard.PacketConn(l.Packet, l.Transport)
+		}
+		if l.Stream != nil {
+			ls[i].Stream = e.guard.Listener(l.Stream, l.Transport)
+		}
+	}
 	e.mu.Lock()
 	e.listeners = append(e.listeners, ls...)
 	e.mu.Unlock()
@@ -191,9 +240,17 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header s
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	src, tp := source(req), transport(req)
 	var acct *dialtone.Account
-	lookup := func(username string) (digest.Credentials, error) {
-		a, err := e.accounts.AccountByUsername(ctx, username)
+	var username string
+	throttled := false
+	lookup := func(name string) (digest.Credentials, error) {
+		username = name
+		if !e.guard.UserAllowed(name) {
+			throttled = true
+			return digest.Credentials{}, errUserThrottled
+		}
+		a, err := e.accounts.AccountByUsername(ctx, name)
 		if err != nil {
 			return digest.Credentials{}, err
 		}
@@ -203,17 +260,26 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header s
 	_, err := e.auth.Verify(ctx, digest.Request{Method: string(req.Method), URI: req.Recipient, Source: req.Source()}, creds, lookup)
 	switch {
 	case err == nil:
-	case errors.Is(err, digest.ErrMissing), errors.Is(err, digest.ErrStale):
-		e.challenge(req, tx, challengeCode, errors.Is(err, digest.ErrStale))
+	case errors.Is(err, digest.ErrMissing): // every client's first request: not a failure
+		e.challenge(req, tx, challengeCode, false)
+		return nil, false
+	case errors.Is(err, digest.ErrStale):
+		e.guard.StaleNonce(src, tp)
+		e.challenge(req, tx, challengeCode, true)
 		return nil, false
 	case errors.Is(err, digest.ErrMalformed):
+		e.guard.AuthFailed(src, username, tp)
 		e.send(tx, sip.NewResponseFromRequest(req, 400, "Bad Request: malformed credentials", nil))
 		return nil, false
 	case errors.Is(err, digest.ErrNoQOP), errors.Is(err, digest.ErrBadNonce), errors.Is(err, digest.ErrReplay):
+		e.guard.AuthFailed(src, username, tp)
 		e.log.Info("authentication failed", "method", req.Method, "source", req.Source(), "error", err)
 		e.challenge(req, tx, challengeCode, errors.Is(err, digest.ErrReplay))
 		return nil, false
 	default:
+		if !throttled { // refused unchecked: no failure of the source's
+			e.guard.AuthFailed(src, username, tp)
+		}
 		e.log.Info("authentication failed", "method", req.Method, "source", req.Source(), "error", err)
 		e.send(tx, sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
 		return nil, false
@@ -232,7 +298,7 @@ func (e *Edge) challenge(req *sip.Request, tx sip.ServerTransaction, code int, s
 	}
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	var challenges []string
-	if t := req.Transport(); len(e.cfg.WSAuthAlgorithms) > 0 && (strings.EqualFold(t, "ws") || strings.EqualFold(t, "wss")) {
+	if t := transport(req); len(e.cfg.WSAuthAlgorithms) > 0 && (t == "ws" || t == "wss") {
 		challenges = e.auth.ChallengeWith(req.Source(), stale, e.cfg.WSAuthAlgorithms)
 	} else {
 		challenges = e.auth.Challenge(req.Source(), stale)
@@ -295,6 +361,25 @@ func (e *Edge) send(tx sip.ServerTransaction, res *sip.Response) {
 	if err := tx.Respond(res); err != nil {
 		e.log.Debug("response not sent", "code", res.StatusCode, "error", err)
 	}
+}
+
+// errUserThrottled refuses an attempt on a username under attack.
+var errUserThrottled = errors.New("username under attack: attempt refused unchecked")
+
+// source is the IP a request came from; the zero Addr when sipgo wrote
+// no IP:port.
+func source(req *sip.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+// transport is the request's transport in lower case, as the listeners
+// and the guard name it.
+func transport(req *sip.Request) string {
+	return strings.ToLower(req.Transport())
 }
 
 func parseSeconds(s string) (int, error) {
