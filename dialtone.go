@@ -20,6 +20,8 @@
 //     and the API share;
 //   - call sessions (credit reserved, confirmed and settled per call), API
 //     sign-in tokens, red envelopes, chat, and organizations;
+//   - the SIP guard's bans (Ban) and the digest nonce counts, kept in the
+//     store so that they survive a restart and are shared by nodes;
 //   - Store and its parts (AccountStore, LedgerStore, BundleStore, ...):
 //     the interfaces the storage adapters (sqlite, postgres) implement and
 //     one conformance suite (package storetest) checks.
@@ -275,6 +277,8 @@ type Store interface {
 	EnvelopeStore
 	ChatStore
 	OrgStore
+	BanStore
+	NonceStore
 	// Ping reports whether the store answers; used by /readyz.
 	Ping(ctx context.Context) error
 	Close() error

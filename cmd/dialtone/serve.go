@@ -355,7 +355,8 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	}
 	closeListeners := closeAll
 	closeAll = func() { closeListeners(); media.Close() }
-	auth, err := digest.NewServer(digest.Config{Realm: cfg.SIP.Realm, Secret: []byte(cfg.SIP.AuthSecret), NonceTTL: cfg.SIP.NonceTTL, Algorithms: cfg.SIP.AuthAlgs})
+	auth, err := digest.NewServer(digest.Config{Realm: cfg.SIP.Realm, Secret: []byte(cfg.SIP.AuthSecret), NonceTTL: cfg.SIP.NonceTTL, Algorithms: cfg.SIP.AuthAlgs,
+		Counts: newNonceCounts(st, time.Now)})
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -384,8 +385,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		Clock:       clock,
 	}, client, carriers, media, st, credit{ctl}, b2bua.NewMetrics(reg), log)
 	registrar := edge.NewRegistrar()
-	// Bans are kept in memory until the store keeps them (guard.Store).
-	g, err := guard.New(cfg.Guard, guard.NewMemoryStore(), guard.NewMetrics(reg), log, nil)
+	g, err := guard.New(cfg.Guard, st, guard.NewMetrics(reg), log, nil)
 	if err != nil {
 		calls.Close()
 		closeAll()

@@ -5,11 +5,12 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
-	"time"
+
+	"github.com/dialtone/dialtone"
 )
 
 // Reason is why a source was banned.
-type Reason string
+type Reason = dialtone.BanReason
 
 const (
 	ReasonAuth  Reason = "auth"  // too many authentication failures
@@ -18,27 +19,14 @@ const (
 
 // Ban is a source refused until Until. A ban that has ended is kept a
 // while (until Until plus the longest ban) so that a source coming back
-// is banned for longer.
-type Ban struct {
-	Addr     netip.Addr `json:"addr"`
-	Reason   Reason     `json:"reason"`
-	Since    time.Time  `json:"since"`
-	Until    time.Time  `json:"until"`
-	Failures int        `json:"failures"` // failures (auth) or requests over the rate (flood) that led to it
-	Count    int        `json:"count"`    // this source's bans in a row, 1 for the first
-}
+// is banned for longer. Failures counts the authentication failures (auth)
+// or the requests over the rate (flood) that led to it.
+type Ban = dialtone.Ban
 
-// Active reports whether the ban is in force at now.
-func (b Ban) Active(now time.Time) bool { return now.Before(b.Until) }
-
-// Store keeps bans across restarts and shares them between nodes. The
-// guard writes to it from one goroutine of its own, never on the packet
-// path, and reads it at start and on each sweep.
-type Store interface {
-	SaveBan(ctx context.Context, b Ban) error // insert or replace the ban of b.Addr
-	DeleteBan(ctx context.Context, addr netip.Addr) error
-	Bans(ctx context.Context) ([]Ban, error) // every ban kept, ended ones too
-}
+// Store keeps bans across restarts and shares them between nodes; the SQL
+// stores implement it. The guard writes to it from one goroutine of its
+// own, never on the packet path, and reads it at start and on each sweep.
+type Store = dialtone.BanStore
 
 // MemoryStore is a Store in memory: bans last as long as the process.
 // Safe for concurrent use.

@@ -1,0 +1,49 @@
+package dialtone
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+// BanReason is why a source was banned.
+type BanReason string
+
+// Ban is a source address the SIP guard refuses until Until. A ban that has
+// ended is kept a while, so that a source coming back is banned for longer.
+type Ban struct {
+	Addr     netip.Addr `json:"addr"`
+	Reason   BanReason  `json:"reason"`
+	Since    time.Time  `json:"since"`
+	Until    time.Time  `json:"until"`
+	Failures int        `json:"failures"` // failures or requests over the rate that led to it
+	Count    int        `json:"count"`    // this source's bans in a row, 1 for the first
+}
+
+// Active reports whether the ban is in force at now.
+func (b Ban) Active(now time.Time) bool { return now.Before(b.Until) }
+
+// BanStore keeps the guard's bans, one per address, across restarts and
+// nodes.
+type BanStore interface {
+	// SaveBan inserts b, or replaces the ban of b.Addr.
+	SaveBan(ctx context.Context, b Ban) error
+	// DeleteBan forgets the ban of addr; forgetting none is no error.
+	DeleteBan(ctx context.Context, addr netip.Addr) error
+	// Bans returns every ban kept, ended ones too, ordered by address.
+	Bans(ctx context.Context) ([]Ban, error)
+}
+
+// NonceStore keeps, for each digest nonce used, the highest nonce count it
+// was used with (RFC 7616 section 3.4), shared by the nodes that accept
+// each other's nonces.
+type NonceStore interface {
+	// UseNonce records nc for nonce, kept until expires, and reports ok
+	// when nc is higher than every count used before with nonce (any count
+	// is higher than none); otherwise it changes nothing. Concurrent uses
+	// of one (nonce, nc) report ok once.
+	UseNonce(ctx context.Context, nonce string, nc uint32, expires time.Time) (ok bool, err error)
+	// PurgeNonces forgets the nonces that expire at or before before and
+	// returns how many it forgot.
+	PurgeNonces(ctx context.Context, before time.Time) (int64, error)
+}
