@@ -159,7 +159,10 @@ func stepLoad(dir string, rate int, d, hold time.Duration, sipPort, carrierPort,
 	time.Sleep(300 * time.Millisecond)
 
 	stat := filepath.Join(dir, fmt.Sprintf("uac_%d.csv", rate))
+	// -auth_uri: sipp's digest uri is sip:host:port unless told; the switch
+	// takes only answers whose uri is the Request-URI.
 	uac := exec.CommandContext(ctx, "sipp", "127.0.0.1:"+strconv.Itoa(sipPort), "-sf", "uac.xml", "-s", "12125550100",
+		"-auth_uri", "12125550100@127.0.0.1:"+strconv.Itoa(sipPort),
 		"-i", "127.0.0.1", "-p", strconv.Itoa(freePort("udp")), "-nostdin", "-cp", strconv.Itoa(freePort("udp")),
 		"-r", strconv.Itoa(rate), "-m", strconv.Itoa(calls), "-l", strconv.Itoa(rate*int(5+hold.Seconds())),
 		"-trace_stat", "-stf", stat, "-fd", "1", "-timeout", fmt.Sprintf("%ds", int((d+time.Minute).Seconds())), "-max_recv_loops", "10000", "-max_sched_loops", "10000")
