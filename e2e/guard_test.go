@@ -235,6 +235,9 @@ func TestGuardBoundsLogs(t *testing.T) {
 		if _, err := conn.Write(junk); err != nil {
 			t.Fatal(err)
 		}
+		// A few 54 KB datagrams fill the socket's receive buffer: paced,
+		// each reaches the parser even on a busy machine.
+		time.Sleep(10 * time.Millisecond)
 	}
 	waitFor(t, 10*time.Second, func() bool { return strings.Count(readFile(t, logPath), "failed to parse") >= 5 })
 	time.Sleep(500 * time.Millisecond) // the rest of the burst is read
