@@ -13,12 +13,12 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-	"github.com/miekg/dns"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dialtone/dialtone/trunks"
 	"github.com/dialtone/dialtone/trunks/health"
 	"github.com/dialtone/dialtone/trunks/srv"
+	"github.com/dialtone/dialtone/trunks/srv/srvtest"
 )
 
 // carrier is a SIP peer on 127.0.0.1:0 that answers OPTIONS with code
@@ -57,26 +57,6 @@ func startCarrier(t *testing.T, code int) *carrier {
 	go func() { _ = server.ServeUDP(pc) }()
 	t.Cleanup(func() { pc.Close(); ua.Close() })
 	return c
-}
-
-// startNXDomain is a DNS server on 127.0.0.1:0 that knows no name.
-func startNXDomain(t *testing.T) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan struct{})
-	server := &dns.Server{PacketConn: pc, NotifyStartedFunc: func() { close(started) },
-		Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
-			m := new(dns.Msg)
-			m.SetRcode(req, dns.RcodeNameError)
-			_ = w.WriteMsg(m)
-		})}
-	go func() { _ = server.ActivateAndServe() }()
-	<-started
-	t.Cleanup(func() { _ = server.Shutdown() })
-	return pc.LocalAddr().String()
 }
 
 func newClient(t *testing.T) *sipgo.Client {
@@ -179,7 +159,7 @@ func trunkUp(t *testing.T, reg *prometheus.Registry, trunk string) float64 {
 
 func TestCheck(t *testing.T) {
 	live, silent := startCarrier(t, 200), startCarrier(t, 0)
-	dnsServer := startNXDomain(t)
+	dnsServer := srvtest.NXDomain(t)
 	fast := trunks.OptionsConfig{Timeout: trunks.Duration(200 * time.Millisecond)}
 	r := newRouter(t, dnsServer,
 		trunks.TrunkConfig{Name: "second-answers", Addresses: []string{silent.addr, live.addr}, Options: fast},
@@ -207,7 +187,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestMonitorDNSFailureMarksDown(t *testing.T) {
-	dnsServer := startNXDomain(t)
+	dnsServer := srvtest.NXDomain(t)
 	opts := trunks.OptionsConfig{Interval: trunks.Duration(20 * time.Millisecond), DownAfter: 1}
 	r := newRouter(t, dnsServer, trunks.TrunkConfig{Name: "nx", SRV: "gone.test", Options: opts})
 	m := health.New(newClient(t), r.Endpoints, quiet)

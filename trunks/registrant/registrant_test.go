@@ -15,11 +15,11 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/icholy/digest"
-	"github.com/miekg/dns"
 
 	"github.com/dialtone/dialtone/trunks"
 	"github.com/dialtone/dialtone/trunks/registrant"
 	"github.com/dialtone/dialtone/trunks/srv"
+	"github.com/dialtone/dialtone/trunks/srv/srvtest"
 )
 
 // seen is one REGISTER as the registrar got it.
@@ -197,26 +197,6 @@ func TestBindingFailures(t *testing.T) {
 	}
 }
 
-// startNXDomain is a DNS server on 127.0.0.1:0 that knows no name.
-func startNXDomain(t *testing.T) string {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan struct{})
-	server := &dns.Server{PacketConn: pc, NotifyStartedFunc: func() { close(started) },
-		Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
-			m := new(dns.Msg)
-			m.SetRcode(req, dns.RcodeNameError)
-			_ = w.WriteMsg(m)
-		})}
-	go func() { _ = server.ActivateAndServe() }()
-	<-started
-	t.Cleanup(func() { _ = server.Shutdown() })
-	return pc.LocalAddr().String()
-}
-
 // syncBuffer is a log destination the keeper's goroutine and the test share.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -319,7 +299,7 @@ func TestKeeperRetriesAfterFailure(t *testing.T) {
 }
 
 func TestKeeperDNSFailure(t *testing.T) {
-	k, waits, _, log := keeper(t, startNXDomain(t), trunks.TrunkConfig{Name: "nx", SRV: "gone.test",
+	k, waits, _, log := keeper(t, srvtest.NXDomain(t), trunks.TrunkConfig{Name: "nx", SRV: "gone.test",
 		Register: trunks.RegisterConfig{Enabled: true, Expires: trunks.Duration(time.Minute), Retry: trunks.Duration(time.Second)}})
 	next(t, waits)
 	want := "not registered: dns: srv _sip._udp.gone.test.: no such domain"
