@@ -424,6 +424,9 @@ type Sipp struct {
 	dir  string
 	done chan error
 	err  error
+	// reaped is set, by the test's goroutine, once it has read done: the
+	// process's state may not be read before (cmd.Wait writes it).
+	reaped bool
 }
 
 // startSipp runs sipp with a scenario text in its own directory (with the
@@ -447,7 +450,7 @@ func startSipp(t *testing.T, scenario string, args ...string) *Sipp {
 	}
 	go func() { s.done <- s.cmd.Wait() }()
 	t.Cleanup(func() {
-		if s.cmd.ProcessState == nil {
+		if !s.reaped {
 			_ = s.cmd.Process.Kill()
 			<-s.done
 		}
@@ -488,6 +491,7 @@ func (s *Sipp) Wait(timeout time.Duration) Stats {
 		s.err = <-s.done
 		s.t.Errorf("sipp did not finish within %v", timeout)
 	}
+	s.reaped = true
 	return s.stats()
 }
 
@@ -549,7 +553,7 @@ func (s *Sipp) Errors() string {
 // Stop ends sipp now (for peers that must not have been called) and returns its statistics.
 func (s *Sipp) Stop() Stats {
 	s.t.Helper()
-	if s.cmd.ProcessState == nil {
+	if !s.reaped {
 		_ = s.cmd.Process.Signal(syscall.SIGUSR1) // sipp writes its statistics and exits
 		select {
 		case s.err = <-s.done:
@@ -557,6 +561,7 @@ func (s *Sipp) Stop() Stats {
 			_ = s.cmd.Process.Kill()
 			s.err = <-s.done
 		}
+		s.reaped = true
 	}
 	return s.stats()
 }
