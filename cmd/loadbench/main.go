@@ -33,8 +33,13 @@ func main() {
 	step := flag.Duration("step", 10*time.Second, "length of each step")
 	soak := flag.Duration("soak", 60*time.Second, "length of the run at the best clean rate (memory check); 0 skips it")
 	hold := flag.Duration("hold", 0, "how long each call stays up")
+	guarded := flag.Bool("guard", true, "send the app's calls from 127.0.0.2, which the guard checks (its per-source rate raised so that it never throttles the load); false: from 127.0.0.1, the carrier's allow-listed address, which the guard lets through unchecked")
 	flag.Parse()
-	if err := run(*bin, *rates, *step, *soak, *hold); err != nil {
+	src := "127.0.0.1"
+	if *guarded {
+		src = "127.0.0.2"
+	}
+	if err := run(*bin, *rates, *step, *soak, *hold, src); err != nil {
 		fmt.Fprintln(os.Stderr, "loadbench:", err)
 		os.Exit(1)
 	}
@@ -53,7 +58,7 @@ func (r result) clean() bool {
 	return r.failed == 0 && r.success > 0 && float64(r.retrans) <= 0.001*float64(max(r.msgs, 1))
 }
 
-func run(bin, rates string, step, soak, hold time.Duration) error {
+func run(bin, rates string, step, soak, hold time.Duration, src string) error {
 	if _, err := exec.LookPath("sipp"); err != nil {
 		return errors.New("sipp is not installed (make deps installs it)")
 	}
@@ -75,6 +80,7 @@ trunks: [{name: carrier, address: "127.0.0.1:%d", transport: udp}]
 routes: [{prefix: "", trunks: [carrier]}]
 http: {listen: "127.0.0.1:%d"}
 shutdown: {drain_timeout: 5s}
+guard: {rate: 100000, burst: 200000}
 `, dir, sipPort, carrierPort, httpPort)
 	cfgPath := filepath.Join(dir, "dialtone.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
@@ -111,7 +117,7 @@ shutdown: {drain_timeout: 5s}
 	}
 
 	fmt.Printf("switch admin: http://127.0.0.1:%d (metrics, pprof)\n", httpPort)
-	fmt.Printf("sipp step load through dialtone (UDP, digest auth, route, B2BUA, RTP ports, CDR write), hold %v\n", hold)
+	fmt.Printf("sipp step load through dialtone (UDP, digest auth, route, B2BUA, RTP ports, CDR write), hold %v, app calls from %s\n", hold, src)
 	fmt.Printf("%6s %8s %7s %8s %9s %10s %10s\n", "cps", "calls", "failed", "retrans", "clean", "rss_start", "rss_end")
 	best := 0
 	for _, f := range strings.Split(rates, ",") {
@@ -119,7 +125,7 @@ shutdown: {drain_timeout: 5s}
 		if err != nil {
 			return fmt.Errorf("rate %q: %w", f, err)
 		}
-		r, err := stepLoad(dir, rate, step, hold, sipPort, carrierPort, sw.Process.Pid)
+		r, err := stepLoad(dir, src, rate, step, hold, sipPort, carrierPort, sw.Process.Pid)
 		if err != nil {
 			return err
 		}
@@ -133,7 +139,7 @@ shutdown: {drain_timeout: 5s}
 	fmt.Printf("highest clean rate: %d calls/s\n", best)
 	if soak > 0 && best > 0 {
 		time.Sleep(35 * time.Second)
-		r, err := stepLoad(dir, best, soak, hold, sipPort, carrierPort, sw.Process.Pid)
+		r, err := stepLoad(dir, src, best, soak, hold, sipPort, carrierPort, sw.Process.Pid)
 		if err != nil {
 			return err
 		}
@@ -144,7 +150,7 @@ shutdown: {drain_timeout: 5s}
 	return nil
 }
 
-func stepLoad(dir string, rate int, d, hold time.Duration, sipPort, carrierPort, pid int) (result, error) {
+func stepLoad(dir, src string, rate int, d, hold time.Duration, sipPort, carrierPort, pid int) (result, error) {
 	calls := int(float64(rate) * d.Seconds())
 	ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
 	defer cancel()
@@ -163,7 +169,7 @@ func stepLoad(dir string, rate int, d, hold time.Duration, sipPort, carrierPort,
 	// takes only answers whose uri is the Request-URI.
 	uac := exec.CommandContext(ctx, "sipp", "127.0.0.1:"+strconv.Itoa(sipPort), "-sf", "uac.xml", "-s", "12125550100",
 		"-auth_uri", "12125550100@127.0.0.1:"+strconv.Itoa(sipPort),
-		"-i", "127.0.0.1", "-p", strconv.Itoa(freePort("udp")), "-nostdin", "-cp", strconv.Itoa(freePort("udp")),
+		"-i", src, "-p", strconv.Itoa(freePort("udp")), "-nostdin", "-cp", strconv.Itoa(freePort("udp")),
 		"-r", strconv.Itoa(rate), "-m", strconv.Itoa(calls), "-l", strconv.Itoa(rate*int(5+hold.Seconds())),
 		"-trace_stat", "-stf", stat, "-fd", "1", "-timeout", fmt.Sprintf("%ds", int((d+time.Minute).Seconds())), "-max_recv_loops", "10000", "-max_sched_loops", "10000")
 	uac.Dir = dir
