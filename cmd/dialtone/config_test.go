@@ -181,6 +181,8 @@ func TestCheckListen(t *testing.T) {
 			fmt.Sprintf("config c.yaml: http.listen: tcp 127.0.0.1:%d is in use, by another process or another key of this file", port)},
 		{"twice in the file", fmt.Sprintf("sip:\n  listen: [{transport: tcp, addr: '127.0.0.1:%d'}, {transport: ws, addr: '127.0.0.1:%d'}]\nhttp: {listen: '127.0.0.1:%d'}\n", p1, p1, p2),
 			fmt.Sprintf("config c.yaml: sip.listen[1].addr: tcp 127.0.0.1:%d is in use", p1)},
+		{"certificate missing", fmt.Sprintf("sip:\n  tls_cert: /nonexistent/cert.pem\n  tls_key: /nonexistent/key.pem\n  listen: [{transport: tls, addr: '127.0.0.1:%d'}]\nhttp: {listen: '127.0.0.1:%d'}\n", p1, p2),
+			"config c.yaml: sip.tls_cert, sip.tls_key: open /nonexistent/cert.pem: no such file or directory"},
 		{"fine", fmt.Sprintf("sip:\n  listen: [{transport: udp, addr: '127.0.0.1:%d'}, {transport: tcp, addr: '127.0.0.1:%d'}]\nhttp: {listen: '127.0.0.1:%d'}\n", p1, p1, p2), ""},
 	}
 	for _, tt := range tests {

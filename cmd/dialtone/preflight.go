@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +14,14 @@ import (
 // http.listen, api.listen, media.webrtc.listen), all at once, and lets
 // them go, so that an address this machine does not have, a port in use
 // or two keys naming the same socket stop `serve` before it touches the
-// store. The error names the file and the key.
+// store; the certificate of tls and wss listeners is loaded too. The
+// error names the file and the key.
 func (c *Config) checkListen() error {
+	if c.SIP.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.SIP.TLSCert, c.SIP.TLSKey); err != nil {
+			return c.fileError(fmt.Errorf("sip.tls_cert, sip.tls_key: %w", err))
+		}
+	}
 	type socket struct{ key, network, addr string }
 	var want []socket
 	for i, l := range c.SIP.Listen {
