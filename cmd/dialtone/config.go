@@ -124,6 +124,9 @@ func syntaxError(raw []byte, err error) error {
 		problem = m[2]
 	}
 	lines := strings.SplitAfter(string(raw), "\n")
+	if len(lines) > maxSearchLines {
+		return errors.New(msg)
+	}
 	for n := 1; n <= len(lines); n++ {
 		var doc yaml.Node
 		perr := yaml.Unmarshal([]byte(strings.Join(lines[:n], "")), &doc)
@@ -136,6 +139,10 @@ func syntaxError(raw []byte, err error) error {
 	}
 	return errors.New(msg)
 }
+
+// maxSearchLines bounds the search for a syntax error's line (a parse per
+// line): a configuration file is a few hundred lines.
+const maxSearchLines = 5000
 
 // yamlLine splits "line N: problem".
 var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
