@@ -6,7 +6,7 @@ CONFIG ?= configs/dialtone.yaml
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 APT := apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends
-# Debian packages the tests drive: sipp (sip-tester) as the app's phone and the carriers, sipvicious as the attacker,
+# Debian packages the tests drive: sipp (sip-tester) as the app's phone and the carriers, baresip as the softphone README.md names, sipvicious as the attacker,
 # Chromium (with Node.js, which drives it) as the app user's browser, psql for the money benchmark, and libopus and libopusfile (with gcc and pkg-config) for media/codec.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -36,11 +36,12 @@ deps-build:
 		$(SUDO) apt-get update -qq && $(SUDO) $(APT) $$missing; \
 	fi
 
-# What the tests drive besides: sipp, sipvicious, psql, Chromium.
+# What the tests drive besides: sipp, sipvicious, baresip (the softphone README.md names), psql, Chromium.
 deps-test:
 	@missing=""; \
 	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
 	command -v svcrack >/dev/null || missing="$$missing sipvicious"; \
+	command -v baresip >/dev/null || missing="$$missing baresip"; \
 	command -v psql >/dev/null || missing="$$missing postgresql-client"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
@@ -76,7 +77,7 @@ run: build
 	@./$(BIN) -c $(CONFIG) wallet topup demo 5.00 --key demo-welcome-credit --memo "demo credit" >/dev/null
 	@echo "Dialtone: SIP on udp/tcp 127.0.0.1:5060 and WebSocket 127.0.0.1:5066, user demo, password demo, realm dialtone."
 	@echo "  Browser: open http://127.0.0.1:8080/, sign in as demo/demo, dial any number."
-	@echo "  Register a softphone (e.g. baresip: <sip:demo@127.0.0.1>;auth_pass=demo) and dial any number:"
+	@echo "  Point a softphone at it (e.g. baresip: <sip:demo@127.0.0.1;transport=udp>;auth_pass=demo;regint=0) and dial any number:"
 	@echo "  the demo carrier on 127.0.0.1:5070 answers and echoes your audio back."
 	@echo "  demo pays by the demo rate plan (configs/rates-demo.csv) from 5.00 USD: ./$(BIN) wallet show demo;"
 	@echo "  finance: ./$(BIN) cdr export --from 2026-01-01 --to 2030-01-01"

@@ -103,8 +103,9 @@ func TestSIGINTHangsUp(t *testing.T) {
 
 // TestRegister drives REGISTER with a real SIP client (sipgo) over UDP:
 // challenge, success with the granted expiry, a wrong password, stale nonce.
+// RFC 8760's two challenges are configured: the default is MD5 alone.
 func TestRegister(t *testing.T) {
-	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{freePort(t)}})
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{freePort(t)}, SIPExtra: "auth_algorithms: [MD5, SHA-256]"})
 	sw.Account("alice", "secret")
 	ua, err := sipgo.NewUA()
 	if err != nil {

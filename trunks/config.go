@@ -3,6 +3,7 @@ package trunks
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -183,12 +184,17 @@ func (t TrunkConfig) validate(defined map[string]bool) error {
 	if given != 1 {
 		return keyError("address", "give one of address, addresses or srv")
 	}
-	if t.SRV != "" && (strings.ContainsAny(t.SRV, ": /") || !strings.Contains(t.SRV, ".")) {
+	if t.SRV != "" && (!validHostName(t.SRV) || !strings.Contains(t.SRV, ".")) {
 		return keyError("srv", "%q is not a domain name", t.SRV)
 	}
-	for _, a := range t.AddressList() {
-		if _, err := ParseEndpoint(a); err != nil {
+	if t.Address != "" {
+		if _, err := ParseEndpoint(t.Address); err != nil {
 			return keyError("address", "%v", err)
+		}
+	}
+	for i, a := range t.Addresses {
+		if _, err := ParseEndpoint(a); err != nil {
+			return keyError(fmt.Sprintf("addresses[%d]", i), "%v", err)
 		}
 	}
 	if t.Transport != "udp" && t.Transport != "tcp" && t.Transport != "tls" {
@@ -286,17 +292,45 @@ type Endpoint struct {
 	Port int
 }
 
-// ParseEndpoint reads host:port with a port of 1-65535.
+// ParseEndpoint reads host:port with a port of 1-65535; the host is an
+// IP address or a DNS name (RFC 1123 labels, as SIP's hostname in RFC
+// 3261 section 25.1).
 func ParseEndpoint(s string) (Endpoint, error) {
 	host, portStr, err := net.SplitHostPort(s)
 	if err != nil || host == "" {
 		return Endpoint{}, fmt.Errorf("%q is not host:port", s)
+	}
+	if _, err := netip.ParseAddr(host); err != nil && !validHostName(host) {
+		return Endpoint{}, fmt.Errorf("%q: %q is not a host name or IP address", s, host)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil || port <= 0 || port > 65535 {
 		return Endpoint{}, fmt.Errorf("%q: port %q is not 1-65535", s, portStr)
 	}
 	return Endpoint{Host: host, Port: port}, nil
+}
+
+// validHostName is true for a DNS name: dot-separated labels of letters,
+// digits and inner hyphens, each 1-63 long, 253 in all, and a last label
+// that is not all digits (that would be a mistyped IP address). A final
+// dot is allowed; so is an underscore, which SRV-style names carry.
+func validHostName(h string) bool {
+	h = strings.TrimSuffix(h, ".")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	labels := strings.Split(h, ".")
+	for _, l := range labels {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, c := range l {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return strings.Trim(labels[len(labels)-1], "0123456789") != ""
 }
 
 // String is host:port.

@@ -44,7 +44,7 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 					return err
 				}
 				if err := st.CreateAccount(cmd.Context(), a); err != nil {
-					return fmt.Errorf("create account %s: %w", args[0], err)
+					return err // the store names the account
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "created account %s (id %d, %s, %s)\n", a.Username, a.ID, a.Country, a.Currency)
 				return nil
@@ -203,7 +203,7 @@ func checkPlan(ctx context.Context, st dialtone.Store, plan, currency string) er
 	}
 	p, _, err := st.Rates(ctx, plan)
 	if err != nil {
-		return fmt.Errorf("rate plan %q: %w (import it with: dialtone rates import --plan %s FILE)", plan, err, plan)
+		return fmt.Errorf("%w (import it with: dialtone rates import --plan %s FILE)", err, plan) // the store names the plan
 	}
 	if p.Currency != currency {
 		return fmt.Errorf("rate plan %q is in %s, the account in %s", plan, p.Currency, currency)

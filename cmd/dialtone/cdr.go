@@ -74,6 +74,11 @@ func newCDRCmd(load func() (*Config, error)) *cobra.Command {
 			if key != billing.ByTrunk && key != billing.ByDestination {
 				return fmt.Errorf("%w --by %q: want trunk or destination", dialtone.ErrInvalid, by)
 			}
+			if chart != "" {
+				if err := checkChartPath(chart); err != nil {
+					return err
+				}
+			}
 			return withStore(cmd.Context(), load, func(_ *Config, st dialtone.Store) error {
 				s := billing.NewSummary(key)
 				if err := st.EachCDR(cmd.Context(), f, s.Add); err != nil {

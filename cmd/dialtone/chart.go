@@ -14,6 +14,15 @@ import (
 	"github.com/dialtone/dialtone/billing"
 )
 
+// checkChartPath refuses a chart file whose format cannot be drawn; the
+// command checks it before any work.
+func checkChartPath(path string) error {
+	if ext := strings.ToLower(filepath.Ext(path)); ext != ".svg" && ext != ".png" {
+		return fmt.Errorf("--chart %s: want a .svg or .png file", path)
+	}
+	return nil
+}
+
 // maxChartKeys is how many trunks or destinations a chart shows: the
 // largest by revenue.
 const maxChartKeys = 12
@@ -21,9 +30,8 @@ const maxChartKeys = 12
 // summaryChart draws revenue, cost and margin per trunk (or destination)
 // over the summary's period as grouped bars, to an .svg or .png file.
 func summaryChart(rows []*billing.SummaryRow, title, path string) error {
-	ext := strings.ToLower(filepath.Ext(path))
-	if ext != ".svg" && ext != ".png" {
-		return fmt.Errorf("chart %s: want a .svg or .png file", path)
+	if err := checkChartPath(path); err != nil {
+		return err
 	}
 	type total struct {
 		key                   string

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 
@@ -38,6 +39,8 @@ type Config struct {
 
 	// The carrier side (trunks, routes): package trunks defaults and validates it.
 	trunks.Config `yaml:",inline"`
+
+	path string // the file it was read from, for errors found later (checkListen)
 }
 
 // defaultConfig is every section's defaults, applied before the file is
@@ -71,6 +74,7 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
+	cfg.path = path
 	return cfg, nil
 }
 
@@ -81,7 +85,7 @@ func ParseConfig(raw []byte, lookup func(string) (string, bool)) (*Config, error
 	cfg := defaultConfig()
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, syntaxError(raw, err)
 	}
 	if len(doc.Content) > 0 { // an empty file means all defaults
 		var missing []string
@@ -89,14 +93,17 @@ func ParseConfig(raw []byte, lookup func(string) (string, bool)) (*Config, error
 		if len(missing) > 0 {
 			return nil, fmt.Errorf("environment variable %s is not set", strings.Join(missing, ", "))
 		}
+		if err := checkKeys(&doc, reflect.TypeFor[Config](), ""); err != nil {
+			return nil, err
+		}
 		var buf bytes.Buffer
 		if err := yaml.NewEncoder(&buf).Encode(&doc); err != nil {
 			return nil, err
 		}
 		dec := yaml.NewDecoder(&buf)
-		dec.KnownFields(true)
+		dec.KnownFields(true) // checkKeys found every problem; this stays strict all the same
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("%s", badDuration.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), `"$1" is not a duration such as 30s or 5m`))
+			return nil, fmt.Errorf("%s", strings.TrimPrefix(err.Error(), "yaml: "))
 		}
 	}
 	cfg.Config.Defaults() // per trunk: the list's items exist only once the file is read
@@ -106,9 +113,39 @@ func ParseConfig(raw []byte, lookup func(string) (string, bool)) (*Config, error
 	return &cfg, nil
 }
 
-// badDuration is how the YAML decoder reports a value that does not fit a
-// time.Duration field; ParseConfig says it as Duration does.
-var badDuration = regexp.MustCompile("cannot unmarshal !!\\w+ `([^`]*)` into time\\.Duration")
+// syntaxError names the line that breaks the YAML. The parser reports the
+// line where the enclosing block began (a mis-indented key in the log
+// section is reported at "log:"), so the culprit is found as the first
+// line whose prefix of the file fails with the same problem.
+func syntaxError(raw []byte, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	problem := msg
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		problem = m[2]
+	}
+	lines := strings.SplitAfter(string(raw), "\n")
+	if len(lines) > maxSearchLines {
+		return errors.New(msg)
+	}
+	for n := 1; n <= len(lines); n++ {
+		var doc yaml.Node
+		perr := yaml.Unmarshal([]byte(strings.Join(lines[:n], "")), &doc)
+		if perr == nil {
+			continue
+		}
+		if m := yamlLine.FindStringSubmatch(strings.TrimPrefix(perr.Error(), "yaml: ")); m != nil && m[2] == problem {
+			return fmt.Errorf("line %d (%q): %s", n, strings.TrimRight(lines[n-1], "\r\n"), problem)
+		}
+	}
+	return errors.New(msg)
+}
+
+// maxSearchLines bounds the search for a syntax error's line (a parse per
+// line): a configuration file is a few hundred lines.
+const maxSearchLines = 5000
+
+// yamlLine splits "line N: problem".
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 func expandEnv(n *yaml.Node, lookup func(string) (string, bool), missing *[]string) {
 	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {

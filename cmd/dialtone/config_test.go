@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -33,7 +35,7 @@ func TestParseConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"unknown key", "sip:\n  realmm: x\n", "field realmm not found"},
+		{"unknown key", "sip:\n  realmm: x\n", "sip.realmm: unknown key"},
 		{"bad level", "log:\n  level: loud\n", "log.level"},
 		{"bad format", "log:\n  format: xml\n", "log.format"},
 		{"bad store", "store:\n  url: mysql://x\n", "store.url"},
@@ -52,7 +54,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"opus bitrate", "media:\n  opus: {bitrate: 100}\n", "media.opus.bitrate"},
 		{"strict rtp probation", "media:\n  strict_rtp: {probation: 1}\n", "media.strict_rtp.probation"},
 		{"strict rtp quiet", "media:\n  strict_rtp: {quiet: 10ms}\n", "media.strict_rtp.quiet"},
-		{"strict rtp as a word", "media:\n  strict_rtp: yes\n", "into rtp.Strict"},
+		{"strict rtp as a word", "media:\n  strict_rtp: yes\n", `media.strict_rtp: "yes" is not a mapping`},
 		{"trunk without address", "trunks: [{name: a}]\n", "trunks[0].address"},
 		{"duplicate trunk", "trunks: [{name: a, address: 'h:1'}, {name: a, address: 'h:2'}]\n", "trunks[1].name"},
 		{"bad codec", "trunks: [{name: a, address: 'h:1', codecs: [G729]}]\n", "trunks[0].codecs"},
@@ -60,13 +62,13 @@ func TestParseConfigErrors(t *testing.T) {
 		{"route prefix with plus", "trunks: [{name: a, address: 'h:1'}]\nroutes: [{prefix: '+44', trunks: [a]}]\n", "routes[0].prefix"},
 		{"route bad type", "trunks: [{name: a, address: 'h:1'}]\nroutes: [{prefix: '44', types: [cell], trunks: [a]}]\n", "routes[0].types"},
 		{"trunk duration", "trunks: [{name: a, address: 'h:1', invite_timeout: soon}]\n", "not a duration"},
-		{"trunk unknown key", "trunks: [{name: a, address: 'h:1', adress: 'h:2'}]\n", "field adress not found"},
+		{"trunk unknown key", "trunks: [{name: a, address: 'h:1', adress: 'h:2'}]\n", "trunks[0].adress: unknown key"},
 		{"routes overlap", "trunks: [{name: a, address: 'h:1'}]\nroutes: [{prefix: '44', trunks: [a]}, {prefix: '44', trunks: [a]}]\n", "routes: route 1"},
 		{"missing env", "sip:\n  auth_secret: ${DIALTONE_TEST_UNSET_SECRET}\n", "DIALTONE_TEST_UNSET_SECRET is not set"},
 		{"not yaml", "sip: [\n", "line"},
 		{"web sip_url not a websocket", "web:\n  sip_url: http://example.com/\n", "web.sip_url"},
 		{"web sip_url without host", "web:\n  sip_url: 'wss://'\n", "web.sip_url"},
-		{"web unknown key", "web:\n  enable: true\n", "field enable not found"},
+		{"web unknown key", "web:\n  enable: true\n", "web.enable: unknown key"},
 		{"auth algorithm", "sip:\n  auth_algorithms: [SHA-512]\n", "sip.auth_algorithms"},
 		{"no websocket auth algorithm", "sip:\n  ws_auth_algorithms: []\n", "sip.ws_auth_algorithms"},
 		{"websocket auth algorithm", "sip:\n  ws_auth_algorithms: [md5]\n", "sip.ws_auth_algorithms"},
@@ -75,7 +77,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"edge: tls without a certificate", "sip:\n  listen: [{transport: tls, addr: '127.0.0.1:5061'}]\n", "sip.listen[0].transport: tls needs sip.tls_cert"},
 		{"edge: short nonce", "sip:\n  nonce_ttl: 1s\n", "sip.nonce_ttl"},
 		{"edge: account cache", "sip:\n  account_cache_ttl: 2m\n", "sip.account_cache_ttl"},
-		{"edge: duration", "sip:\n  nonce_ttl: 30\n", `line 2: "30" is not a duration such as 30s or 5m`},
+		{"edge: duration", "sip:\n  nonce_ttl: 30\n", `sip.nonce_ttl: "30" is not a duration such as 30s or 5m`},
 		{"b2bua: advertise with a port", "sip:\n  advertise: '1.2.3.4:5060'\n", "sip.advertise"},
 		{"b2bua: ring timeout", "sip:\n  ring_timeout: 10ms\n", "sip.ring_timeout: 10ms is shorter than 1s"},
 		{"sip: dns server", "sip:\n  dns_server: dns.example\n", "sip.dns_server"},
@@ -107,6 +109,98 @@ func TestParseConfigErrors(t *testing.T) {
 			_, err := ParseConfig([]byte(tt.yaml), noEnv)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("ParseConfig(%q) = %v, want an error naming %q", tt.yaml, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestParseConfigMessages: what a person who mistyped the file reads,
+// word for word: the key path, or the line that breaks the YAML.
+func TestParseConfigMessages(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"unknown key", "log:\n  level: info\n  format: text\n  colour: red\n", "log.colour: unknown key"},
+		{"unknown key near a known one", "sip:\n  realmm: x\n", "sip.realmm: unknown key (did you mean realm?)"},
+		{"unknown section", "trunk: []\n", "trunk: unknown key (did you mean trunks?)"},
+		{"unknown key in a list item", "trunks:\n  - name: a\n    address: h:1\n    adress: h:2\n", "trunks[0].adress: unknown key (did you mean address?)"},
+		{"unknown key inline", "sip: {ring_timeout: 30s, ringtimeout: 30s}\n", "sip.ringtimeout: unknown key (did you mean ring_timeout?)"},
+		{"unknown key deep", "media:\n  webrtc:\n    listen: 0.0.0.0:19302\n    handshake: 5s\n", "media.webrtc.handshake: unknown key"},
+		{"not a number", "trunks:\n  - name: a\n    address: h:1\n    max_channels: two\n", `trunks[0].max_channels: "two" is not a whole number`},
+		{"not a duration", "media:\n  timeout: soon\n", `media.timeout: "soon" is not a duration such as 30s or 5m`},
+		{"trunk duration", "trunks: [{name: a, address: 'h:1', invite_timeout: soon}]\n", `trunks[0].invite_timeout: "soon" is not a duration such as 30s or 5m`},
+		{"not a bool", "web:\n  enabled: maybe\n", `web.enabled: "maybe" is not true or false`},
+		{"list for a value", "log:\n  level: [info]\n", "log.level: a list is not a single value"},
+		{"value for a list", "sip:\n  listen: udp\n", `sip.listen: "udp" is not a list`},
+		{"value for a section", "log: loud\n", `log: "loud" is not a mapping of keys to values`},
+		{"list item of the wrong type", "routes: [{prefix: '', trunks: [a], shares: [1, x]}]\n", `routes[0].shares[1]: "x" is not a whole number`},
+		{"not a mapping at all", "hello\n", `line 1: "hello" is not a mapping of keys to values`},
+		{"mis-indented key", "log:\n  level: info\n format: text\n", `line 3 (" format: text"): did not find expected key`},
+		{"over-indented key", "log:\n  level: info\nsip:\n  realm: x\n    advertise: y\n", `line 5 ("    advertise: y"): mapping values are not allowed in this context`},
+		{"tab", "log:\n\tlevel: info\n", `line 2 ("\tlevel: info"): found character that cannot start any token`},
+		{"mis-indented list item", "sip:\n  listen:\n    - transport: udp\n    addr: '127.0.0.1:5060'\n", `line 4 ("    addr: '127.0.0.1:5060'"): did not find expected '-' indicator`},
+		{"trunk host with spaces", "trunks: [{name: a, address: 'not a host:5070'}]\n", `trunks[0].address: "not a host:5070": "not a host" is not a host name or IP address`},
+		{"trunk port not a number", "trunks: [{name: a, address: 'carrier.example:abc'}]\n", `trunks[0].address: "carrier.example:abc": port "abc" is not 1-65535`},
+		{"second trunk address", "trunks: [{name: a, addresses: ['h:1', 'h:0']}]\n", `trunks[0].addresses[1]: "h:0": port "0" is not 1-65535`},
+		{"listener not IP:port", "sip:\n  listen: [{transport: udp, addr: 'localhost:5060'}]\n", `sip.listen[0].addr: "localhost:5060" is not IP:port`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tt.yaml), noEnv)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("ParseConfig(%q) = %v, want %s", tt.yaml, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestCheckListen: serve refuses an address this machine does not have,
+// and a port two keys (or another process) want, naming file and key.
+func TestCheckListen(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	free := func() int {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().(*net.TCPAddr).Port
+	}
+	p1, p2 := free(), free()
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"not this machine's", fmt.Sprintf("sip:\n  listen: [{transport: udp, addr: '192.0.2.1:%d'}]\nhttp: {listen: '127.0.0.1:%d'}\n", p1, p2),
+			"config c.yaml: sip.listen[0].addr: 192.0.2.1 is not an address of this machine"},
+		{"in use", fmt.Sprintf("sip:\n  listen: [{transport: udp, addr: '127.0.0.1:%d'}]\nhttp: {listen: '127.0.0.1:%d'}\n", p1, port),
+			fmt.Sprintf("config c.yaml: http.listen: tcp 127.0.0.1:%d is in use, by another process or another key of this file", port)},
+		{"twice in the file", fmt.Sprintf("sip:\n  listen: [{transport: tcp, addr: '127.0.0.1:%d'}, {transport: ws, addr: '127.0.0.1:%d'}]\nhttp: {listen: '127.0.0.1:%d'}\n", p1, p1, p2),
+			fmt.Sprintf("config c.yaml: sip.listen[1].addr: tcp 127.0.0.1:%d is in use", p1)},
+		{"certificate missing", fmt.Sprintf("sip:\n  tls_cert: /nonexistent/cert.pem\n  tls_key: /nonexistent/key.pem\n  listen: [{transport: tls, addr: '127.0.0.1:%d'}]\nhttp: {listen: '127.0.0.1:%d'}\n", p1, p2),
+			"config c.yaml: sip.tls_cert, sip.tls_key: open /nonexistent/cert.pem: no such file or directory"},
+		{"fine", fmt.Sprintf("sip:\n  listen: [{transport: udp, addr: '127.0.0.1:%d'}, {transport: tcp, addr: '127.0.0.1:%d'}]\nhttp: {listen: '127.0.0.1:%d'}\n", p1, p1, p2), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := ParseConfig([]byte(tt.yaml), noEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.path = "c.yaml"
+			err = cfg.checkListen()
+			if tt.want == "" {
+				if err != nil {
+					t.Errorf("checkListen() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+				t.Errorf("checkListen() = %v, want %s...", err, tt.want)
 			}
 		})
 	}

@@ -43,7 +43,7 @@ func newGuardCmd(load func() (*Config, error)) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			a, err := netip.ParseAddr(args[0])
 			if err != nil {
-				return fmt.Errorf("unban: %w", err)
+				return fmt.Errorf("unban: %q is not an IP address", args[0])
 			}
 			cfg, err := load()
 			if err != nil {

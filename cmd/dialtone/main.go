@@ -7,7 +7,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -21,15 +20,9 @@ var version = "dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRootCmd().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "dialtone:", err)
-		var ee exitError
-		if errors.As(err, &ee) {
-			os.Exit(int(ee))
-		}
-		os.Exit(1)
-	}
+	status := execute(ctx, newRootCmd(), os.Args[1:], os.Stderr)
+	stop()
+	os.Exit(status)
 }
 
 type exitError int
@@ -68,6 +61,7 @@ func newRootCmd() *cobra.Command {
 			},
 		},
 	)
+	applyConventions(root) // last: it covers every command added above
 	return root
 }
 

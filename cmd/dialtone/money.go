@@ -163,6 +163,9 @@ func newWalletCmd(load func() (*Config, error)) *cobra.Command {
 		Short: "List a wallet's ledger entries, newest first",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 1 || limit > 1000 {
+				return fmt.Errorf("--limit %d: want 1-1000", limit)
+			}
 			return withStore(cmd.Context(), load, func(_ *Config, st dialtone.Store) error {
 				a, err := st.AccountByUsername(cmd.Context(), args[0])
 				if err != nil {

@@ -49,6 +49,9 @@ func newServeCmd(load func() (*Config, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := cfg.checkListen(); err != nil { // before the store is opened or migrated
+				return err
+			}
 			// serve tells SIGTERM (drain) from SIGINT (hang up) itself; the
 			// command context is cancelled by either, so it must not decide.
 			return serve(context.WithoutCancel(cmd.Context()), cfg, load)

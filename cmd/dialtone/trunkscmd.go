@@ -56,14 +56,17 @@ func newTrunksCmd(load func() (*Config, error)) *cobra.Command {
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "TRUNK\tADDRESS\tSTATE\tSINCE\tCHANNELS\tMAX CPS\tREASON\tREGISTRATION")
 			for _, t := range ts {
-				state, max := "up", "-"
+				state, max, cps := "up", "unlimited", "unlimited"
 				if !t.Up {
 					state = "down"
 				}
 				if t.MaxChannels > 0 {
 					max = fmt.Sprint(t.MaxChannels)
 				}
-				fmt.Fprintf(w, "%s\t%s/%s\t%s\t%s\t%d/%s\t%g\t%s\t%s\n", t.Name, t.Address, t.Transport, state, t.Since.Format(time.RFC3339), t.Channels, max, t.MaxCPS, orDash(t.Reason), orDash(t.Register))
+				if t.MaxCPS > 0 {
+					cps = fmt.Sprintf("%g", t.MaxCPS)
+				}
+				fmt.Fprintf(w, "%s\t%s/%s\t%s\t%s\t%d/%s\t%s\t%s\t%s\n", t.Name, t.Address, t.Transport, state, t.Since.Format(time.RFC3339), t.Channels, max, cps, orDash(t.Reason), orDash(t.Register))
 			}
 			return w.Flush()
 		},

@@ -95,6 +95,7 @@ type Edge struct {
 	reg      *Registrar
 	guard    Guard
 	log      *slog.Logger
+	watch    *challengeWatch // challenges that wait for their answer
 
 	mu        sync.Mutex
 	listeners []Listener
@@ -103,7 +104,8 @@ type Edge struct {
 
 // New registers the edge's handlers on srv.
 func New(cfg Config, srv *sipgo.Server, auth *digest.Server, accounts Accounts, calls Calls, reg *Registrar, g Guard, log *slog.Logger) *Edge {
-	e := &Edge{cfg: cfg, srv: srv, auth: auth, accounts: accounts, calls: calls, reg: reg, guard: g, log: log}
+	e := &Edge{cfg: cfg, srv: srv, auth: auth, accounts: accounts, calls: calls, reg: reg, guard: g, log: log,
+		watch: newChallengeWatch(challengeWait, challengeLimit, log)}
 	srv.OnInvite(e.admit(e.onInvite))
 	srv.OnAck(e.admit(calls.HandleAck))
 	srv.OnBye(e.admit(calls.HandleBye))
@@ -183,6 +185,7 @@ func (e *Edge) Close() error {
 	}
 	errs = append(errs, e.srv.Close())
 	e.wg.Wait()
+	e.watch.Close()
 	return errors.Join(errs...)
 }
 
@@ -237,6 +240,11 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header s
 		creds = h.Value()
 	} else if h := req.GetHeader("Authorization"); h != nil {
 		creds = h.Value() // some clients answer a 407 with Authorization
+	}
+	if creds != "" {
+		if id := req.CallID(); id != nil {
+			e.watch.answered(id.Value())
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -305,6 +313,13 @@ func (e *Edge) challenge(req *sip.Request, tx sip.ServerTransaction, code int, s
 	}
 	for _, c := range challenges {
 		res.AppendHeader(sip.NewHeader(header, c))
+	}
+	if id := req.CallID(); id != nil {
+		sent := challengeSent{callID: id.Value(), method: string(req.Method), source: req.Source(), transport: transport(req), offered: offeredAlgorithms(challenges)}
+		if ua := req.GetHeader("User-Agent"); ua != nil {
+			sent.userAgent = ua.Value()
+		}
+		e.watch.sent(sent, time.Now())
 	}
 	e.send(tx, res)
 }

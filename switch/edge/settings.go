@@ -14,13 +14,19 @@ import (
 // documented in README.md. DefaultSettings gives the defaults; Validate
 // checks a decoded section and changes nothing.
 type Settings struct {
-	Realm      string             `yaml:"realm"`
-	Listen     []ListenSettings   `yaml:"listen"`
-	TLSCert    string             `yaml:"tls_cert"`           // PEM certificate chain of tls and wss listeners
-	TLSKey     string             `yaml:"tls_key"`            // its PEM private key
-	NonceTTL   time.Duration      `yaml:"nonce_ttl"`          // how long a digest challenge may be answered
-	AuthSecret string             `yaml:"auth_secret"`        // signs nonces; random per start when empty
-	AuthAlgs   []digest.Algorithm `yaml:"auth_algorithms"`    // challenge order
+	Realm      string           `yaml:"realm"`
+	Listen     []ListenSettings `yaml:"listen"`
+	TLSCert    string           `yaml:"tls_cert"`    // PEM certificate chain of tls and wss listeners
+	TLSKey     string           `yaml:"tls_key"`     // its PEM private key
+	NonceTTL   time.Duration    `yaml:"nonce_ttl"`   // how long a digest challenge may be answered
+	AuthSecret string           `yaml:"auth_secret"` // signs nonces; random per start when empty
+	// AuthAlgs are the challenges sent over udp, tcp and tls, in order.
+	// The default is MD5 alone: every client knows it, while clients that
+	// do not know SHA-256 fail on a second challenge in several ways
+	// (baresip 1.0.0 gives up on any challenge it cannot answer, sipp and
+	// older phones read the first, JsSIP and SIP.js the last). RFC 8760
+	// clients still answer MD5; list SHA-256 where every client knows it.
+	AuthAlgs   []digest.Algorithm `yaml:"auth_algorithms"`
 	WSAuthAlgs []digest.Algorithm `yaml:"ws_auth_algorithms"` // challenge order for WebSocket clients
 	MaxExpires int                `yaml:"register_max_expires"`
 	// AccountCacheTTL is how long an account read for authentication is
@@ -43,7 +49,7 @@ func DefaultSettings() Settings {
 		Realm:           "dialtone",
 		Listen:          []ListenSettings{{Transport: "udp", Addr: "0.0.0.0:5060"}, {Transport: "tcp", Addr: "0.0.0.0:5060"}},
 		NonceTTL:        5 * time.Minute,
-		AuthAlgs:        []digest.Algorithm{digest.MD5, digest.SHA256},
+		AuthAlgs:        []digest.Algorithm{digest.MD5},
 		WSAuthAlgs:      []digest.Algorithm{digest.MD5},
 		MaxExpires:      3600,
 		AccountCacheTTL: 2 * time.Second,
