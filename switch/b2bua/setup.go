@@ -16,7 +16,7 @@ func (c *call) setup() error {
 	stop := context.AfterFunc(c.app.Context(), func() { c.cancel(context.Canceled) })
 	defer stop()
 
-	dest, err := c.s.router.Route(c.ctx, c.acct, c.req.Recipient.User)
+	dest, err := c.s.router.Route(c.ctx, c.acct, c.cdr.DialedRaw, c.cdr.Caller) // set by newCall, then constant
 	if err != nil {
 		c.endSetup(errorOutcome(err), err)
 		return fmt.Errorf("route: %w", err)
