@@ -18,6 +18,7 @@ func (c *call) setup() error {
 
 	dest, err := c.s.router.Route(c.ctx, c.acct, c.cdr.DialedRaw, c.cdr.Caller) // set by newCall, then constant
 	if err != nil {
+		c.do(func() { c.cdr.DialedE164 = dest.E164 }) // a refused number is on record too
 		c.endSetup(errorOutcome(err), err)
 		return fmt.Errorf("route: %w", err)
 	}
