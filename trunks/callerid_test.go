@@ -99,3 +99,23 @@ func TestVerifiedNumber(t *testing.T) {
 		}
 	}
 }
+
+// FuzzCheckCaller: whatever an app writes in its From, a number gets
+// through only as the account's own verified number.
+func FuzzCheckCaller(f *testing.F) {
+	for _, s := range []string{"alice", "+12025550142", "2025550142", "%2B12025550142", "tel:+1-202-555-0142", "+12025550143",
+		"anonymous", "", "%zz", "+", "0012025550142", "tel:;phone-context=+1", "(202)\u00a0555-0142", "1234567890123456789012345678901234"} {
+		f.Add(s)
+	}
+	acct := &dialtone.Account{Username: "alice", Country: "US", CallerID: "+12025550142"}
+	f.Fuzz(func(t *testing.T, presented string) {
+		err := CheckCaller(acct, presented)
+		if err == nil {
+			if n, nerr := Normalize(presented, acct.Country); nerr == nil && n.E164 != acct.CallerID && presented != acct.Username {
+				t.Errorf("CheckCaller(%q) let through %s, not the verified number", presented, n.E164)
+			}
+		} else if !errors.Is(err, dialtone.ErrCallerID) {
+			t.Errorf("CheckCaller(%q) = %v, not ErrCallerID", presented, err)
+		}
+	})
+}

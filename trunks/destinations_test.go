@@ -156,3 +156,29 @@ func TestDestinationsValidate(t *testing.T) {
 		t.Errorf("Validate(good destinations) = %v", err)
 	}
 }
+
+// TestBlockedReload: a new configuration put in force changes the list for
+// the calls that start after it.
+func TestBlockedReload(t *testing.T) {
+	r := blockRouter(t, DestinationsConfig{})
+	if _, err := r.Route(context.Background(), "+68820123", "US"); !errors.Is(err, dialtone.ErrBlocked) {
+		t.Fatalf("Route(Tuvalu) = %v, want blocked by default", err)
+	}
+	cfg := Config{
+		Trunks:       []TrunkConfig{{Name: "carrier", Address: "10.0.0.1:5060"}},
+		Routes:       []RouteConfig{{Prefix: "", Trunks: []string{"carrier"}}},
+		Destinations: DestinationsConfig{Allow: NumberSet{Countries: []string{"TV"}}, Block: NumberSet{Prefixes: []string{"+44"}}},
+	}
+	cfg.Defaults()
+	cs, err := Build(cfg, r.Carriers(), time.Now)
+	if err != nil {
+		t.Fatalf("Build() = %v", err)
+	}
+	r.Set(cs)
+	if d, err := r.Route(context.Background(), "+68820123", "US"); err != nil || len(d.Attempts) != 1 {
+		t.Errorf("Route(Tuvalu) after allowing it = %v, %v, want one attempt", attempts(d), err)
+	}
+	if _, err := r.Route(context.Background(), "+442079460018", "US"); !errors.Is(err, dialtone.ErrBlocked) {
+		t.Errorf("Route(+44) after blocking it = %v, want blocked", err)
+	}
+}
