@@ -47,7 +47,8 @@ func TestCallerIDSpoofRefused(t *testing.T) {
 func TestCallerIDPresented(t *testing.T) {
 	p1, p2 := freePort(t), freePort(t)
 	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{p1, p2},
-		Routes: "  - {prefix: \"44\", trunks: [carrier1]}\n  - {prefix: \"1\", trunks: [carrier2]}\n",
+		SIPExtra: "account_cache_ttl: 0s", // the account is read at each call: a changed number counts at once
+		Routes:   "  - {prefix: \"44\", trunks: [carrier1]}\n  - {prefix: \"1\", trunks: [carrier2]}\n",
 		TrunkExtra: map[int]string{
 			0: `caller_id: {pai: true}`,
 			1: `caller_id: {from: "12025550100", pai: true}`,
