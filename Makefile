@@ -103,6 +103,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./media/sdp
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./switch/digest
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./trunks
+	$(GO) test -run '^$$' -fuzz FuzzCheckCaller -fuzztime 30s ./trunks
 	$(GO) test -run '^$$' -fuzz FuzzRelayPacket -fuzztime 30s ./media/rtp
 	$(GO) test -run '^$$' -fuzz FuzzParseDeck -fuzztime 30s ./billing
 	$(GO) test -run '^$$' -fuzz FuzzOpusDecode -fuzztime 30s ./media/codec

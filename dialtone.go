@@ -62,6 +62,12 @@ var (
 	ErrNoRoute       = errors.New("no route")                // no trunk serves the number
 	ErrNoCodec       = errors.New("no common codec")         // offer and our codecs do not meet
 	ErrUnavailable   = errors.New("temporarily unavailable") // out of ports, draining, overloaded
+
+	// ErrBlocked: the destination is in a range the switch does not call
+	// (premium rate, known fraud ranges); ErrCallerID: the app presented
+	// a number that is not its account's. Both are refusals (ErrForbidden).
+	ErrBlocked  = fmt.Errorf("destination blocked: %w", ErrForbidden)
+	ErrCallerID = fmt.Errorf("caller ID not allowed: %w", ErrForbidden)
 )
 
 // AccountStatus says whether an account may register and place calls.
@@ -86,6 +92,10 @@ type Account struct {
 	Country   string // ISO 3166-1 alpha-2, e.g. "US"
 	Currency  string // ISO 4217, e.g. "USD"
 	RatePlan  string // sell plan that prices this account's calls; empty: calls are not billed
+	// CallerID is the account's verified number in E.164 ("+12025550142"),
+	// set by an operator: the only number the account may present, and
+	// what carriers are told unless a trunk fixes its own. Empty: none.
+	CallerID  string
 	Status    AccountStatus
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -108,6 +118,8 @@ func (a *Account) Validate() error {
 		return fmt.Errorf("%w account %q: currency %q is not an ISO 4217 code", ErrInvalid, a.Username, a.Currency)
 	case a.Status != AccountActive && a.Status != AccountDisabled:
 		return fmt.Errorf("%w account %q: status %q is not active or disabled", ErrInvalid, a.Username, a.Status)
+	case a.CallerID != "" && !IsE164(a.CallerID):
+		return fmt.Errorf("%w account %q: caller ID %q is not an E.164 number such as +12025550142", ErrInvalid, a.Username, a.CallerID)
 	}
 	for _, r := range a.Username {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
@@ -126,6 +138,7 @@ type AccountUpdate struct {
 	Country   *string
 	Currency  *string
 	RatePlan  *string
+	CallerID  *string // "" clears it
 }
 
 // ApplyTo sets the fields of a that u names.
@@ -150,6 +163,9 @@ func (u AccountUpdate) ApplyTo(a *Account) {
 	}
 	if u.RatePlan != nil {
 		a.RatePlan = *u.RatePlan
+	}
+	if u.CallerID != nil {
+		a.CallerID = *u.CallerID
 	}
 }
 

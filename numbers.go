@@ -41,3 +41,15 @@ func NumberTypeNames() string {
 	}
 	return strings.Join(names, ", ")
 }
+
+// IsE164 reports whether s has the shape of an E.164 number: '+', a
+// country code that does not start with 0, and at most 15 digits in all
+// (ITU-T E.164 section 6). Whether the number exists is for package
+// trunks, which knows the numbering plans, to say.
+func IsE164(s string) bool {
+	d, ok := strings.CutPrefix(s, "+")
+	if !ok || len(d) < 2 || len(d) > 15 || d[0] == '0' {
+		return false
+	}
+	return strings.Trim(d, "0123456789") == ""
+}

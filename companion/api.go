@@ -335,10 +335,12 @@ type accountJSON struct {
 	Country  string `json:"country"`
 	Currency string `json:"currency"`
 	Status   string `json:"status"`
+	CallerID string `json:"caller_id"` // the verified number calls may present; "" none
 }
 
 func accountView(a *dialtone.Account) accountJSON {
-	return accountJSON{ID: a.ID, Username: a.Username, Country: a.Country, Currency: a.Currency, Status: string(a.Status)}
+	return accountJSON{ID: a.ID, Username: a.Username, Country: a.Country, Currency: a.Currency, Status: string(a.Status),
+		CallerID: a.CallerID}
 }
 
 // signin: POST /api/v1/sessions

@@ -180,8 +180,15 @@ func TestSignupAndTokens(t *testing.T) {
 			t.Fatalf("sign in = %d %v", code, out)
 		}
 		token := out["token"].(string)
-		if code, out := a.do("GET", "/api/v1/me", token, nil); code != 200 || out["username"] != "alice" {
-			t.Errorf("GET me = %d %v", code, out)
+		if code, out := a.do("GET", "/api/v1/me", token, nil); code != 200 || out["username"] != "alice" || out["caller_id"] != "" {
+			t.Errorf("GET me = %d %v, want alice without a caller ID", code, out)
+		}
+		number := "+12025550142"
+		if _, err := a.st.UpdateAccount(context.Background(), "alice", dialtone.AccountUpdate{CallerID: &number}); err != nil {
+			t.Fatal(err)
+		}
+		if code, out := a.do("GET", "/api/v1/me", token, nil); code != 200 || out["caller_id"] != number {
+			t.Errorf("GET me = %d %v, want caller_id %s", code, out, number)
 		}
 		for _, tok := range []string{"", "dt_not-a-token"} {
 			if code, _ := a.do("GET", "/api/v1/me", tok, nil); code != 401 {

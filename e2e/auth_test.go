@@ -100,7 +100,12 @@ func newRawUA(t *testing.T, ip string, sipPort int) *rawUA {
 	return &rawUA{t: t, conn: conn, to: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sipPort}}
 }
 
+// requestURI is a SIP URI whose user is number, or number itself when it
+// is a tel: URI.
 func (u *rawUA) requestURI(number string) string {
+	if strings.HasPrefix(number, "tel:") {
+		return number
+	}
 	return fmt.Sprintf("sip:%s@127.0.0.1:%d", number, u.to.Port)
 }
 

@@ -11,6 +11,8 @@ import (
 
 type appCall struct {
 	user, password string
+	from           string // the From user it presents; user when empty
+	warning        string // with a failure code: a regular expression the response's Warning must match
 	pcap           bool   // play 7 s of PCMA from sipp's bundled pcap after the answer
 	holdMS         int    // then wait this long
 	end            string // "bye" (app hangs up), "wait-bye" (the far end or the switch does), "cancel", or a SIP code the call must fail with
@@ -33,7 +35,8 @@ const appSDP = `v=0
       a=ptime:20`
 
 func (a appCall) scenario() string {
-	h := fmt.Sprintf(appHeaders, a.user)
+	from := cmp.Or(a.from, a.user)
+	h := fmt.Sprintf(appHeaders, from)
 	var b strings.Builder
 	fmt.Fprintf(&b, `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="app">
@@ -55,7 +58,7 @@ func (a appCall) scenario() string {
   <send ack_txn="inv1"><![CDATA[
       ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
       [last_Via:]
-      From: <sip:%[2]s@[remote_ip]>;tag=[pid]A[call_number]
+      From: <sip:%[5]s@[remote_ip]>;tag=[pid]A[call_number]
       To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
       Call-ID: [call_id]
       CSeq: 1 ACK
@@ -78,7 +81,7 @@ func (a appCall) scenario() string {
       %[3]s
   ]]></send>
   <recv response="100" optional="true" response_txn="inv2"/>
-`, h, a.user, appSDP, a.password)
+`, h, a.user, appSDP, a.password, from)
 
 	ackFinal := func() string {
 		return fmt.Sprintf(`  <send ack_txn="inv2"><![CDATA[
@@ -92,7 +95,7 @@ func (a appCall) scenario() string {
       Content-Length: 0
 
   ]]></send>
-`, a.user)
+`, from)
 	}
 	switch a.end {
 	case "bye", "wait-bye":
@@ -112,7 +115,7 @@ func (a appCall) scenario() string {
       Content-Length: 0
 
   ]]></send>
-`, a.user)
+`, from)
 		if a.pcap {
 			b.WriteString(`  <nop><action><exec play_pcap_audio="pcap/g711a.pcap"/></action></nop>
 `)
@@ -132,7 +135,7 @@ func (a appCall) scenario() string {
 
   ]]></send>
   <recv response="200" crlf="true"/>
-`, a.holdMS, a.user)
+`, a.holdMS, from)
 		} else {
 			b.WriteString(`  <recv request="BYE"/>
   <send><![CDATA[
@@ -163,13 +166,24 @@ func (a appCall) scenario() string {
   ]]></send>
   <recv response="200" response_txn="cancel"/>
   <recv response="487" response_txn="inv2"/>
-`, a.user)
+`, from)
 		b.WriteString(ackFinal())
 	default: // a failure code
-		fmt.Fprintf(&b, `  <recv response="180" optional="true" response_txn="inv2"/>
+		b.WriteString(`  <recv response="180" optional="true" response_txn="inv2"/>
   <recv response="183" optional="true" response_txn="inv2"/>
-  <recv response="%s" response_txn="inv2"/>
+`)
+		if a.warning == "" {
+			fmt.Fprintf(&b, `  <recv response="%s" response_txn="inv2"/>
 `, a.end)
+		} else {
+			fmt.Fprintf(&b, `  <recv response="%s" response_txn="inv2">
+    <action>
+      <ereg regexp="%s" search_in="hdr" header="Warning:" check_it="true" assign_to="warning"/>
+    </action>
+  </recv>
+  <Reference variables="warning"/>
+`, a.end, a.warning)
+		}
 		b.WriteString(ackFinal())
 	}
 	b.WriteString("</scenario>\n")

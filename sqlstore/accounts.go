@@ -12,7 +12,7 @@ import (
 	"github.com/dialtone/dialtone"
 )
 
-const accountColumns = `id, username, realm, ha1_md5, ha1_sha256, country, currency, rate_plan, status, created_at, updated_at`
+const accountColumns = `id, username, realm, ha1_md5, ha1_sha256, country, currency, rate_plan, caller_id, status, created_at, updated_at`
 
 // CreateAccount inserts a.
 func (s *Store) CreateAccount(ctx context.Context, a *dialtone.Account) error {
@@ -20,9 +20,9 @@ func (s *Store) CreateAccount(ctx context.Context, a *dialtone.Account) error {
 		return fmt.Errorf("create account: %w", err)
 	}
 	now := micro(s.now())
-	err := s.w().QueryRow(ctx, `INSERT INTO accounts (username, realm, ha1_md5, ha1_sha256, country, currency, rate_plan, status, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		a.Username, a.Realm, a.HA1MD5, a.HA1SHA256, a.Country, a.Currency, a.RatePlan, string(a.Status), s.d.T(now), s.d.T(now)).Scan(&a.ID)
+	err := s.w().QueryRow(ctx, `INSERT INTO accounts (username, realm, ha1_md5, ha1_sha256, country, currency, rate_plan, caller_id, status, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		a.Username, a.Realm, a.HA1MD5, a.HA1SHA256, a.Country, a.Currency, a.RatePlan, a.CallerID, string(a.Status), s.d.T(now), s.d.T(now)).Scan(&a.ID)
 	if s.d.IsUnique(err) {
 		return fmt.Errorf("create account %q: %w", a.Username, dialtone.ErrConflict)
 	}
@@ -36,7 +36,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *dialtone.Account) error {
 func scanAccount(row scanner) (*dialtone.Account, error) {
 	var a dialtone.Account
 	var status string
-	if err := row.Scan(&a.ID, &a.Username, &a.Realm, &a.HA1MD5, &a.HA1SHA256, &a.Country, &a.Currency, &a.RatePlan, &status,
+	if err := row.Scan(&a.ID, &a.Username, &a.Realm, &a.HA1MD5, &a.HA1SHA256, &a.Country, &a.Currency, &a.RatePlan, &a.CallerID, &status,
 		st(&a.CreatedAt), st(&a.UpdatedAt)); err != nil {
 		return nil, err
 	}
@@ -99,8 +99,8 @@ func (s *Store) UpdateAccount(ctx context.Context, username string, upd dialtone
 		return nil, fmt.Errorf("update account %q: %w", username, err)
 	}
 	a.UpdatedAt = micro(s.now())
-	if _, err := tx.Exec(ctx, `UPDATE accounts SET realm = ?, ha1_md5 = ?, ha1_sha256 = ?, country = ?, currency = ?, rate_plan = ?, status = ?, updated_at = ? WHERE id = ?`,
-		a.Realm, a.HA1MD5, a.HA1SHA256, a.Country, a.Currency, a.RatePlan, string(a.Status), s.d.T(a.UpdatedAt), a.ID); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE accounts SET realm = ?, ha1_md5 = ?, ha1_sha256 = ?, country = ?, currency = ?, rate_plan = ?, caller_id = ?, status = ?, updated_at = ? WHERE id = ?`,
+		a.Realm, a.HA1MD5, a.HA1SHA256, a.Country, a.Currency, a.RatePlan, a.CallerID, string(a.Status), s.d.T(a.UpdatedAt), a.ID); err != nil {
 		return nil, fmt.Errorf("update account %q: %w", username, err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -110,6 +110,44 @@ func testAccounts(t *testing.T, st dialtone.Store) {
 	if _, err := st.UpdateAccount(ctx, "bob", dialtone.AccountUpdate{Status: &bogus}); !errors.Is(err, dialtone.ErrInvalid) {
 		t.Errorf("UpdateAccount(bob, status gone) = %v, want %v", err, dialtone.ErrInvalid)
 	}
+
+	// The verified caller number: stored, read back by both lookups, kept by
+	// other updates, refused unless E.164, cleared with "".
+	number := "+12025550142"
+	if upd, err := st.UpdateAccount(ctx, "bob", dialtone.AccountUpdate{CallerID: &number}); err != nil || upd.CallerID != number {
+		t.Fatalf("UpdateAccount(bob, caller ID %s) = %+v, %v", number, upd, err)
+	}
+	plan := ""
+	if _, err := st.UpdateAccount(ctx, "bob", dialtone.AccountUpdate{RatePlan: &plan}); err != nil {
+		t.Fatalf("UpdateAccount(bob, plan) = %v", err)
+	}
+	bob, err := st.AccountByUsername(ctx, "bob")
+	if err != nil || bob.CallerID != number {
+		t.Errorf("AccountByUsername(bob) caller ID = %+v, %v, want %s", bob, err, number)
+	}
+	if byID, err := st.AccountByID(ctx, bob.ID); err != nil || byID.CallerID != number {
+		t.Errorf("AccountByID(%d) caller ID = %+v, %v, want %s", bob.ID, byID, err, number)
+	}
+	for _, bad := range []string{"12025550142", "+0123", "+1202555014212345", "+1 202 555 0142", "+1202555014x"} {
+		if _, err := st.UpdateAccount(ctx, "bob", dialtone.AccountUpdate{CallerID: &bad}); !errors.Is(err, dialtone.ErrInvalid) {
+			t.Errorf("UpdateAccount(bob, caller ID %q) = %v, want %v", bad, err, dialtone.ErrInvalid)
+		}
+	}
+	withNumber := NewAccount("dave")
+	withNumber.CallerID = "+442079460018"
+	if err := st.CreateAccount(ctx, withNumber); err != nil {
+		t.Fatalf("CreateAccount(dave with caller ID) = %v", err)
+	}
+	if got, err := st.AccountByUsername(ctx, "dave"); err != nil || got.CallerID != "+442079460018" {
+		t.Errorf("AccountByUsername(dave) caller ID = %+v, %v, want +442079460018", got, err)
+	}
+	none := ""
+	if upd, err := st.UpdateAccount(ctx, "bob", dialtone.AccountUpdate{CallerID: &none}); err != nil || upd.CallerID != "" {
+		t.Errorf("UpdateAccount(bob, caller ID cleared) = %+v, %v", upd, err)
+	}
+	if got, _ := st.AccountByUsername(ctx, "bob"); got == nil || got.CallerID != "" {
+		t.Errorf("AccountByUsername(bob) after clearing = %+v, want no caller ID", got)
+	}
 }
 
 // Base is the instant test CDRs are placed around.

@@ -40,9 +40,10 @@ func (c *Carrier) setDNSError(err error) {
 // changed once built: a reload builds a new one and swaps it in whole, and
 // calls in progress keep what they took.
 type Carriers struct {
-	table  *Table
-	byName map[string]*Carrier
-	order  []string // as configured
+	table   *Table
+	blocked *Blocklist
+	byName  map[string]*Carrier
+	order   []string // as configured
 }
 
 // Build checks and indexes cfg's trunks and routes (cfg has had Defaults).
@@ -84,6 +85,9 @@ func Build(cfg Config, old *Carriers, now func() time.Time) (*Carriers, error) {
 		return nil, fmt.Errorf("routes: %w", err)
 	}
 	cs.table = table
+	if cs.blocked, err = NewBlocklist(cfg.Destinations); err != nil {
+		return nil, fmt.Errorf("destinations.%w", err)
+	}
 	return cs, nil
 }
 

@@ -14,8 +14,9 @@ import (
 // the routes over them. Defaults fills what a trunk leaves out; Validate
 // then reports the first problem, naming its key (trunks[1].address).
 type Config struct {
-	Trunks []TrunkConfig `yaml:"trunks"`
-	Routes []RouteConfig `yaml:"routes"`
+	Trunks       []TrunkConfig      `yaml:"trunks"`
+	Routes       []RouteConfig      `yaml:"routes"`
+	Destinations DestinationsConfig `yaml:"destinations"`
 }
 
 // TrunkConfig is one carrier. Every key is documented in README.md.
@@ -58,7 +59,7 @@ type RewriteConfig struct {
 
 // CallerIDConfig is what the carrier is told about the caller.
 type CallerIDConfig struct {
-	From    string `yaml:"from"`    // fixed From user; empty: the app's number or account
+	From    string `yaml:"from"`    // fixed From user; empty: the account's verified number (see Present)
 	PAI     bool   `yaml:"pai"`     // send P-Asserted-Identity
 	Privacy bool   `yaml:"privacy"` // anonymous From, Privacy: id
 }
@@ -138,8 +139,8 @@ func (c *Config) Defaults() {
 	}
 }
 
-// Validate reports the first problem, naming its key: trunks[i].key or
-// routes[i].key. Call Defaults first.
+// Validate reports the first problem, naming its key: trunks[i].key,
+// routes[i].key or destinations.key. Call Defaults first.
 func (c *Config) Validate() error {
 	names := map[string]bool{}
 	for i, t := range c.Trunks {
@@ -158,6 +159,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := NewTable(routes); err != nil {
 		return fmt.Errorf("routes: %w", err)
+	}
+	if _, err := NewBlocklist(c.Destinations); err != nil {
+		return fmt.Errorf("destinations.%w", err)
 	}
 	return nil
 }

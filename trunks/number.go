@@ -18,7 +18,7 @@ var (
 	ErrInvalidNumber  = fmt.Errorf("%w", dialtone.ErrInvalidNumber)
 	ErrUnknownCountry = errors.New("unknown country")
 	ErrNoRoute        = fmt.Errorf("%w", dialtone.ErrNoRoute)
-	ErrPremium        = fmt.Errorf("premium-rate destination blocked: %w", dialtone.ErrForbidden)
+	ErrPremium        = fmt.Errorf("premium rate: %w", dialtone.ErrBlocked)
 )
 
 // NumberType is what kind of line a number reaches; the list of them is

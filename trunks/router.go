@@ -67,8 +67,8 @@ func (r *Router) Set(cs *Carriers) { r.cur.Store(cs) }
 // Carriers is the configuration in force.
 func (r *Router) Carriers() *Carriers { return r.cur.Load() }
 
-// Route normalizes dialed (as dialed in country) and gives the attempts in
-// order: the route's trunks (least cost first, or one drawn by shares
+// Route normalizes dialed (as dialed in country), refuses a blocked
+// destination (a *BlockedError) and gives the attempts in order: the route's trunks (least cost first, or one drawn by shares
 // first), each at its addresses in order. A normalized number that has no
 // route comes back with the error.
 func (r *Router) Route(ctx context.Context, dialed, country string) (Destination, error) {
@@ -78,6 +78,9 @@ func (r *Router) Route(ctx context.Context, dialed, country string) (Destination
 	}
 	d := Destination{Number: n}
 	cs := r.cur.Load()
+	if err := cs.blocked.Check(n); err != nil {
+		return d, fmt.Errorf("route: %w", err)
+	}
 	route, err := cs.table.Route(n)
 	if err != nil {
 		return d, err

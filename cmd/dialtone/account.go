@@ -14,12 +14,13 @@ import (
 
 	"github.com/dialtone/dialtone"
 	"github.com/dialtone/dialtone/switch/digest"
+	"github.com/dialtone/dialtone/trunks"
 )
 
 func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 	cmd := &cobra.Command{Use: "account", Short: "Create and manage accounts"}
 
-	var country, currency, password, plan string
+	var country, currency, password, plan, callerID string
 	create := &cobra.Command{
 		Use:   "create USERNAME",
 		Short: "Create an account (the password is read from --password, DIALTONE_PASSWORD or standard input)",
@@ -43,6 +44,11 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 				if err := checkPlan(cmd.Context(), st, plan, a.Currency); err != nil {
 					return err
 				}
+				if callerID != "" {
+					if a.CallerID, err = trunks.VerifiedNumber(callerID, a.Country); err != nil {
+						return err
+					}
+				}
 				if err := st.CreateAccount(cmd.Context(), a); err != nil {
 					return err // the store names the account
 				}
@@ -55,6 +61,7 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 	create.Flags().StringVar(&currency, "currency", "USD", "ISO 4217 currency")
 	create.Flags().StringVar(&password, "password", "", "SIP password (prefer DIALTONE_PASSWORD or standard input)")
 	create.Flags().StringVar(&plan, "plan", "", "sell rate plan that prices the account's calls (empty: billing.default_plan)")
+	create.Flags().StringVar(&callerID, "caller-id", "", "the account's verified number, the only one its calls may present (read in --country)")
 
 	show := &cobra.Command{
 		Use:   "show USERNAME",
@@ -67,8 +74,8 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintf(w, "id\t%d\nusername\t%s\nstatus\t%s\ncountry\t%s\ncurrency\t%s\nrate plan\t%s\nrealm\t%s\ncreated\t%s\nupdated\t%s\n",
-					a.ID, a.Username, a.Status, a.Country, a.Currency, orNone(a.RatePlan), a.Realm,
+				fmt.Fprintf(w, "id\t%d\nusername\t%s\nstatus\t%s\ncountry\t%s\ncurrency\t%s\nrate plan\t%s\ncaller id\t%s\nrealm\t%s\ncreated\t%s\nupdated\t%s\n",
+					a.ID, a.Username, a.Status, a.Country, a.Currency, orNone(a.RatePlan), orNone(a.CallerID), a.Realm,
 					a.CreatedAt.UTC().Format("2006-01-02 15:04:05Z"), a.UpdatedAt.UTC().Format("2006-01-02 15:04:05Z"))
 				return w.Flush()
 			})
@@ -86,9 +93,9 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "ID\tUSERNAME\tSTATUS\tCOUNTRY\tCURRENCY\tPLAN")
+				fmt.Fprintln(w, "ID\tUSERNAME\tSTATUS\tCOUNTRY\tCURRENCY\tPLAN\tCALLER ID")
 				for _, a := range as {
-					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Username, a.Status, a.Country, a.Currency, orNone(a.RatePlan))
+					fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", a.ID, a.Username, a.Status, a.Country, a.Currency, orNone(a.RatePlan), orNone(a.CallerID))
 				}
 				return w.Flush()
 			})
@@ -157,7 +164,38 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 		},
 	}
 
-	cmd.AddCommand(create, show, list, setPlan,
+	setCallerID := &cobra.Command{
+		Use:   "callerid USERNAME NUMBER",
+		Short: "Set an account's verified number, the only one its calls may present and what carriers are told (\"\" for none)",
+		Long: `Set an account's verified caller number. NUMBER is read in the account's
+country (+, 00 and national forms) and stored in E.164; it must be a valid
+number. Calls whose From presents any other number are refused (403).
+Carriers see it in From (and P-Asserted-Identity when the trunk asks),
+unless the trunk fixes its own with caller_id.from. "" removes it: the
+account's calls then go out anonymous.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withStore(cmd.Context(), load, func(_ *Config, st dialtone.Store) error {
+				a, err := st.AccountByUsername(cmd.Context(), args[0])
+				if err != nil {
+					return err
+				}
+				number := ""
+				if args[1] != "" {
+					if number, err = trunks.VerifiedNumber(args[1], a.Country); err != nil {
+						return err
+					}
+				}
+				if _, err := st.UpdateAccount(cmd.Context(), args[0], dialtone.AccountUpdate{CallerID: &number}); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "account %s presents %s\n", args[0], orNone(number))
+				return nil
+			})
+		},
+	}
+
+	cmd.AddCommand(create, show, list, setPlan, setCallerID,
 		setStatus("disable", "Disable an account: it can no longer register or call", dialtone.AccountDisabled),
 		setStatus("enable", "Enable a disabled account", dialtone.AccountActive),
 		passwd)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
 	"github.com/dialtone/dialtone"
@@ -22,19 +23,34 @@ import (
 // checks and the outbound registrations. It adapts trunks.Router to
 // b2bua.Router.
 type carriers struct {
-	router *trunks.Router
-	health *health.Monitor
-	regs   *registrant.Keeper
-	ctl    *billing.Controller // prices least-cost routes; set once built
-	log    *slog.Logger
+	router  *trunks.Router
+	health  *health.Monitor
+	regs    *registrant.Keeper
+	ctl     *billing.Controller    // prices least-cost routes; set once built
+	refused *prometheus.CounterVec // calls refused before any carrier, by reason
+	log     *slog.Logger
 }
 
-func newCarriers(cfg *Config, client *sipgo.Client, udpPort int, log *slog.Logger) (*carriers, error) {
+// Reasons of dialtone_calls_refused_total.
+const (
+	refusedCallerID = "caller_id"           // the app presented a number not its account's
+	refusedBlocked  = "blocked_destination" // destinations.block or the built-in list
+	refusedPremium  = "premium"             // a premium-rate number no route names
+)
+
+func newCarriers(cfg *Config, client *sipgo.Client, udpPort int, reg prometheus.Registerer, log *slog.Logger) (*carriers, error) {
 	cs, err := trunks.Build(cfg.Config, nil, time.Now)
 	if err != nil {
 		return nil, err
 	}
-	c := &carriers{log: log}
+	c := &carriers{log: log, refused: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dialtone_calls_refused_total",
+		Help: "Calls refused before reaching any carrier: caller_id, blocked_destination, premium.",
+	}, []string{"reason"})}
+	for _, r := range []string{refusedCallerID, refusedBlocked, refusedPremium} {
+		c.refused.WithLabelValues(r) // listed at 0 from the start
+	}
+	reg.MustRegister(c.refused)
 	c.router = trunks.NewRouter(cs, srv.New(srv.Config{Server: cfg.SIP.DNSServer}), c.cost)
 	c.health = health.New(client, c.router.Endpoints, log)
 	c.regs = registrant.NewKeeper(registrant.Config{Client: client, Endpoints: c.router.Endpoints,
@@ -90,19 +106,33 @@ func (c *carriers) cost(ctx context.Context, plan string, n trunks.Number) (deci
 	return r.PerMinute, true
 }
 
-// Route implements b2bua.Router.
-func (c *carriers) Route(ctx context.Context, acct *dialtone.Account, dialed string) (b2bua.Destination, error) {
+// Route implements b2bua.Router: the caller-ID check of the app's From
+// user, then the route of the dialed number (refused when blocked), each
+// trunk with the caller ID its policy presents (trunks.CheckCaller and
+// CallerIDConfig.Present are the one rule).
+func (c *carriers) Route(ctx context.Context, acct *dialtone.Account, dialed, caller string) (b2bua.Destination, error) {
+	if err := trunks.CheckCaller(acct, caller); err != nil {
+		c.refused.WithLabelValues(refusedCallerID).Inc()
+		return b2bua.Destination{}, err
+	}
 	d, err := c.router.Route(ctx, dialed, acct.Country)
 	out := b2bua.Destination{E164: d.Number.E164, Type: string(d.Number.Type), Country: d.Number.Country}
+	switch {
+	case errors.Is(err, trunks.ErrPremium):
+		c.refused.WithLabelValues(refusedPremium).Inc()
+	case errors.Is(err, dialtone.ErrBlocked):
+		c.refused.WithLabelValues(refusedBlocked).Inc()
+	}
 	if err != nil {
 		return out, err
 	}
 	for _, a := range d.Attempts {
 		tc := a.Carrier.Config
+		id := tc.CallerID.Present(acct)
 		t := b2bua.Trunk{Name: tc.Name, Host: a.Endpoint.Host, Port: a.Endpoint.Port, Transport: tc.Transport,
 			Codecs: tc.Codecs, User: a.User, Username: tc.Username, Password: tc.Password,
-			InviteTimeout: tc.InviteTimeout.D(), CallerID: tc.CallerID.From, PAI: tc.CallerID.PAI,
-			Privacy: tc.CallerID.Privacy, Headers: tc.Headers, Acquire: a.Carrier.Gate.Acquire}
+			InviteTimeout: tc.InviteTimeout.D(), CallerID: id.From, PAI: id.PAI,
+			Privacy: id.Privacy, Headers: tc.Headers, Acquire: a.Carrier.Gate.Acquire}
 		if a.Err != nil { // skipped as "dns" in the call's record; the detail is logged here
 			c.log.Warn("carrier skipped", "trunk", tc.Name, "error", a.Err)
 			t.Acquire = func() (func(), error) { return nil, skipReason(a.Err) }

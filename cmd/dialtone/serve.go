@@ -346,7 +346,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		closeAll()
 		return nil, fmt.Errorf("sip client: %w", err)
 	}
-	carriers, err := newCarriers(cfg, client, ports["udp"], log)
+	carriers, err := newCarriers(cfg, client, ports["udp"], reg, log)
 	if err != nil {
 		closeAll()
 		return nil, err

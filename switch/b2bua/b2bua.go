@@ -62,8 +62,9 @@ type Trunk struct {
 	// InviteTimeout: a carrier that sends no response at all within it is
 	// skipped for the next one (0: wait for the transaction to time out).
 	InviteTimeout time.Duration
-	// Caller-ID policy: From user (empty: the app's number or the account),
-	// a P-Asserted-Identity with it, and Privacy: id.
+	// Caller-ID policy, as the Router decided it: From user (empty: an
+	// anonymous From and no P-Asserted-Identity), a P-Asserted-Identity
+	// with it, and Privacy: id. Nothing of the app's From reaches a carrier.
 	CallerID string
 	PAI      bool
 	Privacy  bool
@@ -83,9 +84,12 @@ type Destination struct {
 }
 
 // Router turns what the user dialed into an E.164 number and the trunks to try,
-// in order. It fails with dialtone.ErrInvalidNumber or dialtone.ErrNoRoute.
+// in order, each with the caller ID to present. caller is the user part of
+// the app's From. It fails with dialtone.ErrInvalidNumber, ErrNoRoute,
+// ErrBlocked (a destination the switch does not call) or ErrCallerID (a
+// caller the account may not present).
 type Router interface {
-	Route(ctx context.Context, acct *dialtone.Account, dialed string) (Destination, error)
+	Route(ctx context.Context, acct *dialtone.Account, dialed, caller string) (Destination, error)
 }
 
 // Media builds the bridge between the two legs of a call from the app's SDP offer.
@@ -404,7 +408,7 @@ func (s *Server) recordUnread(acct *dialtone.Account, req *sip.Request, o outcom
 	now := s.clock.Now()
 	cdr := dialtone.CDR{
 		ID: uuid.NewString(), AppCallID: req.CallID().Value(), AccountID: acct.ID, Account: acct.Username,
-		DialedRaw: req.Recipient.User, SetupAt: now, EndAt: now,
+		DialedRaw: dialed(req), SetupAt: now, EndAt: now,
 		Disposition: o.disposition, SIPCode: o.code, SIPReason: o.reason, HangupBy: dialtone.PartyCaller,
 	}
 	if from := req.From(); from != nil {

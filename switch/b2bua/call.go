@@ -68,7 +68,7 @@ func (s *Server) newCall(acct *dialtone.Account, req *sip.Request, app appLeg) *
 			AccountID: acct.ID,
 			Account:   acct.Username,
 			Caller:    caller,
-			DialedRaw: req.Recipient.User,
+			DialedRaw: dialed(req),
 			SetupAt:   s.clock.Now(),
 		},
 		log: s.log.With("call_id", id, "account", acct.Username),
@@ -114,12 +114,11 @@ func sortedKeys(m map[string]string) []string {
 	return keys
 }
 
-// callerID is what the carrier sees as the calling party: what the app
-// presented when it is a number, otherwise the account name.
-func callerID(acct *dialtone.Account, presented string) string {
-	p := strings.TrimPrefix(presented, "+")
-	if p != "" && len(p) <= 15 && strings.Trim(p, "0123456789") == "" {
-		return presented
+// dialed is what the app dialed: the user of a SIP Request-URI, or a whole
+// tel: URI (RFC 3966), which the Router reads.
+func dialed(req *sip.Request) string {
+	if strings.EqualFold(req.Recipient.Scheme, "tel") {
+		return "tel:" + req.Recipient.Raw()
 	}
-	return acct.Username
+	return req.Recipient.User
 }

@@ -194,11 +194,8 @@ func (c *call) carrierInvite(trunk Trunk, e164, callID, tag string, offer []byte
 	req.SetDestination(hostPort(trunk))
 
 	caller := trunk.CallerID
-	if caller == "" {
-		caller = callerID(c.acct, c.cdr.Caller) // Caller is set by newCall, then constant
-	}
 	from := sip.FromHeader{Address: sip.Uri{Scheme: "sip", User: caller, Host: c.s.cfg.Host}, Params: sip.NewParams()}
-	if trunk.Privacy {
+	if trunk.Privacy || caller == "" {
 		// RFC 3323: the carrier may see who calls (PAI) but must not pass it on.
 		from.Address = sip.Uri{Scheme: "sip", User: "anonymous", Host: "anonymous.invalid"}
 		from.DisplayName = "Anonymous"
@@ -213,7 +210,7 @@ func (c *call) carrierInvite(trunk Trunk, e164, callID, tag string, offer []byte
 	req.AppendHeader(&h)
 	req.AppendHeader(sip.NewHeader("User-Agent", c.s.cfg.UserAgent))
 	req.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS"))
-	if trunk.PAI || trunk.Privacy {
+	if (trunk.PAI || trunk.Privacy) && caller != "" {
 		req.AppendHeader(sip.NewHeader("P-Asserted-Identity", fmt.Sprintf("<sip:%s@%s>", caller, c.s.cfg.Host))) // RFC 3325
 	}
 	if trunk.Privacy {

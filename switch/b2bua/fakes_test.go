@@ -120,9 +120,15 @@ type fakeRouter struct {
 	err    error
 	block  chan struct{} // when set, Route waits for it or for ctx
 	waits  chan struct{} // closed when Route starts waiting on block
+
+	mu     sync.Mutex
+	routed []string // "dialed from caller" per call
 }
 
-func (r *fakeRouter) Route(ctx context.Context, _ *dialtone.Account, dialed string) (Destination, error) {
+func (r *fakeRouter) Route(ctx context.Context, _ *dialtone.Account, dialed, caller string) (Destination, error) {
+	r.mu.Lock()
+	r.routed = append(r.routed, dialed+" from "+caller)
+	r.mu.Unlock()
 	if r.block != nil {
 		close(r.waits)
 		select {
@@ -385,9 +391,10 @@ type fakeApp struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu      sync.Mutex
-	events  []string      // "180", "183", "200", "487" ..., "BYE", "close"
-	changed chan struct{} // closed and replaced at each event
+	mu       sync.Mutex
+	events   []string      // "180", "183", "200", "487" ..., "BYE", "close"
+	changed  chan struct{} // closed and replaced at each event
+	rejected *sip.Response // the final non-2xx sent, if any
 }
 
 func (a *fakeApp) record(e string) {
@@ -459,6 +466,9 @@ func (a *fakeApp) Reject(res *sip.Response) error {
 	if a.ctx.Err() != nil {
 		return errors.New("transaction terminated")
 	}
+	a.mu.Lock()
+	a.rejected = res
+	a.mu.Unlock()
 	a.record(fmt.Sprint(res.StatusCode))
 	return nil
 }

@@ -49,6 +49,8 @@ func TestErrorOutcome(t *testing.T) {
 		{fmt.Errorf("normalize %q: %w", "12", dialtone.ErrInvalidNumber), 484},
 		{fmt.Errorf("route: %w", dialtone.ErrNoRoute), 404},
 		{fmt.Errorf("premium: %w", dialtone.ErrForbidden), 403},
+		{fmt.Errorf("route: %w", dialtone.ErrBlocked), 403},
+		{fmt.Errorf("caller: %w", dialtone.ErrCallerID), 403},
 		{fmt.Errorf("offer: %w", dialtone.ErrNoCodec), 488},
 		{fmt.Errorf("ports: %w", dialtone.ErrUnavailable), 503},
 		{errors.New("disk on fire"), 500},
@@ -56,23 +58,6 @@ func TestErrorOutcome(t *testing.T) {
 	for _, tt := range tests {
 		if o := errorOutcome(tt.err); o.code != tt.code || o.reason == "" {
 			t.Errorf("errorOutcome(%v) = %d %q, want %d", tt.err, o.code, o.reason, tt.code)
-		}
-	}
-}
-
-func TestCallerID(t *testing.T) {
-	acct := &dialtone.Account{Username: "alice"}
-	tests := []struct{ presented, want string }{
-		{"+12015550123", "+12015550123"},
-		{"12015550123", "12015550123"},
-		{"alice", "alice"},
-		{"bob<script>", "alice"},
-		{"", "alice"},
-		{"1234567890123456789", "alice"},
-	}
-	for _, tt := range tests {
-		if got := callerID(acct, tt.presented); got != tt.want {
-			t.Errorf("callerID(%q) = %q, want %q", tt.presented, got, tt.want)
 		}
 	}
 }

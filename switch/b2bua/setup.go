@@ -16,8 +16,9 @@ func (c *call) setup() error {
 	stop := context.AfterFunc(c.app.Context(), func() { c.cancel(context.Canceled) })
 	defer stop()
 
-	dest, err := c.s.router.Route(c.ctx, c.acct, c.req.Recipient.User)
+	dest, err := c.s.router.Route(c.ctx, c.acct, c.cdr.DialedRaw, c.cdr.Caller) // set by newCall, then constant
 	if err != nil {
+		c.do(func() { c.cdr.DialedE164 = dest.E164 }) // a refused number is on record too
 		c.endSetup(errorOutcome(err), err)
 		return fmt.Errorf("route: %w", err)
 	}

@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -31,6 +32,10 @@ func (c *call) abort() {
 	}
 }
 
+// warning is an error that tells the app why its call was refused, in a
+// Warning header: a blocked destination, a caller ID not allowed.
+type warning interface{ Warning() string }
+
 // refuse answers the app with o, a final non-2xx, and ends the call. The
 // response goes through the app's INVITE transaction, which retransmits
 // it and absorbs the ACK (RFC 3261 section 17.2.1), so nothing waits for
@@ -50,9 +55,14 @@ func (c *call) refuse(o outcome, err error, by dialtone.Party) error {
 		c.log.Info("call refused", "code", o.code, "reason", o.reason, "error", err)
 	}
 	res := sip.NewResponseFromRequest(c.app.Invite(), o.code, o.reason, nil)
-	if o.code == 488 && err != nil {
+	var w warning
+	switch {
+	case o.code == 488 && err != nil:
 		// RFC 3261 section 20.43: say what was wrong with the offer.
 		res.AppendHeader(sip.NewHeader("Warning", fmt.Sprintf("305 %s %q", c.s.cfg.Host, strings.ReplaceAll(err.Error(), `"`, "'"))))
+	case errors.As(err, &w):
+		// 399: miscellaneous warning, the policy that refused the call.
+		res.AppendHeader(sip.NewHeader("Warning", fmt.Sprintf("399 %s %q", c.s.cfg.Host, strings.ReplaceAll(w.Warning(), `"`, "'"))))
 	}
 	if err := c.app.Reject(res); err != nil {
 		c.log.Debug("final response not sent", "code", o.code, "error", err)

@@ -221,7 +221,7 @@ func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	// RFC 3261 section 17.2.1: 100 Trying at once stops the caller's retransmissions.
 	e.send(tx, sip.NewResponseFromRequest(req, 100, "Trying", nil))
-	if req.CallID() == nil || req.From() == nil || req.Recipient.User == "" {
+	if req.CallID() == nil || req.From() == nil || !dialsNumber(req.Recipient) {
 		e.send(tx, sip.NewResponseFromRequest(req, 484, "Address Incomplete", nil))
 		return
 	}
@@ -230,6 +230,12 @@ func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	e.calls.HandleInvite(acct, req, tx)
+}
+
+// dialsNumber reports whether a Request-URI names what to call: the user of
+// a SIP URI, or a tel: URI (RFC 3966), which the call controller reads.
+func dialsNumber(u sip.Uri) bool {
+	return u.User != "" || u.Scheme == "tel" && u.Raw() != ""
 }
 
 // authenticate checks the credentials in header and answers the request

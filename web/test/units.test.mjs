@@ -95,6 +95,8 @@ test('refusals in plain words', () => {
     assert.equal(failedReason({ originator: 'remote', cause: 'x', message: { status_code: Number(code), reason_phrase: 'Whatever' } }), text);
   }
   assert.equal(refusalReason(603, 'Decline'), 'Decline (603)');
+  assert.equal(refusalReason(403, 'Forbidden: caller ID not allowed'), 'calls from this account may not show that number');
+  assert.equal(refusalReason(403, 'Forbidden: destination blocked'), 'this destination is blocked');
   assert.equal(refusalReason(500, ''), 'call failed (500)');
 });
 
