@@ -51,6 +51,8 @@ func errorOutcome(err error) outcome {
 		return outcome{dialtone.Failed, 404, "Not Found: no route to this destination"}
 	case errors.Is(err, dialtone.ErrInsufficientFunds):
 		return outcome{dialtone.Failed, 402, "Payment Required: not enough credit"}
+	case errors.Is(err, dialtone.ErrNoPlan):
+		return outcome{dialtone.Failed, 403, "Forbidden: no rate plan"}
 	case errors.Is(err, dialtone.ErrNoRate):
 		return outcome{dialtone.Failed, 403, "Forbidden: this destination is not available"}
 	case errors.Is(err, dialtone.ErrForbidden):

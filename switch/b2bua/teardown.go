@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -50,9 +51,14 @@ func (c *call) refuse(o outcome, err error, by dialtone.Party) error {
 		c.log.Info("call refused", "code", o.code, "reason", o.reason, "error", err)
 	}
 	res := sip.NewResponseFromRequest(c.app.Invite(), o.code, o.reason, nil)
-	if o.code == 488 && err != nil {
+	switch {
+	case o.code == 488 && err != nil:
 		// RFC 3261 section 20.43: say what was wrong with the offer.
 		res.AppendHeader(sip.NewHeader("Warning", fmt.Sprintf("305 %s %q", c.s.cfg.Host, strings.ReplaceAll(err.Error(), `"`, "'"))))
+	case errors.Is(err, dialtone.ErrNoPlan):
+		// 399, a miscellaneous warning: the account cannot call at all
+		// until it is given a plan, which the app should say as such.
+		res.AppendHeader(sip.NewHeader("Warning", fmt.Sprintf("399 %s \"no rate plan: this account cannot place calls\"", c.s.cfg.Host)))
 	}
 	if err := c.app.Reject(res); err != nil {
 		c.log.Debug("final response not sent", "code", o.code, "error", err)
