@@ -75,6 +75,9 @@ trunks: [{name: carrier, address: "127.0.0.1:%d", transport: udp}]
 routes: [{prefix: "", trunks: [carrier]}]
 http: {listen: "127.0.0.1:%d"}
 shutdown: {drain_timeout: 5s}
+# The load account has no rate plan: this measures the SIP path, not
+# billing (cmd/billbench does), so its calls are free on purpose.
+billing: {unbilled: allow}
 `, dir, sipPort, carrierPort, httpPort)
 	cfgPath := filepath.Join(dir, "dialtone.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
