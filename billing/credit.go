@@ -507,7 +507,9 @@ func (k *Call) cost(ctx context.Context, cdr *dialtone.CDR, secs int64) {
 
 // Recover settles the calls this node left open when it stopped without
 // finishing them (a crash, a kill): each is charged up to its last
-// confirmed point and gets its CDR, exactly once. It returns how many.
+// confirmed point and gets its CDR, exactly once; one never answered gives
+// back what it reserved at authorization and costs nothing. It returns how
+// many.
 func (c *Controller) Recover(ctx context.Context) (int, error) {
 	open, err := c.store.OpenSessions(ctx, c.cfg.Node)
 	if err != nil {
