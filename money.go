@@ -19,6 +19,7 @@ const MoneyScale = 6
 var (
 	ErrInsufficientFunds = errors.New("insufficient funds") // a debit would take a balance below zero
 	ErrNoRate            = errors.New("no rate")            // the destination is not in the rate plan
+	ErrNoPlan            = errors.New("no rate plan")       // the account has no plan and calls are not free by configuration
 )
 
 // ToMicros converts d to micro-units. It fails with ErrInvalid when d has

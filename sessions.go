@@ -64,6 +64,12 @@ type Reservation struct {
 	At        time.Time
 	AnswerAt  time.Time // set on the first reservation
 	CDR       *CDR      // when set, the session's CDR so far is replaced
+	// CapSince, when set on a reservation an organization pays, has the
+	// store check the caller's call cap (Member.CallCap) in the same
+	// transaction: what the organization paid for the caller's calls since
+	// CapSince and holds for them, plus Money, must stay within it, or the
+	// reservation fails with ErrInsufficientFunds.
+	CapSince time.Time
 }
 
 // Settlement is what a finished call costs.
@@ -75,8 +81,12 @@ type Settlement struct {
 
 // SessionStore keeps call sessions.
 type SessionStore interface {
-	// OpenSession records a new session.
-	OpenSession(ctx context.Context, s *CallSession) error
+	// OpenSession records a new session. When first is not nil it is the
+	// session's first reservation (Seq 1), applied as Reserve applies one in
+	// the same transaction: if the payer or a holding cannot cover it, it
+	// fails with ErrInsufficientFunds and records nothing. On success *s is
+	// the session as stored.
+	OpenSession(ctx context.Context, s *CallSession, first *Reservation) error
 	// Reserve applies r atomically: moves r.Money from the wallet to the hold
 	// and takes r.Takes off the holdings. If the wallet or a holding cannot
 	// cover it, it fails with ErrInsufficientFunds and changes nothing.

@@ -21,7 +21,7 @@ type Store interface {
 	Balance(ctx context.Context, account string) (decimal.Decimal, error)
 	Holdings(ctx context.Context, accountID int64, at time.Time) ([]dialtone.Holding, error)
 	Rates(ctx context.Context, plan string) (dialtone.RatePlan, []dialtone.Rate, error)
-	OpenSession(ctx context.Context, s *dialtone.CallSession) error
+	OpenSession(ctx context.Context, s *dialtone.CallSession, first *dialtone.Reservation) error
 	Reserve(ctx context.Context, r dialtone.Reservation) error
 	Confirm(ctx context.Context, id string, at time.Time, cdr *dialtone.CDR) error
 	Settle(ctx context.Context, st dialtone.Settlement, cdr *dialtone.CDR) error
@@ -35,10 +35,12 @@ type Config struct {
 	Node        string                    // this switch's name; it settles its own open calls after a restart
 	Interval    time.Duration             // credit reserved at a time while a call runs
 	Rounding    Rounding                  // of prices
-	DefaultPlan string                    // sell plan of accounts that name none; empty: their calls are not billed
+	DefaultPlan string                    // sell plan of accounts that name none
+	Unbilled    bool                      // calls of accounts with no plan (and no DefaultPlan) connect free; false: they are refused
 	BuyPlan     func(trunk string) string // the trunk's buy deck, for cost and margin; nil or "": none
 	RatesTTL    time.Duration             // a deck is re-read from the store at most this often
 	MaxDuration time.Duration             // the longest call authorized
+	Metrics     *Metrics                  // nil: not counted
 }
 
 // Controller authorizes, meters and settles calls.
@@ -123,24 +125,34 @@ type Call struct {
 	// its monthly cap), nil when the caller pays.
 	company *dialtone.Member
 
-	mu       sync.Mutex
-	session  dialtone.CallSession // the store's view, as last written
-	known    map[int64]dialtone.Holding
-	finished bool
+	mu           sync.Mutex
+	session      dialtone.CallSession // the store's view, as last written (and the answer time, once answered)
+	answerStored bool                 // the store has the answer time
+	known        map[int64]dialtone.Holding
+	finished     bool
 }
 
-// Authorize prices the call and checks the account can pay for its first
-// increment, then records the call's session. It returns a nil Call for an
-// account without a rate plan (calls not billed), dialtone.ErrNoRate when
-// the plan has no rate for the number, dialtone.ErrInsufficientFunds when
-// the account cannot pay.
+// Authorize prices the call and reserves its first increment (with the
+// connect fee) before any carrier is dialed, so no call is ever connected
+// unpaid: the session opens with that reservation or not at all. MaxSeconds
+// is what the account could afford then.
+//
+// It fails with dialtone.ErrNoPlan for an account without a rate plan
+// (when there is no default plan and unbilled calls are not allowed; when
+// they are, it returns a nil Call: the call is not billed),
+// dialtone.ErrNoRate when the plan has no rate for the number, and
+// dialtone.ErrInsufficientFunds when the payer cannot pay the first
+// increment, also when concurrent calls took the money first.
 func (c *Controller) Authorize(ctx context.Context, req Request) (*Call, error) {
 	plan := req.Account.RatePlan
 	if plan == "" {
 		plan = c.cfg.DefaultPlan
 	}
 	if plan == "" {
-		return nil, nil
+		if c.cfg.Unbilled {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("authorize %s: account %s names none and billing.default_plan is empty: %w", req.CallID, req.Account.Username, noPlan{})
 	}
 	deck, err := c.Deck(ctx, plan)
 	if err != nil {
@@ -154,42 +166,89 @@ func (c *Controller) Authorize(ctx context.Context, req Request) (*Call, error) 
 	if deck.Plan.Currency != req.Account.Currency {
 		return nil, fmt.Errorf("authorize %s: plan %q is in %s, the account in %s: %w", req.CallID, plan, deck.Plan.Currency, req.Account.Currency, dialtone.ErrNoRate)
 	}
-	k := &Call{c: c, account: req.Account, plan: plan, country: req.Country, numType: req.NumberType, Rate: *rate,
-		known: map[int64]dialtone.Holding{}}
-	limit := int64(c.cfg.MaxDuration / time.Second)
-	// An organization with a call cap for the caller pays, while the cap and
-	// its wallet allow at least the first increment; otherwise the caller does.
-	if m, ok, err := c.store.CompanyPayer(ctx, req.Account.ID); err != nil {
-		return nil, fmt.Errorf("authorize %s: %w", req.CallID, err)
+	// Concurrent calls of the account may take the money between the look
+	// and the reservation: then the store refuses it and we look again.
+	var lost error
+	for range 5 {
+		k := &Call{c: c, account: req.Account, plan: plan, country: req.Country, numType: req.NumberType, Rate: *rate,
+			known: map[int64]dialtone.Holding{}}
+		pool, err := k.choosePayer(ctx, now)
+		if err != nil {
+			return nil, fmt.Errorf("authorize %s: %w", req.CallID, err)
+		}
+		if k.MaxSeconds == 0 {
+			return nil, fmt.Errorf("authorize %s: %s cannot pay for %d s to %s: %w", req.CallID, req.Account.Username, rate.FirstIncrement, req.E164, dialtone.ErrInsufficientFunds)
+		}
+		// The first increment, or what of it the bundles pay when they
+		// cover less (the call is then cut when they run out).
+		covered := min(k.MaxSeconds, rate.FirstIncrement)
+		ch := Cost(rate, c.cfg.Rounding, pool.Bundles, covered)
+		cdr := req.CDR
+		k.fill(&cdr)
+		k.session = dialtone.CallSession{ID: req.CallID, Node: c.cfg.Node, AccountID: req.Account.ID, Currency: req.Account.Currency,
+			Payer: k.payer(), Sell: *rate, CDR: cdr}
+		first := dialtone.Reservation{SessionID: req.CallID, Seq: 1, Money: ch.Price, Takes: ch.Takes, Covered: covered, At: now,
+			CapSince: k.capSince(now)}
+		err = c.store.OpenSession(ctx, &k.session, &first)
+		if errors.Is(err, dialtone.ErrInsufficientFunds) {
+			lost = err
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("authorize %s: %w", req.CallID, err)
+		}
+		return k, nil
+	}
+	return nil, fmt.Errorf("authorize %s: %w", req.CallID, lost)
+}
+
+// choosePayer sets who pays and MaxSeconds and returns that payer's pool.
+// An organization with a call cap for the caller pays while the cap and its
+// wallet allow at least the first increment; otherwise the caller does.
+func (k *Call) choosePayer(ctx context.Context, now time.Time) (Pool, error) {
+	limit := int64(k.c.cfg.MaxDuration / time.Second)
+	if m, ok, err := k.c.store.CompanyPayer(ctx, k.account.ID); err != nil {
+		return Pool{}, err
 	} else if ok {
 		k.company = &m
 		pool, err := k.pool(ctx, now)
 		if err != nil {
-			return nil, fmt.Errorf("authorize %s: %w", req.CallID, err)
+			return Pool{}, err
 		}
-		if k.MaxSeconds = MaxSeconds(rate, c.cfg.Rounding, pool, limit); k.MaxSeconds == 0 {
-			k.company = nil
+		if k.MaxSeconds = MaxSeconds(&k.Rate, k.c.cfg.Rounding, pool, limit); k.MaxSeconds > 0 {
+			return pool, nil
 		}
+		k.company = nil
 	}
-	if k.company == nil {
-		pool, err := k.pool(ctx, now)
-		if err != nil {
-			return nil, fmt.Errorf("authorize %s: %w", req.CallID, err)
-		}
-		k.MaxSeconds = MaxSeconds(rate, c.cfg.Rounding, pool, limit)
+	pool, err := k.pool(ctx, now)
+	if err != nil {
+		return Pool{}, err
 	}
-	if k.MaxSeconds == 0 {
-		return nil, fmt.Errorf("authorize %s: %s cannot pay for %d s to %s: %w", req.CallID, req.Account.Username, rate.FirstIncrement, req.E164, dialtone.ErrInsufficientFunds)
-	}
-	cdr := req.CDR
-	k.fill(&cdr)
-	k.session = dialtone.CallSession{ID: req.CallID, Node: c.cfg.Node, AccountID: req.Account.ID, Currency: req.Account.Currency,
-		Payer: k.payer(), Sell: *rate, CDR: cdr}
-	if err := c.store.OpenSession(ctx, &k.session); err != nil {
-		return nil, fmt.Errorf("authorize %s: %w", req.CallID, err)
-	}
-	return k, nil
+	k.MaxSeconds = MaxSeconds(&k.Rate, k.c.cfg.Rounding, pool, limit)
+	return pool, nil
 }
+
+// capSince is the start of the month whose spending counts against the
+// caller's call cap when an organization pays; zero when the caller pays.
+func (k *Call) capSince(now time.Time) time.Time {
+	if k.company == nil {
+		return time.Time{}
+	}
+	return monthStart(now)
+}
+
+func monthStart(t time.Time) time.Time {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+}
+
+// noPlan is dialtone.ErrNoPlan with the words the app is told (a SIP
+// Warning): the account cannot call at all until it is given a plan.
+type noPlan struct{}
+
+func (noPlan) Error() string   { return dialtone.ErrNoPlan.Error() }
+func (noPlan) Unwrap() error   { return dialtone.ErrNoPlan }
+func (noPlan) Warning() string { return "no rate plan: this account cannot place calls" }
 
 // payer is the ledger account this call's money comes from.
 func (k *Call) payer() string {
@@ -207,8 +266,7 @@ func (k *Call) money(ctx context.Context, now time.Time) (decimal.Decimal, error
 	if err != nil || k.company == nil {
 		return bal, err
 	}
-	month := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
-	spent, err := k.c.store.CompanySpent(ctx, k.company.OrgID, k.account.ID, month)
+	spent, err := k.c.store.CompanySpent(ctx, k.company.OrgID, k.account.ID, monthStart(now))
 	if err != nil {
 		return decimal.Zero, err
 	}
@@ -276,11 +334,15 @@ func (k *Call) takeIncrement(id int64) int64 {
 	return 1
 }
 
-// Answered reserves the first interval and returns when the call must end
-// unless Extend pushes that further.
+// Answered records the answer and reserves the first interval (the first
+// increment is reserved already) and returns when the call must end unless
+// Extend pushes that further.
 func (k *Call) Answered(ctx context.Context, at time.Time, cdr *dialtone.CDR) (time.Time, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.finished {
+		return at, fmt.Errorf("answer %s: %w: finished already", k.session.ID, dialtone.ErrConflict)
+	}
 	k.session.AnswerAt = at
 	first := max(int64(k.c.cfg.Interval/time.Second), k.Rate.FirstIncrement)
 	snapshot := *cdr
@@ -294,6 +356,9 @@ func (k *Call) Answered(ctx context.Context, at time.Time, cdr *dialtone.CDR) (t
 func (k *Call) Extend(ctx context.Context, now time.Time) (time.Time, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.finished {
+		return k.until(), fmt.Errorf("extend %s: %w: finished already", k.session.ID, dialtone.ErrConflict)
+	}
 	return k.reserveTo(ctx, k.session.Covered+int64(k.c.cfg.Interval/time.Second), now, nil)
 }
 
@@ -303,7 +368,10 @@ func (k *Call) until() time.Time {
 
 // reserveTo makes the session cover target seconds after answer, or as much
 // of it as the account can pay for. Concurrent calls of the account may take
-// the same money first: then it recomputes, a few times.
+// the same money first: then it recomputes, a few times. The answer time
+// reaches the store with the first reservation after it, one that moves no
+// money when nothing more can be reserved, so that a recovered call that
+// was answered is charged.
 func (k *Call) reserveTo(ctx context.Context, target int64, now time.Time, cdr *dialtone.CDR) (time.Time, error) {
 	limit := int64(k.c.cfg.MaxDuration / time.Second)
 	target = min(target, limit)
@@ -314,14 +382,11 @@ func (k *Call) reserveTo(ctx context.Context, target int64, now time.Time, cdr *
 		}
 		want := MaxSeconds(&k.Rate, k.c.cfg.Rounding, pool, target)
 		if want <= k.session.Covered {
-			if err := k.c.store.Confirm(ctx, k.session.ID, now, cdr); err != nil {
-				return k.until(), fmt.Errorf("confirm %s: %w", k.session.ID, err)
-			}
-			return k.until(), nil
+			return k.stay(ctx, now, cdr)
 		}
 		ch := Cost(&k.Rate, k.c.cfg.Rounding, pool.Bundles, want)
-		r := dialtone.Reservation{SessionID: k.session.ID, Seq: k.session.Seq + 1, Covered: want, At: now,
-			AnswerAt: k.session.AnswerAt, CDR: cdr, Money: decimal.Max(decimal.Zero, ch.Price.Sub(k.session.ReservedMoney))}
+		r := k.next(want, now, cdr)
+		r.Money = decimal.Max(decimal.Zero, ch.Price.Sub(k.session.ReservedMoney))
 		own := map[int64]int64{}
 		for _, t := range k.session.Takes {
 			own[t.HoldingID] = t.Seconds
@@ -338,14 +403,46 @@ func (k *Call) reserveTo(ctx context.Context, target int64, now time.Time, cdr *
 		if err != nil {
 			return k.until(), fmt.Errorf("reserve credit for %s: %w", k.session.ID, err)
 		}
-		next, _, err := dialtone.ApplyReservation(&k.session, r)
-		if err != nil || next == nil {
-			return k.until(), fmt.Errorf("reserve credit for %s: %v", k.session.ID, err)
+		err = k.applied(r)
+		return k.until(), err
+	}
+	return k.stay(ctx, now, cdr)
+}
+
+// next is the session's next reservation, covering covered seconds, with
+// no money or bundle time yet.
+func (k *Call) next(covered int64, now time.Time, cdr *dialtone.CDR) dialtone.Reservation {
+	return dialtone.Reservation{SessionID: k.session.ID, Seq: k.session.Seq + 1, Covered: covered, At: now,
+		AnswerAt: k.session.AnswerAt, CDR: cdr, CapSince: k.capSince(now)}
+}
+
+// stay keeps what the session covers: it confirms the call is up, or, when
+// the store does not know the answer yet, records it with a reservation of
+// nothing more.
+func (k *Call) stay(ctx context.Context, now time.Time, cdr *dialtone.CDR) (time.Time, error) {
+	if !k.session.AnswerAt.IsZero() && !k.answerStored {
+		r := k.next(k.session.Covered, now, cdr)
+		if err := k.c.store.Reserve(ctx, r); err != nil {
+			return k.until(), fmt.Errorf("record the answer of %s: %w", k.session.ID, err)
 		}
-		k.session = *next
-		return k.until(), nil
+		err := k.applied(r)
+		return k.until(), err
+	}
+	if err := k.c.store.Confirm(ctx, k.session.ID, now, cdr); err != nil {
+		return k.until(), fmt.Errorf("confirm %s: %w", k.session.ID, err)
 	}
 	return k.until(), nil
+}
+
+// applied brings the session up to a reservation the store took.
+func (k *Call) applied(r dialtone.Reservation) error {
+	next, _, err := dialtone.ApplyReservation(&k.session, r)
+	if err != nil || next == nil {
+		return fmt.Errorf("reserve credit for %s: %v", k.session.ID, err)
+	}
+	k.session = *next
+	k.answerStored = !k.session.AnswerAt.IsZero()
+	return nil
 }
 
 // Finish rates the call from cdr (its answer time and duration), fills the
@@ -357,9 +454,12 @@ func (k *Call) Finish(ctx context.Context, cdr *dialtone.CDR) error {
 	if k.finished {
 		return fmt.Errorf("finish %s: %w: finished already", k.session.ID, dialtone.ErrConflict)
 	}
+	// An answered call is billed at least its first increment (that is what
+	// was reserved before the carrier was dialed), never past what was
+	// reserved; an unanswered one nothing.
 	secs := int64(0)
-	if !cdr.AnswerAt.IsZero() {
-		secs = min(Seconds(cdr.Duration), k.session.Covered)
+	if !cdr.AnswerAt.IsZero() && k.session.Covered > 0 {
+		secs = min(max(Seconds(cdr.Duration), 1), k.session.Covered)
 	}
 	own := map[int64]int64{}
 	for _, t := range k.session.Takes {
@@ -373,11 +473,13 @@ func (k *Call) Finish(ctx context.Context, cdr *dialtone.CDR) error {
 		price = k.session.ReservedMoney
 	}
 	k.fill(cdr)
-	cdr.Price, cdr.BundleSeconds = price, ch.BundleSeconds
-	if secs > 0 {
-		cdr.BilledSeconds = ch.Billed()
-	}
+	cdr.Price, cdr.BundleSeconds, cdr.BilledSeconds = price, ch.BundleSeconds, ch.Billed()
 	k.cost(ctx, cdr, secs)
+	if secs > 0 && cdr.Price.IsZero() && cdr.BundleSeconds == 0 && cdr.Cost.IsPositive() {
+		k.c.cfg.Metrics.free()
+		k.c.log.Warn("call rated free on a destination that costs us money", "call_id", k.session.ID, "account", cdr.Account,
+			"destination", cdr.DialedE164, "destination_name", cdr.Destination, "rate_plan", k.plan, "trunk", cdr.Trunk, "cost", cdr.Cost)
+	}
 	err := k.c.store.Settle(ctx, dialtone.Settlement{SessionID: k.session.ID, Price: price, BundleUsed: ch.Takes}, cdr)
 	if err != nil {
 		return fmt.Errorf("finish %s: %w", k.session.ID, err)
@@ -413,7 +515,9 @@ func (k *Call) cost(ctx context.Context, cdr *dialtone.CDR, secs int64) {
 
 // Recover settles the calls this node left open when it stopped without
 // finishing them (a crash, a kill): each is charged up to its last
-// confirmed point and gets its CDR, exactly once. It returns how many.
+// confirmed point and gets its CDR, exactly once; one never answered gives
+// back what it reserved at authorization and costs nothing. It returns how
+// many.
 func (c *Controller) Recover(ctx context.Context) (int, error) {
 	open, err := c.store.OpenSessions(ctx, c.cfg.Node)
 	if err != nil {
@@ -423,7 +527,8 @@ func (c *Controller) Recover(ctx context.Context) (int, error) {
 	var errs []error
 	for _, s := range open {
 		k := &Call{c: c, account: &dialtone.Account{ID: s.AccountID, Username: s.CDR.Account, Currency: s.Currency},
-			plan: s.CDR.RatePlan, country: "", numType: s.CDR.NumberType, Rate: s.Sell, session: *s, known: map[int64]dialtone.Holding{}}
+			plan: s.CDR.RatePlan, country: "", numType: s.CDR.NumberType, Rate: s.Sell, session: *s, known: map[int64]dialtone.Holding{},
+			answerStored: !s.AnswerAt.IsZero()}
 		if org, ok := strings.CutPrefix(s.PayerAccount(), "org:"); ok {
 			id, _ := strconv.ParseInt(org, 10, 64)
 			k.company = &dialtone.Member{OrgID: id, AccountID: s.AccountID}

@@ -1,15 +1,19 @@
 package billing_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/shopspring/decimal"
 
 	"github.com/dialtone/dialtone"
@@ -46,6 +50,12 @@ type env struct {
 // 0.12/min 30/6 + 0.05 connect) with balance money.
 func newEnv(t *testing.T, st dialtone.Store, money string) *env {
 	t.Helper()
+	return newEnvWith(t, st, money, nil, slog.New(slog.DiscardHandler))
+}
+
+// newEnvWith is newEnv with the controller's configuration changed by tune.
+func newEnvWith(t *testing.T, st dialtone.Store, money string, tune func(*billing.Config), log *slog.Logger) *env {
+	t.Helper()
 	ctx := context.Background()
 	deck := []dialtone.Rate{
 		{Prefix: "447", Destination: "United Kingdom - Mobile", PerMinute: d("0.10"), FirstIncrement: 60, NextIncrement: 60, From: t0.AddDate(-1, 0, 0)},
@@ -67,8 +77,11 @@ func newEnv(t *testing.T, st dialtone.Store, money string) *env {
 		storetest.TopUp(t, st, a.ID, money)
 	}
 	c := &clock{t: t0}
-	ctl, err := billing.NewController(billing.Config{Node: "n1", Interval: 60 * time.Second, BuyPlan: func(trunk string) string { return map[string]string{"carrier1": "carrier1-buy"}[trunk] }},
-		st, c.Now, slog.New(slog.DiscardHandler))
+	cfg := billing.Config{Node: "n1", Interval: 60 * time.Second, BuyPlan: func(trunk string) string { return map[string]string{"carrier1": "carrier1-buy"}[trunk] }}
+	if tune != nil {
+		tune(&cfg)
+	}
+	ctl, err := billing.NewController(cfg, st, c.Now, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,13 +137,179 @@ func TestAuthorizeRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		k, err := e.ctl.Authorize(context.Background(), billing.Request{CallID: "x", Account: free, E164: "+447400123456", NumberType: "mobile"})
-		if k != nil || err != nil {
-			t.Errorf("Authorize(account without a plan) = %v, %v; want nil, nil (not billed)", k, err)
+		if k != nil || !errors.Is(err, dialtone.ErrNoPlan) {
+			t.Errorf("Authorize(account without a plan) = %v, %v; want nil, %v", k, err, dialtone.ErrNoPlan)
 		}
 		if open, _ := e.st.OpenSessions(context.Background(), "n1"); len(open) != 0 {
 			t.Errorf("refused calls left %d open sessions", len(open))
 		}
+		// Free calls only when the configuration says so.
+		ctl, err := billing.NewController(billing.Config{Node: "n1", Unbilled: true}, e.st, e.clock.Now, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k, err := ctl.Authorize(context.Background(), billing.Request{CallID: "y", Account: free, E164: "+447400123456", NumberType: "mobile"}); k != nil || err != nil {
+			t.Errorf("Authorize(account without a plan, unbilled allowed) = %v, %v; want nil, nil (not billed)", k, err)
+		}
+		// A default plan prices the calls of accounts that name none.
+		ctl, _ = billing.NewController(billing.Config{Node: "n1", DefaultPlan: "retail"}, e.st, e.clock.Now, slog.New(slog.DiscardHandler))
+		if _, err := ctl.Authorize(context.Background(), billing.Request{CallID: "z", Account: free, E164: "+447400123456", NumberType: "mobile"}); !errors.Is(err, dialtone.ErrInsufficientFunds) {
+			t.Errorf("Authorize(no plan, default plan, empty wallet) = %v, want %v", err, dialtone.ErrInsufficientFunds)
+		}
 	})
+}
+
+// TestAuthorizeReservesFirstIncrement: the first increment and the connect
+// fee are on hold before the carrier is dialed; a call that fails gives
+// them back.
+func TestAuthorizeReservesFirstIncrement(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func(t *testing.T) dialtone.Store) {
+		e := newEnv(t, open(t), "1.00")
+		ctx := context.Background()
+		// UK fixed: 0.12/min 30/6 + 0.05 connect: 30 s cost 0.06 + 0.05.
+		k, cdr, err := e.authorize(t, "+442079460018", "fixed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := wallet(t, e); !w.Equal(d("0.89")) {
+			t.Errorf("wallet after Authorize = %s, want 0.89 (0.11 on hold)", w)
+		}
+		if h, _ := e.st.Balance(ctx, dialtone.HoldAccount(e.acct.ID)); !h.Equal(d("0.11")) {
+			t.Errorf("hold after Authorize = %s, want 0.11", h)
+		}
+		cdr.EndAt, cdr.Disposition, cdr.SIPCode, cdr.SIPReason = e.clock.Now(), dialtone.Busy, 486, "Busy Here"
+		if err := k.Finish(ctx, cdr); err != nil {
+			t.Fatalf("Finish(busy) = %v", err)
+		}
+		got, err := e.st.CDRByID(ctx, cdr.ID)
+		if err != nil || got.BilledSeconds != 0 || !got.Price.IsZero() || !got.Cost.IsZero() {
+			t.Errorf("CDR of a busy call = %+v, %v; want billed 0, price 0, cost 0", got, err)
+		}
+		if w := wallet(t, e); !w.Equal(d("1")) {
+			t.Errorf("wallet after the busy call = %s, want 1.00 back", w)
+		}
+		storetest.CheckLedger(t, e.st)
+	})
+}
+
+// TestMomentaryCallBilledFirstIncrement: a call hung up milliseconds after
+// the answer is billed its first increment, and its CDR's seconds and price
+// agree; also when the hangup is settled before the answer's reservation.
+func TestMomentaryCallBilledFirstIncrement(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func(t *testing.T) dialtone.Store) {
+		e := newEnv(t, open(t), "1.00")
+		ctx := context.Background()
+		tests := []struct {
+			e164, typ   string
+			finishFirst bool
+			billed      int64
+			price       string
+		}{
+			{"+447400123456", "mobile", false, 60, "0.1"},
+			{"+442079460018", "fixed", false, 30, "0.11"},
+			{"+447400123456", "mobile", true, 60, "0.1"},
+		}
+		for _, tt := range tests {
+			k, cdr, err := e.authorize(t, tt.e164, tt.typ)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer := e.clock.Now()
+			if !tt.finishFirst {
+				if _, err := k.Answered(ctx, answer, cdr); err != nil {
+					t.Fatal(err)
+				}
+			}
+			e.finish(t, k, cdr, answer, 3*time.Millisecond)
+			if tt.finishFirst {
+				if _, err := k.Answered(ctx, answer, cdr); !errors.Is(err, dialtone.ErrConflict) {
+					t.Errorf("Answered(after Finish) = %v, want %v", err, dialtone.ErrConflict)
+				}
+			}
+			got, _ := e.st.CDRByID(ctx, cdr.ID)
+			if got.BilledSeconds != tt.billed || !got.Price.Equal(d(tt.price)) {
+				t.Errorf("3 ms call to %s (finished first %v): billed %d, price %s; want %d, %s", tt.e164, tt.finishFirst, got.BilledSeconds, got.Price, tt.billed, tt.price)
+			}
+		}
+		if w := wallet(t, e); !w.Equal(d("0.69")) {
+			t.Errorf("wallet = %s, want 1.00 - 0.10 - 0.11 - 0.10", w)
+		}
+		storetest.CheckLedger(t, e.st)
+	})
+}
+
+// TestFreeCallFlagged: a plan that prices a destination at nothing while
+// the carrier charges for it is counted and logged.
+func TestFreeCallFlagged(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func(t *testing.T) dialtone.Store) {
+		st := open(t)
+		reg := prometheus.NewRegistry()
+		var logs bytes.Buffer
+		var mu sync.Mutex
+		e := newEnvWith(t, st, "1.00", func(c *billing.Config) { c.Metrics = billing.NewMetrics(reg) },
+			slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil)))
+		ctx := context.Background()
+		zero := []dialtone.Rate{{Prefix: "44", Destination: "United Kingdom", PerMinute: d("0"), FirstIncrement: 60, NextIncrement: 60, From: t0.AddDate(-1, 0, 0)}}
+		if err := st.ReplaceRates(ctx, dialtone.RatePlan{Name: "zero", Currency: "USD"}, zero); err != nil {
+			t.Fatal(err)
+		}
+		e.acct.RatePlan = "zero"
+		k, cdr, err := e.authorize(t, "+442079460018", "fixed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer := e.clock.Now()
+		k.Answered(ctx, answer, cdr)
+		e.finish(t, k, cdr, answer, 30*time.Second)
+		got, _ := st.CDRByID(ctx, cdr.ID)
+		if !got.Price.IsZero() || got.BilledSeconds != 60 || !got.Cost.Equal(d("0.015")) {
+			t.Errorf("CDR = price %s, billed %d, cost %s; want 0, 60, 0.015", got.Price, got.BilledSeconds, got.Cost)
+		}
+		if n := counter(t, reg, "dialtone_billing_free_calls_total"); n != 1 {
+			t.Errorf("dialtone_billing_free_calls_total = %v, want 1", n)
+		}
+		mu.Lock()
+		line := logs.String()
+		mu.Unlock()
+		for _, want := range []string{"level=WARN", "call_id=" + cdr.ID, "account=alice", "destination=+442079460018"} {
+			if !strings.Contains(line, want) {
+				t.Errorf("log %q does not say %q", line, want)
+			}
+		}
+		// A paid call is not flagged.
+		e.acct.RatePlan = "retail"
+		k, cdr, _ = e.authorize(t, "+442079460018", "fixed")
+		k.Answered(ctx, answer, cdr)
+		e.finish(t, k, cdr, answer, 30*time.Second)
+		if n := counter(t, reg, "dialtone_billing_free_calls_total"); n != 1 {
+			t.Errorf("dialtone_billing_free_calls_total after a paid call = %v, want 1", n)
+		}
+	})
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func counter(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	return -1
 }
 
 func TestCallPricedAndCharged(t *testing.T) {
@@ -254,25 +433,48 @@ func TestBundleThenWallet(t *testing.T) {
 }
 
 // TestConcurrentCallsNeverOverspend: 20 calls at once on an account that
-// can afford 3 minutes in total.
+// can afford 3 minutes in total: the 3 whose first minute is paid are
+// authorized, each runs until it is cut off, and exactly what was paid is
+// billed.
 func TestConcurrentCallsNeverOverspend(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open func(t *testing.T) dialtone.Store) {
 		e := newEnv(t, open(t), "0.30")
 		ctx := context.Background()
-		var wg sync.WaitGroup
-		var billed atomic.Int64
 		type call struct {
 			k   *billing.Call
 			cdr *dialtone.CDR
 		}
+		var mu sync.Mutex
 		var calls []call
-		for range 20 { // all authorized before any is answered: each could pay alone
-			k, cdr, err := e.authorize(t, "+447400123456", "mobile")
-			if err != nil {
-				t.Fatalf("Authorize() = %v", err)
-			}
-			calls = append(calls, call{k, cdr})
+		var wg sync.WaitGroup
+		for i := range 20 { // all set up at once, before any is answered
+			id := fmt.Sprintf("call-%d", i)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				cdr := &dialtone.CDR{ID: id, AppCallID: "app-" + id, AccountID: e.acct.ID, Account: e.acct.Username, DialedRaw: "+447400123456",
+					DialedE164: "+447400123456", Trunk: "carrier1", SetupAt: e.clock.Now()}
+				k, err := e.ctl.Authorize(ctx, billing.Request{CallID: id, Account: e.acct, E164: cdr.DialedE164, Country: "GB", NumberType: "mobile", CDR: *cdr})
+				if errors.Is(err, dialtone.ErrInsufficientFunds) {
+					return
+				}
+				if err != nil {
+					t.Errorf("Authorize() = %v", err)
+					return
+				}
+				mu.Lock()
+				calls = append(calls, call{k, cdr})
+				mu.Unlock()
+			}()
 		}
+		wg.Wait()
+		if len(calls) != 3 {
+			t.Errorf("%d of 20 calls were authorized, want the 3 whose first minute is paid", len(calls))
+		}
+		if w := wallet(t, e); !w.IsZero() {
+			t.Errorf("wallet with the authorized calls' first minutes on hold = %s, want 0", w)
+		}
+		var billed atomic.Int64
 		for _, c := range calls {
 			k, cdr := c.k, c.cdr
 			wg.Add(1)
@@ -305,11 +507,14 @@ func TestConcurrentCallsNeverOverspend(t *testing.T) {
 			t.Errorf("wallet = %s, want 0", w)
 		}
 		if billed.Load() != 180 {
-			t.Errorf("the 20 calls were billed %d s in all, want exactly the 180 s paid for", billed.Load())
+			t.Errorf("the calls were billed %d s in all, want exactly the 180 s paid for", billed.Load())
 		}
 		rev, _ := e.st.Balance(ctx, dialtone.CallRevenueAccount("USD"))
 		if !rev.Equal(d("0.30")) {
 			t.Errorf("revenue = %s, want 0.30", rev)
+		}
+		if open, _ := e.st.OpenSessions(ctx, "n1"); len(open) != 0 {
+			t.Errorf("%d sessions left open", len(open))
 		}
 		storetest.CheckLedger(t, e.st)
 	})
@@ -327,8 +532,8 @@ func TestRecoverSettlesOnce(t *testing.T) {
 		e.clock.Add(55 * time.Second)
 		k.Extend(ctx, e.clock.Now()) // confirmed at answer+55s, 120 s reserved
 		_, unanswered, _ := e.authorize(t, "+447400123456", "mobile")
-		if w := wallet(t, e); !w.Equal(d("0.80")) {
-			t.Fatalf("wallet with 120 s on hold = %s, want 0.80", w)
+		if w := wallet(t, e); !w.Equal(d("0.70")) {
+			t.Fatalf("wallet with 120 s on hold and the first minute of a call not answered = %s, want 0.70", w)
 		}
 		// The process dies here. A new controller on the same store recovers.
 		ctl2, _ := billing.NewController(billing.Config{Node: "n1", Interval: time.Minute}, e.st, e.clock.Now, slog.New(slog.DiscardHandler))
@@ -435,6 +640,37 @@ func TestCompanyPaysCalls(t *testing.T) {
 		k3, _, err := e.authorize(t, "+447400123456", "mobile")
 		if err != nil || k3.MaxSeconds != 120 {
 			t.Errorf("next month Authorize() = %v, max %d; want 120 s from the company again", err, k3.MaxSeconds)
+		}
+		storetest.CheckLedger(t, e.st)
+	})
+}
+
+// TestRecoverAnsweredOnItsFirstIncrement: a call whose account paid only
+// its first minute (reserved at authorize, nothing more at answer) is still
+// known as answered after a crash, and charged that minute.
+func TestRecoverAnsweredOnItsFirstIncrement(t *testing.T) {
+	forEachStore(t, func(t *testing.T, open func(t *testing.T) dialtone.Store) {
+		e := newEnv(t, open(t), "0.10")
+		ctx := context.Background()
+		k, cdr, err := e.authorize(t, "+447400123456", "mobile")
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer := e.clock.Now()
+		if until, err := k.Answered(ctx, answer, cdr); err != nil || !until.Equal(answer.Add(time.Minute)) {
+			t.Fatalf("Answered() = %v, %v; want the paid minute", until, err)
+		}
+		e.clock.Add(20 * time.Second)
+		ctl2, _ := billing.NewController(billing.Config{Node: "n1", Interval: time.Minute}, e.st, e.clock.Now, slog.New(slog.DiscardHandler))
+		if n, err := ctl2.Recover(ctx); n != 1 || err != nil {
+			t.Fatalf("Recover() = %d, %v; want 1", n, err)
+		}
+		got, err := e.st.CDRByID(ctx, cdr.ID)
+		if err != nil || got.Disposition != dialtone.Answered || got.BilledSeconds != 60 || !got.Price.Equal(d("0.1")) {
+			t.Errorf("recovered CDR = %+v, %v; want answered, 60 s, 0.10", got, err)
+		}
+		if w := wallet(t, e); !w.IsZero() {
+			t.Errorf("wallet = %s, want 0", w)
 		}
 		storetest.CheckLedger(t, e.st)
 	})

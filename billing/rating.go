@@ -6,9 +6,12 @@
 // seconds before wallet money. None of it touches a store or a clock.
 //
 // The Controller (credit.go) is the call-time side: it authorizes a call
-// (the longest it can afford), reserves credit one interval at a time in
-// the store while the call runs, and settles it exactly once, also after a
-// crash. It is safe for concurrent use; each Call belongs to one call.
+// (the longest it can afford) by reserving its first increment before any
+// carrier is dialed, reserves credit one interval at a time in the store
+// while the call runs, and settles it exactly once, also after a crash. An
+// account without a rate plan cannot call unless the configuration says
+// calls are free (Config.Unbilled). It is safe for concurrent use; each
+// Call belongs to one call.
 //
 // It also owns the billing and bundles sections of the configuration file
 // (Settings, BundleSettings, Catalog): their defaults and validation. The

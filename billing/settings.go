@@ -17,7 +17,8 @@ type Settings struct {
 	Interval        time.Duration `yaml:"interval"`          // credit reserved at a time while a call runs
 	CreditLead      time.Duration `yaml:"credit_lead"`       // more credit is asked for this long before it runs out
 	Rounding        Rounding      `yaml:"rounding"`          // of call prices
-	DefaultPlan     string        `yaml:"default_plan"`      // sell plan of accounts without one; empty: not billed
+	DefaultPlan     string        `yaml:"default_plan"`      // sell plan of accounts without one
+	Unbilled        string        `yaml:"unbilled"`          // calls of accounts with no plan at all: refuse (default) or allow (free)
 	RatesCacheTTL   time.Duration `yaml:"rates_cache_ttl"`   // an imported deck is used within this
 	MaxCallDuration time.Duration `yaml:"max_call_duration"` // the longest call authorized
 }
@@ -30,6 +31,7 @@ func DefaultSettings() Settings {
 		Node:     host,
 		Interval: 60 * time.Second, CreditLead: 5 * time.Second,
 		Rounding:      DefaultRounding,
+		Unbilled:      UnbilledRefuse,
 		RatesCacheTTL: 10 * time.Second, MaxCallDuration: 4 * time.Hour,
 	}
 }
@@ -48,6 +50,10 @@ func (s Settings) Validate() error {
 	if err := s.Rounding.Validate(); err != nil {
 		return fmt.Errorf("billing.rounding: %v", err)
 	}
+	if s.Unbilled != UnbilledRefuse && s.Unbilled != UnbilledAllow {
+		return fmt.Errorf("billing.unbilled: %q: want %s (calls of accounts without a rate plan are refused) or %s (they connect free)",
+			s.Unbilled, UnbilledRefuse, UnbilledAllow)
+	}
 	if s.RatesCacheTTL < 0 {
 		return fmt.Errorf("billing.rates_cache_ttl: must not be negative")
 	}
@@ -57,11 +63,21 @@ func (s Settings) Validate() error {
 	return nil
 }
 
+// The values of billing.unbilled.
+const (
+	UnbilledRefuse = "refuse" // an account without a rate plan cannot call
+	UnbilledAllow  = "allow"  // its calls connect and are not billed: a free service, said on purpose
+)
+
+// FreeCalls reports whether an account without a rate plan calls for free:
+// only when no default plan is set and billing.unbilled is allow.
+func (s Settings) FreeCalls() bool { return s.DefaultPlan == "" && s.Unbilled == UnbilledAllow }
+
 // Config is the controller's configuration these settings give; buy names
 // each trunk's buy deck.
 func (s Settings) Config(buy func(trunk string) string) Config {
-	return Config{Node: s.Node, Interval: s.Interval, Rounding: s.Rounding, DefaultPlan: s.DefaultPlan, BuyPlan: buy,
-		RatesTTL: s.RatesCacheTTL, MaxDuration: s.MaxCallDuration}
+	return Config{Node: s.Node, Interval: s.Interval, Rounding: s.Rounding, DefaultPlan: s.DefaultPlan, Unbilled: s.Unbilled == UnbilledAllow,
+		BuyPlan: buy, RatesTTL: s.RatesCacheTTL, MaxDuration: s.MaxCallDuration}
 }
 
 // BundleSettings is one entry of the bundles section of the configuration

@@ -104,7 +104,7 @@ type Options struct {
 	MediaPorts   int            // size of the RTP port range; 200 when zero
 	BuyPlan      string         // buy deck of every trunk
 	TrunkExtra   map[int]string // more keys of trunks[i], e.g. "max_channels: 2"
-	Billing      string         // more keys of billing, e.g. "interval: 2s, credit_lead: 1s"
+	Billing      string         // more keys of billing, e.g. "interval: 2s"; "unbilled: allow" unless it names unbilled (see startSwitch)
 	SIPExtra     string         // more keys of sip, e.g. dns_server: "127.0.0.1:5353"
 	Extra        string         // more top-level YAML (api, ...)
 	MediaExtra   string         // more keys of media, e.g. "webrtc: {listen: ...}"
@@ -170,6 +170,12 @@ func startSwitch(t *testing.T, o Options) *Switch {
 	if strings.Contains(o.SIPExtra, "listen:") { // the test names its own listeners
 		listen = ""
 	}
+	// Most tests are about calls, not money: their accounts have no rate
+	// plan and call unbilled, which the configuration must say.
+	billing := o.Billing
+	if !strings.Contains(billing, "unbilled:") {
+		billing = strings.TrimSuffix("unbilled: allow, "+billing, ", ")
+	}
 	mediaExtra := ""
 	if o.MediaExtra != "" {
 		mediaExtra = ", " + o.MediaExtra
@@ -188,7 +194,7 @@ trunks:
 %shttp: {listen: "127.0.0.1:%d"}
 shutdown: {drain_timeout: 5s}
 billing: {node: e2e, %s}
-%s`, sw.storeURL, listen, o.SIPExtra, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, mediaExtra, trunks.String(), routes, sw.HTTPPort, o.Billing, o.Extra)
+%s`, sw.storeURL, listen, o.SIPExtra, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, mediaExtra, trunks.String(), routes, sw.HTTPPort, billing, o.Extra)
 	sw.cfgPath = filepath.Join(dir, "dialtone.yaml")
 	if err := os.WriteFile(sw.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

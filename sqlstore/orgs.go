@@ -363,9 +363,13 @@ func (s *Store) CompanyPayer(ctx context.Context, accountID int64) (dialtone.Mem
 
 // CompanySpent sums what an organization paid and holds for a member's calls since a time.
 func (s *Store) CompanySpent(ctx context.Context, orgID, accountID int64, since time.Time) (decimal.Decimal, error) {
+	return s.companySpent(ctx, s.r(), orgID, accountID, since)
+}
+
+func (s *Store) companySpent(ctx context.Context, q q, orgID, accountID int64, since time.Time) (decimal.Decimal, error) {
 	payer := dialtone.OrgAccount(orgID)
 	var spent, held int64
-	err := s.r().QueryRow(ctx, `SELECT
+	err := q.QueryRow(ctx, `SELECT
 		CAST((SELECT coalesce(sum(price), 0) FROM cdrs WHERE paid_by = ? AND account_id = ? AND end_at >= ?) AS BIGINT),
 		CAST((SELECT coalesce(sum(reserved), 0) FROM call_sessions WHERE payer = ? AND account_id = ? AND `+s.d.Schema.IsFalse("settled")+`) AS BIGINT)`,
 		payer, accountID, s.d.Time(since), payer, accountID).Scan(&spent, &held)
@@ -373,4 +377,27 @@ func (s *Store) CompanySpent(ctx context.Context, orgID, accountID int64, since 
 		return decimal.Zero, fmt.Errorf("company spent on %d: %w", accountID, err)
 	}
 	return dialtone.FromMicros(spent + held), nil
+}
+
+// checkCallCap fails with ErrInsufficientFunds when an organization paying
+// more for a member's calls would pass the member's call cap: what it paid
+// since a time and holds, plus more. The membership row stays locked until
+// tx ends, so concurrent calls of the member are checked one after another.
+func (s *Store) checkCallCap(ctx context.Context, tx tx, orgID, accountID int64, since time.Time, more decimal.Decimal) error {
+	var cap int64
+	err := tx.QueryRow(ctx, `SELECT call_cap FROM org_members WHERE org_id = ? AND account_id = ?`+s.d.ForUpdate, orgID, accountID).Scan(&cap)
+	if errors.Is(err, errNoRows) {
+		return fmt.Errorf("call cap of %d in org %d: %w: not a member", accountID, orgID, dialtone.ErrInsufficientFunds)
+	}
+	if err != nil {
+		return fmt.Errorf("call cap of %d in org %d: %w", accountID, orgID, err)
+	}
+	spent, err := s.companySpent(ctx, tx.q, orgID, accountID, since)
+	if err != nil {
+		return err
+	}
+	if limit := dialtone.FromMicros(cap); spent.Add(more).GreaterThan(limit) {
+		return fmt.Errorf("call cap of %d in org %d: %w: %s spent, %s more passes the cap of %s", accountID, orgID, dialtone.ErrInsufficientFunds, spent, more, limit)
+	}
+	return nil
 }

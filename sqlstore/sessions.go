@@ -3,18 +3,28 @@ package sqlstore
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/shopspring/decimal"
 
 	"github.com/dialtone/dialtone"
 )
 
-// OpenSession records a new call session.
-func (s *Store) OpenSession(ctx context.Context, cs *dialtone.CallSession) error {
+// OpenSession records a new call session, with its first reservation when
+// first is not nil (see dialtone.SessionStore).
+func (s *Store) OpenSession(ctx context.Context, cs *dialtone.CallSession, first *dialtone.Reservation) error {
 	state, err := dialtone.EncodeSessionState(cs)
 	if err != nil {
 		return fmt.Errorf("open session %s: %w", cs.ID, err)
 	}
-	_, err = s.w().Exec(ctx, `INSERT INTO call_sessions (id, node, account_id, currency, state, payer) VALUES (?, ?, ?, ?, ?, ?)`,
+	tx, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("open session %s: %w", cs.ID, err)
+	}
+	defer tx.Rollback()
+	_, err = tx.Exec(ctx, `INSERT INTO call_sessions (id, node, account_id, currency, state, payer) VALUES (?, ?, ?, ?, ?, ?)`,
 		cs.ID, cs.Node, cs.AccountID, cs.Currency, state, cs.PayerAccount())
 	if s.d.IsUnique(err) {
 		return fmt.Errorf("open session %s: %w", cs.ID, dialtone.ErrConflict)
@@ -22,6 +32,21 @@ func (s *Store) OpenSession(ctx context.Context, cs *dialtone.CallSession) error
 	if err != nil {
 		return fmt.Errorf("open session %s: %w", cs.ID, err)
 	}
+	next := cs
+	if first != nil {
+		if first.SessionID != cs.ID || first.Seq != 1 {
+			return fmt.Errorf("open session %s: %w: the first reservation is %s/%d", cs.ID, dialtone.ErrInvalid, first.SessionID, first.Seq)
+		}
+		opened := *cs
+		opened.Seq, opened.Covered, opened.ReservedMoney, opened.Takes, opened.Settled = 0, 0, decimal.Zero, nil, false
+		if next, err = s.reserveTx(ctx, tx, &opened, *first); err != nil {
+			return fmt.Errorf("open session %s: %w", cs.ID, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("open session %s: %w", cs.ID, err)
+	}
+	*cs = *next
 	return nil
 }
 
@@ -42,32 +67,51 @@ func (s *Store) Reserve(ctx context.Context, r dialtone.Reservation) error {
 	if err != nil {
 		return fmt.Errorf("reserve %s: %w", r.SessionID, err)
 	}
-	next, m, err := dialtone.ApplyReservation(cs, r)
+	next, err := s.reserveTx(ctx, tx, cs, r)
 	if err != nil || next == nil { // next is nil when r was applied already
 		return err
 	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("reserve %s: %w", r.SessionID, err)
+	}
+	return nil
+}
+
+// reserveTx applies r to cs (locked by tx): the hold, the bundle takes and
+// the session's new state. It returns nil when r was applied already.
+func (s *Store) reserveTx(ctx context.Context, tx tx, cs *dialtone.CallSession, r dialtone.Reservation) (*dialtone.CallSession, error) {
+	next, m, err := dialtone.ApplyReservation(cs, r)
+	if err != nil || next == nil {
+		return nil, err
+	}
+	if org, ok := strings.CutPrefix(cs.PayerAccount(), "org:"); ok && !r.CapSince.IsZero() && r.Money.IsPositive() {
+		orgID, err := strconv.ParseInt(org, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("reserve %s: payer %s: %w", r.SessionID, cs.PayerAccount(), dialtone.ErrInvalid)
+		}
+		if err := s.checkCallCap(ctx, tx, orgID, cs.AccountID, r.CapSince, r.Money); err != nil {
+			return nil, fmt.Errorf("reserve %s: %w", r.SessionID, err)
+		}
+	}
 	if m != nil {
 		if _, err := s.post(ctx, tx, m); err != nil {
-			return fmt.Errorf("reserve %s: %w", r.SessionID, err)
+			return nil, fmt.Errorf("reserve %s: %w", r.SessionID, err)
 		}
 	}
 	for _, t := range r.Takes {
 		res, err := tx.Exec(ctx, `UPDATE holdings SET seconds_left = seconds_left - ? WHERE id = ? AND account_id = ? AND seconds_left >= ?`,
 			t.Seconds, t.HoldingID, cs.AccountID, t.Seconds)
 		if err != nil {
-			return fmt.Errorf("reserve %s: %w", r.SessionID, err)
+			return nil, fmt.Errorf("reserve %s: %w", r.SessionID, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("reserve %s: %w: bundle %d has less than %d s left", r.SessionID, dialtone.ErrInsufficientFunds, t.HoldingID, t.Seconds)
+			return nil, fmt.Errorf("reserve %s: %w: bundle %d has less than %d s left", r.SessionID, dialtone.ErrInsufficientFunds, t.HoldingID, t.Seconds)
 		}
 	}
 	if err := s.saveSession(ctx, tx, next); err != nil {
-		return fmt.Errorf("reserve %s: %w", r.SessionID, err)
+		return nil, fmt.Errorf("reserve %s: %w", r.SessionID, err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("reserve %s: %w", r.SessionID, err)
-	}
-	return nil
+	return next, nil
 }
 
 // Confirm records that the call was up at at.

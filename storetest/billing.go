@@ -340,10 +340,10 @@ func testSessions(t *testing.T, st dialtone.Store) {
 	cdr := NewCDR(t, st, "alice", "call-1", Base.Add(2*time.Minute))
 	s := &dialtone.CallSession{ID: "call-1", Node: "n1", AccountID: alice.ID, Currency: "USD", CDR: *cdr,
 		Sell: dialtone.Rate{Prefix: "1", PerMinute: D("0.10"), FirstIncrement: 60, NextIncrement: 60}}
-	if err := st.OpenSession(ctx, s); err != nil {
+	if err := st.OpenSession(ctx, s, nil); err != nil {
 		t.Fatalf("OpenSession() = %v", err)
 	}
-	if err := st.OpenSession(ctx, s); !errors.Is(err, dialtone.ErrConflict) {
+	if err := st.OpenSession(ctx, s, nil); !errors.Is(err, dialtone.ErrConflict) {
 		t.Errorf("OpenSession(again) = %v, want %v", err, dialtone.ErrConflict)
 	}
 	r1 := dialtone.Reservation{SessionID: "call-1", Seq: 1, Money: D("0.10"), Takes: []dialtone.BundleTake{{HoldingID: h.ID, Seconds: 60}},
@@ -422,7 +422,7 @@ func testSessionsConcurrent(t *testing.T, st dialtone.Store) {
 			id := fmt.Sprintf("call-%d", i)
 			cdr := NewCDR(t, st, "alice", id, Base)
 			cdr.Price = decimal.Zero
-			if err := st.OpenSession(ctx, &dialtone.CallSession{ID: id, Node: "n1", AccountID: alice.ID, Currency: "USD", CDR: *cdr}); err != nil {
+			if err := st.OpenSession(ctx, &dialtone.CallSession{ID: id, Node: "n1", AccountID: alice.ID, Currency: "USD", CDR: *cdr}, nil); err != nil {
 				t.Errorf("OpenSession(%s) = %v", id, err)
 				return
 			}

@@ -771,7 +771,7 @@ func testCompanyCalls(t *testing.T, st dialtone.Store) {
 	fundOrg(t, st, third.ID, "10")
 	open := func(id string) {
 		cdr := companyCDR(t, st, "bob", id, org3, "0", month.Add(72*time.Hour))
-		if err := st.OpenSession(ctx, &dialtone.CallSession{ID: id, Node: "n1", AccountID: bob.ID, Currency: "USD", Payer: org3, CDR: *cdr}); err != nil {
+		if err := st.OpenSession(ctx, &dialtone.CallSession{ID: id, Node: "n1", AccountID: bob.ID, Currency: "USD", Payer: org3, CDR: *cdr}, nil); err != nil {
 			t.Fatalf("OpenSession(%s) = %v", id, err)
 		}
 		if err := st.Reserve(ctx, dialtone.Reservation{SessionID: id, Seq: 1, Money: D("0.4"), Covered: 60, At: month}); err != nil {

@@ -34,6 +34,8 @@ func Run(t *testing.T, open func(t *testing.T) dialtone.Store) {
 	t.Run("Bundles", func(t *testing.T) { testBundles(t, open(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
 	t.Run("SessionsConcurrent", func(t *testing.T) { testSessionsConcurrent(t, open(t)) })
+	t.Run("OpenReserved", func(t *testing.T) { testOpenReserved(t, open(t)) })
+	t.Run("OpenReservedConcurrent", func(t *testing.T) { testOpenReservedConcurrent(t, open(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open(t)) })
 	runOrgs(t, open)
 	runChat(t, open)

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/billing"
 	"github.com/dialtone/dialtone/switch/digest"
 	"github.com/dialtone/dialtone/trunks"
 )
@@ -53,6 +54,10 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 					return err // the store names the account
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "created account %s (id %d, %s, %s)\n", a.Username, a.ID, a.Country, a.Currency)
+				if plan == "" && cfg.Billing.DefaultPlan == "" && cfg.Billing.Unbilled != billing.UnbilledAllow {
+					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s has no rate plan and billing.default_plan is empty: its calls are refused until it has one (dialtone account plan %s PLAN)\n",
+						a.Username, a.Username)
+				}
 				return nil
 			})
 		},

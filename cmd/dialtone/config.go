@@ -174,6 +174,14 @@ func (c *Config) Validate() error {
 	if _, err := c.BundleCatalog(); err != nil {
 		return err
 	}
+	// Accounts that sign up through the API name no rate plan: with sign-up
+	// open to anyone, billing.default_plan must price their calls. Calling
+	// for free is allowed only when billing.unbilled says so (serve then
+	// warns at every start).
+	if c.API.Signup == "open" && c.Billing.DefaultPlan == "" && c.Billing.Unbilled != billing.UnbilledAllow {
+		return fmt.Errorf("api.signup: open creates accounts without a rate plan, and billing.default_plan is empty: " +
+			"set billing.default_plan to the plan that prices their calls (or, for a free service, billing.unbilled: allow)")
+	}
 	return c.Config.Validate()
 }
 

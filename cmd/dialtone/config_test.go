@@ -92,6 +92,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"billing: rounding", "billing:\n  rounding: {mode: sideways}\n", "billing.rounding"},
 		{"billing: node", "billing:\n  node: ''\n", "billing.node"},
 		{"billing: max call", "billing:\n  max_call_duration: 30s\n", "billing.max_call_duration"},
+		{"billing: unbilled", "billing:\n  unbilled: free\n", "billing.unbilled"},
+		{"open sign-up without a plan", "api:\n  signup: open\n", "api.signup: open creates accounts without a rate plan, and billing.default_plan is empty"},
 		{"bundles: number type", "bundles: [{code: w, name: W, minutes: 10, price: '1', currency: USD, days: 1, number_types: [cell]}]\n", "bundles[0]: invalid: number type \"cell\" is not one of mobile, fixed, toll_free, premium, other"},
 		{"bundles: price", "bundles: [{code: w, name: W, minutes: 10, price: 'free', currency: USD, days: 1}]\n", "bundles[0]"},
 		{"bundles: twice", "bundles: [{code: w, name: W, minutes: 10, price: '1', currency: USD, days: 1}, {code: w, name: W, minutes: 10, price: '1', currency: USD, days: 1}]\n", "bundles[1].code"},
@@ -206,6 +208,28 @@ func TestCheckListen(t *testing.T) {
 				t.Errorf("checkListen() = %v, want %s...", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestOpenSignupNeedsAPlan: open sign-up starts with a default plan for the
+// new accounts, or with free calls said on purpose.
+func TestOpenSignupNeedsAPlan(t *testing.T) {
+	for _, yaml := range []string{
+		"api: {signup: open}\nbilling: {default_plan: retail}\n",
+		"api: {signup: open}\nbilling: {unbilled: allow}\n",
+		"api: {signup: closed}\n",
+	} {
+		cfg, err := ParseConfig([]byte(yaml), noEnv)
+		if err != nil {
+			t.Errorf("ParseConfig(%q) = %v, want it valid", yaml, err)
+			continue
+		}
+		if free, want := cfg.Billing.FreeCalls(), strings.Contains(yaml, "allow"); free != want {
+			t.Errorf("ParseConfig(%q).Billing.FreeCalls() = %v, want %v", yaml, free, want)
+		}
+	}
+	if cfg, _ := ParseConfig(nil, noEnv); cfg.Billing.Unbilled != "refuse" || cfg.Billing.FreeCalls() {
+		t.Errorf("default billing.unbilled = %q (free calls %v), want refuse", cfg.Billing.Unbilled, cfg.Billing.FreeCalls())
 	}
 }
 

@@ -365,7 +365,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		return nil, err
 	}
 	clock := b2bua.SystemClock() // one clock for the calls and their billing
-	ctl, err := newCredit(cfg, st, carriers.buyPlan, clock.Now, log)
+	ctl, err := newCredit(cfg, st, carriers.buyPlan, clock.Now, reg, log)
 	if err != nil {
 		closeAll()
 		return nil, err

@@ -22,8 +22,14 @@ type credit struct {
 	c *billing.Controller
 }
 
-func newCredit(cfg *Config, st dialtone.Store, buy func(trunk string) string, now func() time.Time, log *slog.Logger) (*billing.Controller, error) {
-	return billing.NewController(cfg.Billing.Config(buy), st, now, log)
+func newCredit(cfg *Config, st dialtone.Store, buy func(trunk string) string, now func() time.Time, reg prometheus.Registerer, log *slog.Logger) (*billing.Controller, error) {
+	if cfg.Billing.FreeCalls() {
+		log.Warn("FREE CALLS: billing.unbilled is allow and billing.default_plan is empty: accounts without a rate plan call for free",
+			"api.signup", cfg.API.Signup)
+	}
+	c := cfg.Billing.Config(buy)
+	c.Metrics = billing.NewMetrics(reg)
+	return billing.NewController(c, st, now, log)
 }
 
 func (a credit) Authorize(ctx context.Context, req b2bua.CreditRequest) (b2bua.CreditCall, error) {

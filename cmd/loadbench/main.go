@@ -81,6 +81,9 @@ routes: [{prefix: "", trunks: [carrier]}]
 http: {listen: "127.0.0.1:%d"}
 shutdown: {drain_timeout: 5s}
 guard: {rate: 100000, burst: 200000}
+# The load account has no rate plan: this measures the SIP path, not
+# billing (cmd/billbench does), so its calls are free on purpose.
+billing: {unbilled: allow}
 `, dir, sipPort, carrierPort, httpPort)
 	cfgPath := filepath.Join(dir, "dialtone.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {

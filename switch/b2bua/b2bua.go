@@ -122,10 +122,11 @@ type Bridge interface {
 	Close() error
 }
 
-// Credit authorizes calls before they are dialed and meters them while they
-// run (package billing). It fails with dialtone.ErrInsufficientFunds or
-// dialtone.ErrNoRate to refuse a call. A nil CreditCall means the call is
-// not billed.
+// Credit authorizes calls before they are dialed (the first increment is
+// paid for by then) and meters them while they run (package billing). It
+// fails with dialtone.ErrInsufficientFunds, dialtone.ErrNoRate or
+// dialtone.ErrNoPlan to refuse a call. A nil CreditCall means the call is
+// not billed, which the configuration allows on purpose only.
 type Credit interface {
 	Authorize(ctx context.Context, req CreditRequest) (CreditCall, error)
 }

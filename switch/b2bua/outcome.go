@@ -55,6 +55,8 @@ func errorOutcome(err error) outcome {
 		return outcome{dialtone.Failed, 403, "Forbidden: caller ID not allowed"}
 	case errors.Is(err, dialtone.ErrBlocked):
 		return outcome{dialtone.Failed, 403, "Forbidden: destination blocked"}
+	case errors.Is(err, dialtone.ErrNoPlan):
+		return outcome{dialtone.Failed, 403, "Forbidden: no rate plan"}
 	case errors.Is(err, dialtone.ErrNoRate):
 		return outcome{dialtone.Failed, 403, "Forbidden: this destination is not available"}
 	case errors.Is(err, dialtone.ErrForbidden):

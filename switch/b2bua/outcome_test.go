@@ -53,6 +53,9 @@ func TestErrorOutcome(t *testing.T) {
 		{fmt.Errorf("caller: %w", dialtone.ErrCallerID), 403},
 		{fmt.Errorf("offer: %w", dialtone.ErrNoCodec), 488},
 		{fmt.Errorf("ports: %w", dialtone.ErrUnavailable), 503},
+		{fmt.Errorf("authorize: %w", dialtone.ErrInsufficientFunds), 402},
+		{fmt.Errorf("authorize: %w", dialtone.ErrNoRate), 403},
+		{fmt.Errorf("authorize: %w", dialtone.ErrNoPlan), 403},
 		{errors.New("disk on fire"), 500},
 	}
 	for _, tt := range tests {
