@@ -13,9 +13,12 @@ import (
 )
 
 // converter turns one packet's audio payload into the other leg's codec.
-// codec.OpusToG711, codec.G711ToOpus and lawToLaw are converters.
+// codec.OpusToG711, codec.G711ToOpus and lawToLaw are converters. Event
+// tells it that a sequence number went to a telephone-event starting at
+// ts, not to audio; it may return audio concealed up to ts.
 type converter interface {
 	Transcode(dst []byte, seq uint16, ts uint32, payload []byte) (n int, outTS uint32, err error)
+	Event(dst []byte, seq uint16, ts uint32) (n int, outTS uint32, err error)
 	Reset(tl codec.Timeline)
 }
 
@@ -30,6 +33,25 @@ type lossReporter interface {
 // come (RFC 3550 section 6.2).
 const lossCheckEvery = 50
 
+// DefaultPtime is the packet time, in milliseconds, of the G.711 the
+// switch sends when the receiver's SDP names none (RFC 3551 section
+// 4.5.14's default for G.711).
+const DefaultPtime = 20
+
+// maxPtime is the longest packet time a receiver may ask for: 60 ms.
+const maxPtime = 60
+
+// packetTime is the packet time to send a receiver whose SDP said ptime
+// (0 when it said none): whole tens of milliseconds from 10 to 60, which
+// every G.711 stack takes and every Opus frame size fits; DefaultPtime
+// otherwise.
+func packetTime(ptime int) int {
+	if ptime < 10 || ptime > maxPtime || ptime%10 != 0 {
+		return DefaultPtime
+	}
+	return ptime
+}
+
 // transcoder is the rtp.Processor of one direction whose legs carry
 // different codecs: it converts the source leg's audio payload type and
 // translates its telephone-events (RFC 4733) to the destination leg's
@@ -37,12 +59,27 @@ const lossCheckEvery = 50
 //
 // The packets it sends are its own stream (RFC 3550 section 7.2: a
 // translator that changes the payload is a new source): one SSRC for the
-// call, timestamps on the destination clock mapped from the source's
-// sampling instants, and sequence numbers that follow the source's, so a
-// packet lost before the relay is a gap the receiver sees and conceals. A
-// new source SSRC (the peer restarted its stream) keeps the outgoing
-// stream continuous. Nothing here re-times packets: each goes out as soon
-// as it is converted.
+// call, sequence numbers that go up by one for every packet sent, audio
+// and events alike, and timestamps on the destination clock mapped from
+// the source's sampling instants. A new source SSRC (the peer restarted
+// its stream) keeps the outgoing stream continuous.
+//
+// G.711 goes out in packets of exactly the receiver's packet time (its
+// SDP's a=ptime, else 20 ms), whatever the source's packets lasted: audio
+// waits in a buffer until it fills a packet. Audio made up for lost Opus
+// packets (FEC, PLC) goes out in packets of its own, in the sequence, so
+// the receiver sees no loss; each packet's timestamp is its predecessor's
+// plus its duration. Where the audio has a gap the transcoder did not
+// fill (a telephone-event sent in place of audio, DTX, a loss longer than
+// the concealment), the timestamps jump and the first packet after the
+// gap has the marker bit, as the first packet of a talkspurt (RFC 3551
+// section 4.1); a packet that was part full at the gap goes out padded
+// with silence. Telephone-events keep their source's marker bit: it marks
+// the first packet of an event (RFC 4733 section 2.5.1.1). Opus goes out
+// one packet per G.711 packet, of the same duration.
+//
+// Nothing here re-times packets: each goes out as soon as it is made, so a
+// packet and the packets concealed before it leave back to back.
 type transcoder struct {
 	srcAudio, srcEvent int // payload types on the source leg; -1 for none
 	dstAudio, dstEvent uint8
@@ -62,17 +99,33 @@ type transcoder struct {
 	started bool
 	srcSSRC uint32
 	ssrc    uint32
-	seqOff  uint16
-	lastSeq uint16
-	nextTS  uint32 // destination timestamp just past the newest audio sent
+	seq     uint16 // sequence number of the next packet sent
+	nextTS  uint32 // destination timestamp just past the newest audio taken in
+	mark    bool   // the next audio packet starts a talkspurt
 	tl      codec.Timeline
+
+	// A G.711 destination's packetizer: buf[head:tail] waits to be sent,
+	// its first sample at timestamp bufTS; frame bytes make a packet.
+	frame      int // 0: one packet per source packet (an Opus destination)
+	silence    byte
+	head, tail int
+	bufTS      uint32
+	buf        [maxPtime*8 + codec.MaxPayload]byte
+	scratch    [codec.MaxPayload]byte
+
+	// A telephone-event waiting behind audio concealed before it.
+	evBuf    [rtp.MaxPacket]byte
+	evLen    int
+	evTS     uint32
+	evMarker bool
 }
 
 var _ rtp.Processor = (*transcoder)(nil)
 
 // newTranscoder converts from (the source leg's audio and telephone-event,
-// srcEvent nil when it has none) to the destination leg's.
-func newTranscoder(from sdp.Codec, srcEvent *sdp.Codec, to sdp.Codec, dstEvent *sdp.Codec, opus codec.OpusConfig, loss lossReporter) (*transcoder, error) {
+// srcEvent nil when it has none) to the destination leg's, whose receiver
+// asked for packets of ptime milliseconds (0: it did not say).
+func newTranscoder(from sdp.Codec, srcEvent *sdp.Codec, to sdp.Codec, dstEvent *sdp.Codec, ptime int, opus codec.OpusConfig, loss lossReporter) (*transcoder, error) {
 	t := &transcoder{
 		srcAudio: int(from.PT), srcEvent: -1, dstAudio: to.PT,
 		srcRate: from.Clock, dstRate: to.Clock,
@@ -92,6 +145,10 @@ func newTranscoder(from sdp.Codec, srcEvent *sdp.Codec, to sdp.Codec, dstEvent *
 	}
 	fromLaw, fromG711 := law(from)
 	toLaw, toG711 := law(to)
+	if toG711 {
+		t.frame = packetTime(ptime) * 8
+		t.silence = toLaw.Silence()
+	}
 	switch {
 	case from.Is("opus", 48000) && toG711:
 		c, err := codec.NewOpusToG711(toLaw, tl)
@@ -130,7 +187,7 @@ func law(c sdp.Codec) (codec.Law, bool) {
 // Process implements rtp.Processor.
 func (t *transcoder) Process(out, pkt []byte, h *pionrtp.Header) int {
 	payload, ok := rtpPayload(pkt)
-	if !ok || len(out) < 12 {
+	if !ok || len(out) < 12+t.frame {
 		return 0
 	}
 	audio := int(h.PayloadType) == t.srcAudio
@@ -140,51 +197,147 @@ func (t *transcoder) Process(out, pkt []byte, h *pionrtp.Header) int {
 	if !t.started || h.SSRC != t.srcSSRC {
 		t.restart(h)
 	}
-	var n int
-	var ts uint32
-	var err error
-	pt := t.dstAudio
-	if audio {
-		t.tuneFEC()
-		n, ts, err = t.conv.Transcode(out[12:], h.SequenceNumber, h.Timestamp, payload)
-	} else {
-		pt = t.dstEvent
-		n, ts, err = t.translateEvent(out[12:], h.Timestamp, payload)
+	if !audio {
+		n, ts, err := t.translateEvent(t.evBuf[:], h.Timestamp, payload)
+		if err != nil {
+			return 0 // malformed: dropped
+		}
+		t.evLen, t.evTS, t.evMarker = n, ts, h.Marker
+		first := 0
+		if g, gts, err := t.conv.Event(t.scratch[:], h.SequenceNumber, h.Timestamp); err == nil && g > 0 {
+			first = t.audioOut(out, t.scratch[:g], gts, 0)
+		}
+		if first > 0 {
+			return first
+		}
+		return t.Next(out)
 	}
+	t.tuneFEC()
+	dst := t.scratch[:]
+	if t.frame == 0 {
+		dst = out[12:]
+	}
+	n, ts, err := t.conv.Transcode(dst, h.SequenceNumber, h.Timestamp, payload)
 	if err != nil {
-		// Late, duplicate or malformed: dropped; the receiver sees the gap
-		// in sequence numbers as loss and conceals it.
+		// Late, duplicate or malformed: dropped; the receiver conceals
+		// the time it lacks.
 		return 0
 	}
-	if audio {
-		t.nextTS = ts + uint32(t.dstSamples(len(payload), n))
+	return t.audioOut(out, dst[:n], ts, len(payload))
+}
+
+// audioOut sends converted audio a whose first sample is at timestamp ts,
+// from a source payload of in bytes: as one packet already in out[12:]
+// toward Opus, through the packetizer toward G.711. It returns the length
+// of the packet in out, or 0.
+func (t *transcoder) audioOut(out, a []byte, ts uint32, in int) int {
+	if t.frame > 0 {
+		return t.packetize(out, a, ts)
 	}
-	seq := h.SequenceNumber + t.seqOff
-	t.lastSeq = seq
+	if ts != t.nextTS {
+		t.mark = true
+	}
+	t.nextTS = ts + uint32(t.dstSamples(in, len(a)))
+	return t.header(out, t.dstAudio, t.takeMark(), ts) + len(a)
+}
+
+// packetize takes in G.711 audio g whose first sample is at timestamp ts
+// and writes into out the first packet it completes, if any; Next sends
+// the others.
+func (t *transcoder) packetize(out, g []byte, ts uint32) int {
+	first := 0
+	if gap := int32(ts - t.nextTS); gap != 0 {
+		wait := t.tail - t.head
+		switch {
+		case wait > 0 && gap > 0 && int(gap) <= t.frame-wait:
+			// A short gap inside a packet: silence keeps its time.
+			t.tail += fill(t.buf[t.tail:t.tail+int(gap)], t.silence)
+		case wait > 0:
+			t.tail += fill(t.buf[t.tail:t.head+t.frame], t.silence)
+			first = t.packet(out)
+			fallthrough
+		default:
+			t.head, t.tail, t.mark = 0, 0, true
+		}
+	}
+	if t.head == t.tail {
+		t.head, t.tail, t.bufTS = 0, 0, ts
+	} else if t.head > 0 {
+		t.tail = copy(t.buf[:], t.buf[t.head:t.tail])
+		t.head = 0
+	}
+	t.tail += copy(t.buf[t.tail:], g)
+	t.nextTS = ts + uint32(len(g))
+	if first > 0 {
+		return first
+	}
+	return t.Next(out)
+}
+
+// Next implements rtp.Processor: the next full packet of waiting G.711,
+// then a waiting telephone-event.
+func (t *transcoder) Next(out []byte) int {
+	if t.frame > 0 && t.tail-t.head >= t.frame && len(out) >= 12+t.frame {
+		return t.packet(out)
+	}
+	if t.evLen > 0 && len(out) >= 12+t.evLen {
+		n := copy(out[12:], t.evBuf[:t.evLen])
+		t.evLen = 0
+		return t.header(out, t.dstEvent, t.evMarker, t.evTS) + n
+	}
+	return 0
+}
+
+// packet writes the oldest frame of waiting audio as a packet into out.
+func (t *transcoder) packet(out []byte) int {
+	n := copy(out[12:12+t.frame], t.buf[t.head:t.tail])
+	t.head += n
+	ts := t.bufTS
+	t.bufTS += uint32(n)
+	return t.header(out, t.dstAudio, t.takeMark(), ts) + n
+}
+
+// header writes the RTP header of our next packet into out and returns
+// its length.
+func (t *transcoder) header(out []byte, pt uint8, marker bool, ts uint32) int {
 	out[0] = 0x80 // version 2, no padding, extension or CSRC
 	out[1] = pt
-	if h.Marker {
+	if marker {
 		out[1] |= 0x80
 	}
-	binary.BigEndian.PutUint16(out[2:], seq)
+	binary.BigEndian.PutUint16(out[2:], t.seq)
 	binary.BigEndian.PutUint32(out[4:], ts)
 	binary.BigEndian.PutUint32(out[8:], t.ssrc)
-	return 12 + n
+	t.seq++
+	return 12
+}
+
+func (t *transcoder) takeMark() bool {
+	m := t.mark
+	t.mark = false
+	return m
+}
+
+func fill(b []byte, v byte) int {
+	for i := range b {
+		b[i] = v
+	}
+	return len(b)
 }
 
 // restart anchors a new source stream: its first timestamp lands just
-// after what was sent so far, its sequence numbers continue ours.
+// after the audio taken in so far, so our stream goes on unbroken. The
+// first source starts our stream at a random timestamp and sequence
+// number (RFC 3550 section 5.1), with the marker bit.
 func (t *transcoder) restart(h *pionrtp.Header) {
-	to, next := rand.Uint32(), uint16(rand.Uint32())
-	if t.started {
-		to, next = t.nextTS, t.lastSeq+1
+	if !t.started {
+		t.nextTS, t.seq, t.mark = rand.Uint32(), uint16(rand.Uint32()), true
 	}
-	t.tl, _ = codec.NewTimeline(t.srcRate, t.dstRate, h.Timestamp, to) // rates checked in newTranscoder
+	t.tl, _ = codec.NewTimeline(t.srcRate, t.dstRate, h.Timestamp, t.nextTS) // rates checked in newTranscoder
 	t.conv.Reset(t.tl)
 	if t.ev != nil {
 		t.ev.Reset(t.tl)
 	}
-	t.seqOff = next - h.SequenceNumber
 	t.srcSSRC, t.started = h.SSRC, true
 }
 
@@ -247,6 +400,8 @@ type lawToLaw struct {
 }
 
 func (c *lawToLaw) Reset(tl codec.Timeline) { c.tl = tl }
+
+func (c *lawToLaw) Event([]byte, uint16, uint32) (int, uint32, error) { return 0, 0, nil }
 
 func (c *lawToLaw) Transcode(dst []byte, _ uint16, ts uint32, payload []byte) (int, uint32, error) {
 	if len(payload) > len(c.pcm) || len(dst) < len(payload) {

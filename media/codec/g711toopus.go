@@ -41,6 +41,16 @@ func (t *G711ToOpus) Reset(tl Timeline) {
 	t.tl, t.seq = tl, sequence{}
 }
 
+// Event records that the packet with sequence number seq carried a
+// telephone-event, not audio. Lost G.711 is not made up, so it returns
+// nothing; it has the signature of [OpusToG711.Event].
+func (t *G711ToOpus) Event(_ []byte, seq uint16, _ uint32) (n int, outTS uint32, err error) {
+	if _, err := t.seq.check(seq); err == nil {
+		t.seq.accept(seq)
+	}
+	return 0, 0, nil
+}
+
 // SetPacketLoss changes the loss the encoder protects against with FEC.
 func (t *G711ToOpus) SetPacketLoss(percent int) error {
 	return t.enc.SetPacketLoss(percent)
