@@ -289,7 +289,7 @@ func (b *Bridge) SetCarrierAnswer(body []byte) error {
 		return fmt.Errorf("carrier answer: %w: answer has none of the offered codecs", dialtone.ErrNoCodec)
 	}
 	same := b.chosen != nil && b.chosen.PT == chosen.PT && b.chosen.Is(chosen.Name, chosen.Clock) &&
-		packetTime(b.carrierPtime) == packetTime(ans.Ptime)
+		packetTime(b.carrierPtime, false) == packetTime(ans.Ptime, false)
 	b.chosen = chosen
 	b.carrierPtime = ans.Ptime
 	b.relay.B().SetRemote(ans.Addr, ans.RTCP)

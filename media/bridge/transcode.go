@@ -13,11 +13,14 @@ import (
 )
 
 // converter turns one packet's audio payload into the other leg's codec.
-// codec.OpusToG711, codec.G711ToOpus and lawToLaw are converters. Event
-// tells it that a sequence number went to a telephone-event starting at
-// ts, not to audio; it may return audio concealed up to ts.
+// codec.OpusToG711, codec.G711ToOpus and lawToLaw are converters.
+// Transcode returns the first packet's worth it completes (G.711 toward a
+// packetizer, or one Opus packet), Next the others. Event tells it that a
+// sequence number went to a telephone-event starting at ts, not to audio;
+// it may return audio concealed up to ts.
 type converter interface {
 	Transcode(dst []byte, seq uint16, ts uint32, payload []byte) (n int, outTS uint32, err error)
+	Next(dst []byte) (n int, outTS uint32, err error)
 	Event(dst []byte, seq uint16, ts uint32) (n int, outTS uint32, err error)
 	Reset(tl codec.Timeline)
 }
@@ -33,20 +36,17 @@ type lossReporter interface {
 // come (RFC 3550 section 6.2).
 const lossCheckEvery = 50
 
-// DefaultPtime is the packet time, in milliseconds, of the G.711 the
-// switch sends when the receiver's SDP names none (RFC 3551 section
-// 4.5.14's default for G.711).
+// DefaultPtime is the packet time, in milliseconds, of the audio the
+// switch sends when it transcodes and the receiver's SDP names none (RFC
+// 3551 section 4.5.14's default for G.711; 20 ms Opus, as browsers send).
 const DefaultPtime = 20
 
-// maxPtime is the longest packet time a receiver may ask for: 60 ms.
-const maxPtime = 60
-
 // packetTime is the packet time to send a receiver whose SDP said ptime
-// (0 when it said none): whole tens of milliseconds from 10 to 60, which
-// every G.711 stack takes and every Opus frame size fits; DefaultPtime
-// otherwise.
-func packetTime(ptime int) int {
-	if ptime < 10 || ptime > maxPtime || ptime%10 != 0 {
+// (0 when it said none): 10, 20, 30, 40, 50 or 60 ms toward G.711, 10,
+// 20, 40 or 60 ms toward Opus (its frame sizes); DefaultPtime otherwise.
+func packetTime(ptime int, opus bool) int {
+	switch {
+	case ptime < 10 || ptime > 60 || ptime%10 != 0, opus && (ptime == 30 || ptime == 50):
 		return DefaultPtime
 	}
 	return ptime
@@ -64,19 +64,20 @@ func packetTime(ptime int) int {
 // the source's sampling instants. A new source SSRC (the peer restarted
 // its stream) keeps the outgoing stream continuous.
 //
-// G.711 goes out in packets of exactly the receiver's packet time (its
-// SDP's a=ptime, else 20 ms), whatever the source's packets lasted: audio
-// waits in a buffer until it fills a packet. Audio made up for lost Opus
-// packets (FEC, PLC) goes out in packets of its own, in the sequence, so
-// the receiver sees no loss; each packet's timestamp is its predecessor's
-// plus its duration. Where the audio has a gap the transcoder did not
-// fill (a telephone-event sent in place of audio, DTX, a loss longer than
-// the concealment), the timestamps jump and the first packet after the
-// gap has the marker bit, as the first packet of a talkspurt (RFC 3551
+// Audio goes out in packets of exactly the receiver's packet time (its
+// SDP's a=ptime, else 20 ms), whatever the source's packets lasted:
+// samples wait in a codec.Packetizer until they fill a packet (G.711
+// after conversion; Opus before encoding, in codec.G711ToOpus). Audio
+// made up for lost Opus packets (FEC, PLC) goes out in packets of its
+// own, in the sequence, so the receiver sees no loss; each packet's
+// timestamp is its predecessor's plus its duration. Where the audio has a
+// gap the transcoder did not fill (a telephone-event sent in place of
+// audio, DTX, a loss longer than the concealment or not concealed, as
+// toward Opus), the timestamps jump and the first packet after the gap
+// has the marker bit, as the first packet of a talkspurt (RFC 3551
 // section 4.1); a packet that was part full at the gap goes out padded
-// with silence. Telephone-events keep their source's marker bit: it marks
-// the first packet of an event (RFC 4733 section 2.5.1.1). Opus goes out
-// one packet per G.711 packet, of the same duration.
+// with silence. Telephone-events keep their source's marker bit, which
+// marks the first packet of an event (RFC 4733 section 2.5.1.1).
 //
 // Nothing here re-times packets: each goes out as soon as it is made, so a
 // packet and the packets concealed before it leave back to back.
@@ -84,7 +85,6 @@ type transcoder struct {
 	srcAudio, srcEvent int // payload types on the source leg; -1 for none
 	dstAudio, dstEvent uint8
 	srcRate, dstRate   int
-	dstSamples         func(in, out int) int // output's duration in destination ticks, from payload sizes
 	conv               converter
 	events             bool                   // translate telephone-events; else drop them
 	ev                 *codec.EventTranslator // between 8000 and 48000; nil between equal clocks
@@ -100,18 +100,13 @@ type transcoder struct {
 	srcSSRC uint32
 	ssrc    uint32
 	seq     uint16 // sequence number of the next packet sent
-	nextTS  uint32 // destination timestamp just past the newest audio taken in
+	nextTS  uint32 // destination timestamp just past the audio taken in
 	mark    bool   // the next audio packet starts a talkspurt
 	tl      codec.Timeline
 
-	// A G.711 destination's packetizer: buf[head:tail] waits to be sent,
-	// its first sample at timestamp bufTS; frame bytes make a packet.
-	frame      int // 0: one packet per source packet (an Opus destination)
-	silence    byte
-	head, tail int
-	bufTS      uint32
-	buf        [maxPtime*8 + codec.MaxPayload]byte
-	scratch    [codec.MaxPayload]byte
+	pk      *codec.Packetizer[byte] // toward G.711; nil toward Opus
+	opusDur uint32                  // toward Opus: a packet's duration in 48 kHz ticks
+	scratch [codec.MaxPayload]byte
 
 	// A telephone-event waiting behind audio concealed before it.
 	evBuf    [rtp.MaxPacket]byte
@@ -146,8 +141,9 @@ func newTranscoder(from sdp.Codec, srcEvent *sdp.Codec, to sdp.Codec, dstEvent *
 	fromLaw, fromG711 := law(from)
 	toLaw, toG711 := law(to)
 	if toG711 {
-		t.frame = packetTime(ptime) * 8
-		t.silence = toLaw.Silence()
+		if t.pk, err = codec.NewPacketizer(packetTime(ptime, false)*8, codec.MaxPayload, toLaw.Silence()); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case from.Is("opus", 48000) && toG711:
@@ -156,17 +152,18 @@ func newTranscoder(from sdp.Codec, srcEvent *sdp.Codec, to sdp.Codec, dstEvent *
 			return nil, err
 		}
 		t.conv = c
-		t.dstSamples = func(_, out int) int { return out }
 	case fromG711 && to.Is("opus", 48000):
 		c, err := codec.NewG711ToOpus(fromLaw, tl, opus)
 		if err != nil {
 			return nil, err
 		}
+		if err := c.SetFrame(packetTime(ptime, true) * 8); err != nil {
+			return nil, err
+		}
 		t.conv, t.enc, t.loss, t.lossFloor, t.lossSet = c, c, loss, opus.PacketLoss, opus.PacketLoss
-		t.dstSamples = func(in, _ int) int { return in * 6 }
+		t.opusDur = uint32(c.Frame() * 6)
 	case fromG711 && toG711:
 		t.conv = &lawToLaw{from: fromLaw, to: toLaw}
-		t.dstSamples = func(_, out int) int { return out }
 	default:
 		return nil, fmt.Errorf("transcode %s to %s: %w", from, to, codec.ErrClockRate)
 	}
@@ -187,7 +184,7 @@ func law(c sdp.Codec) (codec.Law, bool) {
 // Process implements rtp.Processor.
 func (t *transcoder) Process(out, pkt []byte, h *pionrtp.Header) int {
 	payload, ok := rtpPayload(pkt)
-	if !ok || len(out) < 12+t.frame {
+	if !ok || len(out) < rtp.MaxPacket {
 		return 0
 	}
 	audio := int(h.PayloadType) == t.srcAudio
@@ -203,84 +200,44 @@ func (t *transcoder) Process(out, pkt []byte, h *pionrtp.Header) int {
 			return 0 // malformed: dropped
 		}
 		t.evLen, t.evTS, t.evMarker = n, ts, h.Marker
-		first := 0
-		if g, gts, err := t.conv.Event(t.scratch[:], h.SequenceNumber, h.Timestamp); err == nil && g > 0 {
-			first = t.audioOut(out, t.scratch[:g], gts, 0)
-		}
-		if first > 0 {
-			return first
+		if g, gts, err := t.conv.Event(t.scratch[:], h.SequenceNumber, h.Timestamp); err == nil && g > 0 && t.pk != nil {
+			t.pk.Push(t.scratch[:g], gts) // at most MaxPayload: no error
+			t.nextTS = t.pk.Next()
 		}
 		return t.Next(out)
 	}
 	t.tuneFEC()
-	dst := t.scratch[:]
-	if t.frame == 0 {
-		dst = out[12:]
+	if t.pk == nil {
+		n, ts, err := t.conv.Transcode(out[12:], h.SequenceNumber, h.Timestamp, payload)
+		if err != nil || n == 0 {
+			// Late, duplicate or malformed: dropped, and the receiver
+			// conceals the time it lacks. Or waiting for a whole frame.
+			return 0
+		}
+		return t.opusPacket(out, n, ts)
 	}
-	n, ts, err := t.conv.Transcode(dst, h.SequenceNumber, h.Timestamp, payload)
-	if err != nil {
-		// Late, duplicate or malformed: dropped; the receiver conceals
-		// the time it lacks.
+	n, ts, err := t.conv.Transcode(t.scratch[:], h.SequenceNumber, h.Timestamp, payload)
+	if err != nil || t.pk.Push(t.scratch[:n], ts) != nil {
 		return 0
 	}
-	return t.audioOut(out, dst[:n], ts, len(payload))
-}
-
-// audioOut sends converted audio a whose first sample is at timestamp ts,
-// from a source payload of in bytes: as one packet already in out[12:]
-// toward Opus, through the packetizer toward G.711. It returns the length
-// of the packet in out, or 0.
-func (t *transcoder) audioOut(out, a []byte, ts uint32, in int) int {
-	if t.frame > 0 {
-		return t.packetize(out, a, ts)
-	}
-	if ts != t.nextTS {
-		t.mark = true
-	}
-	t.nextTS = ts + uint32(t.dstSamples(in, len(a)))
-	return t.header(out, t.dstAudio, t.takeMark(), ts) + len(a)
-}
-
-// packetize takes in G.711 audio g whose first sample is at timestamp ts
-// and writes into out the first packet it completes, if any; Next sends
-// the others.
-func (t *transcoder) packetize(out, g []byte, ts uint32) int {
-	first := 0
-	if gap := int32(ts - t.nextTS); gap != 0 {
-		wait := t.tail - t.head
-		switch {
-		case wait > 0 && gap > 0 && int(gap) <= t.frame-wait:
-			// A short gap inside a packet: silence keeps its time.
-			t.tail += fill(t.buf[t.tail:t.tail+int(gap)], t.silence)
-		case wait > 0:
-			t.tail += fill(t.buf[t.tail:t.head+t.frame], t.silence)
-			first = t.packet(out)
-			fallthrough
-		default:
-			t.head, t.tail, t.mark = 0, 0, true
-		}
-	}
-	if t.head == t.tail {
-		t.head, t.tail, t.bufTS = 0, 0, ts
-	} else if t.head > 0 {
-		t.tail = copy(t.buf[:], t.buf[t.head:t.tail])
-		t.head = 0
-	}
-	t.tail += copy(t.buf[t.tail:], g)
-	t.nextTS = ts + uint32(len(g))
-	if first > 0 {
-		return first
-	}
+	t.nextTS = t.pk.Next()
 	return t.Next(out)
 }
 
-// Next implements rtp.Processor: the next full packet of waiting G.711,
-// then a waiting telephone-event.
+// Next implements rtp.Processor: the next whole packet of audio, then a
+// waiting telephone-event.
 func (t *transcoder) Next(out []byte) int {
-	if t.frame > 0 && t.tail-t.head >= t.frame && len(out) >= 12+t.frame {
-		return t.packet(out)
+	if len(out) < rtp.MaxPacket {
+		return 0
 	}
-	if t.evLen > 0 && len(out) >= 12+t.evLen {
+	if t.pk != nil {
+		if g, ts, start, ok := t.pk.Pop(); ok {
+			return t.header(out, t.dstAudio, start, ts) + copy(out[12:], g)
+		}
+	} else if n, ts, err := t.conv.Next(out[12:]); err == nil && n > 0 {
+		return t.opusPacket(out, n, ts)
+	}
+	if t.evLen > 0 {
 		n := copy(out[12:], t.evBuf[:t.evLen])
 		t.evLen = 0
 		return t.header(out, t.dstEvent, t.evMarker, t.evTS) + n
@@ -288,13 +245,16 @@ func (t *transcoder) Next(out []byte) int {
 	return 0
 }
 
-// packet writes the oldest frame of waiting audio as a packet into out.
-func (t *transcoder) packet(out []byte) int {
-	n := copy(out[12:12+t.frame], t.buf[t.head:t.tail])
-	t.head += n
-	ts := t.bufTS
-	t.bufTS += uint32(n)
-	return t.header(out, t.dstAudio, t.takeMark(), ts) + n
+// opusPacket heads the Opus packet of n bytes in out[12:] with timestamp
+// ts: the marker bit when it does not follow on from the audio before.
+func (t *transcoder) opusPacket(out []byte, n int, ts uint32) int {
+	if ts != t.nextTS {
+		t.mark = true
+	}
+	t.nextTS = ts + t.opusDur
+	m := t.mark
+	t.mark = false
+	return t.header(out, t.dstAudio, m, ts) + n
 }
 
 // header writes the RTP header of our next packet into out and returns
@@ -310,19 +270,6 @@ func (t *transcoder) header(out []byte, pt uint8, marker bool, ts uint32) int {
 	binary.BigEndian.PutUint32(out[8:], t.ssrc)
 	t.seq++
 	return 12
-}
-
-func (t *transcoder) takeMark() bool {
-	m := t.mark
-	t.mark = false
-	return m
-}
-
-func fill(b []byte, v byte) int {
-	for i := range b {
-		b[i] = v
-	}
-	return len(b)
 }
 
 // restart anchors a new source stream: its first timestamp lands just
@@ -400,6 +347,8 @@ type lawToLaw struct {
 }
 
 func (c *lawToLaw) Reset(tl codec.Timeline) { c.tl = tl }
+
+func (c *lawToLaw) Next([]byte) (int, uint32, error) { return 0, 0, nil }
 
 func (c *lawToLaw) Event([]byte, uint16, uint32) (int, uint32, error) { return 0, 0, nil }
 

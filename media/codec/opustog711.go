@@ -101,6 +101,10 @@ func (t *OpusToG711) Event(dst []byte, seq uint16, ts uint32) (n int, outTS uint
 	return conceal, t.tl.Map(ts) - uint32(conceal), nil
 }
 
+// Next returns nothing: Transcode writes all it makes of a packet at once.
+// It is there for the shape [G711ToOpus.Next] has.
+func (t *OpusToG711) Next([]byte) (n int, outTS uint32, err error) { return 0, 0, nil }
+
 // Transcode turns the Opus payload of the RTP packet with sequence number
 // seq and timestamp ts into G.711 in dst, returning the bytes written and
 // their RTP timestamp on the G.711 stream. It returns ErrLate, unwrapped,

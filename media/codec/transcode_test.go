@@ -2,6 +2,7 @@ package codec
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -289,14 +290,19 @@ func TestOpusToG711Stream(t *testing.T) {
 func TestG711ToOpusErrors(t *testing.T) {
 	c := newCallPair(t, PCMU)
 	dst := make([]byte, MaxPayload)
-	for _, size := range []int{0, 1, 100, 159, 161, 240, 1000} {
+	for _, size := range []int{0, MaxPayload + 1} {
 		if _, _, err := c.up.Transcode(dst, uint16(size), 0, make([]byte, size)); !errors.Is(err, ErrFrameSize) {
 			t.Errorf("Transcode(%d bytes) = %v, want ErrFrameSize", size, err)
 		}
 	}
-	for _, size := range []int{80, 160, 320, 480, 960} {
+	for _, size := range []int{160, 320, 480, 960} {
 		if n, _, err := c.up.Transcode(dst, uint16(size), 0, make([]byte, size)); err != nil || n == 0 {
 			t.Errorf("Transcode(%d bytes) = %d, %v, want a packet", size, n, err)
+		}
+	}
+	for _, samples := range []int{0, 20, 40, 159, 240, 640, 960} {
+		if err := c.up.SetFrame(samples); !errors.Is(err, ErrFrameSize) {
+			t.Errorf("SetFrame(%d) = %v, want ErrFrameSize", samples, err)
 		}
 	}
 	if _, _, err := c.up.Transcode(dst, 960, 0, make([]byte, 160)); err != ErrLate {
@@ -384,5 +390,64 @@ func TestNoAllocs(t *testing.T) {
 		if allocs := testing.AllocsPerRun(200, tt.f); allocs != 0 {
 			t.Errorf("%s: %.1f allocs per call, want 0", tt.name, allocs)
 		}
+	}
+}
+
+// TestG711ToOpusFrames: whatever the G.711 packets last, the Opus packets
+// last the frame set, 20 ms by default, with timestamps one frame apart
+// and the tone intact.
+func TestG711ToOpusFrames(t *testing.T) {
+	for _, tt := range []struct {
+		in, frame int // samples at 8000 Hz
+	}{{160, 160}, {80, 160}, {240, 160}, {320, 160}, {400, 160}, {240, 480}, {160, 80}} {
+		t.Run(fmt.Sprintf("%d_to_%d", tt.in, tt.frame), func(t *testing.T) {
+			c := newCallPair(t, PCMA)
+			if tt.frame != FrameSamples {
+				if err := c.up.SetFrame(tt.frame); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.up.Frame() != tt.frame {
+				t.Fatalf("Frame() = %d, want %d", c.up.Frame(), tt.frame)
+			}
+			sig := sine(1000, 8000, 0, 100*FrameSamples)
+			g := make([]byte, tt.in)
+			dst := make([]byte, MaxPayload)
+			dec, err := NewOpusDecoder()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pcm := make([]int16, maxOpusSamples)
+			var out []int16
+			var pkts int
+			var lastTS uint32
+			for i := 0; i+tt.in <= len(sig); i += tt.in {
+				PCMA.Encode(g, sig[i:i+tt.in])
+				n, ts, err := c.up.Transcode(dst, uint16(i/tt.in), 7+uint32(i), g)
+				for ; n > 0 && err == nil; n, ts, err = c.up.Next(dst) {
+					if pkts > 0 && ts != lastTS+uint32(tt.frame*6) {
+						t.Fatalf("packet %d: timestamp %d after %d, want +%d", pkts, ts, lastTS, tt.frame*6)
+					}
+					if pkts == 0 && ts != 42 {
+						t.Fatalf("first packet: timestamp %d, want 42 (7 at 8000 Hz)", ts)
+					}
+					m, err := dec.Decode(pcm, dst[:n])
+					if err != nil || m != tt.frame {
+						t.Fatalf("packet %d decodes to %d samples (%v), want %d", pkts, m, err, tt.frame)
+					}
+					out = append(out, pcm[:m]...)
+					pkts, lastTS = pkts+1, ts
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if want := len(sig) / tt.in * tt.in / tt.frame; pkts != want {
+				t.Errorf("%d Opus packets, want %d", pkts, want)
+			}
+			if snr := toneSNR(t, out[800:], 1000); snr < 15 {
+				t.Errorf("1000 Hz through: SNR %.1f dB, want >= 15", snr)
+			}
+		})
 	}
 }
