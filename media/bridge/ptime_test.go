@@ -1,8 +1,11 @@
 package bridge
 
 import (
+	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	pionrtp "github.com/pion/rtp"
 
@@ -150,126 +153,55 @@ func TestG711PacketsUnderLossAndDTMF(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := feed(t, tr, in)
-			checkG711Stream(t, out, in, law.PT, 160, s.starts)
+			checkG711Stream(t, out, in, law.PT, s.starts)
 		})
 	}
 }
 
 // checkG711Stream checks what a transcoder sent a G.711 leg from the Opus
-// stream in: every audio packet frame bytes long, one SSRC, sequence
-// numbers one apart, audio timestamps frame apart except where a digit
-// took the time, and there the next audio packet has the marker; events
-// well-formed, one digit at each of starts.
-func checkG711Stream(t *testing.T, out []sent, in []pionrtp.Packet, pt uint8, frame int, starts []uint32) {
+// stream in, with 20 ms packets on both: checkSequence, and then exactly
+// where everything is. Each digit is where the Opus stream had it, the
+// audio stops where the digit starts and resumes where it ends, and every
+// other 20 ms of the call went out as audio, the tone, concealment
+// included.
+func checkG711Stream(t *testing.T, out []sent, in []pionrtp.Packet, pt uint8, starts []uint32) {
 	t.Helper()
-	if len(out) == 0 {
-		t.Fatal("nothing sent")
+	audio, digits := checkSequence(t, out, pt, g711Event.PT, 160, g711Dur)
+	if digits != len(starts) {
+		t.Fatalf("%d digits sent, want %d", digits, len(starts))
 	}
 	// The Opus stream's start maps onto the G.711 stream's first timestamp.
 	base := out[0].Timestamp - (in[out[0].from].Timestamp-in[0].Timestamp)/6
-	var lastAudio *sent
-	var audioPkts, eventPkts int
-	type digit struct {
-		ts      uint32
-		pkts    int
-		lastDur uint16
-		ended   bool
-	}
-	var digits []*digit
-	for i := range out {
-		p := &out[i]
-		if p.Version != 2 || p.Padding || p.Extension || len(p.CSRC) != 0 {
-			t.Fatalf("packet %d: header %+v, want plain RTP v2", i, p.Header)
-		}
-		if p.SSRC != out[0].SSRC {
-			t.Fatalf("packet %d: SSRC %x, want %x throughout", i, p.SSRC, out[0].SSRC)
-		}
-		if i > 0 && p.SequenceNumber != out[i-1].SequenceNumber+1 {
-			t.Fatalf("packet %d: sequence number %d after %d, want +1", i, p.SequenceNumber, out[i-1].SequenceNumber)
-		}
-		switch p.PayloadType {
-		case pt:
-			audioPkts++
-			if len(p.Payload) != frame {
-				t.Fatalf("audio packet %d (from source %d): %d bytes, want %d", i, p.from, len(p.Payload), frame)
-			}
-			switch {
-			case lastAudio == nil:
-				if !p.Marker {
-					t.Errorf("first audio packet has no marker bit")
+	var last sent // the last audio packet
+	k := -1       // the digit, in starts
+	var end uint32
+	for _, p := range out {
+		if p.PayloadType == g711Event.PT {
+			if k < 0 || p.Timestamp != base+(starts[k]-in[0].Timestamp)/6 {
+				if k++; p.Timestamp != base+(starts[k]-in[0].Timestamp)/6 {
+					t.Errorf("digit %d: timestamp %d, want %d", k, p.Timestamp, base+(starts[k]-in[0].Timestamp)/6)
 				}
-			case p.Timestamp == lastAudio.Timestamp+uint32(frame):
-				if p.Marker {
-					t.Errorf("audio packet %d (ts %d): marker bit inside a talkspurt", i, p.Timestamp)
-				}
-			default:
-				// Only a digit may take the time between audio packets:
-				// the audio resumes where the digit ended.
-				if len(digits) == 0 || lastAudio.Timestamp >= digits[len(digits)-1].ts {
-					t.Fatalf("audio packet %d (from source %d): timestamp %d after %d, want +%d", i, p.from, p.Timestamp, lastAudio.Timestamp, frame)
-				}
-				d := digits[len(digits)-1]
-				if want := d.ts + uint32(d.lastDur); p.Timestamp != want {
-					t.Errorf("audio after the digit at %d: timestamp %d, want %d (its end)", d.ts, p.Timestamp, want)
-				}
-				if !p.Marker {
-					t.Errorf("audio packet %d after a digit has no marker bit", i)
+				if p.Timestamp != last.Timestamp+160 {
+					t.Errorf("digit %d at %d: the audio stopped at %d", k, p.Timestamp, last.Timestamp+160)
 				}
 			}
-			lastAudio = p
-		case g711Event.PT:
-			eventPkts++
-			ev, err := codec.ParseEvent(p.Payload)
-			if err != nil {
-				t.Fatalf("event packet %d: %v", i, err)
-			}
-			var d *digit
-			if len(digits) > 0 && digits[len(digits)-1].ts == p.Timestamp {
-				d = digits[len(digits)-1]
-			} else {
-				if !p.Marker {
-					t.Errorf("event packet %d: first of its digit without the marker bit", i)
-				}
-				if lastAudio != nil && p.Timestamp != lastAudio.Timestamp+uint32(frame) {
-					t.Errorf("digit at %d: want it where the audio stopped, %d", p.Timestamp, lastAudio.Timestamp+uint32(frame))
-				}
-				d = &digit{ts: p.Timestamp}
-				digits = append(digits, d)
-			}
-			if d.pkts > 0 && p.Marker {
-				t.Errorf("event packet %d: marker bit inside a digit", i)
-			}
-			if ev.Duration < d.lastDur || ev.Duration == 0 || (d.ended && !ev.End) {
-				t.Errorf("event packet %d: %+v after duration %d (ended %v)", i, ev, d.lastDur, d.ended)
-			}
-			d.pkts++
-			d.lastDur, d.ended = ev.Duration, ev.End
-		default:
-			t.Fatalf("packet %d: payload type %d", i, p.PayloadType)
+			end = p.Timestamp + uint32(binary.BigEndian.Uint16(p.Payload[2:]))
+			continue
 		}
-	}
-	if len(digits) != len(starts) {
-		t.Fatalf("%d digits sent, want %d", len(digits), len(starts))
-	}
-	for k, d := range digits {
-		if want := base + (starts[k]-in[0].Timestamp)/6; d.ts != want {
-			t.Errorf("digit %d: timestamp %d, want %d", k, d.ts, want)
+		if p.Marker && k >= 0 && p.Timestamp != end {
+			t.Errorf("audio after digit %d: timestamp %d, want %d (its end)", k, p.Timestamp, end)
 		}
-		if !d.ended || d.lastDur%160 != 0 {
-			t.Errorf("digit %d: ended %v, duration %d; want ended, whole 20 ms", k, d.ended, d.lastDur)
-		}
+		last = p
 	}
-	// Every 20 ms of the call not taken by a digit went out as audio.
-	last := in[len(in)-1].Timestamp
-	span := int((last-in[0].Timestamp)/960) + 1
-	var digitFrames int
-	for _, d := range digits {
-		digitFrames += int(d.lastDur) / frame
+	span := int((in[len(in)-1].Timestamp-in[0].Timestamp)/960) + 1
+	var taken int
+	for i := range starts {
+		taken += int(digitFrames(in, starts[i]))
 	}
-	if want := span - digitFrames; audioPkts != want {
-		t.Errorf("%d audio packets, want %d (every 20 ms outside the digits)", audioPkts, want)
+	if want := span - taken; audio != want {
+		t.Errorf("%d audio packets, want %d (every 20 ms outside the digits)", audio, want)
 	}
-	// Each talkspurt is the tone, concealment included, in order.
+	// Each talkspurt is the tone, in order.
 	l, _ := law(sdp.Codec{PT: pt, Name: map[uint8]string{0: "PCMU", 8: "PCMA"}[pt], Clock: 8000})
 	var spurts [][]int16
 	for _, p := range out {
@@ -292,5 +224,250 @@ func checkG711Stream(t *testing.T, out []sent, in []pionrtp.Packet, pt uint8, fr
 			t.Errorf("talkspurt %d: 700 Hz through the loss: SNR %.1f dB, want >= 6", k, snr)
 		}
 	}
-	t.Logf("%d packets: %d audio, %d events", len(out), audioPkts, eventPkts)
+	t.Logf("%d packets: %d audio, %d talkspurts", len(out), audio, len(spurts))
+}
+
+// digitFrames is how many 20 ms frames the digit starting at ts took in the Opus
+// stream in: its last duration.
+func digitFrames(in []pionrtp.Packet, ts uint32) uint32 {
+	var d uint32
+	for _, p := range in {
+		if p.PayloadType == opusEvent.PT && p.Timestamp == ts {
+			d = max(d, uint32(binary.BigEndian.Uint16(p.Payload[2:])))
+		}
+	}
+	return d / 960
+}
+
+// checkSequence checks what a transcoder sent: plain RTP of one SSRC,
+// sequence numbers one apart; audio of exactly frame ticks a packet
+// (dur gives a payload's duration), timestamps frame apart within a
+// talkspurt and the marker bit on the first packet of each; the events of
+// each digit on one timestamp, the marker on the first only, durations
+// never shrinking, the end bit on the last. It returns the number of
+// audio packets and of digits.
+func checkSequence(t *testing.T, out []sent, audioPT, eventPT uint8, frame uint32, dur func([]byte) int) (audio, digits int) {
+	t.Helper()
+	var last *sent
+	var evTS uint32
+	var evDur uint16
+	evEnded := true
+	for i := range out {
+		p := &out[i]
+		if p.Version != 2 || p.Padding || p.Extension || len(p.CSRC) != 0 || p.SSRC != out[0].SSRC {
+			t.Fatalf("packet %d: header %+v, want plain RTP v2 of SSRC %x", i, p.Header, out[0].SSRC)
+		}
+		if i > 0 && p.SequenceNumber != out[i-1].SequenceNumber+1 {
+			t.Fatalf("packet %d: sequence number %d after %d, want +1", i, p.SequenceNumber, out[i-1].SequenceNumber)
+		}
+		switch p.PayloadType {
+		case audioPT:
+			if d := dur(p.Payload); d != int(frame) {
+				t.Fatalf("audio packet %d (from source %d): %d ticks, want %d", i, p.from, d, frame)
+			}
+			if follows := last != nil && p.Timestamp == last.Timestamp+frame; follows == p.Marker {
+				t.Fatalf("audio packet %d (from source %d): timestamp %d after %v, marker %v; want +%d without, else with the marker",
+					i, p.from, p.Timestamp, last, p.Marker, frame)
+			}
+			audio++
+			last = p
+		case eventPT:
+			ev, err := codec.ParseEvent(p.Payload)
+			if err != nil {
+				t.Fatalf("event packet %d: %v", i, err)
+			}
+			if p.Timestamp != evTS || digits == 0 {
+				if !p.Marker || !evEnded {
+					t.Errorf("event packet %d: a new digit, marker %v, the one before ended %v; want both", i, p.Marker, evEnded)
+				}
+				digits++
+				evTS, evDur = p.Timestamp, 0
+			} else if p.Marker {
+				t.Errorf("event packet %d: marker bit inside a digit", i)
+			}
+			if ev.Duration == 0 || ev.Duration < evDur || (evEnded && !ev.End && evDur > 0) {
+				t.Errorf("event packet %d: %+v after duration %d (ended %v)", i, ev, evDur, evEnded)
+			}
+			evDur, evEnded = ev.Duration, ev.End
+		default:
+			t.Fatalf("packet %d: payload type %d", i, p.PayloadType)
+		}
+	}
+	if !evEnded {
+		t.Errorf("the last digit did not end")
+	}
+	return audio, digits
+}
+
+func g711Dur(b []byte) int { return len(b) }
+
+// TestG711PacketTime: the carrier's a=ptime sets the G.711 packets'
+// duration, whatever the Opus frames' (20 ms here), under loss and DTMF.
+func TestG711PacketTime(t *testing.T) {
+	s := newBrowserStream(t, 300, map[int]int{100: 6, 200: 3}, 10, 0)
+	var in []pionrtp.Packet
+	for i, p := range s.pkts {
+		if s.audio[i] && i%20 == 7 {
+			continue
+		}
+		in = append(in, p)
+	}
+	for _, ptime := range []int{10, 30, 40, 60} {
+		t.Run(fmt.Sprint(ptime), func(t *testing.T) {
+			tr, err := newTranscoder(opusCodec, &opusEvent, pcmuCodec, &g711Event, ptime, codec.DefaultOpusConfig(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := feed(t, tr, in)
+			audio, digits := checkSequence(t, out, pcmuCodec.PT, g711Event.PT, uint32(ptime*8), g711Dur)
+			// 300 frames of 20 ms less the 9 the digits took, in packets
+			// of ptime; a part-full packet left at a digit is padded.
+			if want := (300 - 9) * 20 / ptime; digits != 2 || audio < want || audio > want+2 {
+				t.Errorf("%d audio packets and %d digits, want %d-%d and 2", audio, digits, want, want+2)
+			}
+		})
+	}
+}
+
+// TestOpusPacketsFromG711: toward the app, Opus frames last the app's
+// packet time (20 ms unless its SDP asks for 10, 40 or 60), whatever the
+// carrier's ptime, with sequence numbers one apart across loss and DTMF.
+func TestOpusPacketsFromG711(t *testing.T) {
+	dec, err := codec.NewOpusDecoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm := make([]int16, 960)
+	opusDur := func(b []byte) int {
+		n, err := dec.Decode(pcm, b)
+		if err != nil {
+			t.Fatalf("Opus that does not decode: %v", err)
+		}
+		return n * 6
+	}
+	for _, tt := range []struct{ in, ptime, want int }{
+		{20, 0, 20}, {30, 0, 20}, {10, 0, 20}, {60, 0, 20}, {30, 60, 60}, {20, 10, 10}, {20, 30, 20},
+	} {
+		t.Run(fmt.Sprintf("%dms_to_ptime_%d", tt.in, tt.ptime), func(t *testing.T) {
+			tr, err := newTranscoder(pcmuCodec, &g711Event, opusCodec, &opusEvent, tt.ptime, codec.DefaultOpusConfig(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// 3 s of a 1000 Hz tone from the carrier in packets of tt.in ms,
+			// every 10th lost, and a digit of 120 ms (RFC 4733 events at
+			// 8000 Hz, audio going on beneath, as SIP phones send) at 1 s.
+			var in []pionrtp.Packet
+			size := tt.in * 8
+			seq := uint16(60000)
+			for at := 0; at+size <= 24000; at += size {
+				g := make([]byte, size)
+				codec.PCMU.Encode(g, sine(1000, at, size))
+				if at/size%10 != 9 {
+					in = append(in, pionrtp.Packet{Header: pionrtp.Header{Version: 2, PayloadType: 0, SequenceNumber: seq, Timestamp: uint32(at), SSRC: 5}, Payload: g})
+				}
+				seq++
+				if at <= 8000 && 8000 < at+size {
+					for k := 1; k <= 8; k++ {
+						ev := codec.Event{Code: 7, End: k >= 6, Volume: 10, Duration: uint16(min(k, 6) * 160)}
+						b := make([]byte, 4)
+						ev.MarshalTo(b)
+						in = append(in, pionrtp.Packet{Header: pionrtp.Header{Version: 2, PayloadType: g711Event.PT, Marker: k == 1, SequenceNumber: seq, Timestamp: 8000, SSRC: 5}, Payload: b})
+						seq++
+					}
+				}
+			}
+			out := feed(t, tr, in)
+			audio, digits := checkSequence(t, out, opusCodec.PT, opusEvent.PT, uint32(tt.want*48), opusDur)
+			if digits != 1 {
+				t.Errorf("%d digits, want 1", digits)
+			}
+			// Lost G.711 is not made up: 90 % of 3 s goes out, more
+			// where a loss shorter than a frame is filled with silence.
+			if got := audio * tt.want; got < 2600 || got > 3000 {
+				t.Errorf("%d ms of Opus, want 2600-3000", got)
+			}
+		})
+	}
+}
+
+// TestTranscoderNoAllocs: a packet through Process and Next allocates
+// nothing, with loss concealed and digits, both ways.
+func TestTranscoderNoAllocs(t *testing.T) {
+	s := newBrowserStream(t, 200, map[int]int{50: 4, 120: 3}, 0, 0)
+	var down [][]byte
+	for i, p := range s.pkts {
+		if s.audio[i] && i%7 == 3 {
+			continue
+		}
+		b, _ := p.Marshal()
+		down = append(down, b)
+	}
+	var up [][]byte
+	for i := range 200 {
+		g := make([]byte, 240) // 30 ms
+		codec.PCMA.Encode(g, sine(1000, i*240, 240))
+		b, _ := (&pionrtp.Packet{Header: pionrtp.Header{Version: 2, PayloadType: 8, SequenceNumber: uint16(2 * i), Timestamp: uint32(i * 240), SSRC: 9}, Payload: g}).Marshal()
+		up = append(up, b)
+	}
+	for _, tt := range []struct {
+		name     string
+		from, to sdp.Codec
+		fromEv   sdp.Codec
+		toEv     sdp.Codec
+		pkts     [][]byte
+	}{
+		{"opus to PCMU", opusCodec, pcmuCodec, opusEvent, g711Event, down},
+		{"PCMA to opus", pcmaCodec, opusCodec, g711Event, opusEvent, up},
+		{"PCMA to PCMU", pcmaCodec, pcmuCodec, g711Event, g711Event, up},
+	} {
+		tr, err := newTranscoder(tt.from, &tt.fromEv, tt.to, &tt.toEv, 20, codec.DefaultOpusConfig(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]byte, rtp.MaxPacket)
+		var h pionrtp.Header
+		i, sent := 0, 0
+		step := func() {
+			pkt := tt.pkts[i%len(tt.pkts)]
+			i++
+			if _, err := h.Unmarshal(pkt); err != nil {
+				t.Fatal(err)
+			}
+			for n := tr.Process(out, pkt, &h); n > 0; n = tr.Next(out) {
+				sent++
+			}
+		}
+		for range 20 { // warm up
+			step()
+		}
+		if allocs := testing.AllocsPerRun(len(tt.pkts)-20, step); allocs != 0 || sent == 0 {
+			t.Errorf("%s: %.1f allocs a packet (%d sent), want 0", tt.name, allocs, sent)
+		}
+	}
+}
+
+// TestPacketTimeThroughTheRelay: over real sockets, a browser's Opus with
+// loss and a digit reaches a carrier that asked for 30 ms (a=ptime:30 in
+// its answer) as 30 ms PCMA packets, one sequence number apart.
+func TestPacketTimeThroughTheRelay(t *testing.T) {
+	c := newTranscodeCallPtime(t, opusOffer, "PCMA", 126, 30)
+	s := newBrowserStream(t, 150, map[int]int{60: 5}, 100, 5000)
+	for i, p := range s.pkts {
+		if s.audio[i] && i%10 == 4 {
+			continue // 10 % lost
+		}
+		p.PayloadType = map[bool]uint8{true: 111, false: 110}[s.audio[i]]
+		c.app.send(t, c.appTo, p.Header, p.Payload)
+		time.Sleep(time.Millisecond)
+	}
+	var out []sent
+	for _, p := range c.carrier.recv(t, 500*time.Millisecond) {
+		out = append(out, sent{Packet: p})
+	}
+	audio, digits := checkSequence(t, out, 8, 126, 240, g711Dur)
+	// 150 frames less the 5 the digit took, in 30 ms packets; the one
+	// part full when the digit came is padded.
+	if want := (150 - 5) * 20 / 30; digits != 1 || audio < want || audio > want+1 {
+		t.Errorf("%d audio packets and %d digits, want %d and 1", audio, digits, want)
+	}
 }

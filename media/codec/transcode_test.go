@@ -356,6 +356,7 @@ func TestNoAllocs(t *testing.T) {
 	g := make([]byte, MaxPayload)
 	pcm := make([]int16, FrameSamples)
 	ev := []byte{5, 10, 0x03, 0xc0}
+	g30 := make([]byte, 240)
 	tr, err := NewEventTranslator(mustTimeline(t, 48000, 8000, 0, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -381,6 +382,18 @@ func TestNoAllocs(t *testing.T) {
 			if _, _, err := c.down.Transcode(g, seqDown, uint32(seqDown)*960, p.payload); err != nil {
 				t.Fatal(err)
 			}
+		}},
+		{"G711ToOpus.Transcode 30 ms and Next", func() {
+			seqUp++
+			for n, _, err := c.up.Transcode(g, seqUp, uint32(seqUp)*240, g30); n > 0 || err != nil; n, _, err = c.up.Next(g) {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"OpusToG711.Event after a loss", func() {
+			seqDown += 2
+			c.down.Event(g, seqDown, uint32(seqDown)*960)
 		}},
 		{"OpusToG711.Transcode late", func() { c.down.Transcode(g, seqDown, 0, pkts[0].payload) }},
 		{"EventTranslator.Translate", func() { tr.Translate(ev, 960, ev) }},
@@ -450,4 +463,60 @@ func TestG711ToOpusFrames(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOpusToG711Event: sequence numbers a telephone-event took are no
+// loss, and the time the event took is not concealed; audio lost just
+// before an event is concealed up to its start.
+func TestOpusToG711Event(t *testing.T) {
+	c := newCallPair(t, PCMU)
+	pkts := encodeSignal(t, c.up, PCMU, sine(1000, 8000, 0, 30*FrameSamples))
+	g := make([]byte, MaxPayload)
+	if n, _, err := c.down.Event(g, 0, 0); n != 0 || err != nil {
+		t.Fatalf("Event before any audio = %d, %v; want 0, nil", n, err)
+	}
+	c.down.Reset(mustTimeline(t, 48000, 8000, 0, 0))
+	for _, p := range pkts[:10] { // seq 0-9
+		if _, _, err := c.down.Transcode(g, p.seq, p.ts, p.payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Seq 10 lost; the event of seq 11-13 starts at frame 11: frame 10 is
+	// concealed, once.
+	n, ts, err := c.down.Event(g, 11, 11*960)
+	if n != FrameSamples || ts != 10*FrameSamples || err != nil {
+		t.Fatalf("Event(seq 11, after a loss) = %d, %d, %v; want 160 at 1600", n, ts, err)
+	}
+	if rms := rms(decodeLaw(PCMU, g[:n])); rms < 100 {
+		t.Errorf("concealed frame RMS %.0f: want the tone carried on", rms)
+	}
+	for seq := uint16(12); seq <= 13; seq++ {
+		if n, _, err := c.down.Event(g, seq, 11*960); n != 0 || err != nil {
+			t.Errorf("Event(seq %d, no loss) = %d, %v; want 0, nil", seq, n, err)
+		}
+	}
+	if n, _, err := c.down.Event(g, 12, 11*960); n != 0 || err != nil {
+		t.Errorf("Event(seq 12 again) = %d, %v; want 0, nil", n, err)
+	}
+	// Audio resumes at frame 14, seq 14: nothing concealed for 11-13.
+	n, ts, err = c.down.Transcode(g, 14, 14*960, pkts[14].payload)
+	if n != FrameSamples || ts != 14*FrameSamples || err != nil {
+		t.Errorf("Transcode after the event = %d, %d, %v; want 160 at 2240", n, ts, err)
+	}
+	// An event right after audio, with no loss, conceals nothing.
+	if n, _, err := c.down.Event(g, 15, 15*960); n != 0 || err != nil {
+		t.Errorf("Event(seq 15) = %d, %v; want 0, nil", n, err)
+	}
+	// The first audio lost after the event is concealed just before the
+	// packet after it, not in the event's time.
+	n, ts, err = c.down.Transcode(g, 17, 20*960, pkts[20].payload)
+	if n != 2*FrameSamples || ts != 19*FrameSamples || err != nil {
+		t.Errorf("Transcode(seq 17, seq 16 lost after the event) = %d, %d, %v; want 320 at 3040", n, ts, err)
+	}
+}
+
+func decodeLaw(l Law, g []byte) []int16 {
+	pcm := make([]int16, len(g))
+	l.Decode(pcm, g)
+	return pcm
 }
