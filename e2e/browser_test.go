@@ -108,6 +108,7 @@ type tonePeer struct {
 	pts    map[byte]int
 	events []byte // the event code of each event's first end packet, in order
 	ended  map[uint32]bool
+	seq    seqCheck
 	wg     sync.WaitGroup
 	stop   chan struct{}
 }
@@ -152,6 +153,7 @@ func newTonePeer(t *testing.T, law byte) *tonePeer {
 			pt, ts, payload := buf[1]&0x7f, endian.BigEndian.Uint32(buf[4:]), buf[12:n]
 			p.mu.Lock()
 			p.pts[pt]++
+			p.seq.add(buf[:n])
 			switch {
 			case pt == 0 || pt == 8:
 				var sum float64
@@ -207,6 +209,52 @@ func newTonePeer(t *testing.T, law byte) *tonePeer {
 	}()
 	t.Cleanup(func() { close(p.stop); conn.Close(); p.wg.Wait() })
 	return p
+}
+
+// seqCheck follows the RTP stream a carrier gets, as a carrier's loss
+// accounting and a strict SBC would: sequence numbers one apart, G.711
+// packets of 20 ms (160 bytes), audio timestamps 160 apart unless the
+// marker bit says a talkspurt starts.
+type seqCheck struct {
+	packets, audio     int
+	gaps, odd, jumps   int    // sequence gaps, G.711 packets not 160 bytes, unmarked timestamp jumps
+	first              string // the first problem
+	started, haveAudio bool
+	ssrc, lastTS       uint32
+	lastSeq            uint16
+}
+
+func (c *seqCheck) add(pkt []byte) {
+	seq, ts, ssrc := endian.BigEndian.Uint16(pkt[2:]), endian.BigEndian.Uint32(pkt[4:]), endian.BigEndian.Uint32(pkt[8:])
+	pt, marker, size := pkt[1]&0x7f, pkt[1]&0x80 != 0, len(pkt)-12
+	problem := func(n *int, f string, a ...any) {
+		*n++
+		if c.first == "" {
+			c.first = fmt.Sprintf("packet %d: ", c.packets) + fmt.Sprintf(f, a...)
+		}
+	}
+	if c.started && (ssrc != c.ssrc || seq != c.lastSeq+1) {
+		problem(&c.gaps, "SSRC %x seq %d after SSRC %x seq %d", ssrc, seq, c.ssrc, c.lastSeq)
+	}
+	if pt == 0 || pt == 8 {
+		if size != 160 {
+			problem(&c.odd, "%d bytes of G.711", size)
+		}
+		if c.haveAudio && ts != c.lastTS+160 && !marker {
+			problem(&c.jumps, "timestamp %d after %d without the marker bit", ts, c.lastTS)
+		}
+		c.audio++
+		c.haveAudio, c.lastTS = true, ts
+	}
+	c.packets++
+	c.started, c.ssrc, c.lastSeq = true, ssrc, seq
+}
+
+// packets is what seqCheck found.
+func (p *tonePeer) packets() seqCheck {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seq
 }
 
 // result is what the carrier heard: the tone's SNR over the last second
@@ -443,6 +491,16 @@ func TestBrowserCall(t *testing.T) {
 			}
 			if digits != "123#" {
 				t.Errorf("carrier got DTMF %q, want \"123#\" as RFC 4733 events", digits)
+			}
+			if tt.appCodec == "opus" {
+				// The transcoder's own stream: 20 ms packets one sequence
+				// number apart, across the digits, mute and hold.
+				c := media.packets()
+				t.Logf("carrier's RTP: %d packets, %d of G.711; %d sequence gaps, %d not 160 bytes, %d unmarked timestamp jumps",
+					c.packets, c.audio, c.gaps, c.odd, c.jumps)
+				if c.gaps+c.odd+c.jumps > 0 || c.audio < 100 {
+					t.Errorf("carrier's RTP from the transcoder: %d gaps, %d odd sizes, %d jumps in %d packets; want none (first: %s)", c.gaps, c.odd, c.jumps, c.packets, c.first)
+				}
 			}
 			cdrs := sw.CDRs(1)
 			if len(cdrs) != 1 {

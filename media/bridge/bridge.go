@@ -20,6 +20,10 @@
 // chosen codec's: browsers send malformed events when an Opus answer also
 // lists telephone-event/8000.
 //
+// When it transcodes, each leg gets packets of the packet time its SDP
+// asked for (a=ptime in the carrier's answer, in the app's offer; 20 ms
+// without), with sequence numbers one apart: see transcoder.
+//
 // It owns the media section of the configuration file (Settings: the RTP
 // port range and addresses, the media timeout, strict RTP, the WebRTC leg
 // and the Opus encoder), its defaults and its validation.

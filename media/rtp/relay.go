@@ -413,7 +413,11 @@ func relayRTP(from, to *Leg) {
 		}
 		from.lost.Store(from.seq.update(h.SSRC, h.SequenceNumber))
 		if p := from.processor(); p != nil {
-			for n := p.Process(out, pkt, &h); n > 0; n = p.Next(out) {
+			n := p.Process(out, pkt, &h)
+			if n <= 0 {
+				continue
+			}
+			for ; n > 0; n = p.Next(out) {
 				to.write(out[:n])
 			}
 		} else {
