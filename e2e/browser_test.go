@@ -250,11 +250,21 @@ func (c *seqCheck) add(pkt []byte) {
 	c.started, c.ssrc, c.lastSeq = true, ssrc, seq
 }
 
-// packets is what seqCheck found.
-func (p *tonePeer) packets() seqCheck {
+// checkTranscodedRTP checks the stream the transcoder sent the carrier:
+// 20 ms packets one sequence number apart, timestamps 160 apart within a
+// talkspurt. (A browser sends its digits in place of audio; the switch
+// once sent 80 ms of G.711 in one packet after each.)
+func checkTranscodedRTP(t *testing.T, p *tonePeer) {
+	t.Helper()
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.seq
+	c := p.seq
+	p.mu.Unlock()
+	t.Logf("carrier's RTP: %d packets, %d of G.711; %d sequence gaps, %d not 160 bytes, %d unmarked timestamp jumps",
+		c.packets, c.audio, c.gaps, c.odd, c.jumps)
+	if c.gaps+c.odd+c.jumps > 0 || c.audio < 100 {
+		t.Errorf("carrier's RTP from the transcoder: %d gaps, %d odd sizes, %d jumps in %d packets; want none and 100 of G.711 at least (first: %s)",
+			c.gaps, c.odd, c.jumps, c.packets, c.first)
+	}
 }
 
 // result is what the carrier heard: the tone's SNR over the last second
@@ -493,14 +503,7 @@ func TestBrowserCall(t *testing.T) {
 				t.Errorf("carrier got DTMF %q, want \"123#\" as RFC 4733 events", digits)
 			}
 			if tt.appCodec == "opus" {
-				// The transcoder's own stream: 20 ms packets one sequence
-				// number apart, across the digits, mute and hold.
-				c := media.packets()
-				t.Logf("carrier's RTP: %d packets, %d of G.711; %d sequence gaps, %d not 160 bytes, %d unmarked timestamp jumps",
-					c.packets, c.audio, c.gaps, c.odd, c.jumps)
-				if c.gaps+c.odd+c.jumps > 0 || c.audio < 100 {
-					t.Errorf("carrier's RTP from the transcoder: %d gaps, %d odd sizes, %d jumps in %d packets; want none (first: %s)", c.gaps, c.odd, c.jumps, c.packets, c.first)
-				}
+				checkTranscodedRTP(t, media) // across the digits, mute and hold
 			}
 			cdrs := sw.CDRs(1)
 			if len(cdrs) != 1 {
@@ -557,6 +560,7 @@ func TestSIPjsCall(t *testing.T) {
 	if digits != "123#" {
 		t.Errorf("carrier got DTMF %q, want \"123#\" as RFC 4733 events", digits)
 	}
+	checkTranscodedRTP(t, media)
 	cdrs := sw.CDRs(1)
 	if len(cdrs) != 1 {
 		t.Fatalf("%d CDRs, want 1", len(cdrs))
