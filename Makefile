@@ -108,6 +108,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseDeck -fuzztime 30s ./billing
 	$(GO) test -run '^$$' -fuzz FuzzOpusDecode -fuzztime 30s ./media/codec
 	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime 30s ./media/codec
+	$(GO) test -run '^$$' -fuzz FuzzTranscoder -fuzztime 30s ./media/bridge
 
 clean:
 	rm -rf bin

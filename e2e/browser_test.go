@@ -108,6 +108,7 @@ type tonePeer struct {
 	pts    map[byte]int
 	events []byte // the event code of each event's first end packet, in order
 	ended  map[uint32]bool
+	seq    seqCheck
 	wg     sync.WaitGroup
 	stop   chan struct{}
 }
@@ -152,6 +153,7 @@ func newTonePeer(t *testing.T, law byte) *tonePeer {
 			pt, ts, payload := buf[1]&0x7f, endian.BigEndian.Uint32(buf[4:]), buf[12:n]
 			p.mu.Lock()
 			p.pts[pt]++
+			p.seq.add(buf[:n])
 			switch {
 			case pt == 0 || pt == 8:
 				var sum float64
@@ -207,6 +209,62 @@ func newTonePeer(t *testing.T, law byte) *tonePeer {
 	}()
 	t.Cleanup(func() { close(p.stop); conn.Close(); p.wg.Wait() })
 	return p
+}
+
+// seqCheck follows the RTP stream a carrier gets, as a carrier's loss
+// accounting and a strict SBC would: sequence numbers one apart, G.711
+// packets of 20 ms (160 bytes), audio timestamps 160 apart unless the
+// marker bit says a talkspurt starts.
+type seqCheck struct {
+	packets, audio     int
+	gaps, odd, jumps   int    // sequence gaps, G.711 packets not 160 bytes, unmarked timestamp jumps
+	first              string // the first problem
+	started, haveAudio bool
+	ssrc, lastTS       uint32
+	lastSeq            uint16
+}
+
+func (c *seqCheck) add(pkt []byte) {
+	seq, ts, ssrc := endian.BigEndian.Uint16(pkt[2:]), endian.BigEndian.Uint32(pkt[4:]), endian.BigEndian.Uint32(pkt[8:])
+	pt, marker, size := pkt[1]&0x7f, pkt[1]&0x80 != 0, len(pkt)-12
+	problem := func(n *int, f string, a ...any) {
+		*n++
+		if c.first == "" {
+			c.first = fmt.Sprintf("packet %d: ", c.packets) + fmt.Sprintf(f, a...)
+		}
+	}
+	if c.started && (ssrc != c.ssrc || seq != c.lastSeq+1) {
+		problem(&c.gaps, "SSRC %x seq %d after SSRC %x seq %d", ssrc, seq, c.ssrc, c.lastSeq)
+	}
+	if pt == 0 || pt == 8 {
+		if size != 160 {
+			problem(&c.odd, "%d bytes of G.711", size)
+		}
+		if c.haveAudio && ts != c.lastTS+160 && !marker {
+			problem(&c.jumps, "timestamp %d after %d without the marker bit", ts, c.lastTS)
+		}
+		c.audio++
+		c.haveAudio, c.lastTS = true, ts
+	}
+	c.packets++
+	c.started, c.ssrc, c.lastSeq = true, ssrc, seq
+}
+
+// checkTranscodedRTP checks the stream the transcoder sent the carrier:
+// 20 ms packets one sequence number apart, timestamps 160 apart within a
+// talkspurt. (A browser sends its digits in place of audio; the switch
+// once sent 80 ms of G.711 in one packet after each.)
+func checkTranscodedRTP(t *testing.T, p *tonePeer) {
+	t.Helper()
+	p.mu.Lock()
+	c := p.seq
+	p.mu.Unlock()
+	t.Logf("carrier's RTP: %d packets, %d of G.711; %d sequence gaps, %d not 160 bytes, %d unmarked timestamp jumps",
+		c.packets, c.audio, c.gaps, c.odd, c.jumps)
+	if c.gaps+c.odd+c.jumps > 0 || c.audio < 100 {
+		t.Errorf("carrier's RTP from the transcoder: %d gaps, %d odd sizes, %d jumps in %d packets; want none and 100 of G.711 at least (first: %s)",
+			c.gaps, c.odd, c.jumps, c.packets, c.first)
+	}
 }
 
 // result is what the carrier heard: the tone's SNR over the last second
@@ -444,6 +502,9 @@ func TestBrowserCall(t *testing.T) {
 			if digits != "123#" {
 				t.Errorf("carrier got DTMF %q, want \"123#\" as RFC 4733 events", digits)
 			}
+			if tt.appCodec == "opus" {
+				checkTranscodedRTP(t, media) // across the digits, mute and hold
+			}
 			cdrs := sw.CDRs(1)
 			if len(cdrs) != 1 {
 				t.Fatalf("%d CDRs, want 1", len(cdrs))
@@ -499,6 +560,7 @@ func TestSIPjsCall(t *testing.T) {
 	if digits != "123#" {
 		t.Errorf("carrier got DTMF %q, want \"123#\" as RFC 4733 events", digits)
 	}
+	checkTranscodedRTP(t, media)
 	cdrs := sw.CDRs(1)
 	if len(cdrs) != 1 {
 		t.Fatalf("%d CDRs, want 1", len(cdrs))

@@ -20,6 +20,10 @@
 // chosen codec's: browsers send malformed events when an Opus answer also
 // lists telephone-event/8000.
 //
+// When it transcodes, each leg gets packets of the packet time its SDP
+// asked for (a=ptime in the carrier's answer, in the app's offer; 20 ms
+// without), with sequence numbers one apart: see transcoder.
+//
 // It owns the media section of the configuration file (Settings: the RTP
 // port range and addresses, the media timeout, strict RTP, the WebRTC leg
 // and the Opus encoder), its defaults and its validation.
@@ -91,6 +95,8 @@ type Bridge struct {
 	mu           sync.Mutex
 	appCodecs    []sdp.Codec   // audio codecs of the app's offer we can carry, in its order
 	appEvents    []sdp.Codec   // the app's telephone-events
+	appPtime     int           // the app's offer's a=ptime; 0 when absent
+	carrierPtime int           // the carrier's answer's a=ptime; 0 when absent
 	carrierSent  []sdp.Codec   // the audio codecs we offered the carrier
 	carrierEvent sdp.Codec     // the telephone-event we offered the carrier
 	chosen       *sdp.Codec    // the carrier's choice (from 183 or 200)
@@ -110,7 +116,7 @@ func (f *Factory) New(_ context.Context, callID string, appOffer []byte) (*Bridg
 	if err != nil {
 		return nil, fmt.Errorf("app offer: %w: %w", dialtone.ErrNoCodec, err)
 	}
-	b := &Bridge{f: f, appSDP: sdp.NewBuilder(0), stop: make(chan struct{})}
+	b := &Bridge{f: f, appSDP: sdp.NewBuilder(0), stop: make(chan struct{}), appPtime: offer.Ptime}
 	webRTC := strings.HasPrefix(strings.ToUpper(offer.Proto), "UDP/TLS/")
 	switch {
 	case webRTC && f.cfg.WebRTC == nil:
@@ -286,8 +292,10 @@ func (b *Bridge) SetCarrierAnswer(body []byte) error {
 	if chosen == nil {
 		return fmt.Errorf("carrier answer: %w: answer has none of the offered codecs", dialtone.ErrNoCodec)
 	}
-	same := b.chosen != nil && b.chosen.PT == chosen.PT && b.chosen.Is(chosen.Name, chosen.Clock)
+	same := b.chosen != nil && b.chosen.PT == chosen.PT && b.chosen.Is(chosen.Name, chosen.Clock) &&
+		packetTime(b.carrierPtime, false) == packetTime(ans.Ptime, false)
 	b.chosen = chosen
+	b.carrierPtime = ans.Ptime
 	b.relay.B().SetRemote(ans.Addr, ans.RTCP)
 	b.relay.B().SetHold(ans.Hold())
 	if b.appCodec == nil || same {
@@ -365,11 +373,11 @@ func (b *Bridge) setProcessors() error {
 	if b.peer != nil {
 		loss = b.peer
 	}
-	up, err := newTranscoder(app, appEvent, carrier, carrierEvent, b.f.cfg.Opus, nil)
+	up, err := newTranscoder(app, appEvent, carrier, carrierEvent, b.carrierPtime, b.f.cfg.Opus, nil)
 	if err != nil {
 		return fmt.Errorf("transcode app to carrier: %w: %w", dialtone.ErrNoCodec, err)
 	}
-	down, err := newTranscoder(carrier, carrierEvent, app, appEvent, b.f.cfg.Opus, loss)
+	down, err := newTranscoder(carrier, carrierEvent, app, appEvent, b.appPtime, b.f.cfg.Opus, loss)
 	if err != nil {
 		return fmt.Errorf("transcode carrier to app: %w: %w", dialtone.ErrNoCodec, err)
 	}

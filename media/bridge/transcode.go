@@ -14,8 +14,14 @@ import (
 
 // converter turns one packet's audio payload into the other leg's codec.
 // codec.OpusToG711, codec.G711ToOpus and lawToLaw are converters.
+// Transcode returns the first packet's worth it completes (G.711 toward a
+// packetizer, or one Opus packet), Next the others. Event tells it that a
+// sequence number went to a telephone-event starting at ts, not to audio;
+// it may return audio concealed up to ts.
 type converter interface {
 	Transcode(dst []byte, seq uint16, ts uint32, payload []byte) (n int, outTS uint32, err error)
+	Next(dst []byte) (n int, outTS uint32, err error)
+	Event(dst []byte, seq uint16, ts uint32) (n int, outTS uint32, err error)
 	Reset(tl codec.Timeline)
 }
 
@@ -30,6 +36,22 @@ type lossReporter interface {
 // come (RFC 3550 section 6.2).
 const lossCheckEvery = 50
 
+// DefaultPtime is the packet time, in milliseconds, of the audio the
+// switch sends when it transcodes and the receiver's SDP names none (RFC
+// 3551 section 4.5.14's default for G.711; 20 ms Opus, as browsers send).
+const DefaultPtime = 20
+
+// packetTime is the packet time to send a receiver whose SDP said ptime
+// (0 when it said none): 10, 20, 30, 40, 50 or 60 ms toward G.711, 10,
+// 20, 40 or 60 ms toward Opus (its frame sizes); DefaultPtime otherwise.
+func packetTime(ptime int, opus bool) int {
+	switch {
+	case ptime < 10 || ptime > 60 || ptime%10 != 0, opus && (ptime == 30 || ptime == 50):
+		return DefaultPtime
+	}
+	return ptime
+}
+
 // transcoder is the rtp.Processor of one direction whose legs carry
 // different codecs: it converts the source leg's audio payload type and
 // translates its telephone-events (RFC 4733) to the destination leg's
@@ -37,17 +59,32 @@ const lossCheckEvery = 50
 //
 // The packets it sends are its own stream (RFC 3550 section 7.2: a
 // translator that changes the payload is a new source): one SSRC for the
-// call, timestamps on the destination clock mapped from the source's
-// sampling instants, and sequence numbers that follow the source's, so a
-// packet lost before the relay is a gap the receiver sees and conceals. A
-// new source SSRC (the peer restarted its stream) keeps the outgoing
-// stream continuous. Nothing here re-times packets: each goes out as soon
-// as it is converted.
+// call, sequence numbers that go up by one for every packet sent, audio
+// and events alike, and timestamps on the destination clock mapped from
+// the source's sampling instants. A new source SSRC (the peer restarted
+// its stream) keeps the outgoing stream continuous.
+//
+// Audio goes out in packets of exactly the receiver's packet time (its
+// SDP's a=ptime, else 20 ms), whatever the source's packets lasted:
+// samples wait in a codec.Packetizer until they fill a packet (G.711
+// after conversion; Opus before encoding, in codec.G711ToOpus). Audio
+// made up for lost Opus packets (FEC, PLC) goes out in packets of its
+// own, in the sequence, so the receiver sees no loss; each packet's
+// timestamp is its predecessor's plus its duration. Where the audio has a
+// gap the transcoder did not fill (a telephone-event sent in place of
+// audio, DTX, a loss longer than the concealment or not concealed, as
+// toward Opus), the timestamps jump and the first packet after the gap
+// has the marker bit, as the first packet of a talkspurt (RFC 3551
+// section 4.1); a packet that was part full at the gap goes out padded
+// with silence. Telephone-events keep their source's marker bit, which
+// marks the first packet of an event (RFC 4733 section 2.5.1.1).
+//
+// Nothing here re-times packets: each goes out as soon as it is made, so a
+// packet and the packets concealed before it leave back to back.
 type transcoder struct {
 	srcAudio, srcEvent int // payload types on the source leg; -1 for none
 	dstAudio, dstEvent uint8
 	srcRate, dstRate   int
-	dstSamples         func(in, out int) int // output's duration in destination ticks, from payload sizes
 	conv               converter
 	events             bool                   // translate telephone-events; else drop them
 	ev                 *codec.EventTranslator // between 8000 and 48000; nil between equal clocks
@@ -62,17 +99,28 @@ type transcoder struct {
 	started bool
 	srcSSRC uint32
 	ssrc    uint32
-	seqOff  uint16
-	lastSeq uint16
-	nextTS  uint32 // destination timestamp just past the newest audio sent
+	seq     uint16 // sequence number of the next packet sent
+	nextTS  uint32 // destination timestamp just past the audio taken in
+	mark    bool   // the next audio packet starts a talkspurt
 	tl      codec.Timeline
+
+	pk      *codec.Packetizer[byte] // toward G.711; nil toward Opus
+	opusDur uint32                  // toward Opus: a packet's duration in 48 kHz ticks
+	scratch [codec.MaxPayload]byte
+
+	// A telephone-event waiting behind audio concealed before it.
+	evBuf    [rtp.MaxPacket]byte
+	evLen    int
+	evTS     uint32
+	evMarker bool
 }
 
 var _ rtp.Processor = (*transcoder)(nil)
 
 // newTranscoder converts from (the source leg's audio and telephone-event,
-// srcEvent nil when it has none) to the destination leg's.
-func newTranscoder(from sdp.Codec, srcEvent *sdp.Codec, to sdp.Codec, dstEvent *sdp.Codec, opus codec.OpusConfig, loss lossReporter) (*transcoder, error) {
+// srcEvent nil when it has none) to the destination leg's, whose receiver
+// asked for packets of ptime milliseconds (0: it did not say).
+func newTranscoder(from sdp.Codec, srcEvent *sdp.Codec, to sdp.Codec, dstEvent *sdp.Codec, ptime int, opus codec.OpusConfig, loss lossReporter) (*transcoder, error) {
 	t := &transcoder{
 		srcAudio: int(from.PT), srcEvent: -1, dstAudio: to.PT,
 		srcRate: from.Clock, dstRate: to.Clock,
@@ -92,6 +140,11 @@ func newTranscoder(from sdp.Codec, srcEvent *sdp.Codec, to sdp.Codec, dstEvent *
 	}
 	fromLaw, fromG711 := law(from)
 	toLaw, toG711 := law(to)
+	if toG711 {
+		if t.pk, err = codec.NewPacketizer(packetTime(ptime, false)*8, codec.MaxPayload, toLaw.Silence()); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case from.Is("opus", 48000) && toG711:
 		c, err := codec.NewOpusToG711(toLaw, tl)
@@ -99,17 +152,18 @@ func newTranscoder(from sdp.Codec, srcEvent *sdp.Codec, to sdp.Codec, dstEvent *
 			return nil, err
 		}
 		t.conv = c
-		t.dstSamples = func(_, out int) int { return out }
 	case fromG711 && to.Is("opus", 48000):
 		c, err := codec.NewG711ToOpus(fromLaw, tl, opus)
 		if err != nil {
 			return nil, err
 		}
+		if err := c.SetFrame(packetTime(ptime, true) * 8); err != nil {
+			return nil, err
+		}
 		t.conv, t.enc, t.loss, t.lossFloor, t.lossSet = c, c, loss, opus.PacketLoss, opus.PacketLoss
-		t.dstSamples = func(in, _ int) int { return in * 6 }
+		t.opusDur = uint32(c.Frame() * 6)
 	case fromG711 && toG711:
 		t.conv = &lawToLaw{from: fromLaw, to: toLaw}
-		t.dstSamples = func(_, out int) int { return out }
 	default:
 		return nil, fmt.Errorf("transcode %s to %s: %w", from, to, codec.ErrClockRate)
 	}
@@ -130,7 +184,7 @@ func law(c sdp.Codec) (codec.Law, bool) {
 // Process implements rtp.Processor.
 func (t *transcoder) Process(out, pkt []byte, h *pionrtp.Header) int {
 	payload, ok := rtpPayload(pkt)
-	if !ok || len(out) < 12 {
+	if !ok || len(out) < rtp.MaxPacket {
 		return 0
 	}
 	audio := int(h.PayloadType) == t.srcAudio
@@ -140,51 +194,97 @@ func (t *transcoder) Process(out, pkt []byte, h *pionrtp.Header) int {
 	if !t.started || h.SSRC != t.srcSSRC {
 		t.restart(h)
 	}
-	var n int
-	var ts uint32
-	var err error
-	pt := t.dstAudio
-	if audio {
-		t.tuneFEC()
-		n, ts, err = t.conv.Transcode(out[12:], h.SequenceNumber, h.Timestamp, payload)
-	} else {
-		pt = t.dstEvent
-		n, ts, err = t.translateEvent(out[12:], h.Timestamp, payload)
+	if !audio {
+		n, ts, err := t.translateEvent(t.evBuf[:], h.Timestamp, payload)
+		if err != nil {
+			return 0 // malformed: dropped
+		}
+		t.evLen, t.evTS, t.evMarker = n, ts, h.Marker
+		if g, gts, err := t.conv.Event(t.scratch[:], h.SequenceNumber, h.Timestamp); err == nil && g > 0 && t.pk != nil {
+			t.pk.Push(t.scratch[:g], gts) // at most MaxPayload: no error
+			t.nextTS = t.pk.Next()
+		}
+		return t.Next(out)
 	}
-	if err != nil {
-		// Late, duplicate or malformed: dropped; the receiver sees the gap
-		// in sequence numbers as loss and conceals it.
+	t.tuneFEC()
+	if t.pk == nil {
+		n, ts, err := t.conv.Transcode(out[12:], h.SequenceNumber, h.Timestamp, payload)
+		if err != nil || n == 0 {
+			// Late, duplicate or malformed: dropped, and the receiver
+			// conceals the time it lacks. Or waiting for a whole frame.
+			return 0
+		}
+		return t.opusPacket(out, n, ts)
+	}
+	n, ts, err := t.conv.Transcode(t.scratch[:], h.SequenceNumber, h.Timestamp, payload)
+	if err != nil || t.pk.Push(t.scratch[:n], ts) != nil {
 		return 0
 	}
-	if audio {
-		t.nextTS = ts + uint32(t.dstSamples(len(payload), n))
+	t.nextTS = t.pk.Next()
+	return t.Next(out)
+}
+
+// Next implements rtp.Processor: the next whole packet of audio, then a
+// waiting telephone-event.
+func (t *transcoder) Next(out []byte) int {
+	if len(out) < rtp.MaxPacket {
+		return 0
 	}
-	seq := h.SequenceNumber + t.seqOff
-	t.lastSeq = seq
+	if t.pk != nil {
+		if g, ts, start, ok := t.pk.Pop(); ok {
+			return t.header(out, t.dstAudio, start, ts) + copy(out[12:], g)
+		}
+	} else if n, ts, err := t.conv.Next(out[12:]); err == nil && n > 0 {
+		return t.opusPacket(out, n, ts)
+	}
+	if t.evLen > 0 {
+		n := copy(out[12:], t.evBuf[:t.evLen])
+		t.evLen = 0
+		return t.header(out, t.dstEvent, t.evMarker, t.evTS) + n
+	}
+	return 0
+}
+
+// opusPacket heads the Opus packet of n bytes in out[12:] with timestamp
+// ts: the marker bit when it does not follow on from the audio before.
+func (t *transcoder) opusPacket(out []byte, n int, ts uint32) int {
+	if ts != t.nextTS {
+		t.mark = true
+	}
+	t.nextTS = ts + t.opusDur
+	m := t.mark
+	t.mark = false
+	return t.header(out, t.dstAudio, m, ts) + n
+}
+
+// header writes the RTP header of our next packet into out and returns
+// its length.
+func (t *transcoder) header(out []byte, pt uint8, marker bool, ts uint32) int {
 	out[0] = 0x80 // version 2, no padding, extension or CSRC
 	out[1] = pt
-	if h.Marker {
+	if marker {
 		out[1] |= 0x80
 	}
-	binary.BigEndian.PutUint16(out[2:], seq)
+	binary.BigEndian.PutUint16(out[2:], t.seq)
 	binary.BigEndian.PutUint32(out[4:], ts)
 	binary.BigEndian.PutUint32(out[8:], t.ssrc)
-	return 12 + n
+	t.seq++
+	return 12
 }
 
 // restart anchors a new source stream: its first timestamp lands just
-// after what was sent so far, its sequence numbers continue ours.
+// after the audio taken in so far, so our stream goes on unbroken. The
+// first source starts our stream at a random timestamp and sequence
+// number (RFC 3550 section 5.1), with the marker bit.
 func (t *transcoder) restart(h *pionrtp.Header) {
-	to, next := rand.Uint32(), uint16(rand.Uint32())
-	if t.started {
-		to, next = t.nextTS, t.lastSeq+1
+	if !t.started {
+		t.nextTS, t.seq, t.mark = rand.Uint32(), uint16(rand.Uint32()), true
 	}
-	t.tl, _ = codec.NewTimeline(t.srcRate, t.dstRate, h.Timestamp, to) // rates checked in newTranscoder
+	t.tl, _ = codec.NewTimeline(t.srcRate, t.dstRate, h.Timestamp, t.nextTS) // rates checked in newTranscoder
 	t.conv.Reset(t.tl)
 	if t.ev != nil {
 		t.ev.Reset(t.tl)
 	}
-	t.seqOff = next - h.SequenceNumber
 	t.srcSSRC, t.started = h.SSRC, true
 }
 
@@ -247,6 +347,10 @@ type lawToLaw struct {
 }
 
 func (c *lawToLaw) Reset(tl codec.Timeline) { c.tl = tl }
+
+func (c *lawToLaw) Next([]byte) (int, uint32, error) { return 0, 0, nil }
+
+func (c *lawToLaw) Event([]byte, uint16, uint32) (int, uint32, error) { return 0, 0, nil }
 
 func (c *lawToLaw) Transcode(dst []byte, _ uint16, ts uint32, payload []byte) (int, uint32, error) {
 	if len(payload) > len(c.pcm) || len(dst) < len(payload) {

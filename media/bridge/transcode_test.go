@@ -91,6 +91,13 @@ type transcodeCall struct {
 // app's port) and whose carrier answers codec with telephone-event ePT.
 func newTranscodeCall(t *testing.T, offer, carrierCodec string, ePT int) *transcodeCall {
 	t.Helper()
+	return newTranscodeCallPtime(t, offer, carrierCodec, ePT, 0)
+}
+
+// newTranscodeCallPtime is newTranscodeCall with a=ptime:ptime in the
+// carrier's answer (none for 0).
+func newTranscodeCallPtime(t *testing.T, offer, carrierCodec string, ePT, ptime int) *transcodeCall {
+	t.Helper()
 	f := newFactory(t)
 	app, carrier := newEndpoint(t), newEndpoint(t)
 	b, err := f.New(context.Background(), "call-t", fmt.Appendf(nil, offer, app.port()))
@@ -107,7 +114,11 @@ func newTranscodeCall(t *testing.T, offer, carrierCodec string, ePT int) *transc
 	if carrierCodec == "PCMA" {
 		pt = 8
 	}
-	if err := b.SetCarrierAnswer(fmt.Appendf(nil, carrierAnswer, carrier.port(), pt, ePT, pt, carrierCodec, ePT)); err != nil {
+	answer := fmt.Appendf(nil, carrierAnswer, carrier.port(), pt, ePT, pt, carrierCodec, ePT)
+	if ptime != 0 {
+		answer = fmt.Appendf(answer, "a=ptime:%d\r\n", ptime)
+	}
+	if err := b.SetCarrierAnswer(answer); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.AppAnswer(); err != nil {

@@ -152,3 +152,25 @@ func BenchmarkEventTranslate(b *testing.B) {
 		tr.Translate(dst, 964800, ev)
 	}
 }
+
+// BenchmarkPacketizer: 20 ms of G.711 in, one 20 ms packet out, and 30 ms
+// in to 20 ms packets: what the transcoder adds to each packet.
+func BenchmarkPacketizer(b *testing.B) {
+	for _, in := range []int{FrameSamples, 240} {
+		b.Run(fmt.Sprintf("%d_bytes_in", in), func(b *testing.B) {
+			p, err := NewPacketizer[byte](FrameSamples, MaxPayload, PCMU.Silence())
+			if err != nil {
+				b.Fatal(err)
+			}
+			g := make([]byte, in)
+			var ts uint32
+			b.ReportAllocs()
+			for b.Loop() {
+				p.Push(g, ts)
+				for _, _, _, ok := p.Pop(); ok; _, _, _, ok = p.Pop() {
+				}
+				ts += uint32(in)
+			}
+		})
+	}
+}

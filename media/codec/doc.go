@@ -3,7 +3,9 @@
 // RFC 3551): G.711 companding, Opus encoding and decoding through libopus
 // at 8 kHz, loss concealment (Opus in-band FEC and PLC), the mapping of
 // RTP timestamps between the 48 kHz Opus clock and the 8 kHz G.711 clock,
-// and the translation of RFC 4733 telephone-events between the two clocks.
+// the translation of RFC 4733 telephone-events between the two clocks,
+// and the cutting of audio into packets of the receiver's packet time
+// ([Packetizer]).
 //
 // It does no I/O and knows nothing of sockets, RTP headers or SDP: the
 // media relay reads a packet, hands this package the payload with its
@@ -12,7 +14,7 @@
 //
 // Concurrency: [Law] methods, [ParseEvent] and [Event] are safe for
 // concurrent use. Every other type ([OpusEncoder], [OpusDecoder],
-// [OpusToG711], [G711ToOpus], [EventTranslator], [Timeline]) holds state
+// [OpusToG711], [G711ToOpus], [EventTranslator], [Timeline], [Packetizer]) holds state
 // and is not: use one per call direction, from the one goroutine that
 // reads that direction's packets.
 //

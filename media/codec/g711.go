@@ -65,6 +65,14 @@ func (l Law) Encode(dst []byte, pcm []int16) (int, error) {
 	return len(pcm), nil
 }
 
+// Silence is the byte of a zero sample: 0xFF in μ-law, 0xD5 in A-law.
+func (l Law) Silence() byte {
+	if l == PCMA {
+		return g711.EncodeAlawFrame(0)
+	}
+	return g711.EncodeUlawFrame(0)
+}
+
 // Decode expands the G.711 bytes of src into dst and returns len(src).
 // dst must hold len(src) samples.
 func (l Law) Decode(dst []int16, src []byte) (int, error) {

@@ -19,8 +19,11 @@ const maxConceal = 480
 // When sequence numbers show packets lost just before a packet, the audio
 // they carried is made up in front of the packet's own: from the packet's
 // FEC data (the frame just before it, RFC 6716 section 2.1.7) and PLC
-// before that, up to 60 ms, as long as the timestamps say the gap lasted.
-// The returned timestamp is then that much earlier than the packet's own.
+// before that, up to 60 ms, as long as the timestamps say the gap lasted
+// and at most as long as the lost packets would have lasted, were they as
+// long as this one. The returned timestamp is then that much earlier than
+// the packet's own. Sequence numbers that carried telephone-events
+// instead of audio are not loss (see Event).
 // A timestamp jump without a sequence gap is DTX (RFC 7587 section 3.1.3)
 // and is not filled. An empty payload is concealed for as long as the
 // packet before it lasted.
@@ -28,12 +31,13 @@ const maxConceal = 480
 // It is not safe for concurrent use: one per call direction, fed by the
 // goroutine that reads that direction.
 type OpusToG711 struct {
-	law  Law
-	dec  *OpusDecoder
-	tl   Timeline
-	seq  sequence
-	next uint32 // Opus timestamp just past the audio transcoded so far
-	pcm  [maxConceal + maxOpusSamples]int16
+	law   Law
+	dec   *OpusDecoder
+	tl    Timeline
+	seq   sequence
+	next  uint32 // Opus timestamp just past the audio transcoded so far
+	heard bool   // a packet was transcoded since the last Reset
+	pcm   [maxConceal + maxOpusSamples]int16
 }
 
 // NewOpusToG711 makes a transcoder to law whose timeline maps the Opus
@@ -56,8 +60,50 @@ func NewOpusToG711(law Law, tl Timeline) (*OpusToG711, error) {
 // re-INVITE changed the source) with the timeline tl. The decoder keeps
 // its state, so the audio stays smooth across the change.
 func (t *OpusToG711) Reset(tl Timeline) {
-	t.tl, t.seq, t.next = tl, sequence{}, 0
+	t.tl, t.seq, t.next, t.heard = tl, sequence{}, 0, false
 }
+
+// Event records that the packet with sequence number seq, of the same
+// stream, carried a telephone-event (RFC 4733) starting at timestamp ts
+// instead of audio, as browsers send while a digit lasts. Its sequence
+// number is then no loss, and the time the event takes is not concealed:
+// the audio after it starts where its timestamp says. When packets were
+// lost just before it and the audio stopped short of ts, the gap up to ts
+// is concealed as Transcode would (PLC only, at most 60 ms and as long as
+// the lost packets would have lasted) and written into dst as G.711,
+// returning its length and timestamp; n is 0 when there is nothing to
+// conceal. A seq not newer than the newest seen is ignored.
+func (t *OpusToG711) Event(dst []byte, seq uint16, ts uint32) (n int, outTS uint32, err error) {
+	lost, err := t.seq.check(seq)
+	if err != nil {
+		return 0, 0, nil
+	}
+	t.seq.accept(seq)
+	gap := int32(ts - t.next)
+	if !t.heard || lost == 0 || gap <= 0 {
+		return 0, 0, nil
+	}
+	conceal := min(int(gap)/(48000/opusRate), lost*t.dec.last, maxConceal) / 20 * 20
+	t.next = ts
+	if conceal == 0 {
+		return 0, 0, nil
+	}
+	if len(dst) < conceal {
+		return 0, 0, fmt.Errorf("conceal before event seq %d into %d bytes: %w", seq, len(dst), ErrShortBuffer)
+	}
+	pcm := t.pcm[:conceal]
+	if _, err := t.dec.Conceal(pcm); err != nil {
+		return 0, 0, fmt.Errorf("conceal before event seq %d: %w", seq, err)
+	}
+	if _, err := t.law.Encode(dst, pcm); err != nil {
+		return 0, 0, err
+	}
+	return conceal, t.tl.Map(ts) - uint32(conceal), nil
+}
+
+// Next returns nothing: Transcode writes all it makes of a packet at once.
+// It is there for the shape [G711ToOpus.Next] has.
+func (t *OpusToG711) Next([]byte) (n int, outTS uint32, err error) { return 0, 0, nil }
 
 // Transcode turns the Opus payload of the RTP packet with sequence number
 // seq and timestamp ts into G.711 in dst, returning the bytes written and
@@ -79,8 +125,8 @@ func (t *OpusToG711) Transcode(dst []byte, seq uint16, ts uint32, payload []byte
 		samples = total / (48000 / opusRate)
 	}
 	conceal := 0
-	if gap := int32(ts - t.next); lost > 0 && gap > 0 {
-		conceal = min(int(gap)/(48000/opusRate), maxConceal) / 20 * 20
+	if gap := int32(ts - t.next); t.heard && lost > 0 && gap > 0 {
+		conceal = min(int(gap)/(48000/opusRate), lost*samples, maxConceal) / 20 * 20
 	}
 	if len(dst) < conceal+samples {
 		return 0, 0, fmt.Errorf("transcode opus seq %d to %d bytes: %w", seq, len(dst), ErrShortBuffer)
@@ -108,6 +154,6 @@ func (t *OpusToG711) Transcode(dst []byte, seq uint16, ts uint32, payload []byte
 		return 0, 0, err
 	}
 	t.seq.accept(seq)
-	t.next = ts + uint32(samples*(48000/opusRate))
+	t.next, t.heard = ts+uint32(samples*(48000/opusRate)), true
 	return len(pcm), t.tl.Map(ts) - uint32(conceal), nil
 }

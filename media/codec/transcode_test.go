@@ -2,6 +2,7 @@ package codec
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 )
 
@@ -289,14 +290,19 @@ func TestOpusToG711Stream(t *testing.T) {
 func TestG711ToOpusErrors(t *testing.T) {
 	c := newCallPair(t, PCMU)
 	dst := make([]byte, MaxPayload)
-	for _, size := range []int{0, 1, 100, 159, 161, 240, 1000} {
+	for _, size := range []int{0, MaxPayload + 1} {
 		if _, _, err := c.up.Transcode(dst, uint16(size), 0, make([]byte, size)); !errors.Is(err, ErrFrameSize) {
 			t.Errorf("Transcode(%d bytes) = %v, want ErrFrameSize", size, err)
 		}
 	}
-	for _, size := range []int{80, 160, 320, 480, 960} {
+	for _, size := range []int{160, 320, 480, 960} {
 		if n, _, err := c.up.Transcode(dst, uint16(size), 0, make([]byte, size)); err != nil || n == 0 {
 			t.Errorf("Transcode(%d bytes) = %d, %v, want a packet", size, n, err)
+		}
+	}
+	for _, samples := range []int{0, 20, 40, 159, 240, 640, 960} {
+		if err := c.up.SetFrame(samples); !errors.Is(err, ErrFrameSize) {
+			t.Errorf("SetFrame(%d) = %v, want ErrFrameSize", samples, err)
 		}
 	}
 	if _, _, err := c.up.Transcode(dst, 960, 0, make([]byte, 160)); err != ErrLate {
@@ -350,6 +356,7 @@ func TestNoAllocs(t *testing.T) {
 	g := make([]byte, MaxPayload)
 	pcm := make([]int16, FrameSamples)
 	ev := []byte{5, 10, 0x03, 0xc0}
+	g30 := make([]byte, 240)
 	tr, err := NewEventTranslator(mustTimeline(t, 48000, 8000, 0, 0))
 	if err != nil {
 		t.Fatal(err)
@@ -376,6 +383,18 @@ func TestNoAllocs(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{"G711ToOpus.Transcode 30 ms and Next", func() {
+			seqUp++
+			for n, _, err := c.up.Transcode(g, seqUp, uint32(seqUp)*240, g30); n > 0 || err != nil; n, _, err = c.up.Next(g) {
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"OpusToG711.Event after a loss", func() {
+			seqDown += 2
+			c.down.Event(g, seqDown, uint32(seqDown)*960)
+		}},
 		{"OpusToG711.Transcode late", func() { c.down.Transcode(g, seqDown, 0, pkts[0].payload) }},
 		{"EventTranslator.Translate", func() { tr.Translate(ev, 960, ev) }},
 		{"ParseEvent", func() { ParseEvent(ev) }},
@@ -385,4 +404,119 @@ func TestNoAllocs(t *testing.T) {
 			t.Errorf("%s: %.1f allocs per call, want 0", tt.name, allocs)
 		}
 	}
+}
+
+// TestG711ToOpusFrames: whatever the G.711 packets last, the Opus packets
+// last the frame set, 20 ms by default, with timestamps one frame apart
+// and the tone intact.
+func TestG711ToOpusFrames(t *testing.T) {
+	for _, tt := range []struct {
+		in, frame int // samples at 8000 Hz
+	}{{160, 160}, {80, 160}, {240, 160}, {320, 160}, {400, 160}, {240, 480}, {160, 80}} {
+		t.Run(fmt.Sprintf("%d_to_%d", tt.in, tt.frame), func(t *testing.T) {
+			c := newCallPair(t, PCMA)
+			if tt.frame != FrameSamples {
+				if err := c.up.SetFrame(tt.frame); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if c.up.Frame() != tt.frame {
+				t.Fatalf("Frame() = %d, want %d", c.up.Frame(), tt.frame)
+			}
+			sig := sine(1000, 8000, 0, 100*FrameSamples)
+			g := make([]byte, tt.in)
+			dst := make([]byte, MaxPayload)
+			dec, err := NewOpusDecoder()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pcm := make([]int16, maxOpusSamples)
+			var out []int16
+			var pkts int
+			var lastTS uint32
+			for i := 0; i+tt.in <= len(sig); i += tt.in {
+				PCMA.Encode(g, sig[i:i+tt.in])
+				n, ts, err := c.up.Transcode(dst, uint16(i/tt.in), 7+uint32(i), g)
+				for ; n > 0 && err == nil; n, ts, err = c.up.Next(dst) {
+					if pkts > 0 && ts != lastTS+uint32(tt.frame*6) {
+						t.Fatalf("packet %d: timestamp %d after %d, want +%d", pkts, ts, lastTS, tt.frame*6)
+					}
+					if pkts == 0 && ts != 42 {
+						t.Fatalf("first packet: timestamp %d, want 42 (7 at 8000 Hz)", ts)
+					}
+					m, err := dec.Decode(pcm, dst[:n])
+					if err != nil || m != tt.frame {
+						t.Fatalf("packet %d decodes to %d samples (%v), want %d", pkts, m, err, tt.frame)
+					}
+					out = append(out, pcm[:m]...)
+					pkts, lastTS = pkts+1, ts
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if want := len(sig) / tt.in * tt.in / tt.frame; pkts != want {
+				t.Errorf("%d Opus packets, want %d", pkts, want)
+			}
+			if snr := toneSNR(t, out[800:], 1000); snr < 15 {
+				t.Errorf("1000 Hz through: SNR %.1f dB, want >= 15", snr)
+			}
+		})
+	}
+}
+
+// TestOpusToG711Event: sequence numbers a telephone-event took are no
+// loss, and the time the event took is not concealed; audio lost just
+// before an event is concealed up to its start.
+func TestOpusToG711Event(t *testing.T) {
+	c := newCallPair(t, PCMU)
+	pkts := encodeSignal(t, c.up, PCMU, sine(1000, 8000, 0, 30*FrameSamples))
+	g := make([]byte, MaxPayload)
+	if n, _, err := c.down.Event(g, 0, 0); n != 0 || err != nil {
+		t.Fatalf("Event before any audio = %d, %v; want 0, nil", n, err)
+	}
+	c.down.Reset(mustTimeline(t, 48000, 8000, 0, 0))
+	for _, p := range pkts[:10] { // seq 0-9
+		if _, _, err := c.down.Transcode(g, p.seq, p.ts, p.payload); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Seq 10 lost; the event of seq 11-13 starts at frame 11: frame 10 is
+	// concealed, once.
+	n, ts, err := c.down.Event(g, 11, 11*960)
+	if n != FrameSamples || ts != 10*FrameSamples || err != nil {
+		t.Fatalf("Event(seq 11, after a loss) = %d, %d, %v; want 160 at 1600", n, ts, err)
+	}
+	if rms := rms(decodeLaw(PCMU, g[:n])); rms < 100 {
+		t.Errorf("concealed frame RMS %.0f: want the tone carried on", rms)
+	}
+	for seq := uint16(12); seq <= 13; seq++ {
+		if n, _, err := c.down.Event(g, seq, 11*960); n != 0 || err != nil {
+			t.Errorf("Event(seq %d, no loss) = %d, %v; want 0, nil", seq, n, err)
+		}
+	}
+	if n, _, err := c.down.Event(g, 12, 11*960); n != 0 || err != nil {
+		t.Errorf("Event(seq 12 again) = %d, %v; want 0, nil", n, err)
+	}
+	// Audio resumes at frame 14, seq 14: nothing concealed for 11-13.
+	n, ts, err = c.down.Transcode(g, 14, 14*960, pkts[14].payload)
+	if n != FrameSamples || ts != 14*FrameSamples || err != nil {
+		t.Errorf("Transcode after the event = %d, %d, %v; want 160 at 2240", n, ts, err)
+	}
+	// An event right after audio, with no loss, conceals nothing.
+	if n, _, err := c.down.Event(g, 15, 15*960); n != 0 || err != nil {
+		t.Errorf("Event(seq 15) = %d, %v; want 0, nil", n, err)
+	}
+	// The first audio lost after the event is concealed just before the
+	// packet after it, not in the event's time.
+	n, ts, err = c.down.Transcode(g, 17, 20*960, pkts[20].payload)
+	if n != 2*FrameSamples || ts != 19*FrameSamples || err != nil {
+		t.Errorf("Transcode(seq 17, seq 16 lost after the event) = %d, %d, %v; want 320 at 3040", n, ts, err)
+	}
+}
+
+func decodeLaw(l Law, g []byte) []int16 {
+	pcm := make([]int16, len(g))
+	l.Decode(pcm, g)
+	return pcm
 }

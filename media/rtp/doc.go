@@ -46,7 +46,8 @@
 // RTCP socket of its Pairs (four for two Pairs; an Endpoint's leg has one
 // RTP reader), and, once armed, one watcher goroutine with one timer;
 // Close stops them all and waits for them, then releases the ports. A
-// Processor is called only from the one goroutine reading its direction,
+// Processor (Process, then Next for each further packet one packet in
+// made) is called only from the one goroutine reading its direction,
 // so it needs no lock, and must not block or allocate. The per-packet path
 // reuses one buffer and one header per goroutine, does not allocate and
 // does not log; the probation of a new source is the RTP reader's own. Leg state is atomics: Stats, SetRemote, SetHold and

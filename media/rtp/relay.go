@@ -25,13 +25,20 @@ type Endpoint interface {
 
 // Processor rewrites the packets of one direction of a relay, when the legs
 // do not carry the same payload: transcoding between Opus and G.711,
-// telephone-events between clocks (package media/bridge). Process gets a
-// valid RTP packet pkt whose parsed header is h, writes the packet to send
-// into out (which holds MaxPacket bytes) and returns its length, or 0 to
-// drop the packet. It is called from the one goroutine that reads the
-// direction, so it needs no locking; it must not allocate or block.
+// telephone-events between clocks (package media/bridge). One packet in
+// may make none, one or several out: a packetizer that sends a fixed
+// packet time holds part of a packet back, or sends audio it made up for
+// a loss as packets of its own.
+//
+// Process gets a valid RTP packet pkt whose parsed header is h, writes the
+// first packet to send into out (which holds MaxPacket bytes) and returns
+// its length, or 0 when it has nothing to send. The relay then calls Next
+// with out again, once sent, for each further packet, until Next returns
+// 0. Both are called from the one goroutine that reads the direction, so
+// they need no locking; they must not allocate or block.
 type Processor interface {
 	Process(out, pkt []byte, h *pionrtp.Header) int
+	Next(out []byte) int
 }
 
 // MaxPacket is the largest packet a relay reads or a Processor writes.
@@ -410,9 +417,12 @@ func relayRTP(from, to *Leg) {
 			if n <= 0 {
 				continue
 			}
-			pkt = out[:n]
+			for ; n > 0; n = p.Next(out) {
+				to.write(out[:n])
+			}
+		} else {
+			to.write(pkt)
 		}
-		to.write(pkt)
 		PacketSeconds.Observe(time.Since(now).Seconds())
 	}
 }
