@@ -392,7 +392,8 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		return nil, err
 	}
 	g.SetAllow(trunkAllow(cfg))
-	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: cfg.SIP.WSAuthAlgs},
+	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: cfg.SIP.WSAuthAlgs,
+		HandshakeTimeout: cfg.SIP.HandshakeTimeout, IdleTimeout: cfg.SIP.TCPIdleTimeout},
 		srv, auth, edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL), calls, registrar, g, log)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
