@@ -393,7 +393,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	}
 	g.SetAllow(trunkAllow(cfg))
 	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: cfg.SIP.WSAuthAlgs,
-		HandshakeTimeout: cfg.SIP.HandshakeTimeout, IdleTimeout: cfg.SIP.TCPIdleTimeout},
+		HandshakeTimeout: cfg.SIP.HandshakeTimeout, IdleTimeout: cfg.SIP.TCPIdleTimeout, CallHold: cfg.SIP.RingTimeout + cfg.Billing.MaxCallDuration},
 		srv, auth, edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL), calls, registrar, g, log)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",

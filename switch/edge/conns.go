@@ -20,17 +20,20 @@ import (
 //     SIP request and since the end of the last registration made over it
 //     (a browser or phone keeps its registered socket open without saying
 //     anything but keep-alives, and is never closed while registered).
-//   - A connection over which an authenticated INVITE came is never closed
-//     for idleness: a call sends no SIP for as long as it lasts, and the
-//     BYE has to go back over that connection. Its peer closes it, and
-//     TCP keep-alives find a peer that went away; the guard's cap on
-//     connections per source bounds how many one address keeps.
+//   - A connection over which an authenticated INVITE came is kept for as
+//     long as that call can last (callHold: ring time plus the longest
+//     call billing allows; forever when zero), plus the idle time: a call
+//     sends no SIP for as long as it lasts, and its BYE has to go back over
+//     that connection.
+//
+// TCP keep-alives find a peer that went away, and the guard's cap on
+// connections per source bounds how many one address keeps.
 //
 // Connections are found by transport and remote address, which is what
 // sipgo writes in a request's Source. Safe for concurrent use.
 type conns struct {
-	handshake, idle time.Duration
-	now             func() time.Time
+	handshake, idle, callHold time.Duration
+	now                       func() time.Time
 	log             *slog.Logger
 
 	mu   sync.Mutex
@@ -42,11 +45,11 @@ type connKey struct {
 	remote    string // IP:port
 }
 
-func newConns(handshake, idle time.Duration, now func() time.Time, log *slog.Logger) *conns {
+func newConns(handshake, idle, callHold time.Duration, now func() time.Time, log *slog.Logger) *conns {
 	if now == nil {
 		now = time.Now
 	}
-	return &conns{handshake: handshake, idle: idle, now: now, log: log, open: map[connKey]*watched{}}
+	return &conns{handshake: handshake, idle: idle, callHold: callHold, now: now, log: log, open: map[connKey]*watched{}}
 }
 
 // watched is one accepted connection. Its fields after conn are guarded
@@ -58,7 +61,7 @@ type watched struct {
 
 	heard      time.Time // last SIP request; zero: none yet
 	registered time.Time // end of the last registration made over it
-	pinned     bool      // an authenticated INVITE came over it
+	called     time.Time // last authenticated INVITE; zero: none
 	timer      *time.Timer
 	closed     bool
 }
@@ -96,14 +99,14 @@ func (cs *conns) watch(c net.Conn, transport string) *watched {
 func (cs *conns) check(w *watched) {
 	now := cs.now()
 	cs.mu.Lock()
-	if w.closed || w.pinned {
+	if w.closed || (!w.called.IsZero() && cs.callHold == 0) {
 		cs.mu.Unlock()
 		return
 	}
 	why := ""
 	if w.heard.IsZero() {
 		why = "no SIP request within the handshake time"
-	} else if until := maxTime(w.heard, w.registered).Add(cs.idle); now.Before(until) {
+	} else if until := maxTime(maxTime(w.heard, w.registered), w.callEnd(cs.callHold)).Add(cs.idle); now.Before(until) {
 		w.timer.Reset(until.Sub(now))
 	} else {
 		why = "idle"
@@ -156,13 +159,23 @@ func (cs *conns) registeredUntil(transport, source string, until time.Time) {
 	cs.mu.Unlock()
 }
 
-// pin keeps a connection that carried an authenticated INVITE open.
-func (cs *conns) pin(transport, source string) {
+// called keeps a connection that carried an authenticated INVITE open
+// for as long as the call can last.
+func (cs *conns) called(transport, source string) {
+	now := cs.now()
 	cs.mu.Lock()
 	if w := cs.findLocked(transport, source); w != nil {
-		w.pinned = true
+		w.called = now
 	}
 	cs.mu.Unlock()
+}
+
+// callEnd is the latest a call made over w can end; zero when none was.
+func (w *watched) callEnd(hold time.Duration) time.Time {
+	if w.called.IsZero() {
+		return time.Time{}
+	}
+	return w.called.Add(hold)
 }
 
 // count is how many connections are watched.

@@ -80,6 +80,10 @@ type Config struct {
 	// connections nobody uses (see conns); DefaultSettings' when zero.
 	HandshakeTimeout time.Duration
 	IdleTimeout      time.Duration
+	// CallHold is how long a call can last, ringing included: a stream
+	// connection a call came over is kept that long after its INVITE.
+	// Zero keeps it until its peer closes it.
+	CallHold time.Duration
 }
 
 // Listener is one bound socket the edge serves SIP on.
@@ -116,7 +120,7 @@ func New(cfg Config, srv *sipgo.Server, auth *digest.Server, accounts Accounts, 
 		cfg.IdleTimeout = d.TCPIdleTimeout
 	}
 	e := &Edge{cfg: cfg, srv: srv, auth: auth, accounts: accounts, calls: calls, reg: reg, guard: g, log: log,
-		conns: newConns(cfg.HandshakeTimeout, cfg.IdleTimeout, nil, log)}
+		conns: newConns(cfg.HandshakeTimeout, cfg.IdleTimeout, cfg.CallHold, nil, log)}
 	srv.OnInvite(e.admit(e.onInvite))
 	srv.OnAck(e.admit(calls.HandleAck))
 	srv.OnBye(e.admit(calls.HandleBye))
@@ -247,7 +251,7 @@ func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	if t := transport(req); t != "udp" {
-		e.conns.pin(t, req.Source()) // the call's BYE goes back over it
+		e.conns.called(t, req.Source()) // the call's BYE goes back over it
 	}
 	e.calls.HandleInvite(acct, req, tx)
 }

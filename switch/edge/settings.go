@@ -29,8 +29,8 @@ type Settings struct {
 	// HandshakeTimeout is how long a TCP, TLS or WebSocket connection may
 	// take, from accept, to finish its handshakes and send its first SIP
 	// request. TCPIdleTimeout closes such a connection once it has passed
-	// since its last request and the end of its registration, unless a
-	// call came over it.
+	// since its last request, the end of its registration and the longest
+	// end of a call that came over it.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
 	TCPIdleTimeout   time.Duration `yaml:"tcp_idle_timeout"`
 }
