@@ -34,7 +34,7 @@ import (
 type conns struct {
 	handshake, idle, callHold time.Duration
 	now                       func() time.Time
-	log             *slog.Logger
+	log                       *slog.Logger
 
 	mu   sync.Mutex
 	open map[connKey]*watched
