@@ -398,6 +398,9 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
 	}, func() float64 { return float64(registrar.Count()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dialtone_sip_connections", Help: "TCP, TLS and WebSocket connections open on the SIP listeners.",
+	}, func() float64 { return float64(e.Connections()) }))
 	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, carriers: carriers, media: media, guard: g, load: load, log: log}, nil
 }
 

@@ -190,6 +190,9 @@ func (e *Edge) Serve(ls []Listener) {
 	}
 }
 
+// Connections is how many TCP, TLS and WebSocket connections are open.
+func (e *Edge) Connections() int { return e.conns.count() }
+
 // Close stops the listeners and waits for them.
 func (e *Edge) Close() error {
 	e.mu.Lock()
