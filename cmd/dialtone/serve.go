@@ -160,7 +160,7 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 		return err
 	}
 
-	api := newCompanion(cfg, st, log)
+	api := newCompanion(cfg, st, sw.guard, log)
 	stopExpiry := everyMinute(func() {
 		if n, err := api.ExpireEnvelopes(context.Background()); err != nil {
 			log.Error("red envelope refunds", "error", err)
@@ -598,10 +598,11 @@ func carrierTLS(ts []trunks.TrunkConfig) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
-// newCompanion builds the companion API on the store.
-func newCompanion(cfg *Config, st dialtone.Store, log *slog.Logger) *companion.Server {
+// newCompanion builds the companion API on the store; its sign-in counts
+// failures in the guard the SIP listeners share.
+func newCompanion(cfg *Config, st dialtone.Store, g companion.Guard, log *slog.Logger) *companion.Server {
 	bundles, _ := cfg.BundleCatalog() // checked at start
-	return companion.New(cfg.API.Config(bundles), st, apiAccounts{st: st, realm: cfg.SIP.Realm}, func() time.Time { return time.Now().UTC() }, log)
+	return companion.New(cfg.API.Config(bundles), st, apiAccounts{st: st, realm: cfg.SIP.Realm}, g, func() time.Time { return time.Now().UTC() }, log)
 }
 
 // everyMinute runs f once a minute until the returned stop is called; stop
