@@ -5,7 +5,9 @@
 // controller. It owns its part of the sip section of the configuration
 // file (Settings: listeners, TLS files, digest auth, registrar limits).
 // Every listener and every authentication goes through one Guard, which
-// refuses banned and flooding sources and counts failures.
+// refuses banned and flooding sources and counts failures. TCP, TLS and
+// WebSocket connections that say nothing, or nothing more while no
+// registration or call holds them, are closed (conns.go).
 //
 // An unknown username and a wrong password are answered alike (the same
 // 403, after the same hash work) so that the answers do not tell which
