@@ -163,7 +163,7 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 		return err
 	}
 
-	api := newCompanion(cfg, st, log)
+	api := newCompanion(cfg, st, sw.guard, log)
 	stopExpiry := everyMinute(func() {
 		if n, err := api.ExpireEnvelopes(context.Background()); err != nil {
 			log.Error("red envelope refunds", "error", err)
@@ -395,11 +395,15 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		return nil, err
 	}
 	g.SetAllow(trunkAllow(cfg))
-	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: cfg.SIP.WSAuthAlgs},
+	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: cfg.SIP.WSAuthAlgs,
+		HandshakeTimeout: cfg.SIP.HandshakeTimeout, IdleTimeout: cfg.SIP.TCPIdleTimeout, CallHold: cfg.SIP.RingTimeout + cfg.Billing.MaxCallDuration},
 		srv, auth, edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL), calls, registrar, g, log)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
 	}, func() float64 { return float64(registrar.Count()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dialtone_sip_connections", Help: "TCP, TLS and WebSocket connections open on the SIP listeners.",
+	}, func() float64 { return float64(e.Connections()) }))
 	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, carriers: carriers, media: media, guard: g, load: load, log: log}, nil
 }
 
@@ -597,10 +601,11 @@ func carrierTLS(ts []trunks.TrunkConfig) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
-// newCompanion builds the companion API on the store.
-func newCompanion(cfg *Config, st dialtone.Store, log *slog.Logger) *companion.Server {
+// newCompanion builds the companion API on the store; its sign-in counts
+// failures in the guard the SIP listeners share.
+func newCompanion(cfg *Config, st dialtone.Store, g companion.Guard, log *slog.Logger) *companion.Server {
 	bundles, _ := cfg.BundleCatalog() // checked at start
-	return companion.New(cfg.API.Config(bundles), st, apiAccounts{st: st, realm: cfg.SIP.Realm}, func() time.Time { return time.Now().UTC() }, log)
+	return companion.New(cfg.API.Config(bundles), st, apiAccounts{st: st, realm: cfg.SIP.Realm}, g, func() time.Time { return time.Now().UTC() }, log)
 }
 
 // everyMinute runs f once a minute until the returned stop is called; stop

@@ -5,7 +5,9 @@
 // controller. It owns its part of the sip section of the configuration
 // file (Settings: listeners, TLS files, digest auth, registrar limits).
 // Every listener and every authentication goes through one Guard, which
-// refuses banned and flooding sources and counts failures.
+// refuses banned and flooding sources and counts failures. TCP, TLS and
+// WebSocket connections that say nothing, or nothing more while no
+// registration or call holds them, are closed (conns.go).
 //
 // An unknown username and a wrong password are answered alike (the same
 // 403, after the same hash work) so that the answers do not tell which
@@ -76,6 +78,14 @@ type Config struct {
 	// empty. The browser SIP stacks (JsSIP, SIP.js) know only MD5 and read
 	// only the last challenge, so a SHA-256 one after MD5 locks them out.
 	WSAuthAlgorithms []digest.Algorithm
+	// HandshakeTimeout and IdleTimeout close the TCP, TLS and WebSocket
+	// connections nobody uses (see conns); DefaultSettings' when zero.
+	HandshakeTimeout time.Duration
+	IdleTimeout      time.Duration
+	// CallHold is how long a call can last, ringing included: a stream
+	// connection a call came over is kept that long after its INVITE.
+	// Zero keeps it until its peer closes it.
+	CallHold time.Duration
 }
 
 // Listener is one bound socket the edge serves SIP on.
@@ -94,6 +104,7 @@ type Edge struct {
 	calls    Calls
 	reg      *Registrar
 	guard    Guard
+	conns    *conns
 	log      *slog.Logger
 	watch    *challengeWatch // challenges that wait for their answer
 
@@ -104,7 +115,15 @@ type Edge struct {
 
 // New registers the edge's handlers on srv.
 func New(cfg Config, srv *sipgo.Server, auth *digest.Server, accounts Accounts, calls Calls, reg *Registrar, g Guard, log *slog.Logger) *Edge {
+	d := DefaultSettings()
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = d.HandshakeTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = d.TCPIdleTimeout
+	}
 	e := &Edge{cfg: cfg, srv: srv, auth: auth, accounts: accounts, calls: calls, reg: reg, guard: g, log: log,
+		conns: newConns(cfg.HandshakeTimeout, cfg.IdleTimeout, cfg.CallHold, nil, log),
 		watch: newChallengeWatch(challengeWait, challengeLimit, log)}
 	srv.OnInvite(e.admit(e.onInvite))
 	srv.OnAck(e.admit(calls.HandleAck))
@@ -117,10 +136,16 @@ func New(cfg Config, srv *sipgo.Server, auth *digest.Server, accounts Accounts, 
 }
 
 // admit refuses a request over its source's rate with 503 on the stream
-// transports; on UDP the guarded socket dropped it before parsing.
+// transports; on UDP the guarded socket dropped it before parsing. A
+// request over a stream connection keeps the connection from being
+// closed as idle.
 func (e *Edge) admit(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
-		if t := transport(req); t != "udp" && !e.guard.Admit(source(req), t) {
+		t := transport(req)
+		if t != "udp" {
+			e.conns.heard(t, req.Source())
+		}
+		if t != "udp" && !e.guard.Admit(source(req), t) {
 			if !req.IsAck() {
 				e.send(tx, sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
 			}
@@ -131,6 +156,7 @@ func (e *Edge) admit(h sipgo.RequestHandler) sipgo.RequestHandler {
 }
 
 // Serve serves SIP on each listener, through the guard, until Close.
+// Stream connections that say nothing are closed (see conns).
 func (e *Edge) Serve(ls []Listener) {
 	ls = slices.Clone(ls)
 	for i, l := range ls {
@@ -138,7 +164,7 @@ func (e *Edge) Serve(ls []Listener) {
 			ls[i].Packet = e.guard.PacketConn(l.Packet, l.Transport)
 		}
 		if l.Stream != nil {
-			ls[i].Stream = e.guard.Listener(l.Stream, l.Transport)
+			ls[i].Stream = e.conns.listener(e.guard.Listener(l.Stream, l.Transport), l.Transport)
 		}
 	}
 	e.mu.Lock()
@@ -167,6 +193,9 @@ func (e *Edge) Serve(ls []Listener) {
 		}()
 	}
 }
+
+// Connections is how many TCP, TLS and WebSocket connections are open.
+func (e *Edge) Connections() int { return e.conns.count() }
 
 // Close stops the listeners and waits for them.
 func (e *Edge) Close() error {
@@ -228,6 +257,9 @@ func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	acct, ok := e.authenticate(req, tx, "Proxy-Authorization", 407)
 	if !ok {
 		return
+	}
+	if t := transport(req); t != "udp" {
+		e.conns.called(t, req.Source()) // the call's BYE goes back over it
 	}
 	e.calls.HandleInvite(acct, req, tx)
 }
@@ -370,6 +402,15 @@ func (e *Edge) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		contacts = append(contacts, Binding{Contact: ch.Address.String(), Source: req.Source(), Transport: req.Transport(), Expires: now.Add(time.Duration(exp) * time.Second)})
 	}
 	current := e.reg.Update(acct.Username, contacts, now)
+	if t := transport(req); t != "udp" {
+		var until time.Time // the end of what this connection registered
+		for _, b := range current {
+			if b.Source == req.Source() && strings.EqualFold(b.Transport, t) && b.Expires.After(until) {
+				until = b.Expires
+			}
+		}
+		e.conns.registeredUntil(t, req.Source(), until)
+	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	for _, b := range current {
 		res.AppendHeader(sip.NewHeader("Contact", fmt.Sprintf("<%s>;expires=%d", b.Contact, int(b.Expires.Sub(now).Round(time.Second)/time.Second))))

@@ -32,6 +32,13 @@ type Settings struct {
 	// AccountCacheTTL is how long an account read for authentication is
 	// reused; a disabled account or new password takes effect within it.
 	AccountCacheTTL time.Duration `yaml:"account_cache_ttl"`
+	// HandshakeTimeout is how long a TCP, TLS or WebSocket connection may
+	// take, from accept, to finish its handshakes and send its first SIP
+	// request. TCPIdleTimeout closes such a connection once it has passed
+	// since its last request, the end of its registration and the longest
+	// end of a call that came over it.
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	TCPIdleTimeout   time.Duration `yaml:"tcp_idle_timeout"`
 }
 
 // ListenSettings is one SIP listener.
@@ -46,13 +53,15 @@ var Transports = []string{"udp", "tcp", "tls", "ws", "wss"}
 // DefaultSettings are the edge's defaults, applied before the file is read.
 func DefaultSettings() Settings {
 	return Settings{
-		Realm:           "dialtone",
-		Listen:          []ListenSettings{{Transport: "udp", Addr: "0.0.0.0:5060"}, {Transport: "tcp", Addr: "0.0.0.0:5060"}},
-		NonceTTL:        5 * time.Minute,
-		AuthAlgs:        []digest.Algorithm{digest.MD5},
-		WSAuthAlgs:      []digest.Algorithm{digest.MD5},
-		MaxExpires:      3600,
-		AccountCacheTTL: 2 * time.Second,
+		Realm:            "dialtone",
+		Listen:           []ListenSettings{{Transport: "udp", Addr: "0.0.0.0:5060"}, {Transport: "tcp", Addr: "0.0.0.0:5060"}},
+		NonceTTL:         5 * time.Minute,
+		AuthAlgs:         []digest.Algorithm{digest.MD5},
+		WSAuthAlgs:       []digest.Algorithm{digest.MD5},
+		MaxExpires:       3600,
+		AccountCacheTTL:  2 * time.Second,
+		HandshakeTimeout: 10 * time.Second,
+		TCPIdleTimeout:   2 * time.Minute,
 	}
 }
 
@@ -97,6 +106,12 @@ func (s Settings) Validate() error {
 	}
 	if s.AccountCacheTTL < 0 || s.AccountCacheTTL > time.Minute {
 		return fmt.Errorf("sip.account_cache_ttl: %v is outside 0-1m", s.AccountCacheTTL)
+	}
+	if s.HandshakeTimeout < time.Second || s.HandshakeTimeout > 5*time.Minute {
+		return fmt.Errorf("sip.handshake_timeout: %v is outside 1s-5m", s.HandshakeTimeout)
+	}
+	if s.TCPIdleTimeout < time.Second || s.TCPIdleTimeout > 24*time.Hour {
+		return fmt.Errorf("sip.tcp_idle_timeout: %v is outside 1s-24h", s.TCPIdleTimeout)
 	}
 	return nil
 }
