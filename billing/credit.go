@@ -135,10 +135,7 @@ type Call struct {
 // the plan has no rate for the number, dialtone.ErrInsufficientFunds when
 // the account cannot pay.
 func (c *Controller) Authorize(ctx context.Context, req Request) (*Call, error) {
-	plan := req.Account.RatePlan
-	if plan == "" {
-		plan = c.cfg.DefaultPlan
-	}
+	plan := c.planOf(req.Account)
 	if plan == "" {
 		return nil, nil
 	}

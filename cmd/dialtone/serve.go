@@ -34,6 +34,7 @@ import (
 	"github.com/dialtone/dialtone/switch/digest"
 	"github.com/dialtone/dialtone/switch/edge"
 	"github.com/dialtone/dialtone/switch/guard"
+	"github.com/dialtone/dialtone/switch/limits"
 	"github.com/dialtone/dialtone/trunks"
 	"github.com/dialtone/dialtone/trunks/health"
 	"github.com/dialtone/dialtone/web"
@@ -376,6 +377,11 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	} else if n > 0 {
 		log.Info("settled calls left open by the last run", "calls", n)
 	}
+	limiter, err := limits.New(cfg.Limits.Defaults(), st, rater{ctl}, limits.NewMemory(clock.Now), clock.Now, limits.NewMetrics(reg), log)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
 	calls := b2bua.New(b2bua.Config{
 		Host:        cfg.SIP.Advertise,
 		Ports:       ports,
@@ -383,6 +389,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		RingTimeout: cfg.SIP.RingTimeout,
 		CreditLead:  cfg.Billing.CreditLead,
 		Clock:       clock,
+		Limits:      admitter{limiter},
 	}, client, carriers, media, st, credit{ctl}, b2bua.NewMetrics(reg), log)
 	registrar := edge.NewRegistrar()
 	g, err := guard.New(cfg.Guard, st, guard.NewMetrics(reg), log, nil)

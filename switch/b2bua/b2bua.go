@@ -147,6 +147,14 @@ type CreditCall interface {
 	Finish(ctx context.Context, cdr *dialtone.CDR) error
 }
 
+// Limits admits a routed call by its account's limits (package
+// switch/limits) before its credit is authorized. A refusal is a
+// *dialtone.LimitError; release is called once the call has ended,
+// however it ended.
+type Limits interface {
+	Admit(ctx context.Context, acct *dialtone.Account, dest Destination) (release func(), err error)
+}
+
 // CDRWriter stores the record of a finished call.
 type CDRWriter interface {
 	InsertCDR(ctx context.Context, c *dialtone.CDR) error
@@ -166,6 +174,8 @@ type Config struct {
 	CreditLead time.Duration
 	// Clock sets the call's timers (nil: SystemClock).
 	Clock Clock
+	// Limits admits each call before it is authorized (nil: no limits).
+	Limits Limits
 }
 
 // Server is the call controller.

@@ -25,6 +25,10 @@ func (c *call) setup() error {
 		return err
 	}
 
+	if err := c.admit(dest); err != nil {
+		return err
+	}
+
 	var credit CreditCall
 	if c.s.credit != nil {
 		var snapshot dialtone.CDR
@@ -81,6 +85,29 @@ func (c *call) setup() error {
 		}
 	}
 	c.endSetup(last, nil)
+	return nil
+}
+
+// admit checks the routed call against its account's limits and keeps
+// its place until the call finishes.
+func (c *call) admit(dest Destination) error {
+	if c.s.cfg.Limits == nil {
+		return nil
+	}
+	release, err := c.s.cfg.Limits.Admit(c.ctx, c.acct, dest)
+	if err != nil {
+		c.endSetup(errorOutcome(err), err)
+		return fmt.Errorf("limits: %w", err)
+	}
+	c.do(func() {
+		if c.state < stateEnding { // finish has not taken the call's releases yet
+			c.admitted, release = release, nil
+		}
+	})
+	if release != nil {
+		release() // the call ended meanwhile
+		return fmt.Errorf("limits: call ended while admitted")
+	}
 	return nil
 }
 

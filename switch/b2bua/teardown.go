@@ -2,6 +2,7 @@ package b2bua
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -50,9 +51,15 @@ func (c *call) refuse(o outcome, err error, by dialtone.Party) error {
 		c.log.Info("call refused", "code", o.code, "reason", o.reason, "error", err)
 	}
 	res := sip.NewResponseFromRequest(c.app.Invite(), o.code, o.reason, nil)
-	if o.code == 488 && err != nil {
+	var limit *dialtone.LimitError
+	switch {
+	case o.code == 488 && err != nil:
 		// RFC 3261 section 20.43: say what was wrong with the offer.
 		res.AppendHeader(sip.NewHeader("Warning", fmt.Sprintf("305 %s %q", c.s.cfg.Host, strings.ReplaceAll(err.Error(), `"`, "'"))))
+	case errors.As(err, &limit):
+		// 399: a warning of no standard code; its text names the limit.
+		res.AppendHeader(sip.NewHeader("Warning", fmt.Sprintf("399 %s %q", c.s.cfg.Host,
+			strings.ReplaceAll(string(limit.Limit)+": "+limit.Detail, `"`, "'"))))
 	}
 	if err := c.app.Reject(res); err != nil {
 		c.log.Debug("final response not sent", "code", o.code, "error", err)
@@ -120,13 +127,16 @@ func (c *call) finish(o outcome) {
 	var cdr dialtone.CDR
 	var bridge Bridge
 	var credit CreditCall
-	var release, stopMeter func()
+	var release, stopMeter, admitted func()
 	c.do(func() {
 		cdr = c.cdr
 		cdr.Attempts = strings.Join(c.attempts, ";")
-		bridge, credit, release, stopMeter = c.bridge, c.credit, c.release, c.stopMeter
-		c.release, c.stopMeter = nil, nil
+		bridge, credit, release, stopMeter, admitted = c.bridge, c.credit, c.release, c.stopMeter, c.admitted
+		c.release, c.stopMeter, c.admitted = nil, nil, nil
 	})
+	if admitted != nil {
+		defer admitted() // once the call's money is settled, so that its spending counts
+	}
 	if stopMeter != nil {
 		stopMeter()
 	}
