@@ -604,7 +604,7 @@ func carrierTLS(ts []trunks.TrunkConfig) (*tls.Config, error) {
 // newCompanion builds the companion API on the store.
 func newCompanion(cfg *Config, st dialtone.Store, log *slog.Logger) *companion.Server {
 	bundles, _ := cfg.BundleCatalog() // checked at start
-	return companion.New(cfg.API.Config(bundles), st, apiAccounts{st: st, realm: cfg.SIP.Realm}, func() time.Time { return time.Now().UTC() }, log)
+	return companion.New(cfg.API.Config(bundles, cfg.Limits.Defaults()), st, apiAccounts{st: st, realm: cfg.SIP.Realm}, func() time.Time { return time.Now().UTC() }, log)
 }
 
 // everyMinute runs f once a minute until the returned stop is called; stop
