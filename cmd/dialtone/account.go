@@ -157,7 +157,7 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 		},
 	}
 
-	cmd.AddCommand(create, show, list, setPlan,
+	cmd.AddCommand(create, show, list, setPlan, newLimitsCmd(load),
 		setStatus("disable", "Disable an account: it can no longer register or call", dialtone.AccountDisabled),
 		setStatus("enable", "Enable a disabled account", dialtone.AccountActive),
 		passwd)
