@@ -1,0 +1,204 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dialtone/dialtone"
+)
+
+// limitsDeck prices what the limits are tried on: France with a connect
+// fee that makes one short call spend 0.51, a UK landline dearer than the
+// default highest rate (1.00 a minute), UK mobiles and North America below it.
+const limitsDeck = `prefix,destination,rate,connect_fee,first_increment,next_increment,number_type
+1,North America,0.60,0,1,1,
+33,France,0.60,0.50,1,1,
+44,United Kingdom,1.50,0,1,1,
+447,United Kingdom - Mobile,0.60,0,1,1,mobile
+`
+
+// lift are the flags that lift every limit of an account but those a subtest sets after them.
+var lift = []string{"--concurrent", "unlimited", "--calls-per-minute", "unlimited", "--spend-hour", "unlimited",
+	"--spend-day", "unlimited", "--max-rate", "unlimited", "--countries", "*", "--number-types", "mobile,fixed,toll_free,premium,other"}
+
+// TestAccountLimits: 50 calls placed at once by one account meet each of
+// its limits on a switch running the shipped defaults (an empty limits
+// section). Exactly the calls a limit allows reach the carrier; the others
+// are answered 403 with a Warning naming the limit, get a CDR saying so,
+// and are counted by limit in dialtone_calls_refused_total. Spending is
+// read from the store, so it still counts after a restart. The ledger
+// balances at the end.
+func TestAccountLimits(t *testing.T) {
+	for _, store := range stores {
+		t.Run(store, func(t *testing.T) {
+			carrierPort := freePort(t)
+			// Premium-rate numbers are carried only by a route that names them.
+			routes := "  - {prefix: \"\", trunks: [carrier1]}\n  - {prefix: \"1900\", types: [premium], trunks: [carrier1]}\n"
+			sw := startSwitch(t, Options{Store: store, Trunks: []int{carrierPort}, Routes: routes, Extra: "limits: {}\n",
+				Billing: "interval: 2s, credit_lead: 1s, rates_cache_ttl: 0s"})
+			deck := filepath.Join(t.TempDir(), "limits.csv")
+			if err := os.WriteFile(deck, []byte(limitsDeck), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			sw.CLI("rates", "import", "--plan", "limits", deck)
+			account := func(name string, limits ...string) {
+				t.Helper()
+				sw.CLIEnv([]string{"DIALTONE_PASSWORD=secret"}, "account", "create", name, "--country", "US", "--plan", "limits")
+				sw.CLI("wallet", "topup", name, "20.00", "--key", "initial-"+name)
+				if len(limits) > 0 {
+					sw.CLI(append([]string{"account", "limits", name}, limits...)...)
+				}
+			}
+			refused := map[dialtone.Limit]int{} // since the switch started
+			checkMetrics := func() {
+				t.Helper()
+				for _, l := range dialtone.AllLimits {
+					name := fmt.Sprintf("dialtone_calls_refused_total{limit=%q}", l)
+					if got := sw.Metric(name); got != float64(refused[l]) {
+						t.Errorf("%s = %v, want %d", name, got, refused[l])
+					}
+				}
+			}
+
+			// burst places calls calls from user to number at once, each held
+			// holdMS when answered; it returns how many INVITEs the carrier saw.
+			burst := func(user, number string, calls, holdMS int, limit dialtone.Limit) int {
+				t.Helper()
+				rx := newReceiver(t)
+				uas := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, calls)
+				uac := startSipp(t, limitedCall(user, holdMS, limit), fmt.Sprintf("127.0.0.1:%d", sw.SIPPort), "-s", number,
+					"-p", fmt.Sprint(freePort(t)), "-mp", fmt.Sprint(sippMediaPort(t)),
+					"-m", fmt.Sprint(calls), "-r", fmt.Sprint(calls), "-rp", "500", "-l", fmt.Sprint(calls))
+				if st := uac.Wait(60 * time.Second); !st.ExitOK || st.Successful != calls {
+					t.Errorf("%s: app sipp %d of %d calls went as expected (answered, or 403 naming %s)\n%s", user, st.Successful, calls, limit, uac.Errors())
+				}
+				return uas.Stop().Created
+			}
+			// outcomes counts the CDRs of user: answered, and refused naming
+			// limit or (calls of earlier checks) another.
+			outcomes := func(user string, limit dialtone.Limit) (answered, over int) {
+				t.Helper()
+				for _, c := range cdrOf(sw.CDRs(0), user) {
+					switch {
+					case c.Disposition == dialtone.Answered:
+						answered++
+					case c.SIPCode == 403 && strings.Contains(c.SIPReason, "limit") && c.Price.IsZero() && c.Trunk == "":
+						if strings.Contains(c.SIPReason, string(limit)) {
+							over++
+						}
+					default:
+						t.Errorf("%s: CDR %d %q %s, want answered or 403 naming %s", user, c.SIPCode, c.SIPReason, c.Disposition, limit)
+					}
+				}
+				return answered, over
+			}
+			check := func(user, number string, calls, holdMS, allowed int, limit dialtone.Limit) {
+				t.Helper()
+				answered0, over0 := outcomes(user, limit)
+				calls0 := answered0 + over0
+				if got := burst(user, number, calls, holdMS, limit); got != allowed {
+					t.Errorf("%s: the carrier got %d INVITEs, want %d", user, got, allowed)
+				}
+				deadline := time.Now().Add(10 * time.Second)
+				answered, over := outcomes(user, limit)
+				for answered+over < calls0+calls && time.Now().Before(deadline) {
+					time.Sleep(100 * time.Millisecond)
+					answered, over = outcomes(user, limit)
+				}
+				answered, over = answered-answered0, over-over0
+				if answered != allowed || over != calls-allowed {
+					t.Errorf("%s: %d calls answered and %d refused by %s, want %d and %d", user, answered, over, limit, allowed, calls-allowed)
+				}
+				refused[limit] += calls - allowed
+			}
+
+			t.Run("default concurrent calls", func(t *testing.T) {
+				account("plain") // the shipped defaults: 2 at once
+				check("plain", "+12025550100", 50, 1500, 2, dialtone.LimitConcurrent)
+			})
+			t.Run("concurrent calls", func(t *testing.T) {
+				account("pbx", append(lift, "--concurrent", "5")...)
+				check("pbx", "+12025550100", 50, 1500, 5, dialtone.LimitConcurrent)
+			})
+			t.Run("calls per minute", func(t *testing.T) {
+				account("dialer", append(lift, "--calls-per-minute", "7")...)
+				check("dialer", "+12025550100", 50, 200, 7, dialtone.LimitPerMinute)
+			})
+			t.Run("spend per hour and day", func(t *testing.T) {
+				account("spender", append(lift, "--spend-hour", "0.50")...)
+				account("daily", append(lift, "--spend-day", "0.50")...)
+				// One call spends 0.51 (0.50 to connect, 1 s at 0.60); then nothing more goes through.
+				check("spender", "+33142685300", 1, 200, 1, dialtone.LimitSpendHour)
+				check("spender", "+33142685300", 50, 200, 0, dialtone.LimitSpendHour)
+				check("daily", "+33142685300", 1, 200, 1, dialtone.LimitSpendDay)
+				// What was spent is read from the store: a restart forgets nothing.
+				checkMetrics()
+				sw.Stop()
+				sw.Start()
+				clear(refused)
+				check("daily", "+33142685300", 20, 200, 0, dialtone.LimitSpendDay)
+				check("spender", "+33142685300", 20, 200, 0, dialtone.LimitSpendHour)
+				// A limit raised by the operator lets the account call again.
+				sw.CLI("account", "limits", "spender", "--spend-hour", "5.00")
+				check("spender", "+447400123456", 1, 200, 1, dialtone.LimitSpendHour)
+			})
+			t.Run("max rate", func(t *testing.T) {
+				account("pricey", "--concurrent", "unlimited", "--calls-per-minute", "unlimited") // the default 1.00 a minute
+				check("pricey", "+442079460018", 50, 200, 0, dialtone.LimitMaxRate)               // 1.50 a minute
+				check("pricey", "+447400123456", 1, 200, 1, dialtone.LimitMaxRate)                // 0.60 a minute
+			})
+			t.Run("country", func(t *testing.T) {
+				account("local", append(lift, "--countries", "US,CA")...)
+				check("local", "+447400123456", 50, 200, 0, dialtone.LimitCountry)
+				check("local", "+12025550100", 1, 200, 1, dialtone.LimitCountry)
+			})
+			t.Run("number type", func(t *testing.T) {
+				account("nopremium", "--concurrent", "unlimited", "--calls-per-minute", "unlimited") // mobile, fixed, toll_free
+				check("nopremium", "+19002345678", 50, 200, 0, dialtone.LimitNumberType)             // US premium rate
+			})
+
+			checkMetrics()
+			if out := sw.CLI("ledger", "check"); !strings.Contains(out, "ok") {
+				t.Errorf("ledger check: %s", out)
+			}
+		})
+	}
+}
+
+// limitedCall is the app's scenario for calls of which some are answered
+// (then held for holdMS and hung up) and the others refused with 403 and a
+// Warning that names limit (anything else fails the call).
+func limitedCall(user string, holdMS int, limit dialtone.Limit) string {
+	s := appCall{user: user, password: "secret", holdMS: holdMS, end: "bye"}.scenario()
+	refusal := fmt.Sprintf(`  <recv response="403" optional="true" response_txn="inv2" next="refused">
+    <action>
+      <ereg regexp="399 127\.0\.0\.1 .%s: " search_in="hdr" header="Warning:" check_it="true" assign_to="warning"/>
+    </action>
+  </recv>
+  <Reference variables="warning"/>
+  <recv response="200" rrs="true" response_txn="inv2"/>
+`, limit)
+	s = strings.Replace(s, `  <recv response="200" rrs="true" response_txn="inv2"/>
+`, refusal, 1)
+	s = strings.Replace(s, `  <recv response="200" crlf="true"/>
+</scenario>`, fmt.Sprintf(`  <recv response="200" crlf="true" next="done"/>
+  <label id="refused"/>
+  <send ack_txn="inv2"><![CDATA[
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      [last_Via:]
+      From: <sip:%s@[remote_ip]>;tag=[pid]A[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+      Call-ID: [call_id]
+      CSeq: 2 ACK
+      Max-Forwards: 70
+      Content-Length: 0
+
+  ]]></send>
+  <label id="done"/>
+</scenario>`, user), 1)
+	return s
+}
