@@ -51,6 +51,7 @@ func TestErrorOutcome(t *testing.T) {
 		{fmt.Errorf("premium: %w", dialtone.ErrForbidden), 403},
 		{fmt.Errorf("offer: %w", dialtone.ErrNoCodec), 488},
 		{fmt.Errorf("ports: %w", dialtone.ErrUnavailable), 503},
+		{fmt.Errorf("limits: %w", &dialtone.LimitError{Limit: dialtone.LimitSpendDay, Detail: "30 a day"}), 403},
 		{errors.New("disk on fire"), 500},
 	}
 	for _, tt := range tests {

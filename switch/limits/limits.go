@@ -169,6 +169,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// Refused is the counter of refusals by limit.
+func (m *Metrics) Refused(limit dialtone.Limit) prometheus.Counter {
+	return m.refused.WithLabelValues(string(limit))
+}
+
 // Memory is Counters in this process's memory: exact for the calls this
 // node handles. An account's entry is forgotten when it has no call in
 // progress and no recent start.
