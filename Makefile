@@ -106,6 +106,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseDeck -fuzztime 30s ./billing
 	$(GO) test -run '^$$' -fuzz FuzzOpusDecode -fuzztime 30s ./media/codec
 	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime 30s ./media/codec
+	$(GO) test -run '^$$' -fuzz FuzzLimitSettings -fuzztime 30s .
 
 clean:
 	rm -rf bin

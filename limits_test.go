@@ -1,7 +1,9 @@
 package dialtone
 
 import (
+	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/shopspring/decimal"
@@ -119,4 +121,34 @@ func TestLimitSettings(t *testing.T) {
 	if err := js.Concurrent.UnmarshalJSON([]byte("true")); err == nil {
 		t.Error("UnmarshalJSON(true) accepted")
 	}
+}
+
+// FuzzLimitSettings: an API body of limits is either refused as invalid
+// or gives limits that validate, write back as text and read again the same.
+func FuzzLimitSettings(f *testing.F) {
+	f.Add(`{"concurrent_calls": 5, "spend_hour": "2.50", "countries": ["us", "GB"], "number_types": ["mobile"]}`)
+	f.Add(`{"calls_per_minute": "unlimited", "max_rate": 1e400, "spend_day": "default"}`)
+	f.Add(`{"countries": ["*"], "concurrent_calls": "-1", "max_rate": "0.0000001"}`)
+	f.Add(`{"concurrent_calls": true}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		var s LimitSettings
+		if err := json.Unmarshal([]byte(body), &s); err != nil {
+			return
+		}
+		l, err := s.Limits(false)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Limits(%q) = %v, want ErrInvalid", body, err)
+			}
+			return
+		}
+		if err := l.Validate(false); err != nil {
+			t.Fatalf("Limits(%q) gave limits that do not validate: %v", body, err)
+		}
+		back, err := l.Settings().Limits(false)
+		if err != nil || !reflect.DeepEqual(back.Settings(), l.Settings()) {
+			t.Fatalf("round trip of %q = %+v, %v; want %+v", body, back.Settings(), err, l.Settings())
+		}
+		_ = l.Over(DefaultLimits()).Check(LimitCall{Country: "GB", NumberType: "mobile", Rate: decimal.NewFromInt(2), Rated: true}, LimitUsage{Calls: 3})
+	})
 }
