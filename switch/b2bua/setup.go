@@ -8,9 +8,9 @@ import (
 	"github.com/dialtone/dialtone"
 )
 
-// setup routes the call, authorizes its credit, sets up its media, then
-// dials carriers in order and connects the legs. It returns when the call
-// is connected or has ended.
+// setup routes the call, admits it by its account's limits, authorizes
+// its credit, sets up its media, then dials carriers in order and
+// connects the legs. It returns when the call is connected or has ended.
 func (c *call) setup() error {
 	// The app's CANCEL ends the app leg's context.
 	stop := context.AfterFunc(c.app.Context(), func() { c.cancel(context.Canceled) })
