@@ -1,14 +1,20 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/storetest"
+	"github.com/dialtone/dialtone/switch/digest"
 )
 
 // limitsDeck prices what the limits are tried on: France with a connect
@@ -20,6 +26,8 @@ const limitsDeck = `prefix,destination,rate,connect_fee,first_increment,next_inc
 44,United Kingdom,1.50,0,1,1,
 447,United Kingdom - Mobile,0.60,0,1,1,mobile
 `
+
+const operatorToken = "operator-e2e-token-0123456789abcdef0123"
 
 // lift are the flags that lift every limit of an account but those a subtest sets after them.
 var lift = []string{"--concurrent", "unlimited", "--calls-per-minute", "unlimited", "--spend-hour", "unlimited",
@@ -38,19 +46,52 @@ func TestAccountLimits(t *testing.T) {
 			carrierPort := freePort(t)
 			// Premium-rate numbers are carried only by a route that names them.
 			routes := "  - {prefix: \"\", trunks: [carrier1]}\n  - {prefix: \"1900\", types: [premium], trunks: [carrier1]}\n"
-			sw := startSwitch(t, Options{Store: store, Trunks: []int{carrierPort}, Routes: routes, Extra: "limits: {}\n",
+			sw := startSwitch(t, Options{Store: store, Trunks: []int{carrierPort}, Routes: routes, Extra: "limits: {}\napi: {tokens: [{name: noc, role: operator, token: " + operatorToken + "}]}\n",
 				Billing: "interval: 2s, credit_lead: 1s, rates_cache_ttl: 0s"})
 			deck := filepath.Join(t.TempDir(), "limits.csv")
 			if err := os.WriteFile(deck, []byte(limitsDeck), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			sw.CLI("rates", "import", "--plan", "limits", deck)
+			// account makes a caller on the limits plan with 20.00 and its own
+			// limits (flags of dialtone account limits). The store is written
+			// directly, as the CLI would: each run of the race-built binary
+			// takes a second; the CLI and the API are used below where they
+			// are what is tried.
+			ctx := context.Background()
 			account := func(name string, limits ...string) {
 				t.Helper()
-				sw.CLIEnv([]string{"DIALTONE_PASSWORD=secret"}, "account", "create", name, "--country", "US", "--plan", "limits")
-				sw.CLI("wallet", "topup", name, "20.00", "--key", "initial-"+name)
-				if len(limits) > 0 {
-					sw.CLI(append([]string{"account", "limits", name}, limits...)...)
+				a := &dialtone.Account{Username: name, Realm: "dialtone", Country: "US", Currency: "USD", RatePlan: "limits", Status: dialtone.AccountActive,
+					HA1MD5: digest.HA1(digest.MD5, name, "dialtone", "secret"), HA1SHA256: digest.HA1(digest.SHA256, name, "dialtone", "secret")}
+				if err := sw.Store().CreateAccount(ctx, a); err != nil {
+					t.Fatal(err)
+				}
+				storetest.TopUp(t, sw.Store(), a.ID, "20.00")
+				var s dialtone.LimitSettings
+				for i := 0; i+1 < len(limits); i += 2 {
+					switch v := limits[i+1]; limits[i] {
+					case "--concurrent":
+						s.Concurrent = dialtone.Setting(v)
+					case "--calls-per-minute":
+						s.PerMinute = dialtone.Setting(v)
+					case "--spend-hour":
+						s.SpendHour = dialtone.Setting(v)
+					case "--spend-day":
+						s.SpendDay = dialtone.Setting(v)
+					case "--max-rate":
+						s.MaxRate = dialtone.Setting(v)
+					case "--countries":
+						s.Countries = strings.Split(v, ",")
+					case "--number-types":
+						s.NumberTypes = strings.Split(v, ",")
+					}
+				}
+				l, err := s.Limits(false)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := sw.Store().SetAccountLimits(ctx, a.ID, l); err != nil {
+					t.Fatal(err)
 				}
 			}
 			refused := map[dialtone.Limit]int{} // since the switch started
@@ -117,15 +158,34 @@ func TestAccountLimits(t *testing.T) {
 			}
 
 			t.Run("default concurrent calls", func(t *testing.T) {
-				account("plain") // the shipped defaults: 2 at once
-				check("plain", "+12025550100", 50, 1500, 2, dialtone.LimitConcurrent)
+				sw.CLIEnv([]string{"DIALTONE_PASSWORD=secret"}, "account", "create", "plain", "--country", "US", "--plan", "limits")
+				sw.CLI("wallet", "topup", "plain", "20.00")
+				check("plain", "+12025550100", 50, 1500, 2, dialtone.LimitConcurrent) // the shipped defaults: 2 at once
 			})
 			t.Run("concurrent calls", func(t *testing.T) {
-				account("pbx", append(lift, "--concurrent", "5")...)
+				account("pbx")
+				out := sw.CLI(append(append([]string{"account", "limits", "pbx"}, lift...), "--concurrent", "5")...)
+				if !regexp.MustCompile(`concurrent_calls\s+5\s+account\n`).MatchString(out) || !regexp.MustCompile(`spend_hour\s+unlimited\s+account\n`).MatchString(out) {
+					t.Errorf("dialtone account limits pbx --concurrent 5 ... said:\n%s", out)
+				}
 				check("pbx", "+12025550100", 50, 1500, 5, dialtone.LimitConcurrent)
 			})
 			t.Run("calls per minute", func(t *testing.T) {
-				account("dialer", append(lift, "--calls-per-minute", "7")...)
+				account("dialer")
+				// An operator sets this one over the API.
+				body := `{"concurrent_calls": "unlimited", "calls_per_minute": 7, "spend_hour": "unlimited", "spend_day": "unlimited",
+					"max_rate": "unlimited", "countries": ["*"], "number_types": ["mobile", "fixed", "toll_free", "premium", "other"]}`
+				req, _ := http.NewRequest("PUT", fmt.Sprintf("http://127.0.0.1:%d/api/v1/accounts/dialer/limits", sw.HTTPPort), strings.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+operatorToken)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				reply, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.StatusCode != 200 || !strings.Contains(string(reply), `"calls_per_minute":"7"`) {
+					t.Fatalf("PUT limits of dialer = %d %s", res.StatusCode, reply)
+				}
 				check("dialer", "+12025550100", 50, 200, 7, dialtone.LimitPerMinute)
 			})
 			t.Run("spend per hour and day", func(t *testing.T) {
