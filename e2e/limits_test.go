@@ -59,7 +59,7 @@ func TestAccountLimits(t *testing.T) {
 			// takes a second; the CLI and the API are used below where they
 			// are what is tried.
 			ctx := context.Background()
-			account := func(name string, limits ...string) {
+			account := func(t *testing.T, name string, limits ...string) {
 				t.Helper()
 				a := &dialtone.Account{Username: name, Realm: "dialtone", Country: "US", Currency: "USD", RatePlan: "limits", Status: dialtone.AccountActive,
 					HA1MD5: digest.HA1(digest.MD5, name, "dialtone", "secret"), HA1SHA256: digest.HA1(digest.SHA256, name, "dialtone", "secret")}
@@ -95,7 +95,7 @@ func TestAccountLimits(t *testing.T) {
 				}
 			}
 			refused := map[dialtone.Limit]int{} // since the switch started
-			checkMetrics := func() {
+			checkMetrics := func(t *testing.T) {
 				t.Helper()
 				for _, l := range dialtone.AllLimits {
 					name := fmt.Sprintf("dialtone_calls_refused_total{limit=%q}", l)
@@ -107,7 +107,7 @@ func TestAccountLimits(t *testing.T) {
 
 			// burst places calls calls from user to number at once, each held
 			// holdMS when answered; it returns how many INVITEs the carrier saw.
-			burst := func(user, number string, calls, holdMS int, limit dialtone.Limit) int {
+			burst := func(t *testing.T, user, number string, calls, holdMS int, limit dialtone.Limit) int {
 				t.Helper()
 				rx := newReceiver(t)
 				uas := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, calls)
@@ -121,7 +121,7 @@ func TestAccountLimits(t *testing.T) {
 			}
 			// outcomes counts the CDRs of user: answered, and refused naming
 			// limit or (calls of earlier checks) another.
-			outcomes := func(user string, limit dialtone.Limit) (answered, over int) {
+			outcomes := func(t *testing.T, user string, limit dialtone.Limit) (answered, over int) {
 				t.Helper()
 				for _, c := range cdrOf(sw.CDRs(0), user) {
 					switch {
@@ -137,18 +137,18 @@ func TestAccountLimits(t *testing.T) {
 				}
 				return answered, over
 			}
-			check := func(user, number string, calls, holdMS, allowed int, limit dialtone.Limit) {
+			check := func(t *testing.T, user, number string, calls, holdMS, allowed int, limit dialtone.Limit) {
 				t.Helper()
-				answered0, over0 := outcomes(user, limit)
+				answered0, over0 := outcomes(t, user, limit)
 				calls0 := answered0 + over0
-				if got := burst(user, number, calls, holdMS, limit); got != allowed {
+				if got := burst(t, user, number, calls, holdMS, limit); got != allowed {
 					t.Errorf("%s: the carrier got %d INVITEs, want %d", user, got, allowed)
 				}
 				deadline := time.Now().Add(10 * time.Second)
-				answered, over := outcomes(user, limit)
+				answered, over := outcomes(t, user, limit)
 				for answered+over < calls0+calls && time.Now().Before(deadline) {
 					time.Sleep(100 * time.Millisecond)
-					answered, over = outcomes(user, limit)
+					answered, over = outcomes(t, user, limit)
 				}
 				answered, over = answered-answered0, over-over0
 				if answered != allowed || over != calls-allowed {
@@ -160,18 +160,18 @@ func TestAccountLimits(t *testing.T) {
 			t.Run("default concurrent calls", func(t *testing.T) {
 				sw.CLIEnv([]string{"DIALTONE_PASSWORD=secret"}, "account", "create", "plain", "--country", "US", "--plan", "limits")
 				sw.CLI("wallet", "topup", "plain", "20.00")
-				check("plain", "+12025550100", 50, 1500, 2, dialtone.LimitConcurrent) // the shipped defaults: 2 at once
+				check(t, "plain", "+12025550100", 50, 1500, 2, dialtone.LimitConcurrent) // the shipped defaults: 2 at once
 			})
 			t.Run("concurrent calls", func(t *testing.T) {
-				account("pbx")
+				account(t, "pbx")
 				out := sw.CLI(append(append([]string{"account", "limits", "pbx"}, lift...), "--concurrent", "5")...)
 				if !regexp.MustCompile(`concurrent_calls\s+5\s+account\n`).MatchString(out) || !regexp.MustCompile(`spend_hour\s+unlimited\s+account\n`).MatchString(out) {
 					t.Errorf("dialtone account limits pbx --concurrent 5 ... said:\n%s", out)
 				}
-				check("pbx", "+12025550100", 50, 1500, 5, dialtone.LimitConcurrent)
+				check(t, "pbx", "+12025550100", 50, 1500, 5, dialtone.LimitConcurrent)
 			})
 			t.Run("calls per minute", func(t *testing.T) {
-				account("dialer")
+				account(t, "dialer")
 				// An operator sets this one over the API.
 				body := `{"concurrent_calls": "unlimited", "calls_per_minute": 7, "spend_hour": "unlimited", "spend_day": "unlimited",
 					"max_rate": "unlimited", "countries": ["*"], "number_types": ["mobile", "fixed", "toll_free", "premium", "other"]}`
@@ -186,42 +186,42 @@ func TestAccountLimits(t *testing.T) {
 				if res.StatusCode != 200 || !strings.Contains(string(reply), `"calls_per_minute":"7"`) {
 					t.Fatalf("PUT limits of dialer = %d %s", res.StatusCode, reply)
 				}
-				check("dialer", "+12025550100", 50, 200, 7, dialtone.LimitPerMinute)
+				check(t, "dialer", "+12025550100", 50, 200, 7, dialtone.LimitPerMinute)
 			})
 			t.Run("spend per hour and day", func(t *testing.T) {
-				account("spender", append(lift, "--spend-hour", "0.50")...)
-				account("daily", append(lift, "--spend-day", "0.50")...)
+				account(t, "spender", append(lift, "--spend-hour", "0.50")...)
+				account(t, "daily", append(lift, "--spend-day", "0.50")...)
 				// One call spends 0.51 (0.50 to connect, 1 s at 0.60); then nothing more goes through.
-				check("spender", "+33142685300", 1, 200, 1, dialtone.LimitSpendHour)
-				check("spender", "+33142685300", 50, 200, 0, dialtone.LimitSpendHour)
-				check("daily", "+33142685300", 1, 200, 1, dialtone.LimitSpendDay)
+				check(t, "spender", "+33142685300", 1, 200, 1, dialtone.LimitSpendHour)
+				check(t, "spender", "+33142685300", 50, 200, 0, dialtone.LimitSpendHour)
+				check(t, "daily", "+33142685300", 1, 200, 1, dialtone.LimitSpendDay)
 				// What was spent is read from the store: a restart forgets nothing.
-				checkMetrics()
+				checkMetrics(t)
 				sw.Stop()
 				sw.Start()
 				clear(refused)
-				check("daily", "+33142685300", 20, 200, 0, dialtone.LimitSpendDay)
-				check("spender", "+33142685300", 20, 200, 0, dialtone.LimitSpendHour)
+				check(t, "daily", "+33142685300", 20, 200, 0, dialtone.LimitSpendDay)
+				check(t, "spender", "+33142685300", 20, 200, 0, dialtone.LimitSpendHour)
 				// A limit raised by the operator lets the account call again.
 				sw.CLI("account", "limits", "spender", "--spend-hour", "5.00")
-				check("spender", "+447400123456", 1, 200, 1, dialtone.LimitSpendHour)
+				check(t, "spender", "+447400123456", 1, 200, 1, dialtone.LimitSpendHour)
 			})
 			t.Run("max rate", func(t *testing.T) {
-				account("pricey", "--concurrent", "unlimited", "--calls-per-minute", "unlimited") // the default 1.00 a minute
-				check("pricey", "+442079460018", 50, 200, 0, dialtone.LimitMaxRate)               // 1.50 a minute
-				check("pricey", "+447400123456", 1, 200, 1, dialtone.LimitMaxRate)                // 0.60 a minute
+				account(t, "pricey", "--concurrent", "unlimited", "--calls-per-minute", "unlimited") // the default 1.00 a minute
+				check(t, "pricey", "+442079460018", 50, 200, 0, dialtone.LimitMaxRate)               // 1.50 a minute
+				check(t, "pricey", "+447400123456", 1, 200, 1, dialtone.LimitMaxRate)                // 0.60 a minute
 			})
 			t.Run("country", func(t *testing.T) {
-				account("local", append(lift, "--countries", "US,CA")...)
-				check("local", "+447400123456", 50, 200, 0, dialtone.LimitCountry)
-				check("local", "+12025550100", 1, 200, 1, dialtone.LimitCountry)
+				account(t, "local", append(lift, "--countries", "US,CA")...)
+				check(t, "local", "+447400123456", 50, 200, 0, dialtone.LimitCountry)
+				check(t, "local", "+12025550100", 1, 200, 1, dialtone.LimitCountry)
 			})
 			t.Run("number type", func(t *testing.T) {
-				account("nopremium", "--concurrent", "unlimited", "--calls-per-minute", "unlimited") // mobile, fixed, toll_free
-				check("nopremium", "+19002345678", 50, 200, 0, dialtone.LimitNumberType)             // US premium rate
+				account(t, "nopremium", "--concurrent", "unlimited", "--calls-per-minute", "unlimited") // mobile, fixed, toll_free
+				check(t, "nopremium", "+19002345678", 50, 200, 0, dialtone.LimitNumberType)             // US premium rate
 			})
 
-			checkMetrics()
+			checkMetrics(t)
 			if out := sw.CLI("ledger", "check"); !strings.Contains(out, "ok") {
 				t.Errorf("ledger check: %s", out)
 			}
