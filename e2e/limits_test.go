@@ -33,9 +33,9 @@ const operatorToken = "operator-e2e-token-0123456789abcdef0123"
 var lift = []string{"--concurrent", "unlimited", "--calls-per-minute", "unlimited", "--spend-hour", "unlimited",
 	"--spend-day", "unlimited", "--max-rate", "unlimited", "--countries", "*", "--number-types", "mobile,fixed,toll_free,premium,other"}
 
-// TestAccountLimits: 50 calls placed at once by one account meet each of
-// its limits on a switch running the shipped defaults (an empty limits
-// section). Exactly the calls a limit allows reach the carrier; the others
+// TestAccountLimits: 50 calls placed within a second by one account meet
+// each of its limits on a switch running the shipped defaults (an empty
+// limits section). Exactly the calls a limit allows reach the carrier; the others
 // are answered 403 with a Warning naming the limit, get a CDR saying so,
 // and are counted by limit in dialtone_calls_refused_total. Spending is
 // read from the store, so it still counts after a restart. The ledger
@@ -105,7 +105,7 @@ func TestAccountLimits(t *testing.T) {
 				}
 			}
 
-			// burst places calls calls from user to number at once, each held
+			// burst places calls calls from user to number within a second, each held
 			// holdMS when answered; it returns how many INVITEs the carrier saw.
 			burst := func(t *testing.T, user, number string, calls, holdMS int, limit dialtone.Limit) int {
 				t.Helper()
@@ -113,7 +113,7 @@ func TestAccountLimits(t *testing.T) {
 				uas := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, calls)
 				uac := startSipp(t, limitedCall(user, holdMS, limit), fmt.Sprintf("127.0.0.1:%d", sw.SIPPort), "-s", number,
 					"-p", fmt.Sprint(freePort(t)), "-mp", fmt.Sprint(sippMediaPort(t)),
-					"-m", fmt.Sprint(calls), "-r", fmt.Sprint(calls), "-rp", "500", "-l", fmt.Sprint(calls))
+					"-m", fmt.Sprint(calls), "-r", fmt.Sprint(calls), "-rp", "1000", "-l", fmt.Sprint(calls))
 				if st := uac.Wait(60 * time.Second); !st.ExitOK || st.Successful != calls {
 					t.Errorf("%s: app sipp %d of %d calls went as expected (answered, or 403 naming %s)\n%s", user, st.Successful, calls, limit, uac.Errors())
 				}
@@ -160,7 +160,7 @@ func TestAccountLimits(t *testing.T) {
 			t.Run("default concurrent calls", func(t *testing.T) {
 				sw.CLIEnv([]string{"DIALTONE_PASSWORD=secret"}, "account", "create", "plain", "--country", "US", "--plan", "limits")
 				sw.CLI("wallet", "topup", "plain", "20.00")
-				check(t, "plain", "+12025550100", 50, 1500, 2, dialtone.LimitConcurrent) // the shipped defaults: 2 at once
+				check(t, "plain", "+12025550100", 50, 2500, 2, dialtone.LimitConcurrent) // the shipped defaults: 2 at once
 			})
 			t.Run("concurrent calls", func(t *testing.T) {
 				account(t, "pbx")
@@ -168,7 +168,7 @@ func TestAccountLimits(t *testing.T) {
 				if !regexp.MustCompile(`concurrent_calls\s+5\s+account\n`).MatchString(out) || !regexp.MustCompile(`spend_hour\s+unlimited\s+account\n`).MatchString(out) {
 					t.Errorf("dialtone account limits pbx --concurrent 5 ... said:\n%s", out)
 				}
-				check(t, "pbx", "+12025550100", 50, 1500, 5, dialtone.LimitConcurrent)
+				check(t, "pbx", "+12025550100", 50, 2500, 5, dialtone.LimitConcurrent)
 			})
 			t.Run("calls per minute", func(t *testing.T) {
 				account(t, "dialer")
