@@ -109,6 +109,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzOpusDecode -fuzztime 30s ./media/codec
 	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime 30s ./media/codec
 	$(GO) test -run '^$$' -fuzz FuzzTranscoder -fuzztime 30s ./media/bridge
+	$(GO) test -run '^$$' -fuzz FuzzLimitSettings -fuzztime 30s .
 
 clean:
 	rm -rf bin

@@ -20,6 +20,8 @@
 //     and the API share;
 //   - call sessions (credit reserved, confirmed and settled per call), API
 //     sign-in tokens, red envelopes, chat, and organizations;
+//   - per-account limits (Limits, with the defaults and the one check of
+//     a call against them, and LimitStore, which keeps each account's own);
 //   - the SIP guard's bans (Ban) and the digest nonce counts, kept in the
 //     store so that they survive a restart and are shared by nodes;
 //   - Store and its parts (AccountStore, LedgerStore, BundleStore, ...):
@@ -295,6 +297,7 @@ type Store interface {
 	OrgStore
 	BanStore
 	NonceStore
+	LimitStore
 	// Ping reports whether the store answers; used by /readyz.
 	Ping(ctx context.Context) error
 	Close() error

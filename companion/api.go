@@ -67,6 +67,7 @@ type Store interface {
 	dialtone.EnvelopeStore
 	dialtone.ChatStore
 	dialtone.OrgStore
+	dialtone.LimitStore
 	ExportCDRs(ctx context.Context, f dialtone.CDRFilter, format dialtone.ExportFormat, w io.Writer) (int64, error)
 }
 
@@ -111,6 +112,9 @@ type Config struct {
 	// RoleTokens are the operators' bearer tokens (not app users'): each
 	// lets its holder call the endpoints of its role.
 	RoleTokens []RoleToken
+	// Limits are the limits of accounts that set none of their own
+	// (shown beside an account's own).
+	Limits dialtone.Limits
 }
 
 // Server serves the API.
@@ -173,6 +177,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/v1/orgs/{org}/clock-out", s.auth(s.clock(false)))
 	mux.Handle("GET /api/v1/orgs/{org}/attendance", s.auth(s.attendance))
 	mux.Handle("/api/v1/cdrs", s.requireRole(RoleFinance, s.exportCDRs)) // any method: exportCDRs answers 405 in the API's shape
+	mux.Handle("GET /api/v1/accounts/{username}/limits", s.requireRole(RoleOperator, s.limits))
+	mux.Handle("PUT /api/v1/accounts/{username}/limits", s.requireRole(RoleOperator, s.setLimits))
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -70,10 +70,10 @@ func eachStore(t *testing.T, signup string, f func(t *testing.T, a *api)) {
 			c := &clock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
 			bundles := []dialtone.Bundle{{Code: "world100", Name: "World 100", Seconds: 6000, Price: decimal.RequireFromString("0.99"),
 				Currency: "USD", Validity: 30 * 24 * time.Hour, Increment: 60}}
-			cfg := companion.DefaultSettings().Config(bundles)
+			cfg := companion.DefaultSettings().Config(bundles, dialtone.DefaultLimits())
 			cfg.Signup, cfg.InviteCodes, cfg.WebhookSecret, cfg.AttachmentDir = signup, []string{"welcome-2026"}, secret, t.TempDir()
 			cfg.RoleTokens = []companion.RoleToken{{Name: "books", Token: financeToken, Role: companion.RoleFinance},
-				{Name: "helpdesk", Token: supportToken, Role: "support"}}
+				{Name: "helpdesk", Token: supportToken, Role: "support"}, {Name: "noc", Token: operatorToken, Role: companion.RoleOperator}}
 			g, err := guard.New(guard.Defaults(), guard.NewMemoryStore(), nil, slog.New(slog.DiscardHandler), c.now)
 			if err != nil {
 				t.Fatal(err)

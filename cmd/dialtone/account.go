@@ -200,7 +200,7 @@ account's calls then go out anonymous.`,
 		},
 	}
 
-	cmd.AddCommand(create, show, list, setPlan, setCallerID,
+	cmd.AddCommand(create, show, list, setPlan, setCallerID, newLimitsCmd(load),
 		setStatus("disable", "Disable an account: it can no longer register or call", dialtone.AccountDisabled),
 		setStatus("enable", "Enable a disabled account", dialtone.AccountActive),
 		passwd)

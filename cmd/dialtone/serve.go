@@ -34,6 +34,7 @@ import (
 	"github.com/dialtone/dialtone/switch/digest"
 	"github.com/dialtone/dialtone/switch/edge"
 	"github.com/dialtone/dialtone/switch/guard"
+	"github.com/dialtone/dialtone/switch/limits"
 	"github.com/dialtone/dialtone/trunks"
 	"github.com/dialtone/dialtone/trunks/health"
 	"github.com/dialtone/dialtone/web"
@@ -346,7 +347,8 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		closeAll()
 		return nil, fmt.Errorf("sip client: %w", err)
 	}
-	carriers, err := newCarriers(cfg, client, ports["udp"], reg, log)
+	refused := newRefused(reg)
+	carriers, err := newCarriers(cfg, client, ports["udp"], refused, log)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -379,6 +381,11 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	} else if n > 0 {
 		log.Info("settled calls left open by the last run", "calls", n)
 	}
+	limiter, err := limits.New(cfg.Limits.Defaults(), st, rater{ctl}, limits.NewMemory(clock.Now), clock.Now, limits.NewMetrics(refused), log)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
 	calls := b2bua.New(b2bua.Config{
 		Host:        cfg.SIP.Advertise,
 		Ports:       ports,
@@ -386,6 +393,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		RingTimeout: cfg.SIP.RingTimeout,
 		CreditLead:  cfg.Billing.CreditLead,
 		Clock:       clock,
+		Limits:      admitter{limiter},
 	}, client, carriers, media, st, credit{ctl}, b2bua.NewMetrics(reg), log)
 	registrar := edge.NewRegistrar()
 	g, err := guard.New(cfg.Guard, st, guard.NewMetrics(reg), log, nil)
@@ -605,7 +613,7 @@ func carrierTLS(ts []trunks.TrunkConfig) (*tls.Config, error) {
 // failures in the guard the SIP listeners share.
 func newCompanion(cfg *Config, st dialtone.Store, g companion.Guard, log *slog.Logger) *companion.Server {
 	bundles, _ := cfg.BundleCatalog() // checked at start
-	return companion.New(cfg.API.Config(bundles), st, apiAccounts{st: st, realm: cfg.SIP.Realm}, g, func() time.Time { return time.Now().UTC() }, log)
+	return companion.New(cfg.API.Config(bundles, cfg.Limits.Defaults()), st, apiAccounts{st: st, realm: cfg.SIP.Realm}, g, func() time.Time { return time.Now().UTC() }, log)
 }
 
 // everyMinute runs f once a minute until the returned stop is called; stop

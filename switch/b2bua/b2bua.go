@@ -2,11 +2,12 @@
 // INVITE, answered by us as a UAS) and a carrier leg (our own INVITE to a
 // trunk, sent as a UAC), joined by a media bridge.
 //
-// It owns the call's life: routing, media setup, relaying of provisional
-// and final responses, BYE from either side, CANCEL before answer, the
-// media timeout, and the CDR written when the call ends. It knows nothing of
-// SQL, RTP or number plans: the Router, Media and CDRWriter it needs are
-// declared here and built elsewhere.
+// It owns the call's life: routing, the account's limits (a call keeps its
+// place in them until it ends), media setup, relaying of provisional and
+// final responses, BYE from either side, CANCEL before answer, the media
+// timeout, and the CDR written when the call ends. It knows nothing of
+// SQL, RTP or number plans: the Router, Limits, Media and CDRWriter it
+// needs are declared here and built elsewhere.
 //
 // A call's life is an explicit state (state.go): routing, authorizing,
 // media, dialing, early, connected, ending, ended, moved only by named
@@ -152,6 +153,14 @@ type CreditCall interface {
 	Finish(ctx context.Context, cdr *dialtone.CDR) error
 }
 
+// Limits admits a routed call by its account's limits (package
+// switch/limits) before its credit is authorized. A refusal is a
+// *dialtone.LimitError; release is called once the call has ended,
+// however it ended.
+type Limits interface {
+	Admit(ctx context.Context, acct *dialtone.Account, dest Destination) (release func(), err error)
+}
+
 // CDRWriter stores the record of a finished call.
 type CDRWriter interface {
 	InsertCDR(ctx context.Context, c *dialtone.CDR) error
@@ -171,6 +180,8 @@ type Config struct {
 	CreditLead time.Duration
 	// Clock sets the call's timers (nil: SystemClock).
 	Clock Clock
+	// Limits admits each call before it is authorized (nil: no limits).
+	Limits Limits
 }
 
 // Server is the call controller.

@@ -630,3 +630,69 @@ func TestTransitions(t *testing.T) {
 		t.Error("refused transitions are not logged")
 	}
 }
+
+// A call over its account's limits is refused with 403 and a Warning
+// naming the limit, before its credit is authorized or a carrier is tried.
+func TestLimitRefused(t *testing.T) {
+	h := newHarness(t, &fakeCredit{refuse: errors.New("authorized a call over its limits")}, trunk("t1"))
+	h.s.cfg.Limits = &fakeLimits{refuse: &dialtone.LimitError{Limit: dialtone.LimitCountry, Detail: "GB is not among US"}}
+	tc := h.dial("442079460018", "PCMA")
+	tc.setupDone()
+	tc.ended()
+	checkEvents(t, "app", tc.app.Events(), "403")
+	tc.app.mu.Lock()
+	res := tc.app.rejected
+	tc.app.mu.Unlock()
+	if w := res.GetHeader("Warning"); w == nil || w.Value() != `399 switch.test "country: GB is not among US"` || !strings.Contains(res.Reason, "country") {
+		t.Errorf("refusal %d %q, Warning %v; want the country limit named", res.StatusCode, res.Reason, w)
+	}
+	c := h.cdr()
+	checkCDR(t, c, dialtone.Failed, 403, dialtone.PartyNone, 0)
+	if !strings.Contains(c.SIPReason, "country") {
+		t.Errorf("CDR reason %q, want the limit named", c.SIPReason)
+	}
+	if len(h.legs.carriers) != 0 {
+		t.Error("a call over its limits reached a carrier")
+	}
+	h.noTasks()
+}
+
+// A call keeps its place in its account's limits until it ends, however
+// it ends: hung up, refused by the carrier, refused for credit.
+func TestLimitReleased(t *testing.T) {
+	lim := &fakeLimits{max: 1}
+	credit := &fakeCredit{max: time.Hour}
+	h := newHarness(t, credit, trunk("t1"))
+	h.s.cfg.Limits = lim
+	first, _ := answer(t, h)
+
+	second := h.dial("442079460018", "PCMA")
+	second.setupDone()
+	second.ended()
+	checkEvents(t, "app", second.app.Events(), "403")
+
+	first.bye(false)
+	first.ended()
+	if live, released := lim.counts(); live != 0 || released != 1 {
+		t.Fatalf("after the hang-up: %d live, %d released; want 0 and 1", live, released)
+	}
+
+	busy := h.dial("442079460018", "PCMA")
+	h.legs.next(t).respond(486, "Busy Here", "")
+	busy.setupDone()
+	busy.ended()
+	checkEvents(t, "app", busy.app.Events(), "486")
+	if live, released := lim.counts(); live != 0 || released != 2 {
+		t.Errorf("after a busy carrier: %d live, %d released; want 0 and 2", live, released)
+	}
+
+	credit.refuse = dialtone.ErrInsufficientFunds
+	broke := h.dial("442079460018", "PCMA")
+	broke.setupDone()
+	broke.ended()
+	checkEvents(t, "app", broke.app.Events(), "402")
+	if live, released := lim.counts(); live != 0 || released != 3 {
+		t.Errorf("after a credit refusal: %d live, %d released; want 0 and 3", live, released)
+	}
+	h.noTasks()
+}

@@ -302,6 +302,43 @@ func (c *fakeCreditCall) Finish(ctx context.Context, cdr *dialtone.CDR) error {
 	return c.k.cdrs.InsertCDR(ctx, cdr)
 }
 
+// fakeLimits admits up to max calls at once (or refuses every call with
+// refuse) and counts the releases.
+type fakeLimits struct {
+	max    int
+	refuse error
+
+	mu             sync.Mutex
+	live, released int
+}
+
+func (f *fakeLimits) Admit(_ context.Context, _ *dialtone.Account, _ Destination) (func(), error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refuse != nil {
+		return nil, f.refuse
+	}
+	if f.live >= f.max {
+		return nil, &dialtone.LimitError{Limit: dialtone.LimitConcurrent, Detail: fmt.Sprintf("%d calls at once", f.max)}
+	}
+	f.live++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.live--
+			f.released++
+		})
+	}, nil
+}
+
+func (f *fakeLimits) counts() (live, released int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.live, f.released
+}
+
 // fakeTx is a server transaction that records its responses.
 type fakeTx struct {
 	mu        sync.Mutex

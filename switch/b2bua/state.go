@@ -21,7 +21,7 @@ type callState int
 
 const (
 	stateRouting     callState = iota // the dialed number is being routed
-	stateAuthorizing                  // the account's credit is being authorized
+	stateAuthorizing                  // the account's limits are checked, then its credit authorized
 	stateMedia                        // the media bridge is being set up
 	stateDialing                      // an INVITE is out to a carrier, nothing relayed yet
 	stateEarly                        // the carrier rings or plays early media: 180/183 relayed

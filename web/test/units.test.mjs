@@ -94,6 +94,10 @@ test('refusals in plain words', () => {
     assert.equal(refusalReason(Number(code), 'Whatever'), text, `refusalReason(${code})`);
     assert.equal(failedReason({ originator: 'remote', cause: 'x', message: { status_code: Number(code), reason_phrase: 'Whatever' } }), text);
   }
+  assert.equal(refusalReason(403, "Forbidden: over the account's concurrent_calls limit"), 'too many calls at once on this account');
+  assert.equal(refusalReason(403, "Forbidden: over the account's number_type limit"), 'calls to this kind of number are not allowed on this account');
+  assert.equal(refusalReason(403, "Forbidden: over the account's unknown_thing limit"), 'this destination is blocked');
+  assert.equal(refusalReason(486, "over the account's country limit"), 'busy');
   assert.equal(refusalReason(603, 'Decline'), 'Decline (603)');
   assert.equal(refusalReason(403, 'Forbidden: caller ID not allowed'), 'calls from this account may not show that number');
   assert.equal(refusalReason(403, 'Forbidden: destination blocked'), 'this destination is blocked');
