@@ -63,6 +63,8 @@ type Store interface {
 	dialtone.EnvelopeStore
 	dialtone.ChatStore
 	dialtone.OrgStore
+	Devices(ctx context.Context, accountID int64) ([]*dialtone.Device, error)
+	RevokeDevice(ctx context.Context, accountID, id int64, at time.Time) (*dialtone.Device, error)
 	ExportCDRs(ctx context.Context, f dialtone.CDRFilter, format dialtone.ExportFormat, w io.Writer) (int64, error)
 }
 
@@ -97,6 +99,8 @@ type Config struct {
 	// RoleTokens are the operators' bearer tokens (not app users'): each
 	// lets its holder call the endpoints of its role.
 	RoleTokens []RoleToken
+	// SIP hands out SIP credentials (credentials.go).
+	SIP SIP
 }
 
 // Server serves the API.
@@ -135,6 +139,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/sessions", s.signin)
 	mux.Handle("DELETE /api/v1/sessions/current", s.auth(s.signout))
 	mux.Handle("GET /api/v1/me", s.auth(s.me))
+	mux.Handle("POST /api/v1/sip-credentials", s.auth(s.sipCredentials))
+	mux.Handle("GET /api/v1/devices", s.auth(s.devices))
+	mux.Handle("POST /api/v1/devices", s.auth(s.createDevice))
+	mux.Handle("DELETE /api/v1/devices/{id}", s.auth(s.revokeDevice))
 	mux.Handle("GET /api/v1/wallet", s.auth(s.wallet))
 	mux.Handle("GET /api/v1/wallet/history", s.auth(s.history))
 	mux.Handle("POST /api/v1/wallet/transfers", s.auth(s.transfer))

@@ -155,12 +155,16 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	sw, err := buildSwitch(ctx, cfg, load, st, reg, log)
+	appKey, err := appCredentialKey(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	sw, err := buildSwitch(ctx, cfg, load, st, appKey, reg, log)
 	if err != nil {
 		return err
 	}
 
-	api := newCompanion(cfg, st, log)
+	api := newCompanion(cfg, st, appKey, log)
 	stopExpiry := everyMinute(func() {
 		if n, err := api.ExpireEnvelopes(context.Background()); err != nil {
 			log.Error("red envelope refunds", "error", err)
@@ -298,7 +302,7 @@ func (s *theSwitch) Close() {
 	}
 }
 
-func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error), st dialtone.Store, reg prometheus.Registerer, log *slog.Logger) (*theSwitch, error) {
+func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error), st dialtone.Store, appKey []byte, reg prometheus.Registerer, log *slog.Logger) (*theSwitch, error) {
 	var serverTLS *tls.Config
 	if cfg.SIP.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.SIP.TLSCert, cfg.SIP.TLSKey)
@@ -393,7 +397,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	}
 	g.SetAllow(trunkAllow(cfg))
 	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: cfg.SIP.WSAuthAlgs},
-		srv, auth, edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL), calls, registrar, g, log)
+		srv, auth, edge.NewCredentials(edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL), st, cfg.SIP.Realm, appKey, cfg.SIP.AppCredentialTTL), calls, registrar, g, log)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
 	}, func() float64 { return float64(registrar.Count()) }))
@@ -594,10 +598,13 @@ func carrierTLS(ts []trunks.TrunkConfig) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
-// newCompanion builds the companion API on the store.
-func newCompanion(cfg *Config, st dialtone.Store, log *slog.Logger) *companion.Server {
+// newCompanion builds the companion API on the store; it issues app
+// credentials with appKey.
+func newCompanion(cfg *Config, st dialtone.Store, appKey []byte, log *slog.Logger) *companion.Server {
 	bundles, _ := cfg.BundleCatalog() // checked at start
-	return companion.New(cfg.API.Config(bundles), st, apiAccounts{st: st, realm: cfg.SIP.Realm}, func() time.Time { return time.Now().UTC() }, log)
+	c := cfg.API.Config(bundles)
+	c.SIP = companion.SIP{Key: appKey, TTL: cfg.SIP.AppCredentialTTL, Realm: cfg.SIP.Realm, Devices: devices{st: st, realm: cfg.SIP.Realm}}
+	return companion.New(c, st, apiAccounts{st: st, realm: cfg.SIP.Realm}, func() time.Time { return time.Now().UTC() }, log)
 }
 
 // everyMinute runs f once a minute until the returned stop is called; stop

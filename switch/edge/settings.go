@@ -19,13 +19,17 @@ type Settings struct {
 	TLSCert    string             `yaml:"tls_cert"`           // PEM certificate chain of tls and wss listeners
 	TLSKey     string             `yaml:"tls_key"`            // its PEM private key
 	NonceTTL   time.Duration      `yaml:"nonce_ttl"`          // how long a digest challenge may be answered
-	AuthSecret string             `yaml:"auth_secret"`        // signs nonces; random per start when empty
+	AuthSecret string             `yaml:"auth_secret"`        // signs nonces, and keys app credentials; see README
 	AuthAlgs   []digest.Algorithm `yaml:"auth_algorithms"`    // challenge order
 	WSAuthAlgs []digest.Algorithm `yaml:"ws_auth_algorithms"` // challenge order for WebSocket clients
 	MaxExpires int                `yaml:"register_max_expires"`
 	// AccountCacheTTL is how long an account read for authentication is
 	// reused; a disabled account or new password takes effect within it.
 	AccountCacheTTL time.Duration `yaml:"account_cache_ttl"`
+	// AppCredentialTTL is the lifetime of the app credentials the API
+	// issues to a signed-in app; the edge refuses any that expire further
+	// ahead (and a minute).
+	AppCredentialTTL time.Duration `yaml:"app_credential_ttl"`
 }
 
 // ListenSettings is one SIP listener.
@@ -40,13 +44,14 @@ var Transports = []string{"udp", "tcp", "tls", "ws", "wss"}
 // DefaultSettings are the edge's defaults, applied before the file is read.
 func DefaultSettings() Settings {
 	return Settings{
-		Realm:           "dialtone",
-		Listen:          []ListenSettings{{Transport: "udp", Addr: "0.0.0.0:5060"}, {Transport: "tcp", Addr: "0.0.0.0:5060"}},
-		NonceTTL:        5 * time.Minute,
-		AuthAlgs:        []digest.Algorithm{digest.MD5, digest.SHA256},
-		WSAuthAlgs:      []digest.Algorithm{digest.MD5},
-		MaxExpires:      3600,
-		AccountCacheTTL: 2 * time.Second,
+		Realm:            "dialtone",
+		Listen:           []ListenSettings{{Transport: "udp", Addr: "0.0.0.0:5060"}, {Transport: "tcp", Addr: "0.0.0.0:5060"}},
+		NonceTTL:         5 * time.Minute,
+		AuthAlgs:         []digest.Algorithm{digest.MD5, digest.SHA256},
+		WSAuthAlgs:       []digest.Algorithm{digest.MD5},
+		MaxExpires:       3600,
+		AccountCacheTTL:  2 * time.Second,
+		AppCredentialTTL: time.Hour,
 	}
 }
 
@@ -91,6 +96,9 @@ func (s Settings) Validate() error {
 	}
 	if s.AccountCacheTTL < 0 || s.AccountCacheTTL > time.Minute {
 		return fmt.Errorf("sip.account_cache_ttl: %v is outside 0-1m", s.AccountCacheTTL)
+	}
+	if s.AppCredentialTTL < 2*time.Second || s.AppCredentialTTL > 24*time.Hour {
+		return fmt.Errorf("sip.app_credential_ttl: %v is outside 2s-24h", s.AppCredentialTTL)
 	}
 	return nil
 }
