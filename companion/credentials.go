@@ -36,9 +36,13 @@ func (s *Server) sipCredentials(w http.ResponseWriter, _ *http.Request, c *calle
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "this switch issues no SIP credentials")
 		return
 	}
-	now := s.now()
-	cred := dialtone.IssueAppCredential(s.cfg.SIP.Key, c.account.Username, now.Add(s.cfg.SIP.TTL))
-	ttl := cred.ExpiresAt.Sub(now)
+	// The expiry is in whole seconds: rounded up, so they live TTL at least.
+	ttl := s.cfg.SIP.TTL
+	exp := s.now().Add(ttl)
+	if t := exp.Truncate(time.Second); t.Before(exp) {
+		exp = t.Add(time.Second)
+	}
+	cred := dialtone.IssueAppCredential(s.cfg.SIP.Key, c.account.Username, exp)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, map[string]any{
 		"username":            cred.Username,
