@@ -69,6 +69,7 @@ func eachStore(t *testing.T, signup string, f func(t *testing.T, a *api)) {
 			cfg.Signup, cfg.InviteCodes, cfg.WebhookSecret, cfg.AttachmentDir = signup, []string{"welcome-2026"}, secret, t.TempDir()
 			cfg.RoleTokens = []companion.RoleToken{{Name: "books", Token: financeToken, Role: companion.RoleFinance},
 				{Name: "helpdesk", Token: supportToken, Role: "support"}}
+			cfg.SIP = companion.SIP{Key: sipKey, TTL: time.Hour, Realm: "dialtone", Devices: devices{st}}
 			s := companion.New(cfg, st, accounts{st}, c.now, slog.New(slog.DiscardHandler))
 			srv := httptest.NewServer(s.Handler())
 			t.Cleanup(srv.Close)
