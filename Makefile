@@ -102,6 +102,7 @@ bench: deps build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./media/sdp
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./switch/digest
+	$(GO) test -run '^$$' -fuzz FuzzParseAppCredential -fuzztime 30s .
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./trunks
 	$(GO) test -run '^$$' -fuzz FuzzRelayPacket -fuzztime 30s ./media/rtp
 	$(GO) test -run '^$$' -fuzz FuzzParseDeck -fuzztime 30s ./billing
