@@ -1,6 +1,8 @@
 // Package companion is the HTTP API of the switch, everything under
-// /api/v1: for app users, sign-up and sign-in on the same account as their
-// SIP credentials and bearer tokens; the wallet (balance, history,
+// /api/v1: for app users, sign-up and sign-in (the API password, bcrypt,
+// signs in here only) and bearer tokens; SIP credentials: short-lived app
+// credentials for the signed-in app and per-device credentials
+// (credentials.go, devices.go); the wallet (balance, history,
 // transfers, bundle purchases, payment-provider top-ups by signed webhook);
 // red envelopes; chat (conversations, messages, attachments, and live
 // events over a WebSocket); organizations (members, deposits, leave,

@@ -24,7 +24,7 @@ type Settings struct {
 	WSAuthAlgs []digest.Algorithm `yaml:"ws_auth_algorithms"` // challenge order for WebSocket clients
 	MaxExpires int                `yaml:"register_max_expires"`
 	// AccountCacheTTL is how long an account read for authentication is
-	// reused; a disabled account or new password takes effect within it.
+	// reused; a disabled account takes effect within it (devices are not cached).
 	AccountCacheTTL time.Duration `yaml:"account_cache_ttl"`
 	// AppCredentialTTL is the lifetime of the app credentials the API
 	// issues to a signed-in app; the edge refuses any that expire further
