@@ -327,6 +327,9 @@ phone.addEventListener('state', (e) => {
     ui.mute.textContent = 'Mute';
     ui.audio.srcObject = null;
   }
+  if (state === 'ended' && code === 403 && /expired/.test(reason)) {
+    renew(); // the credentials ran out (the machine slept?): the next call has new ones
+  }
   if (state === 'ended') {
     ui.reason.textContent = reason;
     if (code) {

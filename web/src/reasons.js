@@ -21,6 +21,9 @@ const refusals = {
 // refusalReason is the text for a final response code and its reason
 // phrase: one of ours, else the phrase the switch sent.
 export function refusalReason(code, phrase) {
+  if (code === 403 && /credentials expired/i.test(phrase || '')) {
+    return 'your sign-in had expired; call again';
+  }
   if (refusals[code]) {
     return refusals[code];
   }

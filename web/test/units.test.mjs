@@ -151,3 +151,8 @@ test('renewDelay follows the API, at least a second', () => {
   assert.equal(renewDelay({ renew_after_seconds: 0.2 }), 1000);
   assert.equal(renewDelay(null), 60000);
 });
+
+test('an INVITE refused for expired credentials says so', () => {
+  assert.equal(refusalReason(403, 'Forbidden: credentials expired'), 'your sign-in had expired; call again');
+  assert.equal(refusalReason(403, 'Forbidden'), 'this destination is blocked');
+});
