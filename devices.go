@@ -29,6 +29,9 @@ type Device struct {
 	RevokedAt    time.Time // zero: not revoked
 }
 
+// MaxDevices is how many devices, not revoked, an account may have.
+const MaxDevices = 20
+
 // Revoked reports whether the device was revoked.
 func (d *Device) Revoked() bool { return !d.RevokedAt.IsZero() }
 

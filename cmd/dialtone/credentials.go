@@ -59,6 +59,19 @@ func (m devices) newDevice(ctx context.Context, acct *dialtone.Account, name, us
 	if password == "" {
 		password = randomString(20)
 	}
+	ds, err := m.st.Devices(ctx, acct.ID)
+	if err != nil {
+		return nil, "", err
+	}
+	live := 0
+	for _, d := range ds {
+		if !d.Revoked() {
+			live++
+		}
+	}
+	if live >= dialtone.MaxDevices {
+		return nil, "", fmt.Errorf("%w: account %s has %d devices, the most allowed; revoke one first", dialtone.ErrForbidden, acct.Username, live)
+	}
 	for attempt := 0; ; attempt++ {
 		u := username
 		if u == "" {
