@@ -185,18 +185,13 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 		mux.Handle("/", adminHandler)
 		adminHandler = mux
 	}
-	admin, adminLn, err := startHTTP("http.listen", cfg.HTTP.Listen, adminHandler, log)
-	if err != nil {
-		sw.Close()
-		return err
-	}
+	// api.listen first: once http.listen answers /readyz, the API is up too.
 	if cfg.API.Listen != "" {
 		if cfg.Web.Enabled { // the dialer is for app users too: on the listener meant to be exposed
 			apiMux.Handle("/", dialerPage(cfg, sw.listeners)) // no method: "GET /" would conflict with "/api/v1/"
 		}
 		apiSrv, _, err := startHTTP("api.listen", cfg.API.Listen, apiMux, log)
 		if err != nil {
-			_ = admin.Close()
 			sw.Close()
 			return err
 		}
@@ -205,6 +200,11 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 			defer cancel()
 			_ = apiSrv.Shutdown(sctx)
 		}()
+	}
+	admin, adminLn, err := startHTTP("http.listen", cfg.HTTP.Listen, adminHandler, log)
+	if err != nil {
+		sw.Close()
+		return err // the deferred Shutdown closes api.listen
 	}
 	sw.edge.Serve(sw.listeners)
 	for _, l := range sw.listeners {
