@@ -3,7 +3,9 @@
 // and the storage interfaces.
 //
 // It owns:
-//   - accounts (Account, with its SIP digest hashes) and the errors that
+//   - accounts (Account), their SIP devices (Device: per-device digest
+//     credentials) and the app credentials the API issues and the switch
+//     checks from a server secret (AppCredential), and the errors that
 //     classify every failure (ErrInvalid, ErrNotFound, ErrForbidden,
 //     ErrNoRoute, ...), which the call controller maps to SIP responses and
 //     the HTTP API to statuses;
@@ -80,11 +82,14 @@ const (
 	AccountDisabled AccountStatus = "disabled"
 )
 
-// Account is an app user: SIP credentials, the country used to normalize
-// the numbers they dial, and the currency they pay in.
+// Account is an app user: the country used to normalize the numbers they
+// dial, and the currency they pay in.
 //
-// The password is never stored: only the digest HA1 hashes for the realm the
-// account was created in (RFC 3261 section 22.4, RFC 8760 for SHA-256).
+// The account's digest hashes (HA1MD5, HA1SHA256) are no longer what the
+// switch checks: SIP signs in with a Device's credentials or with app
+// credentials (AppCredential) issued by the companion API, whose own
+// password (bcrypt) is kept apart (TokenStore). The hashes stay as the
+// account was made, of a password that no longer signs in anywhere.
 type Account struct {
 	ID        int64
 	Username  string
@@ -298,6 +303,8 @@ type Store interface {
 	BanStore
 	NonceStore
 	LimitStore
+	DeviceStore
+	SecretStore
 	// Ping reports whether the store answers; used by /readyz.
 	Ping(ctx context.Context) error
 	Close() error

@@ -1,6 +1,8 @@
 // Package companion is the HTTP API of the switch, everything under
-// /api/v1: for app users, sign-up and sign-in on the same account as their
-// SIP credentials and bearer tokens; the wallet (balance, history,
+// /api/v1: for app users, sign-up and sign-in (the API password, bcrypt,
+// signs in here only) and bearer tokens; SIP credentials: short-lived app
+// credentials for the signed-in app and per-device credentials
+// (credentials.go, devices.go); the wallet (balance, history,
 // transfers, bundle purchases, payment-provider top-ups by signed webhook);
 // red envelopes; chat (conversations, messages, attachments, and live
 // events over a WebSocket); organizations (members, deposits, leave,
@@ -68,6 +70,8 @@ type Store interface {
 	dialtone.ChatStore
 	dialtone.OrgStore
 	dialtone.LimitStore
+	Devices(ctx context.Context, accountID int64) ([]*dialtone.Device, error)
+	RevokeDevice(ctx context.Context, accountID, id int64, at time.Time) (*dialtone.Device, error)
 	ExportCDRs(ctx context.Context, f dialtone.CDRFilter, format dialtone.ExportFormat, w io.Writer) (int64, error)
 }
 
@@ -115,6 +119,8 @@ type Config struct {
 	// Limits are the limits of accounts that set none of their own
 	// (shown beside an account's own).
 	Limits dialtone.Limits
+	// SIP hands out SIP credentials (credentials.go).
+	SIP SIP
 }
 
 // Server serves the API.
@@ -145,6 +151,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/sessions", s.signin)
 	mux.Handle("DELETE /api/v1/sessions/current", s.auth(s.signout))
 	mux.Handle("GET /api/v1/me", s.auth(s.me))
+	mux.Handle("POST /api/v1/sip-credentials", s.auth(s.sipCredentials))
+	mux.Handle("GET /api/v1/devices", s.auth(s.devices))
+	mux.Handle("POST /api/v1/devices", s.auth(s.createDevice))
+	mux.Handle("DELETE /api/v1/devices/{id}", s.auth(s.revokeDevice))
 	mux.Handle("GET /api/v1/wallet", s.auth(s.wallet))
 	mux.Handle("GET /api/v1/wallet/history", s.auth(s.history))
 	mux.Handle("POST /api/v1/wallet/transfers", s.auth(s.transfer))

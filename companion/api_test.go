@@ -79,6 +79,7 @@ func eachStore(t *testing.T, signup string, f func(t *testing.T, a *api)) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { g.Close() })
+			cfg.SIP = companion.SIP{Key: sipKey, TTL: time.Hour, Realm: "dialtone", Devices: devices{st}}
 			s := companion.New(cfg, st, accounts{st}, g, c.now, slog.New(slog.DiscardHandler))
 			srv := httptest.NewServer(s.Handler())
 			t.Cleanup(srv.Close)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -326,6 +327,8 @@ type driverEvent struct {
 	MS        int64   `json:"ms"`
 	OK        bool    `json:"ok"`
 	Error     string  `json:"error"`
+	AuthUser  string  `json:"authUser"` // the SIP digest username the page registered with
+	Count     int     `json:"count"`
 }
 
 // runBrowser runs the driver with its JSON input and returns its events.
@@ -352,6 +355,9 @@ func runBrowser(t *testing.T, driver string, input map[string]any) []driverEvent
 	return events
 }
 
+// appCredential is the digest username of app credentials.
+var appCredential = regexp.MustCompile(`^[1-9][0-9]{0,11}~[A-Za-z0-9._-]+$`)
+
 // mmss is d as the page's call timer shows it.
 func mmss(d time.Duration) string {
 	s := int(d / time.Second)
@@ -367,8 +373,10 @@ func findEvent(events []driverEvent, name string) (driverEvent, bool) {
 	return driverEvent{}, false
 }
 
-// TestBrowserCall: the dialer page in Chromium signs in over SIP on
-// WebSocket, calls a number, and audio and DTMF cross the switch both
+// TestBrowserCall: the dialer page in Chromium signs in with the
+// companion API, registers over SIP on WebSocket with the SIP credentials
+// the API issued (renewed before they expire: the wss case lets them live
+// 3 s and calls after 4 s), calls a number, and audio and DTMF cross the switch both
 // ways; the carrier's early media (183) is heard before it answers;
 // hang-up works from either side; the CDR names both legs' codecs.
 // Chromium offers Opus first, which the switch transcodes to the
@@ -385,7 +393,7 @@ func TestBrowserCall(t *testing.T) {
 		holdCycle bool   // hold and unhold (re-INVITEs) during the call
 		early     bool   // the carrier sends 183 and its tone for 5 s before it answers
 		mute      bool   // the page mutes for 2 s
-		wss       bool   // SIP over secure WebSocket (a self-signed certificate the browser is told to accept)
+		wss       bool   // SIP over secure WebSocket (a self-signed certificate the browser is told to accept); SIP credentials live 3 s
 		appCodec  string
 		hangupBy  dialtone.Party
 		carrierPT byte
@@ -409,7 +417,7 @@ func TestBrowserCall(t *testing.T) {
 				certPath, keyPath, cert := selfSigned(t)
 				sum := sha256.Sum256(cert.Leaf.RawSubjectPublicKeyInfo)
 				spki = base64.StdEncoding.EncodeToString(sum[:])
-				sipExtra = fmt.Sprintf("tls_cert: %q\n  tls_key: %q\n  %s", certPath, keyPath, strings.Replace(sipExtra, "transport: ws,", "transport: wss,", 1))
+				sipExtra = fmt.Sprintf("tls_cert: %q\n  tls_key: %q\n  app_credential_ttl: 3s\n  %s", certPath, keyPath, strings.Replace(sipExtra, "transport: ws,", "transport: wss,", 1))
 			}
 			sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort},
 				SIPExtra:   sipExtra,
@@ -424,6 +432,9 @@ func TestBrowserCall(t *testing.T) {
 			}
 			if tt.early {
 				input["earlyToneHz"] = carrierHz
+			}
+			if tt.wss {
+				input["callAfterMs"] = 4000 // past the first credentials' 3 s
 			}
 			if tt.mute {
 				input["muteMs"] = 2000
@@ -468,8 +479,16 @@ func TestBrowserCall(t *testing.T) {
 					t.Errorf("the page did not hear the carrier again after unhold: %+v", events)
 				}
 			}
-			if _, ok := findEvent(events, "registered"); !ok {
+			reg, ok := findEvent(events, "registered")
+			if !ok {
 				t.Errorf("the page did not sign in: %+v", events)
+			} else if !appCredential.MatchString(reg.AuthUser) || !strings.HasSuffix(reg.AuthUser, "~alice") {
+				t.Errorf("the page registered as %q, want SIP credentials from the API (EXPIRY~alice)", reg.AuthUser)
+			}
+			if tt.wss {
+				if r, ok := findEvent(events, "renewed"); !ok || r.Count < 1 || r.AuthUser == reg.AuthUser {
+					t.Errorf("before calling: %+v, want the page to have renewed its credentials (first %q)", r, reg.AuthUser)
+				}
 			}
 			if d, _ := findEvent(events, "dialed"); d.Shown != "+44 20 7946 0018" {
 				t.Errorf("the page showed the number typed as %q, want it formatted \"+44 20 7946 0018\"", d.Shown)
@@ -543,8 +562,8 @@ func TestSIPjsCall(t *testing.T) {
 		"url": fmt.Sprintf("http://127.0.0.1:%d/", sw.HTTPPort), "user": "alice", "password": "secret",
 		"number": "+442079460018", "wav": wav, "toneHz": carrierHz, "dtmf": "123#", "holdMs": 6000, "timeoutMs": 60000,
 	})
-	if _, ok := findEvent(events, "registered"); !ok {
-		t.Errorf("SIP.js did not register: %+v", events)
+	if reg, ok := findEvent(events, "registered"); !ok || !appCredential.MatchString(reg.AuthUser) {
+		t.Errorf("SIP.js did not register with SIP credentials from the API: %+v", events)
 	}
 	if tone, ok := findEvent(events, "tone"); !ok || !tone.Detected {
 		t.Errorf("SIP.js did not hear the carrier's %.0f Hz: %+v", carrierHz, tone)

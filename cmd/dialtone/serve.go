@@ -159,12 +159,16 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	sw, err := buildSwitch(ctx, cfg, load, st, reg, log)
+	appKey, err := appCredentialKey(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	sw, err := buildSwitch(ctx, cfg, load, st, appKey, reg, log)
 	if err != nil {
 		return err
 	}
 
-	api := newCompanion(cfg, st, sw.guard, log)
+	api := newCompanion(cfg, st, sw.guard, appKey, log)
 	stopExpiry := everyMinute(func() {
 		if n, err := api.ExpireEnvelopes(context.Background()); err != nil {
 			log.Error("red envelope refunds", "error", err)
@@ -185,18 +189,13 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 		mux.Handle("/", adminHandler)
 		adminHandler = mux
 	}
-	admin, adminLn, err := startHTTP("http.listen", cfg.HTTP.Listen, adminHandler, log)
-	if err != nil {
-		sw.Close()
-		return err
-	}
+	// api.listen first: once http.listen answers /readyz, the API is up too.
 	if cfg.API.Listen != "" {
 		if cfg.Web.Enabled { // the dialer is for app users too: on the listener meant to be exposed
 			apiMux.Handle("/", dialerPage(cfg, sw.listeners)) // no method: "GET /" would conflict with "/api/v1/"
 		}
 		apiSrv, _, err := startHTTP("api.listen", cfg.API.Listen, apiMux, log)
 		if err != nil {
-			_ = admin.Close()
 			sw.Close()
 			return err
 		}
@@ -205,6 +204,11 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 			defer cancel()
 			_ = apiSrv.Shutdown(sctx)
 		}()
+	}
+	admin, adminLn, err := startHTTP("http.listen", cfg.HTTP.Listen, adminHandler, log)
+	if err != nil {
+		sw.Close()
+		return err // the deferred Shutdown closes api.listen
 	}
 	sw.edge.Serve(sw.listeners)
 	for _, l := range sw.listeners {
@@ -302,7 +306,7 @@ func (s *theSwitch) Close() {
 	}
 }
 
-func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error), st dialtone.Store, reg prometheus.Registerer, log *slog.Logger) (*theSwitch, error) {
+func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error), st dialtone.Store, appKey []byte, reg prometheus.Registerer, log *slog.Logger) (*theSwitch, error) {
 	var serverTLS *tls.Config
 	if cfg.SIP.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.SIP.TLSCert, cfg.SIP.TLSKey)
@@ -360,7 +364,12 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	}
 	closeListeners := closeAll
 	closeAll = func() { closeListeners(); media.Close() }
-	auth, err := digest.NewServer(digest.Config{Realm: cfg.SIP.Realm, Secret: []byte(cfg.SIP.AuthSecret), NonceTTL: cfg.SIP.NonceTTL, Algorithms: cfg.SIP.AuthAlgs,
+	nonceKey, err := nonceKey(ctx, cfg, st)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	auth, err := digest.NewServer(digest.Config{Realm: cfg.SIP.Realm, Secret: nonceKey, NonceTTL: cfg.SIP.NonceTTL, Algorithms: cfg.SIP.AuthAlgs,
 		Counts: newNonceCounts(st, time.Now)})
 	if err != nil {
 		closeAll()
@@ -405,7 +414,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	g.SetAllow(trunkAllow(cfg))
 	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: cfg.SIP.WSAuthAlgs,
 		HandshakeTimeout: cfg.SIP.HandshakeTimeout, IdleTimeout: cfg.SIP.TCPIdleTimeout, CallHold: cfg.SIP.RingTimeout + cfg.Billing.MaxCallDuration},
-		srv, auth, edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL), calls, registrar, g, log)
+		srv, auth, edge.NewCredentials(edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL), st, cfg.SIP.Realm, appKey, cfg.SIP.AppCredentialTTL), calls, registrar, g, log)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
 	}, func() float64 { return float64(registrar.Count()) }))
@@ -610,10 +619,13 @@ func carrierTLS(ts []trunks.TrunkConfig) (*tls.Config, error) {
 }
 
 // newCompanion builds the companion API on the store; its sign-in counts
-// failures in the guard the SIP listeners share.
-func newCompanion(cfg *Config, st dialtone.Store, g companion.Guard, log *slog.Logger) *companion.Server {
+// failures in the guard the SIP listeners share, and it issues app
+// credentials with appKey.
+func newCompanion(cfg *Config, st dialtone.Store, g companion.Guard, appKey []byte, log *slog.Logger) *companion.Server {
 	bundles, _ := cfg.BundleCatalog() // checked at start
-	return companion.New(cfg.API.Config(bundles, cfg.Limits.Defaults()), st, apiAccounts{st: st, realm: cfg.SIP.Realm}, g, func() time.Time { return time.Now().UTC() }, log)
+	c := cfg.API.Config(bundles, cfg.Limits.Defaults())
+	c.SIP = companion.SIP{Key: appKey, TTL: cfg.SIP.AppCredentialTTL, Realm: cfg.SIP.Realm, Devices: devices{st: st, realm: cfg.SIP.Realm}}
+	return companion.New(c, st, apiAccounts{st: st, realm: cfg.SIP.Realm}, g, func() time.Time { return time.Now().UTC() }, log)
 }
 
 // everyMinute runs f once a minute until the returned stop is called; stop

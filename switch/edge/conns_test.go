@@ -42,10 +42,11 @@ func startStreamEdge(tb testing.TB, cfg Config, gcfg guard.Config) (tcpAddr, wsA
 	if err != nil {
 		tb.Fatal(err)
 	}
-	accounts := &countingAccounts{acct: &dialtone.Account{Username: "alice", Realm: "dialtone", Status: dialtone.AccountActive,
-		HA1MD5: digest.HA1(digest.MD5, "alice", "dialtone", "secret")}}
+	accounts := &countingAccounts{acct: &dialtone.Account{ID: 1, Username: "alice", Realm: "dialtone", Status: dialtone.AccountActive}}
+	devices := newMemDevices(&dialtone.Device{ID: 1, AccountID: 1, Account: "alice", Username: "alice", Realm: "dialtone",
+		HA1MD5: digest.HA1(digest.MD5, "alice", "dialtone", "secret"), HA1SHA256: digest.HA1(digest.SHA256, "alice", "dialtone", "secret")})
 	cfg.Realm, cfg.MaxExpires = "dialtone", 3600
-	e := New(cfg, srv, auth, accounts, noCalls{}, NewRegistrar(), newTestGuard(tb, gcfg), log)
+	e := New(cfg, srv, auth, NewCredentials(accounts, devices, "dialtone", testAppKey, time.Hour), noCalls{}, NewRegistrar(), newTestGuard(tb, gcfg), log)
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)

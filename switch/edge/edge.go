@@ -1,7 +1,8 @@
 // Package edge is the switch's SIP front door: it serves the listeners it
 // is given (UDP, TCP, TLS, WebSocket ws and wss), answers OPTIONS, runs the
 // registrar, authenticates every INVITE and REGISTER with digest auth (RFC
-// 3261 section 22, RFC 8760), and hands authenticated calls to the call
+// 3261 section 22, RFC 8760) against devices' credentials or app
+// credentials (Credentials), and hands authenticated calls to the call
 // controller. It owns its part of the sip section of the configuration
 // file (Settings: listeners, TLS files, digest auth, registrar limits).
 // Every listener and every authentication goes through one Guard, which
@@ -97,16 +98,16 @@ type Listener struct {
 
 // Edge is the SIP front door.
 type Edge struct {
-	cfg      Config
-	srv      *sipgo.Server
-	auth     *digest.Server
-	accounts Accounts
-	calls    Calls
-	reg      *Registrar
-	guard    Guard
-	conns    *conns
-	log      *slog.Logger
-	watch    *challengeWatch // challenges that wait for their answer
+	cfg   Config
+	srv   *sipgo.Server
+	auth  *digest.Server
+	creds *Credentials
+	calls Calls
+	reg   *Registrar
+	guard Guard
+	conns *conns
+	log   *slog.Logger
+	watch *challengeWatch // challenges that wait for their answer
 
 	mu        sync.Mutex
 	listeners []Listener
@@ -114,7 +115,7 @@ type Edge struct {
 }
 
 // New registers the edge's handlers on srv.
-func New(cfg Config, srv *sipgo.Server, auth *digest.Server, accounts Accounts, calls Calls, reg *Registrar, g Guard, log *slog.Logger) *Edge {
+func New(cfg Config, srv *sipgo.Server, auth *digest.Server, creds *Credentials, calls Calls, reg *Registrar, g Guard, log *slog.Logger) *Edge {
 	d := DefaultSettings()
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = d.HandshakeTimeout
@@ -122,7 +123,7 @@ func New(cfg Config, srv *sipgo.Server, auth *digest.Server, accounts Accounts, 
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = d.TCPIdleTimeout
 	}
-	e := &Edge{cfg: cfg, srv: srv, auth: auth, accounts: accounts, calls: calls, reg: reg, guard: g, log: log,
+	e := &Edge{cfg: cfg, srv: srv, auth: auth, creds: creds, calls: calls, reg: reg, guard: g, log: log,
 		conns: newConns(cfg.HandshakeTimeout, cfg.IdleTimeout, cfg.CallHold, nil, log),
 		watch: newChallengeWatch(challengeWait, challengeLimit, log)}
 	srv.OnInvite(e.admit(e.onInvite))
@@ -254,14 +255,14 @@ func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		e.send(tx, sip.NewResponseFromRequest(req, 484, "Address Incomplete", nil))
 		return
 	}
-	acct, ok := e.authenticate(req, tx, "Proxy-Authorization", 407)
+	login, ok := e.authenticate(req, tx, "Proxy-Authorization", 407)
 	if !ok {
 		return
 	}
 	if t := transport(req); t != "udp" {
 		e.conns.called(t, req.Source()) // the call's BYE goes back over it
 	}
-	e.calls.HandleInvite(acct, req, tx)
+	e.calls.HandleInvite(login.Account, req, tx)
 }
 
 // dialsNumber reports whether a Request-URI names what to call: the user of
@@ -272,7 +273,7 @@ func dialsNumber(u sip.Uri) bool {
 
 // authenticate checks the credentials in header and answers the request
 // when they are missing or wrong. It reports whether the request may go on.
-func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header string, challengeCode int) (*dialtone.Account, bool) {
+func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header string, challengeCode int) (*Login, bool) {
 	var creds string
 	if h := req.GetHeader(header); h != nil {
 		creds = h.Value()
@@ -287,7 +288,7 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header s
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	src, tp := source(req), transport(req)
-	var acct *dialtone.Account
+	var login *Login
 	var username string
 	throttled := false
 	lookup := func(name string) (digest.Credentials, error) {
@@ -296,12 +297,12 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header s
 			throttled = true
 			return digest.Credentials{}, errUserThrottled
 		}
-		a, err := e.accounts.AccountByUsername(ctx, name)
+		l, err := e.creds.Lookup(ctx, name)
 		if err != nil {
 			return digest.Credentials{}, err
 		}
-		acct = a
-		return digest.Credentials{HA1MD5: a.HA1MD5, HA1SHA256: a.HA1SHA256, Realm: a.Realm}, nil
+		login = l
+		return l.Digest, nil
 	}
 	_, err := e.auth.Verify(ctx, digest.Request{Method: string(req.Method), URI: req.Recipient, Source: req.Source()}, creds, lookup)
 	switch {
@@ -330,11 +331,19 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header s
 		e.send(tx, sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
 		return nil, false
 	}
-	if acct.Status != dialtone.AccountActive {
+	if login.Expired {
+		// Right password, past its expiry: the app must fetch new ones.
+		e.send(tx, sip.NewResponseFromRequest(req, 403, "Forbidden: credentials expired", nil))
+		return nil, false
+	}
+	if login.Account.Status != dialtone.AccountActive {
 		e.send(tx, sip.NewResponseFromRequest(req, 403, "Forbidden: account disabled", nil))
 		return nil, false
 	}
-	return acct, true
+	if err := e.creds.Seen(ctx, login, src); err != nil {
+		e.log.Warn("device last seen not recorded", "account", login.Account.Username, "error", err)
+	}
+	return login, true
 }
 
 func (e *Edge) challenge(req *sip.Request, tx sip.ServerTransaction, code int, stale bool) {
@@ -363,11 +372,14 @@ func (e *Edge) challenge(req *sip.Request, tx sip.ServerTransaction, code int, s
 }
 
 func (e *Edge) onRegister(req *sip.Request, tx sip.ServerTransaction) {
-	acct, ok := e.authenticate(req, tx, "Authorization", 401)
+	login, ok := e.authenticate(req, tx, "Authorization", 401)
 	if !ok {
 		return
 	}
-	if to := req.To(); to == nil || !strings.EqualFold(to.Address.User, acct.Username) {
+	acct := login.Account
+	// The address of record is the account's, or the digest username
+	// itself, which is what a phone set up with a device's puts in To.
+	if to := req.To(); to == nil || !strings.EqualFold(to.Address.User, acct.Username) && !strings.EqualFold(to.Address.User, login.Username) {
 		e.send(tx, sip.NewResponseFromRequest(req, 403, "Forbidden: To does not match the authenticated user", nil))
 		return
 	}

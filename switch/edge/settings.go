@@ -19,7 +19,7 @@ type Settings struct {
 	TLSCert    string           `yaml:"tls_cert"`    // PEM certificate chain of tls and wss listeners
 	TLSKey     string           `yaml:"tls_key"`     // its PEM private key
 	NonceTTL   time.Duration    `yaml:"nonce_ttl"`   // how long a digest challenge may be answered
-	AuthSecret string           `yaml:"auth_secret"` // signs nonces; random per start when empty
+	AuthSecret string           `yaml:"auth_secret"` // signs nonces, and keys app credentials; see README
 	// AuthAlgs are the challenges sent over udp, tcp and tls, in order.
 	// The default is MD5 alone: every client knows it, while clients that
 	// do not know SHA-256 fail on a second challenge in several ways
@@ -30,7 +30,7 @@ type Settings struct {
 	WSAuthAlgs []digest.Algorithm `yaml:"ws_auth_algorithms"` // challenge order for WebSocket clients
 	MaxExpires int                `yaml:"register_max_expires"`
 	// AccountCacheTTL is how long an account read for authentication is
-	// reused; a disabled account or new password takes effect within it.
+	// reused; a disabled account takes effect within it (devices are not cached).
 	AccountCacheTTL time.Duration `yaml:"account_cache_ttl"`
 	// HandshakeTimeout is how long a TCP, TLS or WebSocket connection may
 	// take, from accept, to finish its handshakes and send its first SIP
@@ -39,6 +39,10 @@ type Settings struct {
 	// end of a call that came over it.
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
 	TCPIdleTimeout   time.Duration `yaml:"tcp_idle_timeout"`
+	// AppCredentialTTL is the lifetime of the app credentials the API
+	// issues to a signed-in app; the edge refuses any that expire further
+	// ahead (and a minute).
+	AppCredentialTTL time.Duration `yaml:"app_credential_ttl"`
 }
 
 // ListenSettings is one SIP listener.
@@ -62,6 +66,7 @@ func DefaultSettings() Settings {
 		AccountCacheTTL:  2 * time.Second,
 		HandshakeTimeout: 10 * time.Second,
 		TCPIdleTimeout:   2 * time.Minute,
+		AppCredentialTTL: time.Hour,
 	}
 }
 
@@ -112,6 +117,9 @@ func (s Settings) Validate() error {
 	}
 	if s.TCPIdleTimeout < time.Second || s.TCPIdleTimeout > 24*time.Hour {
 		return fmt.Errorf("sip.tcp_idle_timeout: %v is outside 1s-24h", s.TCPIdleTimeout)
+	}
+	if s.AppCredentialTTL < 2*time.Second || s.AppCredentialTTL > 24*time.Hour {
+		return fmt.Errorf("sip.app_credential_ttl: %v is outside 2s-24h", s.AppCredentialTTL)
 	}
 	return nil
 }

@@ -40,6 +40,9 @@ export function refusalReason(code, phrase) {
   if (limit && limits[limit[1]]) {
     return limits[limit[1]];
   }
+  if (code === 403 && /credentials expired/i.test(phrase || '')) {
+    return 'your sign-in had expired; call again';
+  }
   if (refusals[code]) {
     return refusals[code];
   }

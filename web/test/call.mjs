@@ -24,6 +24,8 @@
 //   holdMs       with hangup "page": stay connected at least this long
 //   expectReason the call must end with #reason containing this (e.g. "not enough credit");
 //                a call that ends before it connects is then not a failure
+//   callAfterMs  wait this long after signing in before dialing (e.g. past the lifetime of
+//                the first SIP credentials, to call with renewed ones)
 //   signInOnly   true: sign in, then stop
 //   expectSignInError  sign-in must fail with this text (e.g. "wrong username or password",
 //                "this switch has no WebSocket listener")
@@ -33,7 +35,9 @@
 //   debug        true: the page's console and JsSIP's log as "console" events
 //
 // Output: one JSON object per line on stdout, in this order as they happen:
-//   {"event":"registered","user":"demo"}
+//   {"event":"registered","user":"demo","authUser":"1767225600~demo"}   (authUser: the SIP
+//                                                digest username, app credentials from the API)
+//   {"event":"renewed","count":2,"authUser":"..."} (callAfterMs: credentials renewed while waiting)
 //   {"event":"signin_failed","error":"wrong username or password"}
 //   {"event":"dialed","shown":"+44 20 7946 0018"} (the number as the page formatted it while typed)
 //   {"event":"state","state":"calling"}          (calling, ringing, connected, ended)
@@ -109,7 +113,7 @@ async function run() {
     return [false, `sign-in failed: ${shown}`];
   }
   const account = await page.textContent('#account');
-  out({ event: 'registered', user: opts.user });
+  out({ event: 'registered', user: opts.user, authUser: signin.authUser });
   if (opts.expectSignInError) {
     return [false, `signed in, want the sign-in error "${opts.expectSignInError}"`];
   }
@@ -118,6 +122,12 @@ async function run() {
   }
   if (opts.signInOnly) {
     return [true];
+  }
+
+  if (opts.callAfterMs) {
+    await sleep(opts.callAfterMs);
+    const r = await page.evaluate(() => ({ count: window.dialer.renewals, authUser: window.dialer.authUser }));
+    out({ event: 'renewed', count: r.count, authUser: r.authUser });
   }
 
   // Call.
