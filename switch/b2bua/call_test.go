@@ -231,8 +231,96 @@ func TestCancelCrossesAnswer(t *testing.T) {
 	checkEvents(t, "carrier", k.Events(), "CANCEL", "ACK", "BYE")
 	c := h.cdr()
 	checkCDR(t, c, dialtone.Cancelled, 487, dialtone.PartyCaller, 0)
-	if !c.AnswerAt.IsZero() {
-		t.Errorf("CDR answered at %v, want never", c.AnswerAt)
+	if !c.AnswerAt.IsZero() || c.Attempts != "t1=200:cancelled" {
+		t.Errorf("CDR answered at %v attempts %q, want never and t1=200:cancelled", c.AnswerAt, c.Attempts)
+	}
+	h.noTasks()
+}
+
+// The carrier's 200 crosses the CANCEL the ring timeout sent: its leg is
+// ACKed and ended, the app is told no answer, and nothing is billed.
+func TestRingTimeoutCrossesAnswer(t *testing.T) {
+	h := newHarness(t, &fakeCredit{max: time.Hour}, trunk("t1"), trunk("t2"))
+	tc := h.dial("442079460018", "PCMA")
+	k := h.legs.next(t)
+	k.afterCancel = 200
+	k.respond(180, "Ringing", "")
+	tc.app.saw(t, "180")
+	h.clock.Advance(60 * time.Second)
+	tc.setupDone()
+	tc.ended()
+	checkEvents(t, "app", tc.app.Events(), "180", "480")
+	checkEvents(t, "carrier", k.Events(), "CANCEL", "ACK", "BYE")
+	c := h.cdr()
+	checkCDR(t, c, dialtone.NoAnswer, 480, dialtone.PartyNone, 0)
+	if !c.AnswerAt.IsZero() || c.Attempts != "t1=200:ring-timeout" || c.Currency != "EUR" {
+		t.Errorf("CDR answered at %v attempts %q currency %q, want never, t1=200:ring-timeout, settled by the credit", c.AnswerAt, c.Attempts, c.Currency)
+	}
+	if n := len(h.legs.invited); n != 0 {
+		t.Errorf("another carrier tried after the ring timeout")
+	}
+	h.noTasks()
+}
+
+// The app cancels after the carrier's 200 has been taken but before the
+// call connects: no CANCEL can go to the carrier any more, so its leg is
+// ACKed and ended with BYE; the call is cancelled, not answered.
+func TestAppCancelsAsCarrierAnswers(t *testing.T) {
+	h := newHarness(t, &fakeCredit{max: time.Hour}, trunk("t1"))
+	tc := h.dial("442079460018", "PCMA")
+	k := h.legs.next(t)
+	k.ackHold, k.acking = make(chan struct{}), make(chan struct{})
+	k.respond(180, "Ringing", "")
+	tc.app.saw(t, "180")
+	k.respond(200, "OK", "carrier-answer")
+	wait(t, k.acking, "the ACK to the carrier's 200")
+	tc.app.CANCEL()
+	wait(t, tc.c.ctx.Done(), "the app's CANCEL to reach the call")
+	close(k.ackHold)
+	tc.setupDone()
+	tc.ended()
+	checkEvents(t, "app", tc.app.Events(), "180", "487")
+	checkEvents(t, "carrier", k.Events(), "ACK", "BYE")
+	c := h.cdr()
+	checkCDR(t, c, dialtone.Cancelled, 487, dialtone.PartyCaller, 0)
+	if !c.AnswerAt.IsZero() || c.Attempts != "t1=200:cancelled" {
+		t.Errorf("CDR answered at %v attempts %q, want never and t1=200:cancelled", c.AnswerAt, c.Attempts)
+	}
+	if strings.Contains(h.logs.String(), "transition=answered") {
+		t.Error("the call moved to connected after the app cancelled")
+	}
+	h.noTasks()
+}
+
+// The app's CANCEL crosses the 200 we relay to it: the transaction layer
+// answers the CANCEL 487 and will not send our 200. The app never took the
+// answer: the carrier's leg is ended with BYE, the call is recorded as
+// cancelled by the caller and nothing is billed, though credit was
+// reserved at the carrier's answer.
+func TestAppCancelCrossesOurAnswer(t *testing.T) {
+	h := newHarness(t, &fakeCredit{max: time.Hour}, trunk("t1"))
+	tc := h.dial("442079460018", "PCMA")
+	tc.app.cancelAtAnswer = true
+	k := h.legs.next(t)
+	k.respond(180, "Ringing", "")
+	tc.app.saw(t, "180")
+	h.clock.Advance(2 * time.Second)
+	k.respond(200, "OK", "carrier-answer")
+	tc.setupDone()
+	tc.ended()
+	checkEvents(t, "app", tc.app.Events(), "180", "487")
+	checkEvents(t, "carrier", k.Events(), "ACK", "BYE")
+	c := h.cdr()
+	checkCDR(t, c, dialtone.Cancelled, 487, dialtone.PartyCaller, 0)
+	if !c.AnswerAt.IsZero() || c.Duration != 0 || c.Attempts != "t1=200:cancelled" || c.Currency != "EUR" {
+		t.Errorf("CDR answered at %v for %v attempts %q currency %q, want never, t1=200:cancelled, settled by the credit",
+			c.AnswerAt, c.Duration, c.Attempts, c.Currency)
+	}
+	if !strings.Contains(h.logs.String(), "transition=answer-cancelled") {
+		t.Error("log has no answer-cancelled transition")
+	}
+	if n := h.clock.pending(); n != 0 {
+		t.Errorf("%d timers pending after the call ended, want 0", n)
 	}
 	h.noTasks()
 }
@@ -515,8 +603,8 @@ func TestShutdownDuringDialing(t *testing.T) {
 	if !c.AnswerAt.IsZero() {
 		t.Errorf("CDR answered at %v, want never", c.AnswerAt)
 	}
-	if !strings.Contains(h.logs.String(), "transition=answered state=end") {
-		t.Error("the refused answered transition is not in the log")
+	if strings.Contains(h.logs.String(), "transition=answered") || !strings.Contains(h.logs.String(), "carrier answered after the call ended") {
+		t.Error("the call moved to connected after the switch stopped, or the log does not say why the carrier's leg was ended")
 	}
 	h.noTasks()
 }

@@ -384,6 +384,9 @@ type fakeApp struct {
 	inv    *sip.Request
 	ctx    context.Context
 	cancel context.CancelFunc
+	// cancelAtAnswer: the app's CANCEL crosses our 200, which the
+	// transaction layer then refuses to send.
+	cancelAtAnswer bool
 
 	mu      sync.Mutex
 	events  []string      // "180", "183", "200", "487" ..., "BYE", "close"
@@ -448,8 +451,11 @@ func (a *fakeApp) Provisional(res *sip.Response) error {
 }
 
 func (a *fakeApp) Answer(res *sip.Response) error {
+	if a.cancelAtAnswer {
+		a.CANCEL()
+	}
 	if a.ctx.Err() != nil {
-		return errors.New("transaction terminated")
+		return fmt.Errorf("transaction terminated: %w", sip.ErrTransactionCanceled)
 	}
 	a.record(fmt.Sprint(res.StatusCode))
 	return nil
