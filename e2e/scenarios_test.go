@@ -179,7 +179,7 @@ func (a appCall) scenario() string {
 // Carrier side (sipp as the carrier's SIP server).
 
 type carrier struct {
-	answer  string   // "200" (answer), "486" (busy), "ring" (ring until CANCEL), "cross" (answer the INVITE after a CANCEL), "503", "200nosdp"
+	answer  string   // "200" (answer), "486" (busy), "ring" (ring until CANCEL), "cross" (answer the INVITE after a CANCEL), "cross-first" (answer the INVITE, then the CANCEL), "503", "200nosdp"
 	rtpPort int      // where the carrier's SDP says to send media
 	early   bool     // send 183 with SDP (early media) before 200
 	earlyMS int      // with early: how long after the 183 the 200 comes; 500 when zero
@@ -306,6 +306,12 @@ func (c carrier) scenario() string {
 		b.WriteString(resp("180", "Ringing", ""))
 		b.WriteString(`  <recv request="CANCEL"/>
 ` + okToLast + strings.Replace(resp("200", "OK", sdp), "[last_CSeq:]", "CSeq: [$inv_cseq] INVITE", 1) + `  <recv request="ACK"/>
+  <recv request="BYE"/>
+` + okToLast)
+	case "cross-first": // its 200 to the INVITE comes before its 200 to the CANCEL
+		b.WriteString(resp("180", "Ringing", ""))
+		b.WriteString(`  <recv request="CANCEL"/>
+` + strings.Replace(resp("200", "OK", sdp), "[last_CSeq:]", "CSeq: [$inv_cseq] INVITE", 1) + okToLast + `  <recv request="ACK"/>
   <recv request="BYE"/>
 ` + okToLast)
 	case "ring":
