@@ -46,6 +46,7 @@ type call struct {
 	attempts       []string   // "trunk=answer" per carrier tried or skipped
 	release        func()     // gives back the answering carrier's channel
 	stopMeter      func()     // stops the pending metering timer
+	stopGrace      func()     // stops the wait for the app's BYE after it closed its media
 	cdr            dialtone.CDR
 }
 

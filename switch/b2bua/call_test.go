@@ -431,7 +431,76 @@ func TestMediaTimeout(t *testing.T) {
 	checkEvents(t, "app", tc.app.Events(), "180", "200", "BYE")
 	checkEvents(t, "carrier", k.Events(), "ACK", "BYE")
 	checkCDR(t, h.cdr(), dialtone.Answered, 200, dialtone.PartySwitch, 20)
+	if !strings.Contains(h.logs.String(), "media timeout: no RTP") {
+		t.Error("log does not say the media timed out")
+	}
 	h.s.Close() // the hangup goroutine is waited for
+	h.noTasks()
+}
+
+// A browser closes its DTLS (close_notify) as it hangs up, and its BYE
+// comes right after: the hangup is the caller's, and nothing in the log
+// says the media timed out.
+func TestAppClosesMediaThenBye(t *testing.T) {
+	h := newHarness(t, nil, trunk("t1"))
+	tc, k := answer(t, h)
+	h.clock.Advance(10 * time.Second)
+	h.media.last().closeNotify()
+	h.clock.Advance(h.s.cfg.ByeGrace - time.Millisecond)
+	if s := tc.c.current(); s != stateConnected {
+		t.Fatalf("state within the grace for the BYE = %s, want connected", s)
+	}
+	tx := tc.bye(false)
+	tc.ended()
+	if got := tx.codes(); len(got) != 1 || got[0] != 200 {
+		t.Errorf("app's BYE answered %v, want 200", got)
+	}
+	checkEvents(t, "app", tc.app.Events(), "180", "200")
+	checkEvents(t, "carrier", k.Events(), "ACK", "BYE")
+	checkCDR(t, h.cdr(), dialtone.Answered, 200, dialtone.PartyCaller, 11)
+	logs := h.logs.String()
+	if strings.Contains(logs, "media timeout") || !strings.Contains(logs, "dtls closed by peer") {
+		t.Errorf("log names a media timeout or not the DTLS close:\n%s", logs)
+	}
+	if n := h.clock.pending(); n != 0 {
+		t.Errorf("%d timers pending after the call ended, want 0", n)
+	}
+	h.noTasks()
+}
+
+// An app that closes its media and sends no BYE is hung up by the switch
+// once the grace has passed, with the real reason in the log.
+func TestAppClosesMediaNoBye(t *testing.T) {
+	h := newHarness(t, nil, trunk("t1"))
+	tc, k := answer(t, h)
+	h.clock.Advance(5 * time.Second)
+	h.media.last().closeNotify()
+	h.clock.Advance(h.s.cfg.ByeGrace)
+	tc.ended()
+	checkEvents(t, "app", tc.app.Events(), "180", "200", "BYE")
+	checkEvents(t, "carrier", k.Events(), "ACK", "BYE")
+	checkCDR(t, h.cdr(), dialtone.Answered, 200, dialtone.PartySwitch, 6)
+	logs := h.logs.String()
+	if strings.Contains(logs, "media timeout") || !strings.Contains(logs, "no BYE from the app after it closed its media") ||
+		!strings.Contains(logs, "dtls closed by peer") {
+		t.Errorf("log does not give the DTLS close as the reason:\n%s", logs)
+	}
+	h.noTasks()
+}
+
+// The carrier hangs up while the call waits for the app's BYE after the
+// app closed its media: the callee's hangup stands and no timer is left.
+func TestCarrierByeDuringByeGrace(t *testing.T) {
+	h := newHarness(t, nil, trunk("t1"))
+	tc, _ := answer(t, h)
+	h.media.last().closeNotify()
+	tc.bye(true)
+	tc.ended()
+	checkCDR(t, h.cdr(), dialtone.Answered, 200, dialtone.PartyCallee, 0)
+	if n := h.clock.pending(); n != 0 {
+		t.Errorf("%d timers pending after the call ended, want 0", n)
+	}
+	h.clock.Advance(h.s.cfg.ByeGrace)
 	h.noTasks()
 }
 

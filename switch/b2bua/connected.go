@@ -61,7 +61,7 @@ func (c *call) connect(leg carrierLeg, res *sip.Response, trunk Trunk, release f
 		return dialFinal, outcome{dialtone.Failed, 503, "Service Unavailable: shutting down"}, err
 	}
 	c.s.metrics.trunkAnswered.WithLabelValues(trunk.Name).Inc()
-	bridge.Start(c.mediaTimeout)
+	bridge.Start(c.mediaEnded)
 	if credit != nil {
 		until, err := credit.Answered(c.ctx, now, &snapshot)
 		if err != nil {

@@ -163,12 +163,12 @@ func (m *fakeMedia) last() *fakeBridge {
 // fakeBridge takes any carrier SDP but "G729"; UpdateApp blocks on hold
 // when set.
 type fakeBridge struct {
-	mu        sync.Mutex
-	onTimeout func()
-	events    []string
-	hold      chan struct{}
-	updating  chan struct{} // closed when UpdateApp starts
-	closed    chan struct{}
+	mu       sync.Mutex
+	onEnd    func(error)
+	events   []string
+	hold     chan struct{}
+	updating chan struct{} // closed when UpdateApp starts
+	closed   chan struct{}
 }
 
 func (b *fakeBridge) record(e string) {
@@ -207,19 +207,26 @@ func (b *fakeBridge) UpdateApp(offer []byte) error {
 	return nil
 }
 
-func (b *fakeBridge) Start(onTimeout func()) {
+func (b *fakeBridge) Start(onEnd func(error)) {
 	b.mu.Lock()
-	b.onTimeout = onTimeout
+	b.onEnd = onEnd
 	b.mu.Unlock()
 	b.record("start")
 }
 
-// timeout is the media engine's report of no RTP.
-func (b *fakeBridge) timeout() {
+func (b *fakeBridge) end(reason error) {
 	b.mu.Lock()
-	f := b.onTimeout
+	f := b.onEnd
 	b.mu.Unlock()
-	f()
+	f(reason)
+}
+
+// timeout is the media engine's report of no RTP.
+func (b *fakeBridge) timeout() { b.end(dialtone.ErrMediaTimeout) }
+
+// closeNotify is the media engine's report that the browser closed DTLS.
+func (b *fakeBridge) closeNotify() {
+	b.end(fmt.Errorf("%w: dtls closed by peer", dialtone.ErrMediaClosed))
 }
 
 func (b *fakeBridge) Codecs() (string, string) { return "PCMA", "PCMA" }

@@ -120,15 +120,18 @@ func (c *call) finish(o outcome) {
 	var cdr dialtone.CDR
 	var bridge Bridge
 	var credit CreditCall
-	var release, stopMeter func()
+	var release, stopMeter, stopGrace func()
 	c.do(func() {
 		cdr = c.cdr
 		cdr.Attempts = strings.Join(c.attempts, ";")
-		bridge, credit, release, stopMeter = c.bridge, c.credit, c.release, c.stopMeter
-		c.release, c.stopMeter = nil, nil
+		bridge, credit, release, stopMeter, stopGrace = c.bridge, c.credit, c.release, c.stopMeter, c.stopGrace
+		c.release, c.stopMeter, c.stopGrace = nil, nil, nil
 	})
 	if stopMeter != nil {
 		stopMeter()
+	}
+	if stopGrace != nil {
+		stopGrace()
 	}
 	if release != nil {
 		release()
