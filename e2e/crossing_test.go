@@ -22,6 +22,7 @@ func TestCancelCrossesAnswer(t *testing.T) {
 	}{
 		{"app cancels, 200 after the CANCEL's 200", "cross", "cancel", "", dialtone.Cancelled, 487, dialtone.PartyCaller, "carrier1=200:cancelled"},
 		{"app cancels, 200 before the CANCEL's 200", "cross-first", "cancel", "", dialtone.Cancelled, 487, dialtone.PartyCaller, "carrier1=200:cancelled"},
+		{"app cancels, 200 and 481 to the CANCEL", "cross-481", "cancel", "", dialtone.Cancelled, 487, dialtone.PartyCaller, "carrier1=200:cancelled"},
 		{"ring timeout", "cross", "480", "1s", dialtone.NoAnswer, 480, dialtone.PartyNone, "carrier1=200:ring-timeout"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
