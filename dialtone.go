@@ -74,6 +74,15 @@ var (
 	ErrCallerID = fmt.Errorf("caller ID not allowed: %w", ErrForbidden)
 )
 
+// Why a call's media ended before either party's BYE. The media packages
+// wrap them; the call controller reads them to tell who ended the call.
+var (
+	ErrMediaTimeout = errors.New("media timeout: no RTP")
+	// ErrMediaClosed: the app closed its media itself, as a WebRTC app does
+	// (DTLS close_notify) when it hangs up, just before its BYE.
+	ErrMediaClosed = errors.New("app closed its media")
+)
+
 // AccountStatus says whether an account may register and place calls.
 type AccountStatus string
 

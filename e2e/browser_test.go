@@ -633,3 +633,55 @@ func TestBrowserRefusals(t *testing.T) {
 		t.Errorf("the refused caller's wallet = %s, want 0.04 untouched", w)
 	}
 }
+
+// TestBrowserHangupIsCallers: the page hangs up call after call. The
+// browser closes its DTLS (close_notify) and sends its BYE at about the
+// same moment, in either order: every CDR must say the caller hung up, and
+// the log must not blame a media timeout.
+func TestBrowserHangupIsCallers(t *testing.T) {
+	driver := browserReady(t)
+	const calls = 6
+	carrierPort := freePort(t)
+	media := newTonePeer(t, 0)
+	sippCarrier := runCarrier(t, carrier{answer: "200", rtpPort: media.Port, codec: "PCMU", eventPT: 126}, carrierPort, calls)
+	wsPort, webrtcPort := freePort(t), freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort},
+		SIPExtra:   fmt.Sprintf(`listen: [{transport: udp, addr: "127.0.0.1:%d"}, {transport: ws, addr: "127.0.0.1:%d"}]`, freePort(t), wsPort),
+		MediaExtra: fmt.Sprintf(`webrtc: {listen: "0.0.0.0:%d"}`, webrtcPort),
+	})
+	sw.Account("alice", "secret")
+	events := runBrowser(t, driver, map[string]any{
+		"url": fmt.Sprintf("http://127.0.0.1:%d/", sw.HTTPPort), "user": "alice", "password": "secret",
+		"number": "+442079460018", "hangup": "page", "holdMs": 300, "calls": calls, "timeoutMs": 60000,
+		"debug": os.Getenv("DIALTONE_BROWSER_DEBUG") != "",
+	})
+	ended := 0
+	for _, e := range events {
+		if e.Event == "ended" {
+			ended++
+		}
+	}
+	if ended != calls {
+		t.Errorf("the page ended %d calls, want %d: %+v", ended, calls, events)
+	}
+	if st := sippCarrier.Wait(20 * time.Second); st.Successful != calls {
+		t.Errorf("carrier sipp: %+v, want %d successful calls (each ended by our BYE)\n%s", st, calls, sippCarrier.Errors())
+	}
+	cdrs := sw.CDRs(calls)
+	if len(cdrs) != calls {
+		t.Fatalf("%d CDRs, want %d", len(cdrs), calls)
+	}
+	for i, c := range cdrs {
+		if c.Disposition != dialtone.Answered || c.HangupBy != dialtone.PartyCaller {
+			t.Errorf("CDR %d: %s hangup by %q, want ANSWERED hung up by the caller", i, c.Disposition, c.HangupBy)
+		}
+	}
+	log, err := os.ReadFile(filepath.Join(sw.dir, "switch.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(log, []byte("media timeout")); n != 0 {
+		t.Errorf("%d log lines blame a media timeout for calls the page hung up", n)
+	}
+	t.Logf("calls whose DTLS closed before their BYE came: %d of %d", bytes.Count(log, []byte("app closed its media: waiting for its BYE")), calls)
+}

@@ -114,8 +114,12 @@ type Bridge interface {
 	// UpdateApp applies a new offer from the app (re-INVITE): a new media
 	// address, or hold.
 	UpdateApp(offer []byte) error
-	// Start arms the media timeout; onTimeout is called at most once.
-	Start(onTimeout func())
+	// Start arms the media timeout. onEnd is called at most once, when the
+	// media ends on its own: no RTP (dialtone.ErrMediaTimeout), the app
+	// closing its media as it hangs up (dialtone.ErrMediaClosed: a
+	// browser's DTLS close_notify, its BYE right behind), or the app's
+	// ICE or DTLS failing.
+	Start(onEnd func(reason error))
 	// Codecs names the codec of each leg, e.g. "PCMU".
 	Codecs() (app, carrier string)
 	// Stats returns packets received and estimated lost on each leg.
@@ -178,6 +182,9 @@ type Config struct {
 	RingTimeout time.Duration
 	// CreditLead is how long before its credit runs out a call asks for more.
 	CreditLead time.Duration
+	// ByeGrace is how long a call whose app closed its media waits for
+	// the app's BYE before the switch hangs up (0: one second).
+	ByeGrace time.Duration
 	// Clock sets the call's timers (nil: SystemClock).
 	Clock Clock
 	// Limits admits each call before it is authorized (nil: no limits).
@@ -215,6 +222,9 @@ func New(cfg Config, client *sipgo.Client, router Router, media Media, cdrs CDRW
 func newServer(cfg Config, l legs, router Router, media Media, cdrs CDRWriter, credit Credit, m *Metrics, log *slog.Logger) *Server {
 	if cfg.CreditLead <= 0 {
 		cfg.CreditLead = 5 * time.Second
+	}
+	if cfg.ByeGrace <= 0 {
+		cfg.ByeGrace = time.Second
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock()

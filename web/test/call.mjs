@@ -22,6 +22,8 @@
 //                again (JsSIP re-INVITEs), then listen for toneHz once more
 //   hangup       "page" (default): click Hang up; "remote": wait for the far end to hang up
 //   holdMs       with hangup "page": stay connected at least this long
+//   calls        place this many calls in a row, each like the first (default 1); each
+//                prints its own events, from "dialed" to "ended"
 //   expectReason the call must end with #reason containing this (e.g. "not enough credit");
 //                a call that ends before it connects is then not a failure
 //   callAfterMs  wait this long after signing in before dialing (e.g. past the lifetime of
@@ -130,7 +132,20 @@ async function run() {
     out({ event: 'renewed', count: r.count, authUser: r.authUser });
   }
 
-  // Call.
+  const problems = [];
+  for (let i = 0; i < (opts.calls || 1); i++) {
+    if (i > 0) {
+      events.length = 0; // waitFor looks at this call's events only
+      await page.fill('#number', '');
+    }
+    problems.push(...await call(page));
+  }
+  const failed = problems.filter(Boolean);
+  return failed.length ? [false, failed.join('; ')] : [true];
+}
+
+// call places one call and returns what went wrong with it.
+async function call(page) {
   await page.locator('#number').pressSequentially(String(opts.number));
   out({ event: 'dialed', shown: await page.inputValue('#number') });
   await page.click('#call');
@@ -218,8 +233,7 @@ async function run() {
   } else if (opts.hangup === 'remote' && !reason.includes('the other side hung up')) {
     problems.push(`the call ended with "${reason}", want the other side to hang up`);
   }
-  const failed = problems.filter(Boolean);
-  return failed.length ? [false, failed.join('; ')] : [true];
+  return problems;
 }
 
 driver.run(run);
