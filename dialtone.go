@@ -26,7 +26,8 @@
 //     the interfaces the storage adapters (sqlite, postgres) implement and
 //     one conformance suite (package storetest) checks.
 //
-// It depends only on the standard library and shopspring/decimal. Logic
+// It depends only on the standard library, shopspring/decimal and
+// golang.org/x/text/currency (ISO 4217 minor units, see Amount). Logic
 // packages (switch/..., media/..., billing, trunks, companion) and storage
 // adapters import it; it imports none of them.
 //
@@ -270,6 +271,7 @@ type Store interface {
 	AccountStore
 	CDRStore
 	LedgerStore
+	HistoryStore
 	RateStore
 	BundleStore
 	SessionStore

@@ -187,3 +187,116 @@ func (s *Store) CheckLedger(ctx context.Context) (dialtone.LedgerCheck, error) {
 	c.Total = dialtone.FromMicros(total)
 	return c, rows.Err()
 }
+
+// historyBatch is how many wallet entries WalletHistory reads at a time.
+const historyBatch = 200
+
+// WalletHistory assembles a wallet's history (see dialtone.HistoryStore):
+// it reads the wallet's entries newest first, and for each call it meets,
+// all of that call's entries, so that the call is folded whole into the
+// item at its newest entry. A call whose newest entry is at or above
+// before was on an earlier page and is left out.
+func (s *Store) WalletHistory(ctx context.Context, accountID int64, before int64, limit int) ([]dialtone.WalletItem, error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	account := dialtone.WalletAccount(accountID)
+	var entries []dialtone.Entry
+	seen := map[string]bool{}
+	var callIDs []string
+	items := 0
+	for cursor := before; items <= limit; {
+		batch, err := s.Entries(ctx, account, cursor, historyBatch)
+		if err != nil {
+			return nil, fmt.Errorf("wallet history %d: %w", accountID, err)
+		}
+		for _, e := range batch {
+			id, isCall := dialtone.CallOfKey(e.Key)
+			if !isCall {
+				entries = append(entries, e)
+				items++
+				continue
+			}
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			all, err := s.callEntries(ctx, account, id)
+			if err != nil {
+				return nil, fmt.Errorf("wallet history %d: %w", accountID, err)
+			}
+			if len(all) == 0 || all[0].MovementID >= before { // newest first: shown on an earlier page
+				continue
+			}
+			entries = append(entries, all...)
+			callIDs = append(callIDs, id)
+			items++
+		}
+		if len(batch) < historyBatch {
+			break
+		}
+		cursor = batch[len(batch)-1].MovementID
+	}
+	calls := make(map[string]dialtone.CallRecord, len(callIDs))
+	for _, id := range callIDs {
+		rec, err := s.callRecord(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("wallet history %d: %w", accountID, err)
+		}
+		calls[id] = rec
+	}
+	out := dialtone.FoldWallet(entries, calls)
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// callEntries lists an account's entries of one call's movements, newest
+// first.
+func (s *Store) callEntries(ctx context.Context, account, callID string) ([]dialtone.Entry, error) {
+	prefix := "call:" + callID + ":"
+	rows, err := s.r().Query(ctx, `SELECT e.id, m.key, m.kind, m.memo, e.amount, e.balance, m.created_at
+		FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id JOIN ledger_movements m ON m.id = e.movement_id
+		WHERE a.name = ? AND substr(m.key, 1, ?) = ? ORDER BY e.id DESC`, account, len(prefix), prefix)
+	if err != nil {
+		return nil, fmt.Errorf("entries of call %s: %w", callID, err)
+	}
+	defer rows.Close()
+	var out []dialtone.Entry
+	for rows.Next() {
+		e := dialtone.Entry{Account: account}
+		var amount, balance int64
+		if err := rows.Scan(&e.MovementID, &e.Key, &e.Kind, &e.Memo, &amount, nullInt{&balance}, st(&e.CreatedAt)); err != nil {
+			return nil, fmt.Errorf("entries of call %s: %w", callID, err)
+		}
+		if id, ok := dialtone.CallOfKey(e.Key); !ok || id != callID {
+			continue
+		}
+		e.Amount, e.Balance = dialtone.FromMicros(amount), dialtone.FromMicros(balance)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// callRecord is a call's CDR once settled, or its session's CDR so far.
+func (s *Store) callRecord(ctx context.Context, id string) (dialtone.CallRecord, error) {
+	cs, err := s.scanSession(s.r().QueryRow(ctx, `SELECT `+sessionColumns+` FROM call_sessions WHERE id = ?`, id))
+	if err != nil && !errors.Is(err, errNoRows) {
+		return dialtone.CallRecord{}, fmt.Errorf("call %s: %w", id, err)
+	}
+	if cs != nil && !cs.Settled {
+		return dialtone.CallRecord{CDR: &cs.CDR}, nil
+	}
+	c, err := s.CDRByID(ctx, id)
+	if errors.Is(err, dialtone.ErrNotFound) {
+		return dialtone.CallRecord{Settled: cs != nil}, nil
+	}
+	if err != nil {
+		return dialtone.CallRecord{}, err
+	}
+	return dialtone.CallRecord{CDR: c, Settled: true}, nil
+}

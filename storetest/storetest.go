@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) dialtone.Store) {
 	t.Run("Bundles", func(t *testing.T) { testBundles(t, open(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })
 	t.Run("SessionsConcurrent", func(t *testing.T) { testSessionsConcurrent(t, open(t)) })
+	t.Run("WalletHistory", func(t *testing.T) { testWalletHistory(t, open(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open(t)) })
 	runOrgs(t, open)
 	runChat(t, open)
