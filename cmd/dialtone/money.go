@@ -165,7 +165,7 @@ func newWalletCmd(load func() (*Config, error)) *cobra.Command {
 		Short: "List a wallet's history, newest first: one line per top-up, transfer, bundle and call",
 		Long: "Each call is one line (the number, its duration, the charge), its credit reservations folded in;\n" +
 			"a call in progress shows its hold, a call that failed shows nothing charged.",
-		Args:  cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 1 || limit > 1000 {
 				return fmt.Errorf("--limit %d: want 1-1000", limit)
