@@ -66,7 +66,7 @@ func newCDRCmd(load func() (*Config, error)) *cobra.Command {
 		Long: "The CSV keeps money at full precision with its currency in the last column, like cdr export.\n" +
 			"--by day is a daily series: every day of [from, to), zeros on days without calls; its --chart\n" +
 			"draws revenue, cost and margin, minutes, ASR and ACD per day. --chart draws one currency.",
-		Args:  cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := dialtone.ParseCDRFilter(from, to, account, trunk)
 			if err != nil {
