@@ -138,21 +138,21 @@ func describeCall(it *WalletItem, rec CallRecord) {
 	default:
 		c.State = CallNotCharged
 	}
-	to := c.Dialed
-	if to == "" {
-		to = "call " + c.ID
+	what := "call to " + c.Dialed
+	if c.Dialed == "" {
+		what = "call " + c.ID
 	}
 	switch c.State {
 	case CallOnHold:
-		it.Memo = "call to " + to + ": in progress, credit on hold"
+		it.Memo = what + ": in progress, credit on hold"
 	case CallCharged:
-		it.Memo = fmt.Sprintf("call to %s: %s, billed %d s", to, clock(c.Duration), c.BilledSeconds)
+		it.Memo = fmt.Sprintf("%s: %s, billed %d s", what, clock(c.Duration), c.BilledSeconds)
 	default:
 		why := strings.ToLower(string(c.Disposition))
 		if c.Disposition == Answered || why == "" {
 			why = "settled" // answered and paid by a bundle, or a record the store lost
 		}
-		it.Memo = "call to " + to + ": " + why + ", nothing charged"
+		it.Memo = what + ": " + why + ", nothing charged"
 	}
 }
 
