@@ -60,16 +60,17 @@ type HistoryStore interface {
 	WalletHistory(ctx context.Context, accountID int64, before int64, limit int) ([]WalletItem, error)
 }
 
-// CallOfKey returns the call ID of a ledger key written for a call's
-// reservations ("call:<id>:hold:<n>") or its settlement
-// ("call:<id>:settle"), and false for any other key.
+// CallOfKey returns the call ID of a ledger key written for a call: its
+// reservations ("call:<id>:hold:<n>"), its settlement ("call:<id>:settle"),
+// or any other movement of that call ("call:<id>:<what>"); false for any
+// other key.
 func CallOfKey(key string) (string, bool) {
 	rest, ok := strings.CutPrefix(key, "call:")
 	if !ok {
 		return "", false
 	}
 	id, tail, ok := strings.Cut(rest, ":")
-	if !ok || id == "" || (tail != "settle" && !strings.HasPrefix(tail, "hold:")) {
+	if !ok || id == "" || tail == "" {
 		return "", false
 	}
 	return id, true
