@@ -2,6 +2,8 @@ package storetest
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,6 +119,45 @@ func testWalletHistory(t *testing.T, st dialtone.Store) {
 		t.Fatal(err)
 	}
 	check("below the second top-up", rest, want[4:])
+	// Many calls, their entries across the store's reading batches: each
+	// call once, in order, whatever the page size.
+	const many = 90
+	TopUp(t, st, alice.ID, "20")
+	for i := range many {
+		id := fmt.Sprintf("many-%03d", i)
+		call(id)
+		reserve(id, 1)
+		reserve(id, 2)
+		settle(id, "0.01", dialtone.Answered, 60)
+	}
+	for _, size := range []int{7, 50} {
+		var ids []string
+		for before, n := int64(0), 0; n < 100; n++ {
+			page, err := st.WalletHistory(ctx, alice.ID, before, size)
+			if err != nil {
+				t.Fatalf("WalletHistory(page size %d) = %v", size, err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			for _, it := range page {
+				if it.Call != nil {
+					ids = append(ids, it.Call.ID)
+				} else {
+					ids = append(ids, it.Kind)
+				}
+			}
+			before = page[len(page)-1].ID
+		}
+		want := []string{}
+		for i := many - 1; i >= 0; i-- {
+			want = append(want, fmt.Sprintf("many-%03d", i))
+		}
+		want = append(want, "topup", "call-c", "call-b", "call-a", "topup", "topup")
+		if strings.Join(ids, ",") != strings.Join(want, ",") {
+			t.Errorf("pages of %d = %v, want %v", size, ids, want)
+		}
+	}
 	if other, err := st.WalletHistory(ctx, alice.ID+1000, 0, 50); err != nil || len(other) != 0 {
 		t.Errorf("WalletHistory(unknown account) = %+v, %v; want nothing", other, err)
 	}
