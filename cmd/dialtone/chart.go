@@ -247,7 +247,7 @@ func dailyChart(rows []*billing.SummaryRow, from, to time.Time, cur, title, path
 	acdPlot.X.Label.Text = "day (UTC)"
 	plots := [][]*plot.Plot{{money}, {mins}, {asrPlot}, {acdPlot}}
 	tiles := draw.Tiles{Rows: len(plots), Cols: 1, PadY: vg.Points(14)}
-	width := max(8*vg.Inch, vg.Length(n)*vg.Points(18))
+	width := min(24*vg.Inch, max(8*vg.Inch, vg.Length(n)*vg.Points(18)))
 	return saveChart(path, width, 11*vg.Inch, func(dc draw.Canvas) {
 		cs := plot.Align(plots, tiles, dc)
 		for i := range plots {
