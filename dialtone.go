@@ -14,8 +14,11 @@
 //   - the number types (NumberType, NumberTypes): the one list that package
 //     trunks classifies into and decks, bundles and routes name;
 //   - money: exact amounts (decimal in memory, micro-units in storage), the
-//     double-entry ledger (Movement, and Transfer, the checked request for
-//     a two-posting movement) and its account names;
+//     one text of an amount for people and API clients (Amount,
+//     FormatMoney), the double-entry ledger (Movement, and Transfer, the
+//     checked request for a two-posting movement), its account names, and
+//     a wallet's history with each call folded into one line (FoldWallet,
+//     HistoryStore);
 //   - rates and bundles: rate decks, bundle products and holdings, and the
 //     one bundle purchase (BundlePurchase.Plan builds the holding and the
 //     payment; BuyBundle makes both in one store transaction) that the CLI
@@ -30,7 +33,8 @@
 //     the interfaces the storage adapters (sqlite, postgres) implement and
 //     one conformance suite (package storetest) checks.
 //
-// It depends only on the standard library and shopspring/decimal. Logic
+// It depends only on the standard library, shopspring/decimal and
+// golang.org/x/text/currency (ISO 4217 minor units, see Amount). Logic
 // packages (switch/..., media/..., billing, trunks, companion) and storage
 // adapters import it; it imports none of them.
 //
@@ -302,6 +306,7 @@ type Store interface {
 	AccountStore
 	CDRStore
 	LedgerStore
+	HistoryStore
 	RateStore
 	BundleStore
 	SessionStore

@@ -65,6 +65,7 @@ type Store interface {
 	AccountByID(ctx context.Context, id int64) (*dialtone.Account, error)
 	dialtone.TokenStore
 	dialtone.LedgerStore
+	dialtone.HistoryStore
 	dialtone.BundleStore
 	dialtone.EnvelopeStore
 	dialtone.ChatStore
@@ -283,8 +284,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-// amount reads a money amount: a positive plain decimal of at most two places.
-func amount(s string) (decimal.Decimal, error) {
+// amount reads a money amount in currency cur: a positive plain decimal
+// of at most the currency's minor-unit places (2 for USD, 0 for JPY).
+func amount(s, cur string) (decimal.Decimal, error) {
 	d, err := dialtone.ParseAmount(s)
 	if err != nil {
 		return d, err
@@ -292,8 +294,8 @@ func amount(s string) (decimal.Decimal, error) {
 	if !d.IsPositive() {
 		return d, fmt.Errorf("%w amount %s: must be positive", dialtone.ErrInvalid, s)
 	}
-	if d.Exponent() < -2 && !d.Equal(d.Truncate(2)) {
-		return d, fmt.Errorf("%w amount %s: at most 2 decimal places", dialtone.ErrInvalid, s)
+	if places := int32(dialtone.CurrencyPlaces(cur)); !d.Equal(d.Truncate(places)) {
+		return d, fmt.Errorf("%w amount %s: at most %d decimal places in %s", dialtone.ErrInvalid, s, places, cur)
 	}
 	return d, nil
 }

@@ -383,8 +383,39 @@ func TestWalletAndTransfers(t *testing.T) {
 		}
 		// Each sees only their own wallet; nothing without a token.
 		_, bw := a.do("GET", "/api/v1/wallet/history", bob, nil)
-		if items := bw["items"].([]any); len(items) != 1 || items[0].(map[string]any)["amount"] != "2.5" {
+		if items := bw["items"].([]any); len(items) != 1 || items[0].(map[string]any)["amount"] != "2.50" {
 			t.Errorf("bob's history = %v, want only the 2.50 he received", bw)
+		}
+		// A call is one line: its reservations folded in, with the number,
+		// the billed seconds and the charge.
+		ctx := context.Background()
+		cdr := storetest.NewCDR(t, a.st, "alice", "call-1", a.clock.now())
+		me, _ := a.st.AccountByUsername(ctx, "alice")
+		if err := a.st.OpenSession(ctx, &dialtone.CallSession{ID: "call-1", Node: "n", AccountID: me.ID, Currency: "USD", CDR: *cdr}, nil); err != nil {
+			t.Fatal(err)
+		}
+		for seq := 1; seq <= 2; seq++ {
+			if err := a.st.Reserve(ctx, dialtone.Reservation{SessionID: "call-1", Seq: seq, Money: storetest.D("0.05"), Covered: int64(60 * seq)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, hw := a.do("GET", "/api/v1/wallet/history?limit=1", alice, nil)
+		if it := hw["items"].([]any)[0].(map[string]any); it["kind"] != "call" || it["amount"] != "-0.10" || it["call"].(map[string]any)["state"] != "on hold" {
+			t.Errorf("history during a call = %v, want one call on hold of -0.10", hw)
+		}
+		cdr.Price = storetest.D("0.0512")
+		if err := a.st.Settle(ctx, dialtone.Settlement{SessionID: "call-1", Price: cdr.Price}, cdr); err != nil {
+			t.Fatal(err)
+		}
+		_, hw = a.do("GET", "/api/v1/wallet/history?limit=2", alice, nil)
+		items := hw["items"].([]any)
+		call, _ := items[0].(map[string]any)["call"].(map[string]any)
+		if it := items[0].(map[string]any); it["kind"] != "call" || it["amount"] != "-0.0512" || it["balance"] != "6.4588" || it["currency"] != "USD" ||
+			call["number"] != "+447400123456" || call["billed_seconds"] != 60.0 || call["duration_seconds"] != 60.0 || call["charge"] != "0.0512" || call["state"] != "charged" {
+			t.Errorf("history after the call = %v, want the call as one line", items[0])
+		}
+		if items[1].(map[string]any)["kind"] != "bundle" {
+			t.Errorf("history after the call = %v, want the bundle next: the holds are folded into the call", items)
 		}
 		for _, ep := range []string{"GET /api/v1/me", "GET /api/v1/wallet", "GET /api/v1/wallet/history", "POST /api/v1/wallet/transfers", "POST /api/v1/wallet/bundles", "DELETE /api/v1/sessions/current"} {
 			method, path, _ := strings.Cut(ep, " ")

@@ -90,6 +90,12 @@ softphone set up with the account's name); --api or --sip sets only one of them.
 				fmt.Fprintf(w, "id\t%d\nusername\t%s\nstatus\t%s\ncountry\t%s\ncurrency\t%s\nrate plan\t%s\ncaller id\t%s\nrealm\t%s\ncreated\t%s\nupdated\t%s\n",
 					a.ID, a.Username, a.Status, a.Country, a.Currency, orNone(a.RatePlan), orNone(a.CallerID), a.Realm,
 					a.CreatedAt.UTC().Format("2006-01-02 15:04:05Z"), a.UpdatedAt.UTC().Format("2006-01-02 15:04:05Z"))
+				bal, err1 := st.Balance(cmd.Context(), dialtone.WalletAccount(a.ID))
+				hold, err2 := st.Balance(cmd.Context(), dialtone.HoldAccount(a.ID))
+				if err := errors.Join(err1, err2); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "balance\t%s\non hold\t%s\n", dialtone.FormatMoney(bal, a.Currency), dialtone.FormatMoney(hold, a.Currency))
 				return w.Flush()
 			})
 		},
