@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -41,8 +42,9 @@ import (
 // pool and listens again, retrying with a backoff. Notifications sent in
 // between are not received by this node: once listening again, it calls
 // the subscribers' resync so that they can tell their clients to fetch
-// what they missed. A connection that dies silently is noticed by TCP
-// keepalive (pgx's dialer default).
+// what they missed. After busIdle without a notification the bus pings
+// its connection, so one that died silently is noticed within about a
+// minute.
 //
 // Concurrency: a Bus is safe for concurrent use. One goroutine, owned by
 // the Bus and ended by Close, receives and calls the subscribers in turn.
@@ -60,6 +62,7 @@ type Bus struct {
 	// retry is the first wait before listening again; it doubles up to
 	// maxRetry.
 	retry, maxRetry time.Duration
+	idle            time.Duration // silence after which the connection is pinged
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -82,12 +85,20 @@ const (
 	maxPayload = 7900
 	// maxPending bounds the chunked messages being joined at once.
 	maxPending = 16
+	// busIdle is how long the listening connection may be silent before
+	// it is pinged; busPing bounds the ping.
+	busIdle = 30 * time.Second
+	busPing = 10 * time.Second
 )
 
 // NewBus starts listening on the database of pool; it returns once the
 // first LISTEN is in place, so that nothing published after it is missed.
 // Close stops it.
 func NewBus(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*Bus, error) {
+	return newBus(ctx, pool, log, busIdle)
+}
+
+func newBus(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, idle time.Duration) (*Bus, error) {
 	var schema *string
 	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		return nil, fmt.Errorf("start bus: %w", err)
@@ -98,7 +109,7 @@ func NewBus(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) (*Bus, er
 	var id [6]byte
 	_, _ = rand.Read(id[:])
 	b := &Bus{pool: pool, channel: channelName(*schema), origin: hex.EncodeToString(id[:]), log: log,
-		retry: 100 * time.Millisecond, maxRetry: 5 * time.Second, done: make(chan struct{})}
+		retry: 100 * time.Millisecond, maxRetry: 5 * time.Second, idle: idle, done: make(chan struct{})}
 	conn, err := b.listen(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("start bus: %w", err)
@@ -244,24 +255,44 @@ func (b *Bus) subscribers() []busSub {
 func (b *Bus) receive(ctx context.Context, conn *pgx.Conn) error {
 	j := joiner{}
 	for {
-		n, err := conn.WaitForNotification(ctx)
-		if err != nil {
+		wctx, cancel := context.WithTimeout(ctx, b.idle)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if n != nil { // received, even if an error came after it
+			b.handle(&j, n)
+		}
+		if err == nil {
+			continue
+		}
+		if !pgconn.Timeout(err) || ctx.Err() != nil {
 			return err
 		}
-		if n.Channel != b.channel {
-			continue
-		}
-		msg, err := j.add(n.Payload)
+		// Silence: a timed-out wait leaves the connection usable; is the
+		// server still there?
+		pctx, cancel := context.WithTimeout(ctx, busPing)
+		err = conn.Ping(pctx)
+		cancel()
 		if err != nil {
-			b.log.Warn("live bus: notification dropped", "error", err, "from_pid", n.PID)
-			continue
+			return fmt.Errorf("ping after %s of silence: %w", b.idle, err)
 		}
-		if msg == nil {
-			continue // a chunk of a message not complete yet
-		}
-		for _, s := range b.subscribers() {
-			s.deliver(msg)
-		}
+	}
+}
+
+// handle delivers the message a notification completes, if any.
+func (b *Bus) handle(j *joiner, n *pgconn.Notification) {
+	if n.Channel != b.channel {
+		return
+	}
+	msg, err := j.add(n.Payload)
+	if err != nil {
+		b.log.Warn("live bus: notification dropped", "error", err, "from_pid", n.PID)
+		return
+	}
+	if msg == nil {
+		return // a chunk of a message not complete yet
+	}
+	for _, s := range b.subscribers() {
+		s.deliver(msg)
 	}
 }
 

@@ -1,11 +1,21 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 )
+
+// NewBusIdle is NewBus with another silence before a ping.
+func NewBusIdle(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger, idle time.Duration) (*Bus, error) {
+	return newBus(ctx, pool, log, idle)
+}
 
 // ListenPID is the backend process id of the bus's listening connection,
 // 0 while there is none.

@@ -29,7 +29,8 @@ func startNode(t *testing.T, url string) *node {
 		t.Fatalf("Open = %v", err)
 	}
 	t.Cleanup(func() { db.Close() })
-	bus, err := postgres.NewBus(ctx, db.Pool(), slog.New(slog.DiscardHandler))
+	// Pinged after 50 ms of silence: the pings run between notifications.
+	bus, err := postgres.NewBusIdle(ctx, db.Pool(), slog.New(slog.DiscardHandler), 50*time.Millisecond)
 	if err != nil {
 		t.Fatalf("NewBus = %v", err)
 	}
@@ -79,6 +80,18 @@ func TestBus(t *testing.T) {
 			if got := n.next(t); got != want {
 				t.Fatalf("node %s got %.30q (%d bytes), want %.30q (%d bytes)", name, got, len(got), want, len(want))
 			}
+		}
+	}
+
+	// Silent for several pings, the connections stay up and deliver.
+	time.Sleep(300 * time.Millisecond)
+	b.publish(t, "after the silence")
+	for name, n := range map[string]*node{"a": a, "b": b} {
+		if got := n.next(t); got != "after the silence" {
+			t.Fatalf("node %s got %q after the silence", name, got)
+		}
+		if len(n.resyncs) != 0 {
+			t.Fatalf("node %s lost its connection while silent", name)
 		}
 	}
 
