@@ -29,8 +29,9 @@
 // its own goroutine. Its mutable state is the live-event hub (guarded by
 // its own mutex;
 // each WebSocket has a writer goroutine fed by a bounded channel, and a
-// slow reader is dropped rather than waited for). The hub is per process:
-// live events do not cross API nodes. Everything else is in the store.
+// slow reader is dropped rather than waited for). Live events cross API
+// nodes through the Bus of the Config (one per store: in process for
+// SQLite, LISTEN/NOTIFY for PostgreSQL). Everything else is in the store.
 package companion
 
 import (
@@ -122,6 +123,9 @@ type Config struct {
 	Limits dialtone.Limits
 	// SIP hands out SIP credentials (credentials.go).
 	SIP SIP
+	// Bus carries live events to the WebSockets of every node sharing the
+	// store; nil is an in-process bus (one node).
+	Bus Bus
 }
 
 // Server serves the API.
@@ -138,7 +142,13 @@ type Server struct {
 
 // New returns a server; now is its clock and guard judges its sign-ins.
 func New(cfg Config, store Store, accounts Accounts, guard Guard, now func() time.Time, log *slog.Logger) *Server {
-	return &Server{cfg: cfg, store: store, accounts: accounts, guard: guard, now: now, log: log}
+	s := &Server{cfg: cfg, store: store, accounts: accounts, guard: guard, now: now, log: log}
+	bus := cfg.Bus
+	if bus == nil {
+		bus = NewLocalBus()
+	}
+	s.hub.attach(bus, log)
+	return s
 }
 
 // Handler routes /api/v1/.

@@ -97,6 +97,8 @@ func freePort(t testing.TB) int {
 // Options shape a switch's configuration.
 type Options struct {
 	Store        string // "sqlite" or "postgres"
+	StoreURL     string // a store shared with another switch (its Switch.storeURL); default: a fresh one of Store
+	Node         string // billing.node; default "e2e"
 	MediaTimeout time.Duration
 	Routes       string         // YAML of routes; default: everything to carrier1
 	Trunks       []int          // carrier ports, named carrier1, carrier2, ...
@@ -133,8 +135,10 @@ func startSwitch(t *testing.T, o Options) *Switch {
 	t.Helper()
 	dir := t.TempDir()
 	sw := &Switch{t: t, dir: dir, SIPPort: freePort(t), HTTPPort: freePort(t)}
-	switch o.Store {
-	case "postgres":
+	switch {
+	case o.StoreURL != "":
+		sw.storeURL = o.StoreURL
+	case o.Store == "postgres":
 		sw.storeURL = storetest.PostgresURL(t)
 	default:
 		sw.storeURL = "sqlite://" + filepath.Join(dir, "dialtone.db")
@@ -182,6 +186,9 @@ func startSwitch(t *testing.T, o Options) *Switch {
 	if !strings.Contains(billing, "unbilled:") {
 		billing = strings.TrimSuffix("unbilled: allow, "+billing, ", ")
 	}
+	if o.Node == "" {
+		o.Node = "e2e"
+	}
 	mediaExtra := ""
 	if o.MediaExtra != "" {
 		mediaExtra = ", " + o.MediaExtra
@@ -199,8 +206,8 @@ trunks:
 %sroutes:
 %shttp: {listen: "127.0.0.1:%d"}
 shutdown: {drain_timeout: 5s}
-billing: {node: e2e, %s}
-%s`, sw.storeURL, listen, o.SIPExtra, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, mediaExtra, trunks.String(), routes, sw.HTTPPort, billing, o.Extra)
+billing: {node: %s, %s}
+%s`, sw.storeURL, listen, o.SIPExtra, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, mediaExtra, trunks.String(), routes, sw.HTTPPort, o.Node, billing, o.Extra)
 	if !strings.Contains(o.Extra, "limits:") {
 		// The tests place many calls from one account to every kind of
 		// number: the accounts' limits are lifted unless a test sets them.

@@ -168,7 +168,13 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 		return err
 	}
 
-	api := newCompanion(cfg, st, sw.guard, appKey, log)
+	bus, closeBus, err := liveBus(ctx, st, log)
+	if err != nil {
+		sw.Close()
+		return err
+	}
+	defer closeBus()
+	api := newCompanion(cfg, st, bus, sw.guard, appKey, log)
 	stopExpiry := everyMinute(func() {
 		if n, err := api.ExpireEnvelopes(context.Background()); err != nil {
 			log.Error("red envelope refunds", "error", err)
@@ -619,13 +625,28 @@ func carrierTLS(ts []trunks.TrunkConfig) (*tls.Config, error) {
 }
 
 // newCompanion builds the companion API on the store; its sign-in counts
-// failures in the guard the SIP listeners share, and it issues app
-// credentials with appKey.
-func newCompanion(cfg *Config, st dialtone.Store, g companion.Guard, appKey []byte, log *slog.Logger) *companion.Server {
+// failures in the guard the SIP listeners share, it issues app credentials
+// with appKey, and its live events go through bus.
+func newCompanion(cfg *Config, st dialtone.Store, bus companion.Bus, g companion.Guard, appKey []byte, log *slog.Logger) *companion.Server {
 	bundles, _ := cfg.BundleCatalog() // checked at start
 	c := cfg.API.Config(bundles, cfg.Limits.Defaults())
 	c.SIP = companion.SIP{Key: appKey, TTL: cfg.SIP.AppCredentialTTL, Realm: cfg.SIP.Realm, Devices: devices{st: st, realm: cfg.SIP.Realm}}
+	c.Bus = bus
 	return companion.New(c, st, apiAccounts{st: st, realm: cfg.SIP.Realm}, g, func() time.Time { return time.Now().UTC() }, log)
+}
+
+// liveBus is the bus of the companion's live events for the store: over
+// LISTEN/NOTIFY on PostgreSQL, which several nodes share; in process on
+// SQLite, which one node owns.
+func liveBus(ctx context.Context, st dialtone.Store, log *slog.Logger) (companion.Bus, func(), error) {
+	if db, ok := st.(*postgres.DB); ok {
+		bus, err := postgres.NewBus(ctx, db.Pool(), log)
+		if err != nil {
+			return nil, nil, err
+		}
+		return bus, bus.Close, nil
+	}
+	return companion.NewLocalBus(), func() {}, nil
 }
 
 // everyMinute runs f once a minute until the returned stop is called; stop
