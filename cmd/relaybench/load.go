@@ -179,7 +179,7 @@ func measure(calls []*call, transcode bool, duration time.Duration, pid int) (*r
 	}
 	res := &result{calls: len(calls), lat: [2]*histogram{newHistogram(), newHistogram()}}
 	var received, odd, warm atomic.Int64
-	last := warmFrames + int(duration/frameLen) // frames from warmFrames to before it are measured
+	last := warmFrames + int(duration/frameLen)          // frames from warmFrames to before it are measured
 	logs := make([][2][logSize]atomic.Int64, len(calls)) // send times by call, direction, frame
 	t0 := time.Now()
 	var wg sync.WaitGroup

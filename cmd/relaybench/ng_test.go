@@ -275,4 +275,3 @@ func rms(pcm []int16) int {
 	}
 	return int(math.Sqrt(s / float64(max(len(pcm), 1))))
 }
-
