@@ -60,8 +60,9 @@ type dialtone struct {
 }
 
 // startDialtone writes a configuration into dir, creates the load
-// account and starts bin serve, with its media ports in portMin-portMax.
-func startDialtone(bin, dir string, portMin, portMax int) (*dialtone, error) {
+// account and starts bin serve, with its media ports in portMin-portMax
+// and media.opus.complexity complexity.
+func startDialtone(bin, dir string, portMin, portMax, complexity int) (*dialtone, error) {
 	sipPort, httpPort, carrierPort, appPort := freePort("udp"), freePort("tcp"), freePort("udp"), freePort("udp")
 	cfg := fmt.Sprintf(`log: {level: warn, format: text}
 store: {url: "sqlite://%s/dialtone.db"}
@@ -69,7 +70,7 @@ sip:
   realm: dialtone
   advertise: 127.0.0.1
   listen: [{transport: udp, addr: "127.0.0.1:%d"}]
-media: {bind: 127.0.0.1, advertise: 127.0.0.1, port_min: %d, port_max: %d, timeout: 30s}
+media: {bind: 127.0.0.1, advertise: 127.0.0.1, port_min: %d, port_max: %d, timeout: 30s, opus: {complexity: %d}}
 trunks: [{name: carrier, address: "127.0.0.1:%d", transport: udp}]
 routes: [{prefix: "", trunks: [carrier]}]
 http: {listen: "127.0.0.1:%d"}
@@ -78,7 +79,7 @@ guard: {rate: 100000, burst: 200000}
 # The load account has no rate plan: this measures the media relay, not
 # billing (cmd/billbench does), so its calls are free on purpose.
 billing: {unbilled: allow}
-`, dir, sipPort, portMin, portMax, carrierPort, httpPort)
+`, dir, sipPort, portMin, portMax, complexity, carrierPort, httpPort)
 	cfgPath := filepath.Join(dir, "dialtone.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err

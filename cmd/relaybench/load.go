@@ -63,13 +63,20 @@ func listenPeer() (*net.UDPConn, error) {
 
 func portOf(c *net.UDPConn) int { return c.LocalAddr().(*net.UDPAddr).Port }
 
-// stream is what one side sends: 20 ms frames of one payload type, in
-// turn, encoded once up front.
+// stream is what one side sends: onsetFrame frames of silence, then 20 ms
+// frames of a tone in turn, of one payload type, encoded once up front.
 type stream struct {
 	pt     uint8
 	tick   uint32
-	frames [][]byte
+	silent [][]byte // frames 0 to onsetFrame-1
+	frames [][]byte // the tone, from onsetFrame on
 }
+
+// onsetFrame is the first frame with sound. When transcoding, a receiver
+// takes the first packet with sound for it: the relay may lose or hold
+// back frames while it starts, but what it sends after that follows the
+// frames' timeline.
+const onsetFrame = 10
 
 // packet writes the stream's n-th packet into buf (sequence number n mod
 // 2^16, timestamp n*tick) and returns it. When stamp, the payload starts
@@ -79,7 +86,11 @@ func (s *stream) packet(buf []byte, ssrc uint32, n int, stamp bool, sent int64) 
 	binary.BigEndian.PutUint16(buf[2:], uint16(n))
 	binary.BigEndian.PutUint32(buf[4:], uint32(n)*s.tick)
 	binary.BigEndian.PutUint32(buf[8:], ssrc)
-	end := 12 + copy(buf[12:], s.frames[n%len(s.frames)])
+	frame := s.frames[max(n-onsetFrame, 0)%len(s.frames)]
+	if n < onsetFrame && n < len(s.silent) {
+		frame = s.silent[n]
+	}
+	end := 12 + copy(buf[12:], frame)
 	if stamp {
 		stampTo(buf[12:end], n, sent)
 	}
@@ -101,12 +112,11 @@ func unstamp(payload []byte) (frame int, sent int64) {
 	return int(binary.BigEndian.Uint32(payload)), int64(binary.BigEndian.Uint64(payload[4:]))
 }
 
-// streams are the app's and the carrier's: 50 frames of a 1000 Hz tone in
-// PCMU from the carrier; from the app 50 frames of a 700 Hz tone, in Opus
-// (the switch's own encoder settings, as a browser at 8 kHz would) when
-// transcoding, else in PCMU.
+// streams are the app's and the carrier's: after the silence, 50 frames
+// of a 1000 Hz tone in PCMU from the carrier; from the app 50 frames of a
+// 700 Hz tone, in Opus (the switch's own encoder settings, as a browser
+// at 8 kHz would) when transcoding, else in PCMU.
 func streams(transcode bool) (app, carrier *stream, err error) {
-	const frames = 50
 	app = &stream{pt: ptPCMU, tick: tickPCMU}
 	carrier = &stream{pt: ptPCMU, tick: tickPCMU}
 	var enc *codec.OpusEncoder
@@ -116,12 +126,15 @@ func streams(transcode bool) (app, carrier *stream, err error) {
 			return nil, nil, err
 		}
 	}
-	for i := range frames {
-		for _, s := range []struct {
-			to   *stream
-			freq float64
-		}{{app, 700}, {carrier, 1000}} {
+	for _, s := range []struct {
+		to   *stream
+		freq float64
+	}{{app, 700}, {carrier, 1000}} {
+		for i := range onsetFrame + 50 {
 			pcm := sine(s.freq, i*codec.FrameSamples, codec.FrameSamples)
+			if i < onsetFrame {
+				clear(pcm)
+			}
 			buf := make([]byte, codec.MaxPayload)
 			var n int
 			if s.to.pt == ptOpus {
@@ -132,11 +145,47 @@ func streams(transcode bool) (app, carrier *stream, err error) {
 			if err != nil {
 				return nil, nil, err
 			}
-			s.to.frames = append(s.to.frames, buf[:n])
+			if i < onsetFrame {
+				s.to.silent = append(s.to.silent, buf[:n])
+			} else {
+				s.to.frames = append(s.to.frames, buf[:n])
+			}
 		}
 	}
 	return app, carrier, nil
 }
+
+// loudness is the RMS level of a packet's audio, decoded by its payload
+// type (PCMU, or Opus with dec); -1 when it cannot be decoded.
+func loudness(pt uint8, payload []byte, dec *codec.OpusDecoder, pcm []int16) int {
+	var n int
+	var err error
+	switch {
+	case pt == ptPCMU:
+		n, err = codec.PCMU.Decode(pcm, payload[:min(len(payload), len(pcm))])
+	case dec != nil:
+		n, err = dec.Decode(pcm, payload)
+	default:
+		return -1
+	}
+	if err != nil {
+		return -1
+	}
+	return rms(pcm[:n])
+}
+
+func rms(pcm []int16) int {
+	var sum float64
+	for _, v := range pcm {
+		sum += float64(v) * float64(v)
+	}
+	return int(math.Sqrt(sum / float64(max(len(pcm), 1))))
+}
+
+// soundLevel is the RMS above which a frame has sound: the tones are at
+// an RMS of about 11,000; silence through a codec stays below a few
+// hundred.
+const soundLevel = 3000
 
 // sine is n samples at 8 kHz of a tone at half scale, from sample start.
 func sine(freq float64, start, n int) []int16 {
@@ -160,18 +209,20 @@ type result struct {
 }
 
 // warmFrames are sent before the measured frames: the relay learns the
-// peers and starts its transcoders, and a relay that holds a frame back
-// has sent its first one. Only what follows is measured.
+// peers and starts its transcoders, and the sound starts (onsetFrame).
+// Only what follows is measured.
 const warmFrames = 25
 
 // measure sends 20 ms frames both ways on every call, warmFrames and
 // then duration's worth, and measures what the relay (process pid)
 // delivers of the latter. In pass-through the payload carries the frame's
 // number and send time. When transcoding the payload is real audio: the
-// first packet a receiver gets is frame 0's (a relay sends one packet per
-// frame, whenever it sends it), and a later packet's frame is the
-// distance of its RTP timestamp from that one's; the send time is looked
-// up by frame.
+// first packet with sound a receiver gets is frame onsetFrame's, and a
+// later packet's frame is the distance of its RTP timestamp from that
+// one's (a relay sends one packet per 20 ms frame, whenever it sends it);
+// the send time is looked up by frame. A relay that lost the onset frame
+// of a stream would make that stream's delays 20 ms too long, never too
+// short.
 func measure(calls []*call, transcode bool, duration time.Duration, pid int) (*result, error) {
 	appStream, carrierStream, err := streams(transcode)
 	if err != nil {
@@ -187,9 +238,16 @@ func measure(calls []*call, transcode bool, duration time.Duration, pid int) (*r
 		for dir, conn := range [2]*net.UDPConn{toCarrier: c.carrier, toApp: c.app} {
 			h, sentAt, pt, tick := res.lat[dir], &logs[i][dir], c.rxPT[dir], c.rxTick[dir]
 			wg.Go(func() {
-				buf := make([]byte, 2048)
-				var ts0 uint32
-				first := true
+				buf, pcm := make([]byte, 2048), make([]int16, 5760)
+				var dec *codec.OpusDecoder // the onset in Opus
+				if transcode && pt != ptPCMU {
+					var err error
+					if dec, err = codec.NewOpusDecoder(); err != nil {
+						return
+					}
+				}
+				var ts0 uint32 // of frame 0
+				anchored := false
 				for {
 					n, err := conn.Read(buf)
 					if err != nil {
@@ -201,10 +259,6 @@ func measure(calls []*call, transcode bool, duration time.Duration, pid int) (*r
 						continue
 					}
 					ts := binary.BigEndian.Uint32(buf[4:])
-					if first {
-						ts0, first = ts, false
-						warm.Add(1)
-					}
 					var frame int
 					var sent int64
 					if !transcode {
@@ -212,8 +266,21 @@ func measure(calls []*call, transcode bool, duration time.Duration, pid int) (*r
 							odd.Add(1)
 							continue
 						}
+						if !anchored {
+							anchored = true
+							warm.Add(1)
+						}
 						frame, sent = unstamp(buf[12:n])
 					} else {
+						if !anchored {
+							// Before the onset: silence, and what a relay
+							// starting up may lose or hold back.
+							if loudness(pt, buf[12:n], dec, pcm) < soundLevel {
+								continue
+							}
+							ts0, anchored = ts-onsetFrame*tick, true
+							warm.Add(1)
+						}
 						f, ok := frameIndex(ts, ts0, tick)
 						if !ok {
 							odd.Add(1)

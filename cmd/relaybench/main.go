@@ -28,6 +28,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,8 @@ func main() {
 	callsFlag := flag.String("calls", "50,100,200", "concurrent calls, one run each")
 	duration := flag.Duration("duration", 20*time.Second, "how long each run streams")
 	relays := flag.String("relays", "dialtone,rtpengine", "relays to measure")
+	verbose := flag.Bool("v", false, "also print the delay of each direction")
+	complexity := flag.Int("complexity", 0, "Dialtone's media.opus.complexity (0-10; 0 is its default; rtpengine 10.5 has no such setting and encodes with libopus's default, 10)")
 	keep := flag.Bool("keep", false, "keep the working directory (configuration, both relays' logs) and print its path")
 	modes := flag.String("modes", "passthrough,transcode", "passthrough (PCMU<->PCMU), transcode (Opus<->PCMU)")
 	flag.Parse()
@@ -54,11 +57,15 @@ func main() {
 		}
 		counts = append(counts, n)
 	}
+	if *complexity < 0 || *complexity > 10 {
+		fmt.Fprintln(os.Stderr, "relaybench: -complexity must be 0-10")
+		os.Exit(2)
+	}
 	if *duration < time.Second || *duration > 80*time.Second {
 		fmt.Fprintln(os.Stderr, "relaybench: -duration must be 1s-80s") // the send log holds 82 s of frames
 		os.Exit(2)
 	}
-	if err := run(*bin, *rtpengineBin, split(*relays), split(*modes), counts, *duration, *keep); err != nil {
+	if err := run(*bin, *rtpengineBin, split(*relays), split(*modes), counts, *duration, *complexity, *keep, *verbose); err != nil {
 		fmt.Fprintln(os.Stderr, "relaybench:", err)
 		os.Exit(1)
 	}
@@ -89,7 +96,7 @@ const (
 	rtpenginePortMin, rtpenginePortMax = 30000, 32699
 )
 
-func run(bin, rtpengineBin string, relays, modes []string, counts []int, duration time.Duration, keep bool) error {
+func run(bin, rtpengineBin string, relays, modes []string, counts []int, duration time.Duration, complexity int, keep, verbose bool) error {
 	for _, m := range modes {
 		if m != "passthrough" && m != "transcode" {
 			return fmt.Errorf("mode %q: want passthrough or transcode", m)
@@ -112,9 +119,10 @@ func run(bin, rtpengineBin string, relays, modes []string, counts []int, duratio
 	var notes []string
 	for _, name := range relays {
 		var r relay
+		runModes := modes
 		switch name {
 		case "dialtone":
-			d, err := startDialtone(bin, dir, dialtonePortMin, dialtonePortMax)
+			d, err := startDialtone(bin, dir, dialtonePortMin, dialtonePortMax, complexity)
 			if err != nil {
 				return fmt.Errorf("dialtone: %w", err)
 			}
@@ -133,10 +141,14 @@ func run(bin, rtpengineBin string, relays, modes []string, counts []int, duratio
 				return err
 			}
 			r = e
+			if why := rtpengineTranscodes(path); why != "" && slices.Contains(modes, "transcode") {
+				notes = append(notes, "rtpengine transcode: skipped, "+why)
+				runModes = slices.DeleteFunc(slices.Clone(modes), func(m string) bool { return m == "transcode" })
+			}
 		default:
 			return fmt.Errorf("relay %q: want dialtone or rtpengine", name)
 		}
-		for _, mode := range modes {
+		for _, mode := range runModes {
 			for _, n := range counts {
 				res, err := runOnce(r, n, mode == "transcode", duration)
 				if err != nil && res != nil { // measured, but some streams never came through
@@ -152,6 +164,9 @@ func run(bin, rtpengineBin string, relays, modes []string, counts []int, duratio
 				}
 				res.relay, res.mode = name, mode
 				printRow(res)
+				if verbose {
+					printDirections(res)
+				}
 				if res.odd > 0 {
 					notes = append(notes, fmt.Sprintf("%s %s %d calls: %d packets received off the run's frames (not counted)", name, mode, n, res.odd))
 				}
@@ -160,10 +175,34 @@ func run(bin, rtpengineBin string, relays, modes []string, counts []int, duratio
 		}
 		r.close()
 	}
+	fmt.Printf("transcode: the app sends Opus (opus/48000/2, 20 ms, Dialtone's encoder settings), the carrier PCMU. Dialtone encodes Opus at media.opus.complexity %d from 8 kHz audio; rtpengine through ffmpeg at libopus's defaults (it has no complexity setting)\n", complexity)
 	for _, n := range notes {
 		fmt.Println("note:", n)
 	}
 	return nil
+}
+
+// rtpengineTranscodes says why rtpengine cannot transcode Opus<->PCMU, or
+// "" when it can: its build must list both codecs as fully supported
+// (rtpengine --codecs; transcoding goes through ffmpeg's libraries).
+func rtpengineTranscodes(bin string) string {
+	out, err := exec.Command(bin, "--codecs").Output()
+	if err != nil {
+		return fmt.Sprintf("rtpengine --codecs: %v", err)
+	}
+	for _, c := range []string{"opus", "PCMU"} {
+		ok := false
+		for _, line := range strings.Split(string(out), "\n") {
+			name, support, _ := strings.Cut(strings.TrimSpace(line), ":")
+			if name == c && strings.TrimSpace(support) == "fully supported" {
+				ok = true
+			}
+		}
+		if !ok {
+			return "this rtpengine build cannot encode and decode " + c + " (rtpengine --codecs)"
+		}
+	}
+	return ""
 }
 
 func runOnce(r relay, calls int, transcode bool, duration time.Duration) (*result, error) {
@@ -175,6 +214,14 @@ func runOnce(r relay, calls int, transcode bool, duration time.Duration) (*resul
 	}
 	defer hangup()
 	return measure(cs, transcode, duration, r.pid())
+}
+
+// printDirections prints the delay of each direction of a run.
+func printDirections(r *result) {
+	for dir, name := range [2]string{toCarrier: "app->carrier", toApp: "carrier->app"} {
+		h := r.lat[dir]
+		fmt.Printf("  %-13s %d packets, p50 %d µs, p99 %d µs, p999 %d µs\n", name, h.count(), quantile(0.5, h), quantile(0.99, h), quantile(0.999, h))
+	}
 }
 
 func printRow(r *result) {

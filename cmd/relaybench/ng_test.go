@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -266,12 +265,4 @@ func TestRTPEngine(t *testing.T) {
 			t.Errorf("%d frames checked, want at least %d", checked, frames/2-2)
 		}
 	})
-}
-
-func rms(pcm []int16) int {
-	var s float64
-	for _, v := range pcm {
-		s += float64(v) * float64(v)
-	}
-	return int(math.Sqrt(s / float64(max(len(pcm), 1))))
 }
