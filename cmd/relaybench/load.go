@@ -202,7 +202,7 @@ type result struct {
 	calls          int
 	sent, received int64
 	odd            int64         // packets received that were not the run's (wrong payload type, off the frame grid)
-	warm           int64         // streams that had their first packet through by the end of the warm-up
+	warm           int64         // streams that had a packet (when transcoding: sound) through
 	lat            [2]*histogram // by direction
 	cpu, wall      time.Duration // the relay's CPU time over the run's wall time
 	genCPU         time.Duration // the generator's own
@@ -343,7 +343,6 @@ func measure(calls []*call, transcode bool, duration time.Duration, pid int) (*r
 	measured := begin.Add(warmFrames * frameLen)
 	time.Sleep(time.Until(measured))
 	cpu0, gen0 := procCPU(pid), selfCPU()
-	res.warm = warm.Load()
 	swg.Wait()
 	res.wall = time.Since(measured) // and a frame more, with the CPU it took
 	res.cpu, res.genCPU = procCPU(pid)-cpu0, selfCPU()-gen0
@@ -353,9 +352,13 @@ func measure(calls []*call, transcode bool, duration time.Duration, pid int) (*r
 		_ = c.carrier.SetReadDeadline(time.Now())
 	}
 	wg.Wait()
-	res.sent, res.received, res.odd = sent.Load(), received.Load(), odd.Load()
+	res.sent, res.received, res.odd, res.warm = sent.Load(), received.Load(), odd.Load(), warm.Load()
 	if res.warm < int64(2*len(calls)) {
-		return res, fmt.Errorf("%d of %d streams had nothing through the relay after %d frames", int64(2*len(calls))-res.warm, 2*len(calls), warmFrames)
+		what := "a packet"
+		if transcode {
+			what = "sound"
+		}
+		return res, fmt.Errorf("%d of %d streams never had %s through the relay", int64(2*len(calls))-res.warm, 2*len(calls), what)
 	}
 	return res, nil
 }

@@ -14,7 +14,7 @@
 // Modes: passthrough (PCMU both legs; the payload carries the send time)
 // and transcode (the app sends Opus, the carrier PCMU; the relay decodes
 // and encodes every packet, and the receiver matches packets to their
-// send time by RTP timestamp).
+// send time by RTP timestamp, counted from the onset of the sound).
 //
 // It is a benchmark, not a test: it prints figures and asserts nothing.
 // The load generator shares the machine's cores with the relay, so its
@@ -51,8 +51,9 @@ func main() {
 	var counts []int
 	for _, f := range strings.Split(*callsFlag, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 1 || n > 1000 {
-			fmt.Fprintf(os.Stderr, "relaybench: -calls %q: want numbers 1-1000\n", f)
+		// rtpengine's port range holds 675 calls (two RTP and RTCP pairs each).
+		if err != nil || n < 1 || n > 600 {
+			fmt.Fprintf(os.Stderr, "relaybench: -calls %q: want numbers 1-600\n", f)
 			os.Exit(2)
 		}
 		counts = append(counts, n)
@@ -220,13 +221,22 @@ func runOnce(r relay, calls int, transcode bool, duration time.Duration) (*resul
 func printDirections(r *result) {
 	for dir, name := range [2]string{toCarrier: "app->carrier", toApp: "carrier->app"} {
 		h := r.lat[dir]
-		fmt.Printf("  %-13s %d packets, p50 %d µs, p99 %d µs, p999 %d µs\n", name, h.count(), quantile(0.5, h), quantile(0.99, h), quantile(0.999, h))
+		fmt.Printf("  %-13s %d packets, p50 %s µs, p99 %s µs, p999 %s µs\n", name, h.count(), micros(quantile(0.5, h)), micros(quantile(0.99, h)), micros(quantile(0.999, h)))
 	}
 }
 
 func printRow(r *result) {
-	fmt.Printf("%-9s %-11s %5d %7.3f %8d %8d %8d %10.3f %6.1f\n", r.relay, r.mode, r.calls,
+	fmt.Printf("%-9s %-11s %5d %7.3f %8s %8s %8s %10.3f %6.1f\n", r.relay, r.mode, r.calls,
 		lossPercent(r.sent, r.received),
-		quantile(0.5, r.lat[:]...), quantile(0.99, r.lat[:]...), quantile(0.999, r.lat[:]...),
+		micros(quantile(0.5, r.lat[:]...)), micros(quantile(0.99, r.lat[:]...)), micros(quantile(0.999, r.lat[:]...)),
 		cpuPercentPerCall(r.cpu, r.wall, r.calls), 100*r.genCPU.Seconds()/r.wall.Seconds())
+}
+
+// micros prints a quantile of a histogram: its microseconds, or ">1s"
+// for the last bucket, which holds everything slower.
+func micros(us int) string {
+	if us >= histogramMax {
+		return ">1s"
+	}
+	return strconv.Itoa(us)
 }

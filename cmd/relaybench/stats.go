@@ -6,12 +6,15 @@ import (
 )
 
 // histogram counts one-way delays by the microsecond, from 0 to 1 s; the
-// last bucket holds everything slower. It is safe for concurrent use and
+// last bucket (histogramMax) holds 1 s and everything slower. It is safe for concurrent use and
 // does not allocate once made (it is 4 MB: one per direction of a run).
 type histogram struct {
-	us [1_000_000]atomic.Uint32
+	us [histogramMax + 1]atomic.Uint32
 	n  atomic.Int64
 }
+
+// histogramMax is the last bucket of a histogram, in microseconds.
+const histogramMax = 1_000_000
 
 func newHistogram() *histogram { return &histogram{} }
 
