@@ -80,6 +80,9 @@ guard: {rate: 100000, burst: 200000}
 # billing (cmd/billbench does), so its calls are free on purpose.
 billing: {unbilled: allow}
 `, dir, sipPort, portMin, portMax, complexity, carrierPort, httpPort)
+	if _, err := os.Stat(bin); err != nil {
+		return nil, fmt.Errorf("%w (make build makes it; -bin names another)", err)
+	}
 	cfgPath := filepath.Join(dir, "dialtone.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
@@ -91,6 +94,7 @@ billing: {unbilled: allow}
 	}
 	d := &dialtone{dir: dir, sipPort: sipPort, pending: map[string]*net.UDPConn{}, answered: map[string]*sdp.Session{}}
 	d.cmd = exec.Command(bin, "-c", cfgPath, "serve")
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the benchmark
 	logf, err := os.Create(filepath.Join(dir, "dialtone.log"))
 	if err != nil {
 		return nil, err

@@ -32,6 +32,7 @@ func startRTPEngine(bin, dir string, portMin, portMax int) (*rtpengine, error) {
 		"--interface=127.0.0.1", "--listen-ng="+ngAddr,
 		"--port-min="+strconv.Itoa(portMin), "--port-max="+strconv.Itoa(portMax),
 		"--timeout=60", "--delete-delay=0")}
+	r.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the benchmark
 	logf, err := os.Create(filepath.Join(dir, "rtpengine.log"))
 	if err != nil {
 		return nil, err
