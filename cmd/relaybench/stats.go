@@ -75,7 +75,7 @@ func cpuPercentPerCall(cpu, wall time.Duration, calls int) float64 {
 // frameIndex is the index of a received packet's frame from its RTP
 // timestamp: frames are tick apart from the timestamp ts0 of frame 0, the
 // difference taken modulo 2^32 as RTP timestamps wrap. ok is false when ts
-// is not on a frame boundary within half a tick or is before frame 0.
+// is more than a quarter tick off a frame boundary or before frame 0.
 func frameIndex(ts, ts0, tick uint32) (n int, ok bool) {
 	d := ts - ts0 // wraps
 	if tick == 0 || d > 1<<31 {
