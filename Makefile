@@ -10,12 +10,12 @@ APT := apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends
 # Chromium (with Node.js, which drives it) as the app user's browser, psql for the money benchmark, and libopus and libopusfile (with gcc and pkg-config) for media/codec.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build web run test test-short bench deps deps-go deps-build deps-test fuzz lint clean
+.PHONY: all build web run test test-short bench deps deps-go deps-build deps-test deps-bench fuzz lint clean
 
 all: build
 
-## deps: install everything build, run and test need (Go modules, libopus, libopusfile, Node.js, sipp, Chromium)
-deps: deps-go deps-build deps-test
+## deps: install everything build, run, test and bench need (Go modules, libopus, libopusfile, Node.js, sipp, Chromium, rtpengine)
+deps: deps-go deps-build deps-test deps-bench
 
 deps-go:
 	@command -v $(GO) >/dev/null || { echo "Go 1.26 is required: https://go.dev/dl/" >&2; exit 1; }
@@ -48,6 +48,15 @@ deps-test:
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) $(APT) $$missing; \
 	fi
+
+# What the benchmarks drive besides: rtpengine (Debian's rtpengine-daemon), the media relay
+# cmd/relaybench measures Dialtone's against (its ng client's test drives it too, so make test needs it).
+# The benchmark runs its own instance (user space, its own ports); the package's service need not run.
+deps-bench:
+	@command -v rtpengine >/dev/null || { \
+		echo "installing: rtpengine-daemon"; \
+		$(SUDO) apt-get update -qq && $(SUDO) $(APT) rtpengine-daemon; \
+	}
 
 ## build: the dialtone binary in bin/, with the dialer page embedded
 build: deps-go deps-build web
@@ -92,12 +101,13 @@ test: deps web
 	$(GO) vet ./...
 	DIALTONE_E2E_RACE=1 $(GO) test -race -count=1 -timeout 20m ./...
 
-## bench: micro-benchmarks and the SIP load benchmark
+## bench: micro-benchmarks, the SIP load benchmark, the money benchmark and the media relay benchmark (Dialtone against rtpengine)
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) test -run '^$$' -bench 'Transcode' -benchtime 250x ./media/bridge/
 	$(GO) run ./cmd/loadbench -bin $(BIN)
 	$(GO) run ./cmd/billbench -bin $(BIN)
+	$(GO) run ./cmd/relaybench -bin $(BIN) -calls 50,100 -duration 10s
 
 ## fuzz: run each fuzz target for a short while
 fuzz:
