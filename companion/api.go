@@ -173,6 +173,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/wallet", s.auth(s.wallet))
 	mux.Handle("GET /api/v1/wallet/history", s.auth(s.history))
 	mux.Handle("POST /api/v1/wallet/transfers", s.auth(s.transfer))
+	mux.Handle("GET /api/v1/wallet/bundles", s.auth(s.bundleCatalog))
 	mux.Handle("POST /api/v1/wallet/bundles", s.auth(s.buyBundle))
 	mux.HandleFunc("POST /api/v1/webhooks/payments", s.paymentWebhook)
 	mux.Handle("POST /api/v1/envelopes", s.auth(s.createEnvelope))
