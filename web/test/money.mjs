@@ -64,7 +64,7 @@ async function layout(page, problems) {
         const el = document.querySelector(id);
         const r = el && el.getBoundingClientRect();
         const on = r && r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0 && r.right <= innerWidth && r.bottom <= innerHeight
-          && getComputedStyle(el).visibility !== 'hidden' && el.textContent.trim() !== '';
+          && getComputedStyle(el).visibility !== 'hidden' && (el.value || el.textContent).trim() !== '';
         (on ? seen : off).push(id);
       }
       return { scrollWidth: document.documentElement.scrollWidth, innerWidth, innerHeight, seen, off };
