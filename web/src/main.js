@@ -199,8 +199,8 @@ phone.addEventListener('registered', (e) => {
         ui.number.focus();
       }
     });
+    ui.number.focus(); // the first thing to do once signed in
   }
-  ui.number.focus();
 });
 
 phone.addEventListener('signinfailed', (e) => {
