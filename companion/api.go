@@ -123,6 +123,9 @@ type Config struct {
 	Limits dialtone.Limits
 	// SIP hands out SIP credentials (credentials.go).
 	SIP SIP
+	// Quoter prices numbers for GET /api/v1/quote; nil: the endpoint
+	// answers 404.
+	Quoter Quoter
 	// Bus carries live events to the WebSockets of every node sharing the
 	// store; nil is an in-process bus (one node).
 	Bus Bus
@@ -166,9 +169,11 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/devices", s.auth(s.devices))
 	mux.Handle("POST /api/v1/devices", s.auth(s.createDevice))
 	mux.Handle("DELETE /api/v1/devices/{id}", s.auth(s.revokeDevice))
+	mux.Handle("GET /api/v1/quote", s.auth(s.quote))
 	mux.Handle("GET /api/v1/wallet", s.auth(s.wallet))
 	mux.Handle("GET /api/v1/wallet/history", s.auth(s.history))
 	mux.Handle("POST /api/v1/wallet/transfers", s.auth(s.transfer))
+	mux.Handle("GET /api/v1/wallet/bundles", s.auth(s.bundleCatalog))
 	mux.Handle("POST /api/v1/wallet/bundles", s.auth(s.buyBundle))
 	mux.HandleFunc("POST /api/v1/webhooks/payments", s.paymentWebhook)
 	mux.Handle("POST /api/v1/envelopes", s.auth(s.createEnvelope))

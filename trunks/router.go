@@ -72,16 +72,9 @@ func (r *Router) Carriers() *Carriers { return r.cur.Load() }
 // first), each at its addresses in order. A normalized number that has no
 // route comes back with the error.
 func (r *Router) Route(ctx context.Context, dialed, country string) (Destination, error) {
-	n, err := Normalize(dialed, country)
-	if err != nil {
-		return Destination{}, err
-	}
-	d := Destination{Number: n}
 	cs := r.cur.Load()
-	if err := cs.blocked.Check(n); err != nil {
-		return d, fmt.Errorf("route: %w", err)
-	}
-	route, err := cs.table.Route(n)
+	n, route, err := cs.reach(dialed, country)
+	d := Destination{Number: n}
 	if err != nil {
 		return d, err
 	}
@@ -111,6 +104,32 @@ func (r *Router) Route(ctx context.Context, dialed, country string) (Destination
 		}
 	}
 	return d, nil
+}
+
+// Check is what Route decides of dialed before it picks a carrier: the
+// number normalized, and an error when it is invalid, blocked (a
+// *BlockedError, or ErrPremium) or has no route (ErrNoRoute). It looks
+// nothing up (no DNS), so it is cheap enough to ask while a user types.
+func (r *Router) Check(dialed, country string) (Number, error) {
+	n, _, err := r.cur.Load().reach(dialed, country)
+	return n, err
+}
+
+// reach normalizes dialed, refuses a blocked destination and finds its
+// route in cs: the one rule of Route and Check.
+func (cs *Carriers) reach(dialed, country string) (Number, Route, error) {
+	n, err := Normalize(dialed, country)
+	if err != nil {
+		return Number{}, Route{}, err
+	}
+	if err := cs.blocked.Check(n); err != nil {
+		return n, Route{}, fmt.Errorf("route: %w", err)
+	}
+	route, err := cs.table.Route(n)
+	if err != nil {
+		return n, Route{}, err
+	}
+	return n, route, nil
 }
 
 // Endpoints are the carrier's addresses in the order to try them: as

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/dialtone/dialtone"
 )
 
 // dnsAnswers stands in for DNS (trunks/srv is tested against a real DNS
@@ -188,4 +190,52 @@ func TestRouterStatus(t *testing.T) {
 	if b := got[1]; b.Name != "b" || b.Address != "srv:gone.test" || !b.Up || !strings.HasPrefix(b.Reason, "dns: ") || b.Register != "" {
 		t.Errorf("Status()[1] = %+v, want srv:gone.test with its DNS failure", b)
 	}
+}
+
+// TestRouterCheck: Check refuses what Route refuses, for the same reason,
+// and asks DNS nothing (a carrier given by SRV is not looked up).
+func TestRouterCheck(t *testing.T) {
+	cfg := Config{
+		Trunks: []TrunkConfig{{Name: "dns", SRV: "carrier.test", Transport: "tcp"}},
+		Routes: []RouteConfig{{Prefix: "44", Trunks: []string{"dns"}}, {Prefix: "", Trunks: []string{"dns"}, Types: []string{"fixed"}}},
+	}
+	cfg.Defaults()
+	cs, err := Build(cfg, nil, time.Now)
+	if err != nil {
+		t.Fatalf("Build = %v", err)
+	}
+	lookups := 0
+	r := NewRouter(cs, resolverFunc(func() { lookups++ }), nil)
+	for _, tt := range []struct {
+		dialed, country, e164 string
+		wantErr               error
+	}{
+		{"020 7946 0018", "GB", "+442079460018", nil},
+		{"+1 212 555 0100", "GB", "+12125550100", nil},          // the catch-all of fixed lines
+		{"+33 6 12 34 56 78", "US", "+33612345678", ErrNoRoute}, // a mobile: the catch-all carries fixed lines only
+		{"+688 20 123", "US", "+68820123", dialtone.ErrBlocked},
+		{"0909 879 0000", "GB", "+449098790000", ErrPremium},
+		{"12", "US", "", ErrInvalidNumber},
+	} {
+		n, err := r.Check(tt.dialed, tt.country)
+		_, routeErr := r.Route(context.Background(), tt.dialed, tt.country)
+		if n.E164 != tt.e164 || !errors.Is(err, tt.wantErr) || (err == nil) != (routeErr == nil) {
+			t.Errorf("Check(%q, %q) = %q, %v (Route: %v), want %q, %v", tt.dialed, tt.country, n.E164, err, routeErr, tt.e164, tt.wantErr)
+		}
+	}
+	if lookups == 0 {
+		t.Fatal("Route did not look the carrier up: the test does not show that Check does not")
+	}
+	before := lookups
+	_, _ = r.Check("020 7946 0018", "GB")
+	if lookups != before {
+		t.Errorf("Check looked up DNS %d times, want none", lookups-before)
+	}
+}
+
+type resolverFunc func()
+
+func (f resolverFunc) Lookup(context.Context, string, string) ([]netip.AddrPort, error) {
+	f()
+	return []netip.AddrPort{netip.MustParseAddrPort("192.0.2.1:5060")}, nil
 }

@@ -25,7 +25,7 @@ func requireNode(t *testing.T) string {
 // parse, so an e2e test does not learn it first.
 func TestDriverSyntax(t *testing.T) {
 	node := requireNode(t)
-	for _, script := range []string{"test/call.mjs", "test/sipjs.mjs", "test/browser.mjs", "test/tone.mjs"} {
+	for _, script := range []string{"test/call.mjs", "test/sipjs.mjs", "test/money.mjs", "test/browser.mjs", "test/tone.mjs"} {
 		if out, err := exec.Command(node, "--check", script).CombinedOutput(); err != nil {
 			t.Errorf("node --check %s: %v\n%s", script, err, out)
 		}

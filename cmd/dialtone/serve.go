@@ -174,7 +174,8 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 		return err
 	}
 	defer closeBus()
-	api := newCompanion(cfg, st, bus, sw.guard, appKey, log)
+	api := newCompanion(cfg, st, bus, sw.guard, appKey, quoter{router: sw.carriers.router, ctl: sw.carriers.ctl, st: st,
+		free: cfg.Billing.FreeCalls(), now: func() time.Time { return time.Now().UTC() }}, log)
 	stopExpiry := everyMinute(func() {
 		if n, err := api.ExpireEnvelopes(context.Background()); err != nil {
 			log.Error("red envelope refunds", "error", err)
@@ -626,12 +627,13 @@ func carrierTLS(ts []trunks.TrunkConfig) (*tls.Config, error) {
 
 // newCompanion builds the companion API on the store; its sign-in counts
 // failures in the guard the SIP listeners share, it issues app credentials
-// with appKey, and its live events go through bus.
-func newCompanion(cfg *Config, st dialtone.Store, bus companion.Bus, g companion.Guard, appKey []byte, log *slog.Logger) *companion.Server {
+// with appKey, it prices numbers with q, and its live events go through bus.
+func newCompanion(cfg *Config, st dialtone.Store, bus companion.Bus, g companion.Guard, appKey []byte, q companion.Quoter, log *slog.Logger) *companion.Server {
 	bundles, _ := cfg.BundleCatalog() // checked at start
 	c := cfg.API.Config(bundles, cfg.Limits.Defaults())
 	c.SIP = companion.SIP{Key: appKey, TTL: cfg.SIP.AppCredentialTTL, Realm: cfg.SIP.Realm, Devices: devices{st: st, realm: cfg.SIP.Realm}}
 	c.Bus = bus
+	c.Quoter = q
 	return companion.New(c, st, apiAccounts{st: st, realm: cfg.SIP.Realm}, g, func() time.Time { return time.Now().UTC() }, log)
 }
 

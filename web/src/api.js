@@ -37,8 +37,11 @@ export function renewDelay(creds) {
   return Math.max(1, Number.isFinite(s) && s > 0 ? s : 60) * 1000;
 }
 
-async function call(base, method, path, { token, body } = {}) {
+async function call(base, method, path, { token, body, signal, key } = {}) {
   const headers = { Accept: 'application/json' };
+  if (key) {
+    headers['Idempotency-Key'] = key;
+  }
   if (token) {
     headers.Authorization = `Bearer ${token}`;
   }
@@ -46,7 +49,7 @@ async function call(base, method, path, { token, body } = {}) {
     headers['Content-Type'] = 'application/json';
   }
   const res = await fetch(new URL(path, base), {
-    method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', credentials: 'omit',
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store', credentials: 'omit', signal,
   });
   if (res.status === 204) {
     return null;
@@ -84,6 +87,37 @@ export class Session {
   // realm, expires_at, ttl_seconds, renew_after_seconds}.
   sipCredentials() {
     return call(this.base, 'POST', 'api/v1/sip-credentials', { token: this.token });
+  }
+
+  // wallet is {currency, balance, on_hold, bundles: [{bundle, seconds_left, expires_at}]}.
+  wallet() {
+    return call(this.base, 'GET', 'api/v1/wallet', { token: this.token });
+  }
+
+  // history is a page of the wallet's history, newest first: {items,
+  // next_cursor}; a call is one item with kind "call" and a call object.
+  history(limit, cursor) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (cursor) {
+      q.set('cursor', cursor);
+    }
+    return call(this.base, 'GET', `api/v1/wallet/history?${q}`, { token: this.token });
+  }
+
+  // quote prices number as typed (GET /api/v1/quote); signal aborts it
+  // when the user types on.
+  quote(number, signal) {
+    return call(this.base, 'GET', `api/v1/quote?${new URLSearchParams({ number })}`, { token: this.token, signal });
+  }
+
+  // bundles is the catalog of bundles on sale: {items: [{code, name, seconds, price, currency}]}.
+  bundles() {
+    return call(this.base, 'GET', 'api/v1/wallet/bundles', { token: this.token });
+  }
+
+  // buyBundle buys one with wallet money; key makes a retry buy it once.
+  buyBundle(code, key) {
+    return call(this.base, 'POST', 'api/v1/wallet/bundles', { token: this.token, body: { code }, key });
   }
 
   async signOut() {

@@ -15,6 +15,7 @@ import { Session, renewDelay, signInError } from './api.js';
 import { loadConfig, sipURL } from './config.js';
 import { countries, dialString, formatTyped } from './number.js';
 import { Phone } from './phone.js';
+import { WalletView } from './wallet.js';
 
 const $ = (sel) => document.querySelector(sel);
 const params = new URLSearchParams(location.search);
@@ -45,6 +46,10 @@ for (const type of ['registered', 'signinfailed', 'connection', 'state', 'remote
     window.dispatchEvent(new CustomEvent('dialer', { detail }));
   });
 }
+
+// The wallet's events for tests: 'wallet', 'quote', 'charge', 'recent', 'bought'.
+const wallet = new WalletView((type, detail) => window.dispatchEvent(new CustomEvent('dialer', { detail: { type, ...detail } })));
+window.dialer.wallet = wallet;
 
 const ui = {
   form: $('#signin'),
@@ -114,6 +119,7 @@ function endSession(message, isError) {
   ui.form.hidden = false;
   ui.account.textContent = '';
   delete document.body.dataset.signedIn;
+  wallet.stop();
   showSignIn(message, isError);
 }
 
@@ -185,6 +191,16 @@ phone.addEventListener('registered', (e) => {
   ui.account.classList.remove('error');
   document.body.dataset.signedIn = 'true';
   showSignIn(`signed in as ${e.detail.user}`, false);
+  if (session && wallet.session !== session) {
+    wallet.start(session, (number) => {
+      if (phone.state === 'idle' || phone.state === 'ended') {
+        ui.number.value = formatTyped(number, ui.country.value);
+        wallet.typed(ui.number.value);
+        ui.number.focus();
+      }
+    });
+    ui.number.focus(); // the first thing to do once signed in
+  }
 });
 
 phone.addEventListener('signinfailed', (e) => {
@@ -198,6 +214,7 @@ phone.addEventListener('signinfailed', (e) => {
   ui.phone.hidden = true;
   ui.account.textContent = '';
   delete document.body.dataset.signedIn;
+  wallet.stop();
   showSignIn(e.detail.error, true);
 });
 
@@ -215,6 +232,7 @@ ui.signout.addEventListener('click', () => endSession('signed out', false));
 ui.country.addEventListener('change', () => {
   localStorage.setItem('dialtone.country', ui.country.value);
   ui.number.value = formatTyped(ui.number.value, ui.country.value);
+  wallet.typed(ui.number.value);
 });
 
 ui.number.addEventListener('input', () => {
@@ -222,6 +240,7 @@ ui.number.addEventListener('input', () => {
   if (el.selectionStart === el.value.length) { // typing at the end: format it
     el.value = formatTyped(el.value, ui.country.value);
   }
+  wallet.typed(el.value);
 });
 
 ui.number.addEventListener('keydown', (e) => {
@@ -233,6 +252,7 @@ ui.number.addEventListener('keydown', (e) => {
 
 ui.backspace.addEventListener('click', () => {
   ui.number.value = formatTyped(ui.number.value.replace(/[^\d+*#]*.$/, ''), ui.country.value);
+  wallet.typed(ui.number.value);
 });
 
 function pressKey(digit) {
@@ -240,6 +260,7 @@ function pressKey(digit) {
     phone.sendDTMF(digit);
   } else if (phone.state === 'idle' || phone.state === 'ended') {
     ui.number.value = formatTyped(ui.number.value + digit, ui.country.value);
+    wallet.typed(ui.number.value);
   }
 }
 
@@ -265,6 +286,7 @@ function placeCall() {
     ui.reason.textContent = 'enter a number';
     return;
   }
+  wallet.calling(ui.number.value);
   phone.call(target, { codecs });
 }
 
@@ -289,12 +311,14 @@ phone.addEventListener('remotestream', (e) => {
 // Call state.
 
 let connectedAt = 0;
+let answered = false;
 let ticker = 0;
 
 function showTimer() {
   const s = Math.floor((Date.now() - connectedAt) / 1000);
   const mmss = `${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
   ui.timer.textContent = s >= 3600 ? `${Math.floor(s / 3600)}:${mmss}` : mmss;
+  wallet.tick((Date.now() - connectedAt) / 1000);
 }
 
 phone.addEventListener('state', (e) => {
@@ -310,6 +334,7 @@ phone.addEventListener('state', (e) => {
     key.disabled = state === 'calling' || state === 'ringing';
   }
   if (state === 'calling') {
+    answered = false;
     digits = '';
     ui.sent.textContent = '';
     ui.reason.textContent = '';
@@ -317,6 +342,7 @@ phone.addEventListener('state', (e) => {
     ui.timer.textContent = '';
   }
   if (state === 'connected') {
+    answered = true;
     connectedAt = Date.now();
     showTimer();
     ticker = setInterval(showTimer, 1000);
@@ -331,6 +357,7 @@ phone.addEventListener('state', (e) => {
     renew(); // the credentials ran out (the machine slept?): the next call has new ones
   }
   if (state === 'ended') {
+    wallet.ended(answered);
     ui.reason.textContent = reason;
     if (code) {
       ui.reason.dataset.code = String(code);

@@ -162,3 +162,54 @@ test('an INVITE refused for expired credentials says so', () => {
   assert.equal(refusalReason(403, 'Forbidden: credentials expired'), 'your sign-in had expired; call again');
   assert.equal(refusalReason(403, 'Forbidden'), 'this destination is blocked');
 });
+
+import { billedSeconds, bundleMinutes, callCost, chargeText, money, parseAmount, quoteText, showAmount } from '../src/money.js';
+
+test('billedSeconds: the first increment at once, then each next one as it starts', () => {
+  for (const [elapsed, first, next, want] of [
+    [0, 30, 6, 30], [1, 30, 6, 30], [30, 30, 6, 30], [31, 30, 6, 36], [36, 30, 6, 36], [37, 30, 6, 42],
+    [0, 60, 60, 60], [61, 60, 60, 120], [0, 1, 1, 1], [5, 1, 1, 5], [5.2, 1, 1, 6], [10, 0, 0, 10],
+  ]) {
+    assert.equal(billedSeconds(elapsed, first, next), want, `billedSeconds(${elapsed}, ${first}, ${next})`);
+  }
+});
+
+test('callCost: connect fee plus the rate of the billed seconds, rounded up to 4 places', () => {
+  const uk = { per_minute: '0.12', connect_fee: '0.05', first_increment: 30, next_increment: 6, currency: 'USD' };
+  // 30 s at 0.12/min = 0.06, + 0.05: the e2e billing test's 0.11.
+  assert.deepEqual(callCost(uk, 3), { billed: 30, amount: '0.11', bundle: false });
+  assert.deepEqual(callCost(uk, 31), { billed: 36, amount: '0.122', bundle: false });
+  const mobile = { per_minute: '0.60', first_increment: 1, next_increment: 1, currency: 'USD' };
+  assert.deepEqual(callCost(mobile, 7), { billed: 7, amount: '0.07', bundle: false });
+  const cheap = { per_minute: '0.0125', first_increment: 1, next_increment: 1, currency: 'USD' };
+  assert.equal(callCost(cheap, 1).amount, '0.0003'); // 0.000208… rounded up
+  assert.equal(callCost(cheap, 60).amount, '0.0125');
+  const yen = { per_minute: '12', first_increment: 60, next_increment: 60, currency: 'JPY' };
+  assert.equal(callCost(yen, 61).amount, '24');
+  assert.deepEqual(callCost({ ...uk, bundle_covers: true }, 100), { billed: 102, amount: '0.00', bundle: true });
+});
+
+test('amounts: parsed exactly, shown with the currency places', () => {
+  assert.deepEqual(parseAmount('-1.50'), { units: -150n, scale: 2 });
+  assert.throws(() => parseAmount('1e3'));
+  assert.throws(() => parseAmount('0.1.2'));
+  assert.equal(showAmount(1100n, 4, 'USD'), '0.11');
+  assert.equal(showAmount(5n, 0, 'KWD'), '5.000');
+  assert.equal(showAmount(-3n, 2, 'USD'), '-0.03');
+  assert.equal(money('4.98', 'usd'), '4.98 USD');
+});
+
+test('quoteText and chargeText say the price and why not', () => {
+  const q = { callable: true, per_minute: '0.12', connect_fee: '0.05', currency: 'USD', first_increment: 30, next_increment: 6, bundle_covers: false };
+  assert.equal(quoteText(q), '0.12 USD/min + 0.05 USD to connect · first 30 s, then per 6 s');
+  assert.equal(quoteText({ ...q, connect_fee: undefined, first_increment: 60, next_increment: 60, bundle_covers: true, bundle_seconds_left: 6000 }),
+    '0.12 USD/min · billed per minute · bundle minutes apply (100 min left)');
+  assert.equal(quoteText({ callable: false, reason: 'blocked', blocked_reason: 'country TV' }), 'calls to this number are blocked (country TV)');
+  assert.equal(quoteText({ callable: false, reason: 'no_route' }), 'this destination cannot be called');
+  assert.equal(quoteText({ callable: false, reason: 'no_rate' }), 'your plan has no rate for this destination');
+  assert.equal(chargeText({ state: 'charged', charge: '0.11' }, 'USD'), '0.11 USD');
+  assert.equal(chargeText({ state: 'not charged', billed_seconds: 60 }, 'USD'), 'paid by bundle');
+  assert.equal(chargeText({ state: 'not charged', billed_seconds: 0 }, 'USD'), 'not charged');
+  assert.equal(bundleMinutes({ bundles: [{ seconds_left: 5990 }, { seconds_left: 70 }] }), 101);
+  assert.equal(bundleMinutes({ bundles: [] }), 0);
+});
