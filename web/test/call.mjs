@@ -104,6 +104,7 @@ async function run() {
   }
   await page.fill('#username', opts.user);
   await page.fill('#password', opts.password);
+  const clicked = Date.now();
   await page.click('#signin-button');
   const signin = await waitFor((d) => d.type === 'registered' || d.type === 'signinfailed', 10000, 'sign-in answer');
   if (signin.type === 'signinfailed') {
@@ -115,7 +116,7 @@ async function run() {
     return [false, `sign-in failed: ${shown}`];
   }
   const account = await page.textContent('#account');
-  out({ event: 'registered', user: opts.user, authUser: signin.authUser });
+  out({ event: 'registered', user: opts.user, authUser: signin.authUser, ms: Date.now() - clicked });
   if (opts.expectSignInError) {
     return [false, `signed in, want the sign-in error "${opts.expectSignInError}"`];
   }
