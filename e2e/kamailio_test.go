@@ -72,10 +72,10 @@ func startKamailio(t *testing.T, nodes ...int) *Kamailio {
 			_ = k.cmd.Process.Kill()
 			<-k.done
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("KAMLOG") != "" {
 			b, _ := os.ReadFile(k.logPath)
 			lines := strings.Split(string(b), "\n")
-			t.Logf("kamailio log (last lines):\n%s", strings.Join(lines[max(0, len(lines)-60):], "\n"))
+			t.Logf("kamailio log (last lines):\n%s", strings.Join(lines[max(0, len(lines)-600):], "\n"))
 		}
 	})
 	return k
