@@ -139,7 +139,7 @@ func (k *Kamailio) waitNodes(want map[int]string) {
 func TestKamailioFront(t *testing.T) {
 	needTool(t, "kamailio", "kamailio")
 	needTool(t, "kamcmd", "kamailio")
-	needTool(t, "svcrack", "sipvicious")
+	const failures = 3 // wrong passwords that ban a source
 	storeURL := storetest.PostgresURL(t)
 	carrierPort := freePort(t)
 	node := func(name string) Options {
@@ -148,7 +148,7 @@ func TestKamailioFront(t *testing.T) {
 		o.Node = name
 		// The nodes trust the front, and share the secret of their nonces.
 		o.SIPExtra = fmt.Sprintf("trusted_proxies: [%s]\n  auth_secret: kamailio-e2e-nonce-secret", frontIP)
-		o.Extra = "guard: {failures: 4}\n"
+		o.Extra = fmt.Sprintf("guard: {failures: %d}\n", failures)
 		return o
 	}
 	a, b := startSwitch(t, node("node-a")), startSwitch(t, node("node-b"))
@@ -157,17 +157,19 @@ func TestKamailioFront(t *testing.T) {
 	k.waitNodes(map[int]string{a.SIPPort: "AP", b.SIPPort: "AP"})
 
 	const calls, later = 6, 4
-	uas := startSipp(t, carrier{answer: "200", rtpPort: freePort(t)}.scenario(), "-i", "127.0.0.5", "-p", strconv.Itoa(carrierPort), "-m", strconv.Itoa(calls+later+2))
-	// call places n calls from the address from through the front; forged
-	// is a header line the client adds to its requests.
-	call := func(from, callIDs, forged string, n int, args ...string) *Sipp {
+	uas := startSipp(t, carrier{answer: "200", rtpPort: freePort(t)}.scenario(), "-i", "127.0.0.5", "-p", strconv.Itoa(carrierPort), "-m", strconv.Itoa(calls+2))
+	front := fmt.Sprintf("%s:%d", frontIP, k.SIPPort)
+	// call places n calls from the address from through the front, with
+	// Call-IDs from the sipp pattern callIDs; forged is a header line the
+	// client adds to its requests. The app hangs up (end "bye"), or waits
+	// for the switch's BYE ("wait-bye").
+	call := func(from, callIDs, forged, end string, n int, args ...string) *Sipp {
 		t.Helper()
-		app := appCall{user: "alice", password: "secret", holdMS: 300, end: "bye"}
+		app := appCall{user: "alice", password: "secret", holdMS: 300, end: end}
 		scenario := app.scenario()
 		if forged != "" {
 			scenario = strings.ReplaceAll(scenario, "User-Agent: secret-app-client/9.9", "User-Agent: secret-app-client/9.9\n      "+forged)
 		}
-		front := fmt.Sprintf("%s:%d", frontIP, k.SIPPort)
 		return startSipp(t, scenario, append([]string{front, "-i", from, "-s", "+442079460018", "-auth_uri", "+442079460018@" + front,
 			"-cid_str", callIDs, "-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(sippMediaPort(t)),
 			"-m", strconv.Itoa(n), "-r", "10", "-l", strconv.Itoa(n)}, args...)...)
@@ -183,19 +185,19 @@ func TestKamailioFront(t *testing.T) {
 		if err != nil {
 			t.Fatalf("WebSocket to the front: %v", err)
 		}
-		msg := func(auth string) string {
-			return "REGISTER sip:dialtone SIP/2.0\r\nVia: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bK-k" + strconv.Itoa(len(auth)) + "\r\nMax-Forwards: 70\r\n" +
-				"From: <sip:alice@dialtone>;tag=k1\r\nTo: <sip:alice@dialtone>\r\nCall-ID: kam-ws-1@df7jal23ls0d.invalid\r\nCSeq: " + strconv.Itoa(1+len(auth)%7) + " REGISTER\r\n" +
-				"Contact: <sip:alice@df7jal23ls0d.invalid;transport=ws>\r\nSupported: path, outbound\r\nExpires: 300\r\n" + auth + "Content-Length: 0\r\n\r\n"
+		msg := func(cseq int, auth string) string {
+			return fmt.Sprintf("REGISTER sip:dialtone SIP/2.0\r\nVia: SIP/2.0/WS df7jal23ls0d.invalid;branch=z9hG4bK-k%d\r\nMax-Forwards: 70\r\n"+
+				"From: <sip:alice@dialtone>;tag=k1\r\nTo: <sip:alice@dialtone>\r\nCall-ID: kam-ws-1@df7jal23ls0d.invalid\r\nCSeq: %d REGISTER\r\n"+
+				"Contact: <sip:alice@df7jal23ls0d.invalid;transport=ws>\r\nSupported: path, outbound\r\nExpires: 300\r\n%sContent-Length: 0\r\n\r\n", cseq, cseq, auth)
 		}
-		res, err := p.request(ctx, msg(""))
+		res, err := p.request(ctx, msg(1, ""))
 		if err != nil || !strings.HasPrefix(res, "SIP/2.0 401") {
 			t.Fatalf("REGISTER over WebSocket through the front = %q, %v; want 401", res, err)
 		}
 		if !strings.Contains(res, `algorithm=MD5`) || strings.Contains(res, "SHA-256") {
 			t.Errorf("challenge to a WebSocket client behind the front:\n%s\nwant MD5 alone (sip.ws_auth_algorithms)", res)
 		}
-		res, err = p.request(ctx, msg(digestAuth("Authorization", res, "alice", "secret", "REGISTER", "sip:dialtone")))
+		res, err = p.request(ctx, msg(2, digestAuth("Authorization", res, "alice", "secret", "REGISTER", "sip:dialtone")))
 		if err != nil || !strings.HasPrefix(res, "SIP/2.0 200") {
 			t.Fatalf("REGISTER with credentials = %q, %v; want 200", res, err)
 		}
@@ -210,7 +212,7 @@ func TestKamailioFront(t *testing.T) {
 	})
 
 	t.Run("calls spread over both nodes", func(t *testing.T) {
-		uac := call("127.0.0.3", "kam-%u@e2e", "", calls)
+		uac := call("127.0.0.3", "kam-%u@e2e", "", "bye", calls)
 		if st := uac.Wait(45 * time.Second); st.Successful != calls {
 			t.Fatalf("calls through the front: %d of %d successful\n%s", st.Successful, calls, uac.Errors())
 		}
@@ -234,52 +236,84 @@ func TestKamailioFront(t *testing.T) {
 	})
 
 	t.Run("guesser banned by its own address", func(t *testing.T) {
-		dict := filepath.Join(t.TempDir(), "passwords.txt")
-		var words []string
-		for i := range 30 {
-			words = append(words, fmt.Sprintf("guess%02d", i))
-		}
-		if err := os.WriteFile(dict, []byte(strings.Join(words, "\n")+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		runTool(t, "svcrack", "-u", "alice", "-d", dict, "-p", strconv.Itoa(k.SIPPort), "--maximumtime", "4", frontIP)
+		// 20 wrong guesses from 127.0.0.1, each a REGISTER with a Call-ID
+		// of its own, so the front spreads them over both nodes.
+		guesser := startSipp(t, guessScenario, front, "-i", "127.0.0.1", "-auth_uri", "dialtone", "-cid_str", "guess-%u@e2e",
+			"-p", strconv.Itoa(freePort(t)), "-m", "20", "-r", "20", "-timeout", "15s")
+		guesser.Wait(30 * time.Second)
 		for _, sw := range []*Switch{a, b} {
 			bans := sw.CLI("guard", "bans")
-			if !strings.Contains(bans, "127.0.0.1 ") || strings.Contains(bans, frontIP) {
-				t.Errorf("dialtone guard bans =\n%s\nwant the guesser 127.0.0.1, not the front %s", bans, frontIP)
+			if !strings.Contains(bans, "127.0.0.1 ") || !strings.Contains(bans, "auth") || strings.Contains(bans, frontIP) {
+				t.Errorf("dialtone guard bans =\n%s\nwant the guesser 127.0.0.1 banned for auth, not the front %s", bans, frontIP)
+			}
+			if n := sw.sample(`dialtone_guard_auth_failures_total`); n != failures {
+				t.Errorf("a node checked %v wrong passwords, want %d: the rest refused unchecked", n, failures)
 			}
 		}
-		failures := a.sample(`dialtone_guard_auth_failures_total`) + b.sample(`dialtone_guard_auth_failures_total`)
-		t.Logf("the nodes checked %v of svcrack's guesses", failures)
-		if failures < 1 || failures > 2*4+2 {
-			t.Errorf("guesses checked over both nodes = %v, want the guesser banned after 4 on each", failures)
-		}
 		// The guesser's address gets no call through; another client's does.
-		banned := call("127.0.0.1", "kam-banned-%u@e2e", "", 1, "-timeout", "8s")
+		banned := call("127.0.0.1", "kam-banned-%u@e2e", "", "bye", 1, "-timeout", "8s")
 		if st := banned.Wait(20 * time.Second); st.Successful != 0 {
 			t.Errorf("a call from the banned guesser's address: %d successful, want none", st.Successful)
 		}
 		// The front drops a header a client forges (here naming the
-		// banned address): the node would refuse two.
-		ok := call("127.0.0.3", "kam-ok-%u@e2e", "X-Dialtone-Source: 127.0.0.1:5060;udp", 2)
+		// banned address): a node would refuse two.
+		ok := call("127.0.0.3", "kam-ok-%u@e2e", "X-Dialtone-Source: 127.0.0.1:5060;udp", "bye", 2)
 		if st := ok.Wait(30 * time.Second); st.Successful != 2 {
 			t.Errorf("calls of another client through the same front: %d of 2 successful\n%s", st.Successful, ok.Errors())
 		}
+		if st := uas.Wait(10 * time.Second); st.Successful != calls+2 || st.Failed != 0 {
+			t.Errorf("carrier: %d successful, %d failed calls, want %d successful\n%s", st.Successful, st.Failed, calls+2, uas.Errors())
+		}
 	})
 
+	// Now the carrier hangs up: the node's BYE to the app goes through
+	// the front along the INVITE's Record-Route.
 	t.Run("dead node taken out", func(t *testing.T) {
 		beforeA, _ := attempts()
 		b.Kill()
 		k.waitNodes(map[int]string{a.SIPPort: "AP", b.SIPPort: "IP"})
-		uac := call("127.0.0.3", "kam-%u@e2e", "", later) // Call-IDs that hashed to both nodes before
+		hangs := startSipp(t, carrier{answer: "200", rtpPort: freePort(t), byeMS: 300}.scenario(), "-i", "127.0.0.5", "-p", strconv.Itoa(carrierPort), "-m", strconv.Itoa(later))
+		uac := call("127.0.0.3", "kam-%u@e2e", "", "wait-bye", later) // Call-IDs that hashed to both nodes before
 		if st := uac.Wait(30 * time.Second); st.Successful != later {
-			t.Errorf("calls with a node down: %d of %d successful\n%s", st.Successful, later, uac.Errors())
+			t.Errorf("calls with a node down, the carrier hanging up: %d of %d successful\n%s", st.Successful, later, uac.Errors())
 		}
 		if na, _ := attempts(); na-beforeA != later {
 			t.Errorf("the live node took %v of %d new calls, want all", na-beforeA, later)
 		}
+		if st := hangs.Wait(10 * time.Second); st.Successful != later {
+			t.Errorf("carrier: %d of %d calls successful\n%s", st.Successful, later, hangs.Errors())
+		}
 	})
-	if st := uas.Stop(); st.Failed != 0 {
-		t.Errorf("carrier: %d failed calls\n%s", st.Failed, uas.Errors())
-	}
 }
+
+// guessScenario is a password guesser: REGISTER, and the answer to its
+// challenge with a wrong password.
+const guessScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="guess">
+  <send retrans="500"><![CDATA[
+      REGISTER sip:dialtone SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:alice@dialtone>;tag=g[call_number]
+      To: <sip:alice@dialtone>
+      Call-ID: [call_id]
+      CSeq: 1 REGISTER
+      Contact: <sip:alice@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>
+  <recv response="401" auth="true"/>
+  <send retrans="500"><![CDATA[
+      REGISTER sip:dialtone SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+      From: <sip:alice@dialtone>;tag=g[call_number]
+      To: <sip:alice@dialtone>
+      Call-ID: [call_id]
+      CSeq: 2 REGISTER
+      Contact: <sip:alice@[local_ip]:[local_port]>
+      [authentication username=alice password=guess]
+      Max-Forwards: 70
+      Content-Length: 0
+  ]]></send>
+  <recv response="403"/>
+</scenario>
+`
