@@ -32,8 +32,8 @@ type Kamailio struct {
 }
 
 // startKamailio runs the repository's Kamailio configuration on frontIP
-// in front of the given node SIP ports, probing them every second.
-func startKamailio(t *testing.T, nodes ...int) *Kamailio {
+// in front of the given node SIP ports, probing them every ping seconds.
+func startKamailio(t *testing.T, ping int, nodes ...int) *Kamailio {
 	t.Helper()
 	dir := t.TempDir()
 	k := &Kamailio{t: t, SIPPort: freePort(t), WSPort: freePort(t), ctl: "unix:" + filepath.Join(dir, "ctl"),
@@ -57,7 +57,7 @@ func startKamailio(t *testing.T, nodes ...int) *Kamailio {
 	k.cmd = exec.Command("kamailio", "-DD", "-E", "-f", cfg, "-Y", dir, "-m", "64", "-M", "8",
 		"-A", "LISTEN_IP="+frontIP, "-A", "SIP_PORT="+strconv.Itoa(k.SIPPort), "-A", "WS_PORT="+strconv.Itoa(k.WSPort),
 		"-A", fmt.Sprintf("DISPATCHER_LIST=%q", dsList), "-A", fmt.Sprintf("CTL_SOCKET=%q", k.ctl),
-		"-A", "PING_INTERVAL=1", "-A", "NODE_TIMEOUT=1000")
+		"-A", "PING_INTERVAL="+strconv.Itoa(ping), "-A", "NODE_TIMEOUT=1000")
 	k.cmd.Dir = dir
 	k.cmd.Stdout, k.cmd.Stderr = logf, logf
 	if err := k.cmd.Start(); err != nil {
@@ -153,7 +153,7 @@ func TestKamailioFront(t *testing.T) {
 	}
 	a, b := startSwitch(t, node("node-a")), startSwitch(t, node("node-b"))
 	a.Account("alice", "secret") // one database: both nodes know her
-	k := startKamailio(t, a.SIPPort, b.SIPPort)
+	k := startKamailio(t, 1, a.SIPPort, b.SIPPort)
 	k.waitNodes(map[int]string{a.SIPPort: "AP", b.SIPPort: "AP"})
 
 	const calls, later = 6, 4
@@ -283,6 +283,29 @@ func TestKamailioFront(t *testing.T) {
 		if st := hangs.Wait(10 * time.Second); st.Successful != later {
 			t.Errorf("carrier: %d of %d calls successful\n%s", st.Successful, later, hangs.Errors())
 		}
+	})
+
+	// A front that has not probed the dead node yet sends it the calls
+	// that hash to it; each goes to the live node once the dead one has
+	// not answered within NODE_TIMEOUT, and the dead one is marked down.
+	t.Run("failover before probing", func(t *testing.T) {
+		k2 := startKamailio(t, 600, a.SIPPort, b.SIPPort)
+		beforeA, _ := attempts()
+		uas := startSipp(t, carrier{answer: "200", rtpPort: freePort(t)}.scenario(), "-i", "127.0.0.5", "-p", strconv.Itoa(carrierPort), "-m", strconv.Itoa(later))
+		app := appCall{user: "alice", password: "secret", holdMS: 300, end: "bye"}
+		front2 := fmt.Sprintf("%s:%d", frontIP, k2.SIPPort)
+		uac := startSipp(t, app.scenario(), front2, "-i", "127.0.0.3", "-s", "+442079460018", "-auth_uri", "+442079460018@"+front2,
+			"-cid_str", "kam-%u@e2e", "-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(sippMediaPort(t)), "-m", strconv.Itoa(later), "-r", "10", "-l", strconv.Itoa(later))
+		if st := uac.Wait(30 * time.Second); st.Successful != later {
+			t.Errorf("calls through a front that still takes the dead node for live: %d of %d successful\n%s", st.Successful, later, uac.Errors())
+		}
+		if na, _ := attempts(); na-beforeA != later {
+			t.Errorf("the live node took %v of %d calls, want all", na-beforeA, later)
+		}
+		if got := k2.nodes(); got[b.SIPPort] != "IP" {
+			t.Errorf("kamailio dispatcher = %v, want the dead node %d marked down (IP)", got, b.SIPPort)
+		}
+		uas.Wait(10 * time.Second)
 	})
 }
 

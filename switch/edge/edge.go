@@ -8,7 +8,10 @@
 // Every listener and every authentication goes through one Guard, which
 // refuses banned and flooding sources and counts failures. TCP, TLS and
 // WebSocket connections that say nothing, or nothing more while no
-// registration or call holds them, are closed (conns.go).
+// registration or call holds them, are closed (conns.go). Behind a
+// trusted SIP front proxy (Kamailio), the client a request really came
+// from is the one the front names (source.go): every per-source rule
+// takes it from there.
 //
 // An unknown username and a wrong password are answered alike (the same
 // 403, after the same hash work) so that the answers do not tell which
