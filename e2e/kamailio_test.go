@@ -246,8 +246,10 @@ func TestKamailioFront(t *testing.T) {
 			if !strings.Contains(bans, "127.0.0.1 ") || !strings.Contains(bans, "auth") || strings.Contains(bans, frontIP) {
 				t.Errorf("dialtone guard bans =\n%s\nwant the guesser 127.0.0.1 banned for auth, not the front %s", bans, frontIP)
 			}
-			if n := sw.sample(`dialtone_guard_auth_failures_total`); n != failures {
-				t.Errorf("a node checked %v wrong passwords, want %d: the rest refused unchecked", n, failures)
+			// The ban comes with the failures-th; a guess or two already
+			// past the door by then are still checked, the rest are not.
+			if n := sw.sample(`dialtone_guard_auth_failures_total`); n < failures || n > failures+2 {
+				t.Errorf("a node checked %v of 20 wrong passwords, want %d (or a guess or two in flight more): the rest refused unchecked", n, failures)
 			}
 		}
 		// The guesser's address gets no call through; another client's does.

@@ -104,16 +104,16 @@ type Listener struct {
 
 // Edge is the SIP front door.
 type Edge struct {
-	cfg   Config
-	srv   *sipgo.Server
-	auth  *digest.Server
-	creds *Credentials
-	calls Calls
-	reg   *Registrar
-	guard Guard
-	conns *conns
-	log   *slog.Logger
-	watch *challengeWatch // challenges that wait for their answer
+	cfg     Config
+	srv     *sipgo.Server
+	auth    *digest.Server
+	creds   *Credentials
+	calls   Calls
+	reg     *Registrar
+	guard   Guard
+	conns   *conns
+	log     *slog.Logger
+	watch   *challengeWatch // challenges that wait for their answer
 	sources sources         // who really sent a request
 
 	mu        sync.Mutex
