@@ -116,6 +116,7 @@ bench: deps build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./media/sdp
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./switch/digest
+	$(GO) test -run '^$$' -fuzz FuzzParseSourceHeader -fuzztime 30s ./switch/edge
 	$(GO) test -run '^$$' -fuzz FuzzParseAppCredential -fuzztime 30s .
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./trunks
 	$(GO) test -run '^$$' -fuzz FuzzCheckCaller -fuzztime 30s ./trunks

@@ -43,6 +43,7 @@ type Source struct {
 	// Front is true when a trusted front proxy relayed the request and
 	// named the client in SourceHeader.
 	Front bool
+	raw   string // req.Source() when it is no IP:port
 }
 
 // IP is the client's IP address.
@@ -51,7 +52,7 @@ func (s Source) IP() netip.Addr { return s.Addr.Addr() }
 // String is the client's IP:port, as req.Source() writes it.
 func (s Source) String() string {
 	if !s.Addr.IsValid() {
-		return ""
+		return s.raw
 	}
 	return s.Addr.String()
 }
@@ -112,6 +113,8 @@ func (s sources) of(req *sip.Request) (Source, error) {
 	peer := Source{Transport: strings.ToLower(req.Transport())}
 	if ap, err := netip.ParseAddrPort(req.Source()); err == nil {
 		peer.Addr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	} else {
+		peer.raw = req.Source()
 	}
 	hs := req.GetHeaders(SourceHeader)
 	if !peer.Addr.IsValid() || !s.trusts(peer.Addr.Addr()) {

@@ -190,3 +190,25 @@ func TestBindingRequestFollowsPath(t *testing.T) {
 		t.Errorf("Request() with a broken Path = nil error, want one")
 	}
 }
+
+// FuzzParseSourceHeader: no value panics the parser, and what it accepts
+// writes back to a value that reads the same.
+func FuzzParseSourceHeader(f *testing.F) {
+	for _, s := range []string{"203.0.113.7:50312;ws", "[2001:db8::7]:5061;TLS", " 10.0.0.1:1 ; udp ", "[::ffff:10.0.0.1]:5060;tcp",
+		"203.0.113.7:5060", "2001:db8::7:5060;udp", "[fe80::1%eth0]:5060;udp", ";", "", "1.2.3.4:0;udp", "1.2.3.4:99999;udp"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		src, err := ParseSourceHeader(v)
+		if err != nil {
+			return
+		}
+		if !src.Addr.IsValid() || src.Addr.Port() == 0 || !src.Front || !slices.Contains(Transports, src.Transport) {
+			t.Fatalf("ParseSourceHeader(%q) = %+v, want a valid source", v, src)
+		}
+		again, err := ParseSourceHeader(src.String() + ";" + src.Transport)
+		if err != nil || again != src {
+			t.Fatalf("ParseSourceHeader(%q) = %+v, read back as %+v, %v", v, src, again, err)
+		}
+	})
+}
