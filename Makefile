@@ -7,6 +7,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 APT := apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends
 # Debian packages the tests drive: sipp (sip-tester) as the app's phone and the carriers, baresip as the softphone README.md names, sipvicious as the attacker,
+# Kamailio (with its WebSocket modules) as the SIP front of several nodes,
 # Chromium (with Node.js, which drives it) as the app user's browser, psql for the money benchmark, and libopus and libopusfile (with gcc and pkg-config) for media/codec.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -36,12 +37,14 @@ deps-build:
 		$(SUDO) apt-get update -qq && $(SUDO) $(APT) $$missing; \
 	fi
 
-# What the tests drive besides: sipp, sipvicious, baresip (the softphone README.md names), psql, Chromium.
+# What the tests drive besides: sipp, sipvicious, baresip (the softphone README.md names), Kamailio, psql, Chromium.
 deps-test:
 	@missing=""; \
 	command -v sipp >/dev/null || missing="$$missing sip-tester"; \
 	command -v svcrack >/dev/null || missing="$$missing sipvicious"; \
 	command -v baresip >/dev/null || missing="$$missing baresip"; \
+	[ -x /usr/sbin/kamailio ] || missing="$$missing kamailio"; \
+	dpkg -s kamailio-websocket-modules >/dev/null 2>&1 || missing="$$missing kamailio-websocket-modules"; \
 	command -v psql >/dev/null || missing="$$missing postgresql-client"; \
 	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
@@ -113,6 +116,7 @@ bench: deps build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./media/sdp
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./switch/digest
+	$(GO) test -run '^$$' -fuzz FuzzParseSourceHeader -fuzztime 30s ./switch/edge
 	$(GO) test -run '^$$' -fuzz FuzzParseAppCredential -fuzztime 30s .
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./trunks
 	$(GO) test -run '^$$' -fuzz FuzzCheckCaller -fuzztime 30s ./trunks

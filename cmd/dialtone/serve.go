@@ -278,6 +278,7 @@ type theSwitch struct {
 	carriers  *carriers
 	media     *mediaFactory
 	guard     *guard.Guard
+	fronts    []netip.Prefix // sip.trusted_proxies, allowed by the guard; not reloaded
 	load      func() (*Config, error)
 	log       *slog.Logger
 	reloadMu  sync.Mutex
@@ -297,7 +298,7 @@ func (s *theSwitch) reload() error {
 	if err != nil {
 		return err
 	}
-	s.guard.SetAllow(trunkAllow(cfg))
+	s.guard.SetAllow(append(trunkAllow(cfg), s.fronts...))
 	s.log.Info("trunks and routes reloaded", "trunks", n)
 	return nil
 }
@@ -418,9 +419,20 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		closeAll()
 		return nil, err
 	}
-	g.SetAllow(trunkAllow(cfg))
+	// The front proxies' sockets carry every client behind them: the
+	// guard's socket-level limits must not throttle or ban them, and the
+	// edge takes the limits per real client instead (edge/source.go).
+	fronts, err := edge.ParseTrustedProxies(cfg.SIP.TrustedProxies) // checked by Validate
+	if err != nil {
+		g.Close()
+		calls.Close()
+		closeAll()
+		return nil, fmt.Errorf("sip.trusted_proxies: %w", err)
+	}
+	g.SetAllow(append(trunkAllow(cfg), fronts...))
 	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: cfg.SIP.WSAuthAlgs,
-		HandshakeTimeout: cfg.SIP.HandshakeTimeout, IdleTimeout: cfg.SIP.TCPIdleTimeout, CallHold: cfg.SIP.RingTimeout + cfg.Billing.MaxCallDuration},
+		HandshakeTimeout: cfg.SIP.HandshakeTimeout, IdleTimeout: cfg.SIP.TCPIdleTimeout, CallHold: cfg.SIP.RingTimeout + cfg.Billing.MaxCallDuration,
+		TrustedProxies: fronts},
 		srv, auth, edge.NewCredentials(edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL), st, cfg.SIP.Realm, appKey, cfg.SIP.AppCredentialTTL), calls, registrar, g, log)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
@@ -428,7 +440,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_sip_connections", Help: "TCP, TLS and WebSocket connections open on the SIP listeners.",
 	}, func() float64 { return float64(e.Connections()) }))
-	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, carriers: carriers, media: media, guard: g, load: load, log: log}, nil
+	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, carriers: carriers, media: media, guard: g, fronts: fronts, load: load, log: log}, nil
 }
 
 // trunkAllow is what guard.allow_trunks adds to the allow-list: the IP

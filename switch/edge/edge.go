@@ -8,7 +8,10 @@
 // Every listener and every authentication goes through one Guard, which
 // refuses banned and flooding sources and counts failures. TCP, TLS and
 // WebSocket connections that say nothing, or nothing more while no
-// registration or call holds them, are closed (conns.go).
+// registration or call holds them, are closed (conns.go). Behind a
+// trusted SIP front proxy (Kamailio), the client a request really came
+// from is the one the front names (source.go): every per-source rule
+// takes it from there.
 //
 // An unknown username and a wrong password are answered alike (the same
 // 403, after the same hash work) so that the answers do not tell which
@@ -87,6 +90,9 @@ type Config struct {
 	// connection a call came over is kept that long after its INVITE.
 	// Zero keeps it until its peer closes it.
 	CallHold time.Duration
+	// TrustedProxies are the front proxies (a Kamailio dispatcher) whose
+	// SourceHeader names the real client (see source.go); none by default.
+	TrustedProxies []netip.Prefix
 }
 
 // Listener is one bound socket the edge serves SIP on.
@@ -98,16 +104,17 @@ type Listener struct {
 
 // Edge is the SIP front door.
 type Edge struct {
-	cfg   Config
-	srv   *sipgo.Server
-	auth  *digest.Server
-	creds *Credentials
-	calls Calls
-	reg   *Registrar
-	guard Guard
-	conns *conns
-	log   *slog.Logger
-	watch *challengeWatch // challenges that wait for their answer
+	cfg     Config
+	srv     *sipgo.Server
+	auth    *digest.Server
+	creds   *Credentials
+	calls   Calls
+	reg     *Registrar
+	guard   Guard
+	conns   *conns
+	log     *slog.Logger
+	watch   *challengeWatch // challenges that wait for their answer
+	sources sources         // who really sent a request
 
 	mu        sync.Mutex
 	listeners []Listener
@@ -125,10 +132,13 @@ func New(cfg Config, srv *sipgo.Server, auth *digest.Server, creds *Credentials,
 	}
 	e := &Edge{cfg: cfg, srv: srv, auth: auth, creds: creds, calls: calls, reg: reg, guard: g, log: log,
 		conns: newConns(cfg.HandshakeTimeout, cfg.IdleTimeout, cfg.CallHold, nil, log),
-		watch: newChallengeWatch(challengeWait, challengeLimit, log)}
+		watch: newChallengeWatch(challengeWait, challengeLimit, log), sources: sources{trusted: slices.Clone(cfg.TrustedProxies)}}
+	inDialog := func(h sipgo.RequestHandler) handler {
+		return func(req *sip.Request, tx sip.ServerTransaction, _ Source) { h(req, tx) }
+	}
 	srv.OnInvite(e.admit(e.onInvite))
-	srv.OnAck(e.admit(calls.HandleAck))
-	srv.OnBye(e.admit(calls.HandleBye))
+	srv.OnAck(e.admit(inDialog(calls.HandleAck)))
+	srv.OnBye(e.admit(inDialog(calls.HandleBye)))
 	srv.OnCancel(e.admit(e.onCancel))
 	srv.OnRegister(e.admit(e.onRegister))
 	srv.OnOptions(e.admit(e.onOptions))
@@ -136,23 +146,36 @@ func New(cfg Config, srv *sipgo.Server, auth *digest.Server, creds *Credentials,
 	return e
 }
 
-// admit refuses a request over its source's rate with 503 on the stream
-// transports; on UDP the guarded socket dropped it before parsing. A
-// request over a stream connection keeps the connection from being
-// closed as idle.
-func (e *Edge) admit(h sipgo.RequestHandler) sipgo.RequestHandler {
+// handler serves a request whose real source admit has decided.
+type handler func(req *sip.Request, tx sip.ServerTransaction, src Source)
+
+// admit decides who really sent a request (source.go) and refuses it
+// when that source is over its rate or banned: with 503 on the stream
+// transports and from a trusted front proxy, while on UDP the guarded
+// socket dropped a direct sender's datagrams before parsing. A request
+// over a stream connection keeps the connection from being closed as
+// idle.
+func (e *Edge) admit(h handler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
 		t := transport(req)
 		if t != "udp" {
 			e.conns.heard(t, req.Source())
 		}
-		if t != "udp" && !e.guard.Admit(source(req), t) {
+		src, err := e.sources.of(req)
+		if err != nil {
+			e.log.Warn("request refused", "method", req.Method, "source", req.Source(), "error", err)
+			if !req.IsAck() {
+				e.send(tx, sip.NewResponseFromRequest(req, 400, "Bad Request: "+SourceHeader, nil))
+			}
+			return
+		}
+		if (t != "udp" || src.Front) && !e.guard.Admit(src.IP(), src.Transport) {
 			if !req.IsAck() {
 				e.send(tx, sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
 			}
 			return
 		}
-		h(req, tx)
+		h(req, tx, src)
 	}
 }
 
@@ -221,7 +244,7 @@ func (e *Edge) Close() error {
 
 const allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
 
-func (e *Edge) onOptions(req *sip.Request, tx sip.ServerTransaction) {
+func (e *Edge) onOptions(req *sip.Request, tx sip.ServerTransaction, _ Source) {
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	res.AppendHeader(sip.NewHeader("Allow", allow))
 	res.AppendHeader(sip.NewHeader("Accept", "application/sdp"))
@@ -229,7 +252,7 @@ func (e *Edge) onOptions(req *sip.Request, tx sip.ServerTransaction) {
 	e.send(tx, res)
 }
 
-func (e *Edge) onNoRoute(req *sip.Request, tx sip.ServerTransaction) {
+func (e *Edge) onNoRoute(req *sip.Request, tx sip.ServerTransaction, _ Source) {
 	if req.IsAck() {
 		return
 	}
@@ -240,11 +263,11 @@ func (e *Edge) onNoRoute(req *sip.Request, tx sip.ServerTransaction) {
 
 // onCancel sees only CANCELs that match no INVITE transaction: the
 // transaction layer answers the others (200, then 487 to the INVITE).
-func (e *Edge) onCancel(req *sip.Request, tx sip.ServerTransaction) {
+func (e *Edge) onCancel(req *sip.Request, tx sip.ServerTransaction, _ Source) {
 	e.send(tx, sip.NewResponseFromRequest(req, 481, "Call/Transaction Does Not Exist", nil))
 }
 
-func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction, src Source) {
 	if to := req.To(); to != nil && to.Params.Has("tag") {
 		e.calls.HandleInvite(nil, req, tx) // re-INVITE inside a dialog
 		return
@@ -255,7 +278,7 @@ func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		e.send(tx, sip.NewResponseFromRequest(req, 484, "Address Incomplete", nil))
 		return
 	}
-	login, ok := e.authenticate(req, tx, "Proxy-Authorization", 407)
+	login, ok := e.authenticate(req, tx, src, "Proxy-Authorization", 407)
 	if !ok {
 		return
 	}
@@ -273,7 +296,7 @@ func dialsNumber(u sip.Uri) bool {
 
 // authenticate checks the credentials in header and answers the request
 // when they are missing or wrong. It reports whether the request may go on.
-func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header string, challengeCode int) (*Login, bool) {
+func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, src Source, header string, challengeCode int) (*Login, bool) {
 	var creds string
 	if h := req.GetHeader(header); h != nil {
 		creds = h.Value()
@@ -287,7 +310,7 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header s
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	src, tp := source(req), transport(req)
+	ip, tp := src.IP(), src.Transport
 	var login *Login
 	var username string
 	throttled := false
@@ -304,30 +327,30 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header s
 		login = l
 		return l.Digest, nil
 	}
-	_, err := e.auth.Verify(ctx, digest.Request{Method: string(req.Method), URI: req.Recipient, Source: req.Source()}, creds, lookup)
+	_, err := e.auth.Verify(ctx, digest.Request{Method: string(req.Method), URI: req.Recipient, Source: src.String()}, creds, lookup)
 	switch {
 	case err == nil:
 	case errors.Is(err, digest.ErrMissing): // every client's first request: not a failure
-		e.challenge(req, tx, challengeCode, false)
+		e.challenge(req, tx, src, challengeCode, false)
 		return nil, false
 	case errors.Is(err, digest.ErrStale):
-		e.guard.StaleNonce(src, tp)
-		e.challenge(req, tx, challengeCode, true)
+		e.guard.StaleNonce(ip, tp)
+		e.challenge(req, tx, src, challengeCode, true)
 		return nil, false
 	case errors.Is(err, digest.ErrMalformed):
-		e.guard.AuthFailed(src, username, tp)
+		e.guard.AuthFailed(ip, username, tp)
 		e.send(tx, sip.NewResponseFromRequest(req, 400, "Bad Request: malformed credentials", nil))
 		return nil, false
 	case errors.Is(err, digest.ErrNoQOP), errors.Is(err, digest.ErrBadNonce), errors.Is(err, digest.ErrReplay):
-		e.guard.AuthFailed(src, username, tp)
-		e.log.Info("authentication failed", "method", req.Method, "source", req.Source(), "error", err)
-		e.challenge(req, tx, challengeCode, errors.Is(err, digest.ErrReplay))
+		e.guard.AuthFailed(ip, username, tp)
+		e.log.Info("authentication failed", "method", req.Method, "source", src.String(), "error", err)
+		e.challenge(req, tx, src, challengeCode, errors.Is(err, digest.ErrReplay))
 		return nil, false
 	default:
 		if !throttled { // refused unchecked: no failure of the source's
-			e.guard.AuthFailed(src, username, tp)
+			e.guard.AuthFailed(ip, username, tp)
 		}
-		e.log.Info("authentication failed", "method", req.Method, "source", req.Source(), "error", err)
+		e.log.Info("authentication failed", "method", req.Method, "source", src.String(), "error", err)
 		e.send(tx, sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
 		return nil, false
 	}
@@ -340,29 +363,29 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header s
 		e.send(tx, sip.NewResponseFromRequest(req, 403, "Forbidden: account disabled", nil))
 		return nil, false
 	}
-	if err := e.creds.Seen(ctx, login, src); err != nil {
+	if err := e.creds.Seen(ctx, login, src.IP()); err != nil {
 		e.log.Warn("device last seen not recorded", "account", login.Account.Username, "error", err)
 	}
 	return login, true
 }
 
-func (e *Edge) challenge(req *sip.Request, tx sip.ServerTransaction, code int, stale bool) {
+func (e *Edge) challenge(req *sip.Request, tx sip.ServerTransaction, src Source, code int, stale bool) {
 	reason, header := "Unauthorized", "WWW-Authenticate"
 	if code == 407 {
 		reason, header = "Proxy Authentication Required", "Proxy-Authenticate"
 	}
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	var challenges []string
-	if t := transport(req); len(e.cfg.WSAuthAlgorithms) > 0 && (t == "ws" || t == "wss") {
-		challenges = e.auth.ChallengeWith(req.Source(), stale, e.cfg.WSAuthAlgorithms)
+	if t := src.Transport; len(e.cfg.WSAuthAlgorithms) > 0 && (t == "ws" || t == "wss") {
+		challenges = e.auth.ChallengeWith(src.String(), stale, e.cfg.WSAuthAlgorithms)
 	} else {
-		challenges = e.auth.Challenge(req.Source(), stale)
+		challenges = e.auth.Challenge(src.String(), stale)
 	}
 	for _, c := range challenges {
 		res.AppendHeader(sip.NewHeader(header, c))
 	}
 	if id := req.CallID(); id != nil {
-		sent := challengeSent{callID: id.Value(), method: string(req.Method), source: req.Source(), transport: transport(req), offered: offeredAlgorithms(challenges)}
+		sent := challengeSent{callID: id.Value(), method: string(req.Method), source: src.String(), transport: src.Transport, offered: offeredAlgorithms(challenges)}
 		if ua := req.GetHeader("User-Agent"); ua != nil {
 			sent.userAgent = ua.Value()
 		}
@@ -371,8 +394,8 @@ func (e *Edge) challenge(req *sip.Request, tx sip.ServerTransaction, code int, s
 	e.send(tx, res)
 }
 
-func (e *Edge) onRegister(req *sip.Request, tx sip.ServerTransaction) {
-	login, ok := e.authenticate(req, tx, "Authorization", 401)
+func (e *Edge) onRegister(req *sip.Request, tx sip.ServerTransaction, src Source) {
+	login, ok := e.authenticate(req, tx, src, "Authorization", 401)
 	if !ok {
 		return
 	}
@@ -387,6 +410,19 @@ func (e *Edge) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	if h := req.GetHeader("Expires"); h != nil {
 		if n, err := parseSeconds(h.Value()); err == nil {
 			expires = n
+		}
+	}
+	// RFC 3327: the front proxies that want the device reached through
+	// them add Path. Only a trusted front's count: a client's own Path
+	// would point our requests wherever it likes.
+	var path []string
+	if src.Front {
+		for _, h := range req.GetHeaders("Path") {
+			path = append(path, h.Value())
+		}
+		if len(path) > maxPath {
+			e.send(tx, sip.NewResponseFromRequest(req, 400, "Bad Request: too many Path headers", nil))
+			return
 		}
 	}
 	var contacts []Binding
@@ -411,7 +447,7 @@ func (e *Edge) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 			}
 		}
 		exp = min(exp, e.cfg.MaxExpires)
-		contacts = append(contacts, Binding{Contact: ch.Address.String(), Source: req.Source(), Transport: req.Transport(), Expires: now.Add(time.Duration(exp) * time.Second)})
+		contacts = append(contacts, Binding{Contact: ch.Address.String(), Source: req.Source(), Transport: req.Transport(), Expires: now.Add(time.Duration(exp) * time.Second), Path: path})
 	}
 	current := e.reg.Update(acct.Username, contacts, now)
 	if t := transport(req); t != "udp" {
@@ -428,6 +464,11 @@ func (e *Edge) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		res.AppendHeader(sip.NewHeader("Contact", fmt.Sprintf("<%s>;expires=%d", b.Contact, int(b.Expires.Sub(now).Round(time.Second)/time.Second))))
 	}
 	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format(time.RFC1123)))
+	if len(path) > 0 && supports(req, "path") { // RFC 3327 section 5.3: echoed to a UA that knows Path
+		for _, v := range path {
+			res.AppendHeader(sip.NewHeader("Path", v))
+		}
+	}
 	e.send(tx, res)
 }
 
@@ -437,18 +478,23 @@ func (e *Edge) send(tx sip.ServerTransaction, res *sip.Response) {
 	}
 }
 
+// maxPath bounds the Path headers of a REGISTER: one or two a front.
+const maxPath = 8
+
+// supports reports whether req's Supported headers name option.
+func supports(req *sip.Request, option string) bool {
+	for _, h := range req.GetHeaders("Supported") {
+		for _, o := range strings.Split(h.Value(), ",") {
+			if strings.EqualFold(strings.TrimSpace(o), option) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // errUserThrottled refuses an attempt on a username under attack.
 var errUserThrottled = errors.New("username under attack: attempt refused unchecked")
-
-// source is the IP a request came from; the zero Addr when sipgo wrote
-// no IP:port.
-func source(req *sip.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(req.Source())
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
-}
 
 // transport is the request's transport in lower case, as the listeners
 // and the guard name it.

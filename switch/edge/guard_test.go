@@ -29,6 +29,8 @@ type phone struct {
 	conn net.PacketConn
 	to   net.Addr
 	seq  int
+	// header is one more header line ("Name: value") for every request.
+	header string
 
 	devices *memDevices // the edge's
 }
@@ -36,6 +38,12 @@ type phone struct {
 // startEdge serves an edge with one account, alice (password secret), on
 // a UDP socket of 127.0.0.1, guarded by g.
 func startEdge(tb testing.TB, g *guard.Guard) *phone {
+	tb.Helper()
+	return startEdgeWith(tb, g, Config{Realm: "dialtone", MaxExpires: 3600})
+}
+
+// startEdgeWith is startEdge with the edge's configuration.
+func startEdgeWith(tb testing.TB, g *guard.Guard, cfg Config) *phone {
 	tb.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ua, err := sipgo.NewUA()
@@ -54,19 +62,27 @@ func startEdge(tb testing.TB, g *guard.Guard) *phone {
 	devices := newMemDevices(&dialtone.Device{ID: 1, AccountID: 1, Account: "alice", Username: "alice", Realm: "dialtone",
 		HA1MD5: digest.HA1(digest.MD5, "alice", "dialtone", "secret"), HA1SHA256: digest.HA1(digest.SHA256, "alice", "dialtone", "secret")})
 	creds := NewCredentials(accounts, devices, "dialtone", testAppKey, time.Hour)
-	e := New(Config{Realm: "dialtone", MaxExpires: 3600}, srv, auth, creds, noCalls{}, NewRegistrar(), g, log)
+	e := New(cfg, srv, auth, creds, noCalls{}, NewRegistrar(), g, log)
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	e.Serve([]Listener{{Transport: "udp", Packet: pc}})
 	tb.Cleanup(func() { e.Close(); ua.Close() })
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
+	p := newPhone(tb, "127.0.0.1", pc.LocalAddr())
+	p.devices = devices
+	return p
+}
+
+// newPhone binds a phone's socket on ip, sending to the edge at to.
+func newPhone(tb testing.TB, ip string, to net.Addr) *phone {
+	tb.Helper()
+	conn, err := net.ListenPacket("udp", ip+":0")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { conn.Close() })
-	return &phone{tb: tb, conn: conn, to: pc.LocalAddr(), devices: devices}
+	return &phone{tb: tb, conn: conn, to: to}
 }
 
 // register sends a REGISTER for user, answering nonce with password
@@ -80,6 +96,9 @@ func (p *phone) register(user, password, nonce string, wait time.Duration) *sip.
 	fmt.Fprintf(&b, "REGISTER sip:dialtone SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-%d\r\nMax-Forwards: 70\r\n", local, p.seq)
 	fmt.Fprintf(&b, "From: <sip:%s@dialtone>;tag=t%d\r\nTo: <sip:%s@dialtone>\r\nCall-ID: c%d@test\r\nCSeq: 1 REGISTER\r\n", user, p.seq, user, p.seq)
 	fmt.Fprintf(&b, "Contact: <sip:%s@%s>\r\n", user, local)
+	if p.header != "" {
+		b.WriteString(p.header + "\r\n")
+	}
 	if nonce != "" {
 		ha1 := digest.HA1(digest.MD5, user, "dialtone", password)
 		res := digest.Response(digest.MD5, ha1, "REGISTER", "sip:dialtone", nonce, "auth", "00000001", "abc")

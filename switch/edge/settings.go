@@ -43,6 +43,11 @@ type Settings struct {
 	// issues to a signed-in app; the edge refuses any that expire further
 	// ahead (and a minute).
 	AppCredentialTTL time.Duration `yaml:"app_credential_ttl"`
+	// TrustedProxies are the addresses and CIDRs of the front proxies (a
+	// Kamailio dispatcher, configs/kamailio) whose X-Dialtone-Source
+	// header names the real client; see source.go. Empty, the default,
+	// trusts nobody: the header is removed from every request.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // ListenSettings is one SIP listener.
@@ -120,6 +125,9 @@ func (s Settings) Validate() error {
 	}
 	if s.AppCredentialTTL < 2*time.Second || s.AppCredentialTTL > 24*time.Hour {
 		return fmt.Errorf("sip.app_credential_ttl: %v is outside 2s-24h", s.AppCredentialTTL)
+	}
+	if _, err := ParseTrustedProxies(s.TrustedProxies); err != nil {
+		return fmt.Errorf("sip.trusted_proxies: %v", err)
 	}
 	return nil
 }
