@@ -81,6 +81,9 @@ func TestAPIAndSIPShareTheGuard(t *testing.T) {
 		if res.StatusCode != 201 {
 			t.Fatalf("signup of %s = %d, want 201", user, res.StatusCode)
 		}
+		// A signed-up account has no SIP device: give it one with the
+		// same password, which an attacker guesses on either side.
+		sw.CLIEnv([]string{"DIALTONE_PASSWORD=correct-horse-1"}, "account", "passwd", user, "--sip")
 	}
 
 	t.Run("API guesses ban SIP", func(t *testing.T) {
