@@ -119,7 +119,7 @@ func startBaresip(t *testing.T, account string) *Baresip {
 	}
 	dir := t.TempDir()
 	sipPort, ctrlPort, rtpMin := freePort(t), freePort(t), freePort(t)
-	portBase.Add(20)
+	takePorts(20)
 	config := fmt.Sprintf(`poll_method epoll
 sip_listen 127.0.0.1:%d
 audio_player aubridge,nil

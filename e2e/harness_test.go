@@ -18,7 +18,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -65,16 +64,36 @@ func run(m *testing.M) int {
 }
 
 // ports hands out port blocks that no two switches or peers share.
-var portBase atomic.Int32
-
 // Ports come from below the kernel's ephemeral range (32768 and up), so a
-// socket the kernel picks for someone else never takes one of ours.
-func init() { portBase.Store(int32(10000 + os.Getpid()%8*2500)) }
+// socket the kernel picks for someone else never takes one of ours. The
+// suite takes more ports than that range below holds (each switch
+// reserves a block for RTP), so blocks wrap around to its start: ports of
+// switches stopped long before are free again, and freePort checks.
+var ports struct {
+	sync.Mutex
+	next int
+}
+
+const portsLow, portsHigh = 10000, 32000
+
+func init() { ports.next = portsLow + os.Getpid()%8*2500 }
+
+// takePorts reserves n consecutive ports and returns the first.
+func takePorts(n int) int {
+	ports.Lock()
+	defer ports.Unlock()
+	if ports.next+n >= portsHigh {
+		ports.next = portsLow
+	}
+	p := ports.next
+	ports.next += n
+	return p
+}
 
 func freePort(t testing.TB) int {
 	t.Helper()
 	for range 50 {
-		p := int(portBase.Add(10)) // sipp also binds media port+2
+		p := takePorts(10) // sipp also binds media port+2
 		if p == 10080 {
 			continue // Chromium refuses to connect to it (ERR_UNSAFE_PORT); the only such port from 10000 up
 		}
@@ -174,8 +193,7 @@ func startSwitch(t *testing.T, o Options) *Switch {
 	if o.MediaPorts == 0 {
 		o.MediaPorts = 200
 	}
-	mediaMin := freePort(t)
-	portBase.Add(int32(o.MediaPorts)) // reserve the media block
+	mediaMin := takePorts(o.MediaPorts) // the switch skips a port of its block that is taken
 	listen := fmt.Sprintf(`listen: [{transport: udp, addr: "127.0.0.1:%d"}, {transport: tcp, addr: "127.0.0.1:%d"}]`, sw.SIPPort, sw.SIPPort)
 	if strings.Contains(o.SIPExtra, "listen:") { // the test names its own listeners
 		listen = ""
