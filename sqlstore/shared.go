@@ -20,6 +20,9 @@ func (s *Store) TakeSlot(ctx context.Context, scope, id, node string, now, expir
 		return fmt.Errorf("take slot %s: %w", scope, err)
 	}
 	defer t.Rollback()
+	if err := s.asyncCommit(ctx, t); err != nil {
+		return fmt.Errorf("take slot %s: %w", scope, err)
+	}
 	if _, err := t.Exec(ctx, `INSERT INTO slot_scopes (scope, admitted) VALUES (?, 1)
 		ON CONFLICT (scope) DO UPDATE SET admitted = slot_scopes.admitted + 1`, scope); err != nil {
 		return fmt.Errorf("take slot %s: %w", scope, err)
@@ -48,10 +51,38 @@ func (s *Store) TakeSlot(ctx context.Context, scope, id, node string, now, expir
 
 // ReleaseSlot implements dialtone.SlotStore.
 func (s *Store) ReleaseSlot(ctx context.Context, id string, now time.Time) error {
-	if _, err := s.w().Exec(ctx, `UPDATE call_slots SET ended_at = ? WHERE id = ? AND ended_at IS NULL`, s.d.T(now), id); err != nil {
+	const release = `UPDATE call_slots SET ended_at = ? WHERE id = ? AND ended_at IS NULL`
+	if s.d.AsyncCommit == "" {
+		if _, err := s.w().Exec(ctx, release, s.d.T(now), id); err != nil {
+			return fmt.Errorf("release slot %s: %w", id, err)
+		}
+		return nil
+	}
+	t, err := s.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("release slot %s: %w", id, err)
+	}
+	defer t.Rollback()
+	if err := s.asyncCommit(ctx, t); err != nil {
+		return fmt.Errorf("release slot %s: %w", id, err)
+	}
+	if _, err := t.Exec(ctx, release, s.d.T(now), id); err != nil {
+		return fmt.Errorf("release slot %s: %w", id, err)
+	}
+	if err := t.Commit(); err != nil {
 		return fmt.Errorf("release slot %s: %w", id, err)
 	}
 	return nil
+}
+
+// asyncCommit lets t commit without waiting for the disk, where the
+// engine can (see Dialect.AsyncCommit).
+func (s *Store) asyncCommit(ctx context.Context, t tx) error {
+	if s.d.AsyncCommit == "" {
+		return nil
+	}
+	_, err := t.Tx.ExecContext(ctx, s.d.AsyncCommit)
+	return err
 }
 
 // RenewSlots implements dialtone.SlotStore.
