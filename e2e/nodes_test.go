@@ -121,3 +121,39 @@ func TestNodesShareLimitsAndBans(t *testing.T) {
 		return strings.Contains(out, "127.0.0.7:") && strings.Contains(out, "node-b")
 	})
 }
+
+// TestNodesShareCarrierChannels: two switch processes on one PostgreSQL,
+// carrier1 limited to 2 channels, carrier2 next. 4 calls at once, 2
+// through each node: carrier1 carries 2 in total, the other 2 skip it as
+// full and land on carrier2.
+func TestNodesShareCarrierChannels(t *testing.T) {
+	p1, p2 := freePort(t), freePort(t)
+	opts := Options{Store: "postgres", Trunks: []int{p1, p2}, Routes: "  - {prefix: \"\", trunks: [carrier1, carrier2]}\n",
+		TrunkExtra: map[int]string{0: "max_channels: 2"}, Node: "node-a"}
+	a := startSwitch(t, opts)
+	opts.StoreURL, opts.Node = a.storeURL, "node-b"
+	b := startSwitch(t, opts)
+	a.Account("alice", "secret")
+	rx := newReceiver(t)
+	c1 := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, p1, 4)
+	c2 := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, p2, 4)
+	app := appCall{user: "alice", password: "secret", holdMS: 4000, end: "bye"}
+	ua, ub := dialApp(t, a, app, "+442079460018", 2, 10), dialApp(t, b, app, "+442079460018", 2, 10)
+	for name, s := range map[string]*Sipp{"node-a": ua, "node-b": ub} {
+		if st := s.Wait(40 * time.Second); st.Successful != 2 {
+			t.Errorf("%s: %d of 2 calls completed\n%s", name, st.Successful, s.Errors())
+		}
+	}
+	c1.Stop()
+	c2.Stop()
+	byTrunk, skipped := map[string]int{}, 0
+	for _, c := range answered(a.CDRs(4)) {
+		byTrunk[c.Trunk]++
+		if c.Attempts == "carrier1=skipped:full;carrier2=200" {
+			skipped++
+		}
+	}
+	if byTrunk["carrier1"] != 2 || byTrunk["carrier2"] != 2 || skipped != 2 {
+		t.Errorf("calls per trunk %v, %d skipped carrier1 as full; want carrier1 2, carrier2 2, 2 skipped", byTrunk, skipped)
+	}
+}
