@@ -43,12 +43,12 @@ func TestNodesShareLimitsAndBans(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// 4 calls at once, 2 through each node, each held 4 s when answered.
+	// 4 calls at once, 2 through each node, each held 3 s when answered.
 	rx := newReceiver(t)
 	uas := startSipp(t, carrier{answer: "200", rtpPort: rx.Port}.scenario(), "-i", "127.0.0.5", "-p", strconv.Itoa(carrierPort), "-m", "4")
 	time.Sleep(200 * time.Millisecond) // let it bind
 	place := func(sw *Switch) *Sipp {
-		return startSipp(t, limitedCall("alice", 4000, dialtone.LimitConcurrent), fmt.Sprintf("127.0.0.1:%d", sw.SIPPort), "-s", "+442079460018",
+		return startSipp(t, limitedCall("alice", 3000, dialtone.LimitConcurrent), fmt.Sprintf("127.0.0.1:%d", sw.SIPPort), "-s", "+442079460018",
 			"-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(sippMediaPort(t)), "-m", "2", "-r", "2", "-rp", "1000", "-l", "2")
 	}
 	ua, ub := place(a), place(b)
@@ -91,7 +91,7 @@ func TestNodesShareLimitsAndBans(t *testing.T) {
 			"-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(sippMediaPort(t)), "-m", "1", "-timeout", timeout)
 		return s.Wait(30 * time.Second)
 	}
-	if st := call(b, "3s"); st.Successful != 0 {
+	if st := call(b, "2s"); st.Successful != 0 {
 		t.Errorf("a call through node B from the address banned on A: %d successful, want none", st.Successful)
 	}
 	if d := b.sample(`dialtone_guard_requests_dropped_total{transport="udp",why="banned"}`); d == 0 {
