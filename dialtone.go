@@ -315,10 +315,13 @@ type Store interface {
 	ChatStore
 	OrgStore
 	BanStore
+	BanFeed
 	NonceStore
 	LimitStore
 	DeviceStore
 	SecretStore
+	SlotStore
+	RegistrationStore
 	// Ping reports whether the store answers; used by /readyz.
 	Ping(ctx context.Context) error
 	Close() error

@@ -66,6 +66,11 @@ func TestAccountLimits(t *testing.T) {
 				if err := sw.Store().CreateAccount(ctx, a); err != nil {
 					t.Fatal(err)
 				}
+				// SIP signs in with a device: the one named after the account, as `account create` makes it.
+				d := &dialtone.Device{AccountID: a.ID, Account: name, Name: name, Username: name, Realm: "dialtone", HA1MD5: a.HA1MD5, HA1SHA256: a.HA1SHA256}
+				if err := sw.Store().CreateDevice(ctx, d); err != nil {
+					t.Fatal(err)
+				}
 				storetest.TopUp(t, sw.Store(), a.ID, "20.00")
 				var s dialtone.LimitSettings
 				for i := 0; i+1 < len(limits); i += 2 {

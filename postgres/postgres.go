@@ -46,6 +46,7 @@ func Dialect(ledger sqlstore.Ledger, export *DB) *sqlstore.Dialect {
 		Time:        func(t time.Time) any { return t.UTC() },
 		IsUnique:    isUnique,
 		ForUpdate:   " FOR UPDATE",
+		AsyncCommit: "SET LOCAL synchronous_commit TO OFF",
 		LockMigrations: func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock))
 			return err

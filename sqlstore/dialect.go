@@ -36,6 +36,11 @@ type Dialect struct {
 	// appended to SELECTs inside write transactions (" FOR UPDATE");
 	// empty on engines whose writes are serialized anyway.
 	ForUpdate string
+	// AsyncCommit, when set, runs first in the transactions of state that
+	// is only ever short-lived (call slots): their commits then do not wait
+	// for the disk. Others still see them at commit; a crash may lose the
+	// last few, which expire anyway.
+	AsyncCommit string
 	// LockMigrations, when set, runs first in each migration's transaction
 	// so that nodes starting at once apply each migration exactly once.
 	LockMigrations func(ctx context.Context, tx *sql.Tx) error

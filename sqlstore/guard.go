@@ -12,10 +12,10 @@ import (
 
 // SaveBan inserts b or replaces the ban of b.Addr (see dialtone.BanStore).
 func (s *Store) SaveBan(ctx context.Context, b dialtone.Ban) error {
-	_, err := s.w().Exec(ctx, `INSERT INTO guard_bans (address, reason, since, until, failures, count) VALUES (?, ?, ?, ?, ?, ?)
+	_, err := s.w().Exec(ctx, `INSERT INTO guard_bans (address, reason, since, until, failures, count, lifted, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (address) DO UPDATE SET reason = excluded.reason, since = excluded.since, until = excluded.until,
-		failures = excluded.failures, count = excluded.count`,
-		b.Addr.String(), string(b.Reason), s.d.T(b.Since), s.d.T(b.Until), b.Failures, b.Count)
+		failures = excluded.failures, count = excluded.count, lifted = excluded.lifted, changed_at = excluded.changed_at`,
+		b.Addr.String(), string(b.Reason), s.d.T(b.Since), s.d.T(b.Until), b.Failures, b.Count, false, s.d.T(s.now()))
 	if err != nil {
 		return fmt.Errorf("save ban %s: %w", b.Addr, err)
 	}

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) dialtone.Store) {
 	runEnvelopes(t, open)
 	runGuard(t, open)
 	runLimits(t, open)
+	runShared(t, open)
 	runDevices(t, open)
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {

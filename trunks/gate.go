@@ -1,6 +1,7 @@
 package trunks
 
 import (
+	"context"
 	"errors"
 	"sync"
 	"time"
@@ -67,6 +68,36 @@ func (g *Gate) Acquire() (release func(), err error) {
 			g.mu.Unlock()
 		})
 	}, nil
+}
+
+// Channels counts a carrier's channels in use on every node of a shared
+// store: Take calls admit with the scope's channels open on all nodes and
+// opens one more when admit returns nil (see limits.Shared.TakeScope).
+type Channels interface {
+	TakeScope(ctx context.Context, scope string, now time.Time, admit func(open, recent int) error) (release func(), err error)
+}
+
+// AcquireShared is Acquire, then, for a carrier with max channels, one of
+// its channels counted across the nodes by ch: a carrier with
+// max_channels 2 carries 2 calls in total, whichever nodes place them.
+// This node's own count stays a bound too. An error of the store refuses
+// the carrier for this call.
+func (g *Gate) AcquireShared(ctx context.Context, ch Channels, carrier string) (release func(), err error) {
+	local, err := g.Acquire()
+	if err != nil || ch == nil || g.maxChannels <= 0 {
+		return local, err
+	}
+	shared, err := ch.TakeScope(ctx, "carrier:"+carrier, g.now(), func(open, _ int) error {
+		if open >= g.maxChannels {
+			return ErrFull
+		}
+		return nil
+	})
+	if err != nil {
+		local()
+		return nil, err
+	}
+	return func() { shared(); local() }, nil
 }
 
 // Channels is the number of channels in use.

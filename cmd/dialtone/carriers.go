@@ -28,7 +28,10 @@ type carriers struct {
 	regs    *registrant.Keeper
 	ctl     *billing.Controller    // prices least-cost routes; set once built
 	refused *prometheus.CounterVec // calls refused before any carrier, by reason
-	log     *slog.Logger
+	// channels counts the carriers' channels across the nodes (limits.counters
+	// store); nil counts this node's only. Set once built.
+	channels trunks.Channels
+	log      *slog.Logger
 }
 
 // Reasons of dialtone_calls_refused_total.
@@ -141,6 +144,10 @@ func (c *carriers) Route(ctx context.Context, acct *dialtone.Account, dialed, ca
 			Codecs: tc.Codecs, User: a.User, Username: tc.Username, Password: tc.Password,
 			InviteTimeout: tc.InviteTimeout.D(), CallerID: id.From, PAI: id.PAI,
 			Privacy: id.Privacy, Headers: tc.Headers, Acquire: a.Carrier.Gate.Acquire}
+		if c.channels != nil {
+			gate := a.Carrier.Gate
+			t.Acquire = func() (func(), error) { return gate.AcquireShared(ctx, c.channels, tc.Name) }
+		}
 		if a.Err != nil { // skipped as "dns" in the call's record; the detail is logged here
 			c.log.Warn("carrier skipped", "trunk", tc.Name, "error", a.Err)
 			t.Acquire = func() (func(), error) { return nil, skipReason(a.Err) }

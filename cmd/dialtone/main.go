@@ -51,6 +51,7 @@ func newRootCmd() *cobra.Command {
 		newCDRCmd(load),
 		newTrunksCmd(load),
 		newGuardCmd(load),
+		newRegistrationsCmd(load),
 		newReloadCmd(load),
 		newCarrierSimCmd(),
 		&cobra.Command{

@@ -279,6 +279,8 @@ type theSwitch struct {
 	media     *mediaFactory
 	guard     *guard.Guard
 	fronts    []netip.Prefix // sip.trusted_proxies, allowed by the guard; not reloaded
+	shared    *limits.Shared // nil: calls counted in this process
+	registrar *edge.Registrar
 	load      func() (*Config, error)
 	log       *slog.Logger
 	reloadMu  sync.Mutex
@@ -307,7 +309,11 @@ func (s *theSwitch) Close() {
 	s.carriers.stop()
 	s.calls.Close()
 	s.edge.Close()
+	s.registrar.Close()
 	s.guard.Close()
+	if s.shared != nil {
+		s.shared.Close()
+	}
 	s.ua.Close()
 	if err := s.media.Close(); err != nil {
 		s.log.Warn("webrtc media socket close", "error", err)
@@ -398,7 +404,20 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	} else if n > 0 {
 		log.Info("settled calls left open by the last run", "calls", n)
 	}
-	limiter, err := limits.New(cfg.Limits.Defaults(), st, rater{ctl}, limits.NewMemory(clock.Now), clock.Now, limits.NewMetrics(refused), log)
+	// Accounts' calls and carriers' channels are counted in the store when
+	// the nodes share it (limits.counters), else in this process.
+	var counters limits.Counters = limits.NewMemory(clock.Now)
+	var shared *limits.Shared
+	if engine, _, _ := cfg.Store.Parse(); cfg.Limits.Shared(engine) {
+		if shared, err = limits.NewShared(ctx, st, cfg.Billing.Node, clock.Now, log); err != nil {
+			closeAll()
+			return nil, err
+		}
+		counters, carriers.channels = shared, shared
+		closeMedia := closeAll
+		closeAll = func() { closeMedia(); shared.Close() }
+	}
+	limiter, err := limits.New(cfg.Limits.Defaults(), st, rater{ctl}, counters, clock.Now, limits.NewMetrics(refused), log)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -413,8 +432,10 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		Limits:      admitter{limiter},
 	}, client, carriers, media, st, credit{ctl}, b2bua.NewMetrics(reg), log)
 	registrar := edge.NewRegistrar()
+	registrar.Share(st, cfg.Billing.Node, time.Now, log) // what `dialtone registrations` and the other nodes read
 	g, err := guard.New(cfg.Guard, st, guard.NewMetrics(reg), log, nil)
 	if err != nil {
+		registrar.Close()
 		calls.Close()
 		closeAll()
 		return nil, err
@@ -440,7 +461,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_sip_connections", Help: "TCP, TLS and WebSocket connections open on the SIP listeners.",
 	}, func() float64 { return float64(e.Connections()) }))
-	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, carriers: carriers, media: media, guard: g, fronts: fronts, load: load, log: log}, nil
+	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, carriers: carriers, media: media, guard: g, fronts: fronts, shared: shared, registrar: registrar, load: load, log: log}, nil
 }
 
 // trunkAllow is what guard.allow_trunks adds to the allow-list: the IP

@@ -1,13 +1,17 @@
 package edge
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/dialtone/dialtone"
 )
 
 // Binding is one registered contact of an account (RFC 3261 section 10.3).
@@ -82,9 +86,136 @@ func indexOutsideAngles(s string, c byte) int {
 // Registrar keeps the current contacts of each account in memory. A
 // restart loses them; devices re-register within their refresh interval.
 // Safe for concurrent use.
+//
+// With Share, it also writes them through to a store the nodes share, so
+// that any node (and `dialtone registrations`) sees which node holds a
+// device's connection. Memory stays the path REGISTER and lookups take:
+// the writes are queued and written in batches by one goroutine, so a
+// slow store never slows a REGISTER; a full queue drops the write (the
+// device's next refresh writes it again).
 type Registrar struct {
 	mu       sync.Mutex
 	bindings map[string][]Binding // by username
+
+	shared *sharing // nil: memory only
+}
+
+// RegistrationStore is where Share writes (dialtone.RegistrationStore).
+type RegistrationStore interface {
+	SaveRegistrations(ctx context.Context, rs []dialtone.Registration, now time.Time) error
+	ClearRegistrations(ctx context.Context, username, node string) error
+	PurgeRegistrations(ctx context.Context, before time.Time) (int64, error)
+}
+
+// sharing is the write-through of a Registrar.
+type sharing struct {
+	store RegistrationStore
+	node  string
+	now   func() time.Time
+	log   *slog.Logger
+	queue chan regWrite
+	done  chan struct{}
+	once  sync.Once
+	wg    sync.WaitGroup
+}
+
+// regWrite is a binding to save, or (clear) every binding of a username on this node.
+type regWrite struct {
+	reg   dialtone.Registration
+	clear bool
+}
+
+// How the write-through batches: up to regBatch bindings, written at
+// least each regFlush; regQueue writes wait at most.
+const (
+	regBatch = 256
+	regFlush = 500 * time.Millisecond
+	regQueue = 8192
+)
+
+// Share writes the registrar's changes through to st as node's, until
+// Close. Call it once, before the registrar is used.
+func (r *Registrar) Share(st RegistrationStore, node string, now func() time.Time, log *slog.Logger) {
+	s := &sharing{store: st, node: node, now: now, log: log, queue: make(chan regWrite, regQueue), done: make(chan struct{})}
+	r.shared = s
+	s.wg.Add(1)
+	go s.run()
+}
+
+// Close writes what is queued and stops the write-through; a registrar
+// that does not share has nothing to close. Closing twice is harmless.
+func (r *Registrar) Close() error {
+	if r.shared != nil {
+		r.shared.once.Do(func() { close(r.shared.done) })
+		r.shared.wg.Wait()
+	}
+	return nil
+}
+
+func (s *sharing) enqueue(w regWrite) {
+	select {
+	case s.queue <- w:
+	default:
+		s.log.Warn("registration store queue full: registration not shared", "username", w.reg.Username)
+	}
+}
+
+func (s *sharing) run() {
+	defer s.wg.Done()
+	flush := time.NewTicker(regFlush)
+	defer flush.Stop()
+	purge := time.NewTicker(time.Minute)
+	defer purge.Stop()
+	var batch []dialtone.Registration
+	write := func() {
+		if len(batch) == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.store.SaveRegistrations(ctx, batch, s.now()); err != nil {
+			s.log.Error("registrations not shared", "bindings", len(batch), "error", err)
+		}
+		batch = batch[:0]
+	}
+	take := func(w regWrite) {
+		if !w.clear {
+			if batch = append(batch, w.reg); len(batch) >= regBatch {
+				write()
+			}
+			return
+		}
+		write() // in order: what came before the clear first
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := s.store.ClearRegistrations(ctx, w.reg.Username, s.node); err != nil {
+			s.log.Error("registrations not cleared", "username", w.reg.Username, "error", err)
+		}
+	}
+	for {
+		select {
+		case w := <-s.queue:
+			take(w)
+		case <-flush.C:
+			write()
+		case <-purge.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if _, err := s.store.PurgeRegistrations(ctx, s.now().Add(-time.Minute)); err != nil {
+				s.log.Error("registrations not purged", "error", err)
+			}
+			cancel()
+		case <-s.done:
+			for {
+				select {
+				case w := <-s.queue:
+					take(w)
+				default:
+					write()
+					return
+				}
+			}
+		}
+	}
 }
 
 // NewRegistrar returns an empty registrar.
@@ -97,6 +228,12 @@ func NewRegistrar() *Registrar {
 func (r *Registrar) Update(username string, add []Binding, now time.Time) []Binding {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.shared != nil {
+		for _, b := range add {
+			r.shared.enqueue(regWrite{reg: dialtone.Registration{Username: username, Contact: b.Contact, Source: b.Source,
+				Transport: b.Transport, Node: r.shared.node, Expires: b.Expires}})
+		}
+	}
 	cur := r.bindings[username]
 	for _, b := range add {
 		replaced := false
@@ -128,6 +265,9 @@ func (r *Registrar) Clear(username string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.bindings, username)
+	if r.shared != nil {
+		r.shared.enqueue(regWrite{reg: dialtone.Registration{Username: username}, clear: true})
+	}
 }
 
 // Lookup returns the account's bindings that are still live at now.

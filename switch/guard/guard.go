@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/dialtone/dialtone"
 )
 
 // Guard counts failures and requests per source and username and decides
@@ -35,6 +37,8 @@ type Guard struct {
 	cfg     Config
 	now     func() time.Time
 	store   Store
+	feed    dialtone.BanFeed // nil: the store is this node's only
+	mark    time.Time        // the feed was read up to here (the run goroutine's)
 	metrics *Metrics
 	log     *slog.Logger
 
@@ -85,11 +89,22 @@ func (w *window) add(now time.Time, span time.Duration) int {
 type write struct {
 	ban    Ban
 	delete bool
+	lift   bool      // an unban, recorded for the other nodes to read
+	at     time.Time // of the lift
 }
 
 // sweepEvery is how often idle entries are forgotten and the store's bans
 // read again (bans other nodes made).
 const sweepEvery = time.Minute
+
+// pollEvery is how often a store shared by nodes is asked for the bans
+// and unbans made since the last poll; pollOverlap is read again each
+// time, so that a change committed late or stamped by a clock a little
+// behind is not missed (reading a change twice changes nothing).
+const (
+	pollEvery   = 2 * time.Second
+	pollOverlap = 10 * time.Second
+)
 
 // storeTimeout bounds one call to the store.
 const storeTimeout = 5 * time.Second
@@ -115,6 +130,9 @@ func New(cfg Config, st Store, m *Metrics, log *slog.Logger, now func() time.Tim
 		return nil, fmt.Errorf("load bans: %w", err)
 	}
 	g.merge(bans)
+	if f, ok := st.(dialtone.BanFeed); ok {
+		g.feed, g.mark = f, now()
+	}
 	m.watch(g)
 	g.wg.Add(1)
 	go g.run()
@@ -273,7 +291,7 @@ func (g *Guard) Unban(src netip.Addr) bool {
 	delete(g.sources, src)
 	g.mu.Unlock()
 	if ok {
-		g.enqueue(write{ban: b, delete: true})
+		g.enqueue(write{ban: b, delete: g.feed == nil, lift: g.feed != nil, at: now})
 		g.log.Info("source unbanned", "source", src, "reason", b.Reason)
 	}
 	return ok && b.Active(now)
@@ -411,15 +429,25 @@ func (g *Guard) merge(bans []Ban) {
 }
 
 // run writes to the store in order, and sweeps and re-reads it each
-// sweepEvery, until Close.
+// sweepEvery, and reads the other nodes' changes each pollEvery, until
+// Close.
 func (g *Guard) run() {
 	defer g.wg.Done()
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
+	var poll <-chan time.Time
+	if g.feed != nil {
+		p := time.NewTicker(pollEvery)
+		defer p.Stop()
+		poll = p.C
+	}
 	for {
 		select {
 		case w := <-g.writes:
 			g.write(w)
+		case <-poll:
+			g.flush() // this node's own changes first: a poll must not undo them
+			g.poll()
 		case <-t.C:
 			g.Sweep()
 			g.reload()
@@ -440,14 +468,63 @@ func (g *Guard) write(w write) {
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()
 	var err error
-	if w.delete {
+	switch {
+	case w.lift:
+		err = g.feed.LiftBan(ctx, w.ban.Addr, w.at)
+	case w.delete:
 		err = g.store.DeleteBan(ctx, w.ban.Addr)
-	} else {
+	default:
 		err = g.store.SaveBan(ctx, w.ban)
 	}
 	if err != nil {
 		g.log.Error("ban store write", "source", w.ban.Addr, "delete", w.delete, "error", err)
 	}
+}
+
+// flush writes what is queued.
+func (g *Guard) flush() {
+	for {
+		select {
+		case w := <-g.writes:
+			g.write(w)
+		default:
+			return
+		}
+	}
+}
+
+// poll applies the bans and unbans written since the last poll (this
+// node's own included, which changes nothing).
+func (g *Guard) poll() {
+	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
+	defer cancel()
+	changes, err := g.feed.BanChanges(ctx, g.mark.Add(-pollOverlap))
+	if err != nil {
+		g.log.Error("ban store read", "error", err)
+		return
+	}
+	var bans []Ban
+	for _, c := range changes {
+		if c.At.After(g.mark) {
+			g.mark = c.At
+		}
+		if !c.Lifted {
+			bans = append(bans, c.Ban)
+			continue
+		}
+		g.mu.Lock()
+		b, ok := g.bans[c.Addr]
+		lift := ok && !b.Since.After(c.At) // a ban made after the unban stays
+		if lift {
+			delete(g.bans, c.Addr)
+			delete(g.sources, c.Addr)
+		}
+		g.mu.Unlock()
+		if lift {
+			g.log.Info("source unbanned on another node", "source", c.Addr, "reason", b.Reason)
+		}
+	}
+	g.merge(bans)
 }
 
 func (g *Guard) reload() {

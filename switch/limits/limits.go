@@ -9,8 +9,9 @@
 // The account's own limits and its spending come from the store, so they
 // hold across restarts and nodes. The calls in progress and the recent
 // call starts are kept by Counters: Memory keeps them in this process,
-// exactly (50 calls at once against a limit of N admit N); an
-// implementation over a shared store can replace it for several nodes.
+// exactly (50 calls at once against a limit of N admit N); Shared keeps
+// them in the store, for several nodes (see Settings.Counters). An
+// account without either limit is not counted at all.
 //
 // Concurrency: a Limiter is safe for concurrent use. Memory takes its lock
 // for the count and the check only, never across I/O.
@@ -125,6 +126,9 @@ func (l *Limiter) Admit(ctx context.Context, acct *dialtone.Account, call Call) 
 	}
 	if e := lim.CheckSpend(u); e != nil {
 		return nil, l.refuse(e)
+	}
+	if lim.Concurrent == dialtone.Unlimited && lim.PerMinute == dialtone.Unlimited {
+		return func() {}, nil // nothing to count: no round trip to shared counters
 	}
 	release, err = l.counters.Take(ctx, acct.ID, now, func(calls, recent int) error {
 		u.Calls, u.RecentCalls = calls, recent
