@@ -1,14 +1,13 @@
 package dialtone
 
 import (
-	"bytes"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/shopspring/decimal"
 )
@@ -101,10 +100,108 @@ func (c *CDR) Record(buf []string) []string {
 		i(c.AppPackets, 10), i(c.AppLost, 10), i(c.CarrierPackets, 10), i(c.CarrierLost, 10))
 }
 
-// numericColumns are written as JSON numbers in JSONL.
+// numericColumns are written as JSON numbers in JSONL; the others as strings.
 var numericColumns = map[string]bool{
 	"duration_ms": true, "billed_seconds": true, "sip_code": true, "bundle_seconds": true,
 	"app_packets": true, "app_lost": true, "carrier_packets": true, "carrier_lost": true,
+}
+
+// jsonlKeys[i] is what precedes field i on a JSONL line: the opening brace
+// or a comma, then the quoted key and a colon.
+var jsonlKeys = func() []string {
+	keys := make([]string, len(ExportColumns))
+	for i, col := range ExportColumns {
+		sep := ","
+		if i == 0 {
+			sep = "{"
+		}
+		keys[i] = sep + string(AppendJSONString(nil, col)) + ":"
+	}
+	return keys
+}()
+
+// jsonlNumeric[i] tells whether field i is a JSON number.
+var jsonlNumeric = func() []bool {
+	num := make([]bool, len(ExportColumns))
+	for i, col := range ExportColumns {
+		num[i] = numericColumns[col]
+	}
+	return num
+}()
+
+// AppendJSONL appends one JSONL line (with its newline) to dst: fields are
+// a record's export fields in the order of ExportColumns, as Record returns
+// them or as a native export formats them. Numeric columns are copied as
+// they are; the caller makes sure they are integers.
+func AppendJSONL[T string | []byte](dst []byte, fields []T) ([]byte, error) {
+	if len(fields) != len(ExportColumns) {
+		return dst, fmt.Errorf("jsonl record: %d fields, want %d", len(fields), len(ExportColumns))
+	}
+	for i, f := range fields {
+		dst = append(dst, jsonlKeys[i]...)
+		if jsonlNumeric[i] {
+			dst = append(dst, f...)
+		} else {
+			dst = AppendJSONString(dst, f)
+		}
+	}
+	return append(dst, '}', '\n'), nil
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendJSONString appends s as a JSON string exactly as encoding/json
+// writes it: HTML-safe (<, > and & escaped), U+2028 and U+2029 escaped,
+// invalid UTF-8 replaced by U+FFFD.
+func AppendJSONString[T string | []byte](dst []byte, s T) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= ' ' && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				dst = append(dst, '\\', b)
+			case '\b':
+				dst = append(dst, '\\', 'b')
+			case '\f':
+				dst = append(dst, '\\', 'f')
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }
 
 // Exporter writes CDRs in one format. It is what adapters without a faster
@@ -114,7 +211,7 @@ type Exporter struct {
 	csv    *csv.Writer
 	w      io.Writer
 	rec    []string
-	line   bytes.Buffer
+	line   []byte
 	n      int64
 }
 
@@ -139,24 +236,11 @@ func (e *Exporter) Write(c *CDR) error {
 	if e.csv != nil {
 		return e.csv.Write(e.rec)
 	}
-	e.line.Reset()
-	e.line.WriteByte('{')
-	for k, col := range ExportColumns {
-		if k > 0 {
-			e.line.WriteByte(',')
-		}
-		e.line.WriteString(strconv.Quote(col))
-		e.line.WriteByte(':')
-		switch {
-		case numericColumns[col]:
-			e.line.WriteString(e.rec[k])
-		default:
-			b, _ := json.Marshal(e.rec[k])
-			e.line.Write(b)
-		}
+	var err error
+	if e.line, err = AppendJSONL(e.line[:0], e.rec); err != nil {
+		return err
 	}
-	e.line.WriteString("}\n")
-	_, err := e.w.Write(e.line.Bytes())
+	_, err = e.w.Write(e.line)
 	return err
 }
 
