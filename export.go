@@ -132,7 +132,8 @@ var jsonlNumeric = func() []bool {
 // AppendJSONL appends one JSONL line (with its newline) to dst: fields are
 // a record's export fields in the order of ExportColumns, as Record returns
 // them or as a native export formats them. Numeric columns are copied as
-// they are; the caller makes sure they are integers.
+// they are (an empty one is an error); the caller makes sure they are
+// integers.
 func AppendJSONL[T string | []byte](dst []byte, fields []T) ([]byte, error) {
 	if len(fields) != len(ExportColumns) {
 		return dst, fmt.Errorf("jsonl record: %d fields, want %d", len(fields), len(ExportColumns))
@@ -140,6 +141,9 @@ func AppendJSONL[T string | []byte](dst []byte, fields []T) ([]byte, error) {
 	for i, f := range fields {
 		dst = append(dst, jsonlKeys[i]...)
 		if jsonlNumeric[i] {
+			if len(f) == 0 {
+				return dst, fmt.Errorf("jsonl record: %s is empty", ExportColumns[i])
+			}
 			dst = append(dst, f...)
 		} else {
 			dst = AppendJSONString(dst, f)

@@ -102,3 +102,13 @@ func BenchmarkExporterJSONL(b *testing.B) {
 type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// BenchmarkReferenceJSONL is encoding/json on the same records, the way
+// the Exporter wrote JSONL before it appended into a reused line.
+func BenchmarkReferenceJSONL(b *testing.B) {
+	cs := storetest.TrickyCDRs(trickyBase())
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = storetest.ReferenceJSONL(cs)
+	}
+}
