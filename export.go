@@ -75,16 +75,67 @@ var ExportColumns = []string{
 	"app_packets", "app_lost", "carrier_packets", "carrier_lost",
 }
 
+// exportTimeLayout is the layout of times in exports.
+const exportTimeLayout = "2006-01-02T15:04:05.000000Z"
+
 // ExportTime formats t as in exports.
 func ExportTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format("2006-01-02T15:04:05.000000Z")
+	return t.UTC().Format(exportTimeLayout)
+}
+
+// AppendExportTime appends t as ExportTime formats it.
+func AppendExportTime(dst []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return dst
+	}
+	return t.UTC().AppendFormat(dst, exportTimeLayout)
 }
 
 // ExportMoney formats an amount as in exports.
 func ExportMoney(d decimal.Decimal) string { return d.StringFixed(MoneyScale) }
+
+// AppendExportMicros appends an amount of m micro-units as ExportMoney
+// formats FromMicros(m).
+func AppendExportMicros(dst []byte, m int64) []byte {
+	u := uint64(m)
+	if m < 0 {
+		dst = append(dst, '-')
+		u = -u
+	}
+	dst = strconv.AppendUint(dst, u/1_000_000, 10)
+	frac := u % 1_000_000
+	return append(dst, '.', byte('0'+frac/100000), byte('0'+frac/10000%10), byte('0'+frac/1000%10),
+		byte('0'+frac/100%10), byte('0'+frac/10%10), byte('0'+frac%10))
+}
+
+// ExportKind is how an export column is stored and formatted.
+type ExportKind int
+
+// Kinds of export columns.
+const (
+	ExportString  ExportKind = iota // text, as it is
+	ExportInt                       // an integer; a JSON number in JSONL
+	ExportTimeUTC                   // a time (NULL when not reached), as ExportTime
+	ExportMicros                    // money stored in micro-units, as ExportMoney
+)
+
+// ExportKinds[i] is the kind of ExportColumns[i].
+var ExportKinds = func() []ExportKind {
+	kinds := map[string]ExportKind{
+		"duration_ms": ExportInt, "billed_seconds": ExportInt, "sip_code": ExportInt, "bundle_seconds": ExportInt,
+		"app_packets": ExportInt, "app_lost": ExportInt, "carrier_packets": ExportInt, "carrier_lost": ExportInt,
+		"setup_at": ExportTimeUTC, "ringing_at": ExportTimeUTC, "answer_at": ExportTimeUTC, "end_at": ExportTimeUTC,
+		"sell_rate": ExportMicros, "price": ExportMicros, "buy_rate": ExportMicros, "cost": ExportMicros, "margin": ExportMicros,
+	}
+	out := make([]ExportKind, len(ExportColumns))
+	for i, col := range ExportColumns {
+		out[i] = kinds[col]
+	}
+	return out
+}()
 
 // Record returns c's export fields in the order of ExportColumns, reusing buf.
 func (c *CDR) Record(buf []string) []string {
@@ -100,15 +151,9 @@ func (c *CDR) Record(buf []string) []string {
 		i(c.AppPackets, 10), i(c.AppLost, 10), i(c.CarrierPackets, 10), i(c.CarrierLost, 10))
 }
 
-// numericColumns are written as JSON numbers in JSONL; the others as strings.
-var numericColumns = map[string]bool{
-	"duration_ms": true, "billed_seconds": true, "sip_code": true, "bundle_seconds": true,
-	"app_packets": true, "app_lost": true, "carrier_packets": true, "carrier_lost": true,
-}
-
-// jsonlKeys[i] is what precedes field i on a JSONL line: the opening brace
-// or a comma, then the quoted key and a colon.
-var jsonlKeys = func() []string {
+// JSONLKeys[i] is what precedes field i on a JSONL line: the opening
+// brace or a comma, then the quoted key and a colon. A line ends with "}\n".
+var JSONLKeys = func() []string {
 	keys := make([]string, len(ExportColumns))
 	for i, col := range ExportColumns {
 		sep := ","
@@ -118,15 +163,6 @@ var jsonlKeys = func() []string {
 		keys[i] = sep + string(AppendJSONString(nil, col)) + ":"
 	}
 	return keys
-}()
-
-// jsonlNumeric[i] tells whether field i is a JSON number.
-var jsonlNumeric = func() []bool {
-	num := make([]bool, len(ExportColumns))
-	for i, col := range ExportColumns {
-		num[i] = numericColumns[col]
-	}
-	return num
 }()
 
 // AppendJSONL appends one JSONL line (with its newline) to dst: fields are
@@ -139,8 +175,8 @@ func AppendJSONL[T string | []byte](dst []byte, fields []T) ([]byte, error) {
 		return dst, fmt.Errorf("jsonl record: %d fields, want %d", len(fields), len(ExportColumns))
 	}
 	for i, f := range fields {
-		dst = append(dst, jsonlKeys[i]...)
-		if jsonlNumeric[i] {
+		dst = append(dst, JSONLKeys[i]...)
+		if ExportKinds[i] == ExportInt {
 			if len(f) == 0 {
 				return dst, fmt.Errorf("jsonl record: %s is empty", ExportColumns[i])
 			}

@@ -3,6 +3,7 @@ package dialtone_test
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"testing"
 	"time"
 
@@ -110,5 +111,37 @@ func BenchmarkReferenceJSONL(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = storetest.ReferenceJSONL(cs)
+	}
+}
+
+var microsCases = []int64{0, 1, -1, 999999, -999999, 1000000, -1000000, 1234567, -30200, 120000,
+	1_000_000_000_000_000_000, -1_000_000_000_000_000_000, math.MaxInt64, math.MinInt64, math.MinInt64 + 1}
+
+func TestAppendExportMicros(t *testing.T) {
+	for _, m := range microsCases {
+		want := dialtone.ExportMoney(dialtone.FromMicros(m))
+		if got := string(dialtone.AppendExportMicros([]byte("x"), m)); got != "x"+want {
+			t.Errorf("AppendExportMicros(%d) = %q, want x%s", m, got, want)
+		}
+	}
+}
+
+func FuzzAppendExportMicros(f *testing.F) {
+	for _, m := range microsCases {
+		f.Add(m)
+	}
+	f.Fuzz(func(t *testing.T, m int64) {
+		if got, want := string(dialtone.AppendExportMicros(nil, m)), dialtone.ExportMoney(dialtone.FromMicros(m)); got != want {
+			t.Errorf("AppendExportMicros(%d) = %q, want %q", m, got, want)
+		}
+	})
+}
+
+func TestAppendExportTime(t *testing.T) {
+	for _, tm := range []time.Time{{}, time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC), time.Date(2026, 1, 2, 3, 4, 5, 999999999, time.FixedZone("X", 3600)),
+		time.Unix(0, 0), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Microsecond)} {
+		if got, want := string(dialtone.AppendExportTime([]byte("x"), tm)), "x"+dialtone.ExportTime(tm); got != want {
+			t.Errorf("AppendExportTime(%v) = %q, want %q", tm, got, want)
+		}
 	}
 }

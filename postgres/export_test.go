@@ -1,7 +1,9 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"syscall"
@@ -100,4 +102,132 @@ func BenchmarkExport(b *testing.B) {
 	}
 	b.ReportMetric(paths[0].wall.Seconds()/paths[1].wall.Seconds(), "jsonl/csv")
 	b.ReportMetric(paths[0].wall.Seconds()/paths[2].wall.Seconds(), "portable/csv")
+}
+
+// binaryRow is a row of COPY's binary format with c's stored values, as
+// PostgreSQL writes the columns dialtone.ExportColumns of cdrs.
+func binaryRow(tb testing.TB, c *dialtone.CDR) []byte {
+	tb.Helper()
+	rec := c.Record(nil)
+	row := binary.BigEndian.AppendUint16(nil, uint16(len(rec)))
+	times := map[string]time.Time{"setup_at": c.SetupAt, "ringing_at": c.RingingAt, "answer_at": c.AnswerAt, "end_at": c.EndAt}
+	money := map[string]func() (int64, error){
+		"sell_rate": func() (int64, error) { return dialtone.ToMicros(c.SellRate) },
+		"price":     func() (int64, error) { return dialtone.ToMicros(c.Price) },
+		"buy_rate":  func() (int64, error) { return dialtone.ToMicros(c.BuyRate) },
+		"cost":      func() (int64, error) { return dialtone.ToMicros(c.Cost) },
+		"margin":    func() (int64, error) { return dialtone.ToMicros(c.Margin) },
+	}
+	ints := map[string]int64{"duration_ms": c.Duration.Milliseconds(), "billed_seconds": c.BilledSeconds, "bundle_seconds": c.BundleSeconds,
+		"app_packets": c.AppPackets, "app_lost": c.AppLost, "carrier_packets": c.CarrierPackets, "carrier_lost": c.CarrierLost}
+	for i, col := range dialtone.ExportColumns {
+		switch dialtone.ExportKinds[i] {
+		case dialtone.ExportString:
+			row = binary.BigEndian.AppendUint32(row, uint32(len(rec[i])))
+			row = append(row, rec[i]...)
+		case dialtone.ExportInt:
+			if col == "sip_code" { // INTEGER
+				row = binary.BigEndian.AppendUint32(row, 4)
+				row = binary.BigEndian.AppendUint32(row, uint32(int32(c.SIPCode)))
+				continue
+			}
+			row = binary.BigEndian.AppendUint32(row, 8)
+			row = binary.BigEndian.AppendUint64(row, uint64(ints[col]))
+		case dialtone.ExportTimeUTC:
+			t := times[col]
+			if t.IsZero() {
+				row = binary.BigEndian.AppendUint32(row, 0xffffffff)
+				continue
+			}
+			row = binary.BigEndian.AppendUint32(row, 8)
+			row = binary.BigEndian.AppendUint64(row, uint64(t.UnixMicro()-postgres.PGEpochMicros))
+		case dialtone.ExportMicros:
+			m, err := money[col]()
+			if err != nil {
+				tb.Fatal(err)
+			}
+			row = binary.BigEndian.AppendUint32(row, 8)
+			row = binary.BigEndian.AppendUint64(row, uint64(m))
+		}
+	}
+	return row
+}
+
+func binaryCopy(tb testing.TB, cs []*dialtone.CDR) []byte {
+	tb.Helper()
+	out := append([]byte(postgres.CopySignature), 0, 0, 0, 0, 0, 0, 0, 0)
+	for _, c := range cs {
+		out = append(out, binaryRow(tb, c)...)
+	}
+	return append(out, 0xff, 0xff)
+}
+
+func trickyCDRs() []*dialtone.CDR {
+	end := time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
+	return storetest.TrickyCDRs(&dialtone.CDR{
+		ID: "x", AppCallID: "app", CarrierCallID: "carrier", Account: "alice", Caller: "+12015550123", Trunk: "carrier1",
+		SetupAt: end.Add(-65 * time.Second), RingingAt: end.Add(-64 * time.Second), AnswerAt: end.Add(-60 * time.Second), EndAt: end,
+		Duration: 59876 * time.Millisecond, BilledSeconds: 60, Disposition: dialtone.Answered, SIPCode: 200, SIPReason: "OK",
+		Currency: "USD", SellRate: storetest.D("0.05"), Price: storetest.D("0.0512"), Margin: storetest.D("-0.03"),
+	})
+}
+
+func TestCopyJSONL(t *testing.T) {
+	cs := trickyCDRs()
+	in := binaryCopy(t, cs)
+	want := storetest.ReferenceJSONL(cs)
+	for _, size := range []int{len(in), 1, 2, 3, 7, 64, 1000} {
+		var got bytes.Buffer
+		j := postgres.NewCopyJSONL(&got)
+		for p := in; len(p) > 0; {
+			n := min(size, len(p))
+			if _, err := j.Write(p[:n]); err != nil {
+				t.Fatalf("Write(%d-byte pieces) = %v", size, err)
+			}
+			p = p[n:]
+		}
+		if err := j.Close(); err != nil {
+			t.Fatalf("Close = %v", err)
+		}
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Errorf("Write(%d-byte pieces) =\n%s\nwant\n%s", size, got.Bytes(), want)
+		}
+	}
+}
+
+func TestCopyJSONLBad(t *testing.T) {
+	good := binaryCopy(t, trickyCDRs()[:1])
+	hdr := len(postgres.CopySignature) + 8
+	badInt := bytes.Clone(good)
+	// duration_ms is field 16: find it by walking the row.
+	off := hdr + 2
+	for range 16 {
+		off += 4 + int(binary.BigEndian.Uint32(badInt[off:]))
+	}
+	binary.BigEndian.PutUint32(badInt[off:], 3)
+	for name, in := range map[string][]byte{
+		"signature":    append([]byte("PGCOPY\nXX"), good[9:]...),
+		"field count":  append(append(bytes.Clone(good[:hdr]), 0, 2), good[hdr+2:]...),
+		"int length":   badInt,
+		"after end":    append(bytes.Clone(good), 0, 1),
+		"no trailer":   good[:len(good)-2],
+		"cut row":      good[:len(good)-10],
+		"huge header":  append([]byte(postgres.CopySignature), 0, 0, 0, 0, 0x7f, 0, 0, 0),
+		"empty string": {},
+	} {
+		var out bytes.Buffer
+		j := postgres.NewCopyJSONL(&out)
+		_, err := j.Write(in)
+		if err == nil {
+			err = j.Close()
+		}
+		if err == nil {
+			t.Errorf("%s: Write+Close = nil error, want one", name)
+		}
+	}
+	var out bytes.Buffer
+	j := postgres.NewCopyJSONL(&out)
+	if _, err := j.Write(binaryCopy(t, nil)); err != nil || j.Close() != nil || out.Len() != 0 {
+		t.Errorf("no rows: %q, want nothing", out.String())
+	}
 }
