@@ -1,8 +1,8 @@
 // Command billbench measures the money path on real stores: ledger debits
 // per second (spread over many wallets and on one hot wallet) on SQLite and
 // PostgreSQL next to pgbench doing the same single-row update, and the CDR
-// export of a million rows next to psql's \copy of the same rows, with the
-// exporter's peak memory.
+// export of a million rows, CSV and JSONL, next to psql's \copy of the same
+// rows as CSV, with the exporter's peak memory.
 //
 //	go run ./cmd/billbench -bin bin/dialtone [-pg URL] [-rows 1000000] [-seconds 10]
 package main
