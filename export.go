@@ -65,7 +65,9 @@ func parseWhen(name, s string) (time.Time, error) {
 // ExportColumns are the columns of a CDR export, in order. Times are UTC in
 // RFC 3339 with microseconds ("2026-01-02T15:04:05.000000Z"), empty when the
 // call never reached that point; money has exactly six decimals; durations
-// are in milliseconds; billed time in whole seconds.
+// are in milliseconds; billed time in whole seconds. Each is named as the
+// cdrs column it comes from, and a column that is not text has its kind in
+// ExportKinds.
 var ExportColumns = []string{
 	"id", "app_call_id", "carrier_call_id", "account", "caller", "dialed_raw", "dialed_e164",
 	"number_type", "prefix", "destination", "trunk", "attempts",

@@ -145,3 +145,16 @@ func TestAppendExportTime(t *testing.T) {
 		}
 	}
 }
+
+func TestExportKinds(t *testing.T) {
+	count := map[dialtone.ExportKind]int{}
+	for _, k := range dialtone.ExportKinds {
+		count[k]++
+	}
+	want := map[dialtone.ExportKind]int{dialtone.ExportString: 20, dialtone.ExportInt: 8, dialtone.ExportTimeUTC: 4, dialtone.ExportMicros: 5}
+	for k, n := range want {
+		if count[k] != n || len(dialtone.ExportKinds) != len(dialtone.ExportColumns) {
+			t.Errorf("ExportKinds has %d of kind %d (of %d), want %d (of %d)", count[k], k, len(dialtone.ExportKinds), n, len(dialtone.ExportColumns))
+		}
+	}
+}
