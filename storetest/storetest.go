@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) dialtone.Store) {
 	t.Run("CDRFilter", func(t *testing.T) { testCDRFilter(t, open(t)) })
 	t.Run("ConcurrentCDRs", func(t *testing.T) { testConcurrentCDRs(t, open(t)) })
 	t.Run("Export", func(t *testing.T) { testExport(t, open(t)) })
+	t.Run("ExportJSONL", func(t *testing.T) { testExportJSONL(t, open(t)) })
 	t.Run("Ledger", func(t *testing.T) { testLedger(t, open(t)) })
 	t.Run("LedgerConcurrency", func(t *testing.T) { testLedgerConcurrency(t, open(t)) })
 	t.Run("Rates", func(t *testing.T) { testRates(t, open(t)) })
