@@ -289,6 +289,7 @@ type Store interface {
 	RateStore
 	BundleStore
 	SessionStore
+	LeaseStore
 	TokenStore
 	EnvelopeStore
 	ChatStore

@@ -44,6 +44,7 @@ func Dialect(ledger sqlstore.Ledger, export *DB) *sqlstore.Dialect {
 		Name:        "postgres",
 		Placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
 		Time:        func(t time.Time) any { return t.UTC() },
+		Now:         `clock_timestamp()`,
 		IsUnique:    isUnique,
 		ForUpdate:   " FOR UPDATE",
 		LockMigrations: func(ctx context.Context, tx *sql.Tx) error {
