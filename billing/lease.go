@@ -98,9 +98,15 @@ func (l *Leases) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		l.beat(ctx)
-		l.sweep(ctx)
+		l.Tick(ctx)
 	}
+}
+
+// Tick runs one round of the loop now: a heartbeat, then a sweep of the
+// lapsed leases.
+func (l *Leases) Tick(ctx context.Context) {
+	l.beat(ctx)
+	l.sweep(ctx)
 }
 
 // beat renews the lease and, when other nodes claimed this node's calls
