@@ -97,6 +97,8 @@ func freePort(t testing.TB) int {
 // Options shape a switch's configuration.
 type Options struct {
 	Store        string // "sqlite" or "postgres"
+	StoreURL     string // the store of another switch, to share it (a second node); default a fresh one
+	Node         string // billing.node; default e2e
 	MediaTimeout time.Duration
 	Routes       string         // YAML of routes; default: everything to carrier1
 	Trunks       []int          // carrier ports, named carrier1, carrier2, ...
@@ -127,8 +129,10 @@ func startSwitch(t *testing.T, o Options) *Switch {
 	t.Helper()
 	dir := t.TempDir()
 	sw := &Switch{t: t, dir: dir, SIPPort: freePort(t), HTTPPort: freePort(t)}
-	switch o.Store {
-	case "postgres":
+	switch {
+	case o.StoreURL != "":
+		sw.storeURL = o.StoreURL
+	case o.Store == "postgres":
 		sw.storeURL = storetest.PostgresURL(t)
 	default:
 		sw.storeURL = "sqlite://" + filepath.Join(dir, "dialtone.db")
@@ -176,6 +180,10 @@ func startSwitch(t *testing.T, o Options) *Switch {
 	if !strings.Contains(billing, "unbilled:") {
 		billing = strings.TrimSuffix("unbilled: allow, "+billing, ", ")
 	}
+	node := o.Node
+	if node == "" {
+		node = "e2e"
+	}
 	mediaExtra := ""
 	if o.MediaExtra != "" {
 		mediaExtra = ", " + o.MediaExtra
@@ -193,8 +201,8 @@ trunks:
 %sroutes:
 %shttp: {listen: "127.0.0.1:%d"}
 shutdown: {drain_timeout: 5s}
-billing: {node: e2e, %s}
-%s`, sw.storeURL, listen, o.SIPExtra, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, mediaExtra, trunks.String(), routes, sw.HTTPPort, billing, o.Extra)
+billing: {node: %s, %s}
+%s`, sw.storeURL, listen, o.SIPExtra, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, mediaExtra, trunks.String(), routes, sw.HTTPPort, node, billing, o.Extra)
 	sw.cfgPath = filepath.Join(dir, "dialtone.yaml")
 	if err := os.WriteFile(sw.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
