@@ -20,6 +20,9 @@ type LeaseStore interface {
 	ClaimSessions(ctx context.Context, dead, by string, lapse time.Duration) ([]*dialtone.CallSession, error)
 }
 
+// settleTimeout bounds the settling of the calls claimed at one sweep.
+const settleTimeout = 30 * time.Second
+
 // LeaseConfig tunes a node's lease.
 type LeaseConfig struct {
 	Heartbeat time.Duration // how often the node renews its lease and looks for lapsed ones
@@ -116,8 +119,8 @@ func (l *Leases) beat(ctx context.Context) {
 	defer cancel()
 	lease, err := l.store.Heartbeat(ctx, l.ctl.cfg.Node)
 	if err != nil {
-		l.ctl.cfg.Metrics.heartbeatFailed()
-		if ctx.Err() == nil || errors.Is(err, context.DeadlineExceeded) {
+		if !errors.Is(ctx.Err(), context.Canceled) { // not Close stopping the loop
+			l.ctl.cfg.Metrics.heartbeatFailed()
 			l.log.Warn("lease not renewed: past billing.lease_lapse other nodes settle this node's calls", "error", err)
 		}
 		return
@@ -161,12 +164,15 @@ func (l *Leases) settle(ctx context.Context, dead dialtone.Lease) (int, error) {
 	if len(claimed) > 0 {
 		l.ctl.cfg.Metrics.claimed()
 	}
+	// Settled even when Close stops the loop meanwhile, within a bound: a
+	// claimed call left unsettled stays this node's, settled at its next
+	// start or claimed by another node if this one dies.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
 	n := 0
 	var errs []error
 	for _, s := range claimed {
-		// Settled with no deadline of the loop's: a claimed call stays this
-		// node's to settle, at the next sweep's claim or the next start.
-		ok, err := l.ctl.settleLeft(context.WithoutCancel(ctx), s, time.Time{})
+		ok, err := l.ctl.settleLeft(sctx, s, time.Time{})
 		if err != nil {
 			errs = append(errs, err)
 		}

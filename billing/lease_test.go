@@ -154,3 +154,27 @@ func leaseCounter(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("no counter %s", name)
 	return 0
 }
+
+func TestLeaseSettings(t *testing.T) {
+	for _, tc := range []struct {
+		heartbeat, lapse time.Duration
+		want             string // in the error; "" for none
+	}{
+		{3 * time.Second, 15 * time.Second, ""},
+		{time.Second, 3 * time.Second, ""},
+		{50 * time.Millisecond, time.Second, "billing.heartbeat"},
+		{2 * time.Minute, time.Hour, "billing.heartbeat"},
+		{3 * time.Second, 8 * time.Second, "billing.lease_lapse"},
+		{3 * time.Second, 2 * time.Hour, "billing.lease_lapse"},
+	} {
+		s := billing.DefaultSettings()
+		s.Heartbeat, s.LeaseLapse = tc.heartbeat, tc.lapse
+		err := s.Validate()
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("Validate(heartbeat %v, lapse %v) = %v, want %q", tc.heartbeat, tc.lapse, err, tc.want)
+		}
+	}
+	if d := billing.DefaultSettings(); d.Heartbeat != 3*time.Second || d.LeaseLapse != 15*time.Second || d.Validate() != nil {
+		t.Errorf("DefaultSettings() heartbeat %v, lapse %v: want 3s, 15s, valid", d.Heartbeat, d.LeaseLapse)
+	}
+}
