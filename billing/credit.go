@@ -348,11 +348,24 @@ func (k *Call) Answered(ctx context.Context, at time.Time, cdr *dialtone.CDR) (t
 	if k.finished {
 		return at, fmt.Errorf("answer %s: %w: finished already", k.session.ID, dialtone.ErrConflict)
 	}
+	if k.lost {
+		return at, fmt.Errorf("answer %s: %w: another switch node took the call over", k.session.ID, dialtone.ErrConflict)
+	}
 	k.session.AnswerAt = at
 	first := max(int64(k.c.cfg.Interval/time.Second), k.Rate.FirstIncrement)
 	snapshot := *cdr
 	k.fill(&snapshot)
-	return k.reserveTo(ctx, first, at, &snapshot)
+	until, err := k.reserveTo(ctx, first, at, &snapshot)
+	k.noteTaken(err)
+	return until, err
+}
+
+// noteTaken marks the call lost when the store refused it as settled or
+// claimed: this node is not finished with it, so another node took it over.
+func (k *Call) noteTaken(err error) {
+	if errors.Is(err, dialtone.ErrConflict) {
+		k.lost = true
+	}
 }
 
 // Extend reserves one more interval, or what is left of the account's
@@ -367,7 +380,9 @@ func (k *Call) Extend(ctx context.Context, now time.Time) (time.Time, error) {
 	if k.lost {
 		return k.until(), fmt.Errorf("extend %s: %w: another switch node took the call over", k.session.ID, dialtone.ErrConflict)
 	}
-	return k.reserveTo(ctx, k.session.Covered+int64(k.c.cfg.Interval/time.Second), now, nil)
+	until, err := k.reserveTo(ctx, k.session.Covered+int64(k.c.cfg.Interval/time.Second), now, nil)
+	k.noteTaken(err)
+	return until, err
 }
 
 func (k *Call) until() time.Time {
@@ -459,16 +474,20 @@ func (k *Call) applied(r dialtone.Reservation) error {
 func (k *Call) Finish(ctx context.Context, cdr *dialtone.CDR) error {
 	defer k.c.forget(k)
 	k.mu.Lock()
-	lost := k.lost
+	lost, finished := k.lost, k.finished
 	k.mu.Unlock()
-	if lost {
-		// Another node took the call over while this one was taken for
-		// dead, and settles it (or did): no second charge, no second CDR.
-		k.c.log.Warn("call ended here after another switch node took it over: not settled again", "call_id", k.session.ID,
-			"account", cdr.Account, "duration", cdr.Duration)
-		return nil
+	if !lost || finished {
+		err := k.settle(ctx, cdr)
+		if finished || !errors.Is(err, dialtone.ErrConflict) {
+			return err
+		}
+		// The store refused: the call was claimed by another node.
 	}
-	return k.settle(ctx, cdr)
+	// Another node took the call over while this one was taken for dead,
+	// and settles it (or did): no second charge, no second CDR.
+	k.c.log.Warn("call ended here after another switch node took it over: not settled again", "call_id", cdr.ID,
+		"account", cdr.Account, "duration", cdr.Duration)
+	return nil
 }
 
 // settle is Finish without the bookkeeping of live calls.
