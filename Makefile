@@ -73,10 +73,11 @@ run: build
 	@./$(BIN) -c $(CONFIG) rates import --plan demo configs/rates-demo.csv >/dev/null
 	@./$(BIN) -c $(CONFIG) rates import --plan demo-buy configs/buy-demo.csv >/dev/null
 	@DIALTONE_PASSWORD=demo ./$(BIN) -c $(CONFIG) account create demo --country US --plan demo >/dev/null 2>&1 || true
+	@DIALTONE_PASSWORD=demo ./$(BIN) -c $(CONFIG) account passwd demo --api >/dev/null
 	@./$(BIN) -c $(CONFIG) account plan demo demo >/dev/null
 	@./$(BIN) -c $(CONFIG) wallet topup demo 5.00 --key demo-welcome-credit --memo "demo credit" >/dev/null
 	@echo "Dialtone: SIP on udp/tcp 127.0.0.1:5060 and WebSocket 127.0.0.1:5066, user demo, password demo, realm dialtone."
-	@echo "  Browser: open http://127.0.0.1:8080/, sign in as demo/demo, dial any number."
+	@echo "  Browser: open http://127.0.0.1:8080/, sign in as demo/demo (the API issues the page short-lived SIP credentials), dial any number."
 	@echo "  Point a softphone at it (e.g. baresip: <sip:demo@127.0.0.1;transport=udp>;auth_pass=demo;regint=0) and dial any number:"
 	@echo "  the demo carrier on 127.0.0.1:5070 answers and echoes your audio back."
 	@echo "  demo pays by the demo rate plan (configs/rates-demo.csv) from 5.00 USD: ./$(BIN) wallet show demo;"
@@ -102,6 +103,7 @@ bench: deps build
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./media/sdp
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 30s ./switch/digest
+	$(GO) test -run '^$$' -fuzz FuzzParseAppCredential -fuzztime 30s .
 	$(GO) test -run '^$$' -fuzz FuzzNormalize -fuzztime 30s ./trunks
 	$(GO) test -run '^$$' -fuzz FuzzCheckCaller -fuzztime 30s ./trunks
 	$(GO) test -run '^$$' -fuzz FuzzRelayPacket -fuzztime 30s ./media/rtp
@@ -109,6 +111,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzOpusDecode -fuzztime 30s ./media/codec
 	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime 30s ./media/codec
 	$(GO) test -run '^$$' -fuzz FuzzTranscoder -fuzztime 30s ./media/bridge
+	$(GO) test -run '^$$' -fuzz FuzzLimitSettings -fuzztime 30s .
 
 clean:
 	rm -rf bin

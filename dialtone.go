@@ -3,7 +3,9 @@
 // and the storage interfaces.
 //
 // It owns:
-//   - accounts (Account, with its SIP digest hashes) and the errors that
+//   - accounts (Account), their SIP devices (Device: per-device digest
+//     credentials) and the app credentials the API issues and the switch
+//     checks from a server secret (AppCredential), and the errors that
 //     classify every failure (ErrInvalid, ErrNotFound, ErrForbidden,
 //     ErrNoRoute, ...), which the call controller maps to SIP responses and
 //     the HTTP API to statuses;
@@ -12,21 +14,27 @@
 //   - the number types (NumberType, NumberTypes): the one list that package
 //     trunks classifies into and decks, bundles and routes name;
 //   - money: exact amounts (decimal in memory, micro-units in storage), the
-//     double-entry ledger (Movement, and Transfer, the checked request for
-//     a two-posting movement) and its account names;
+//     one text of an amount for people and API clients (Amount,
+//     FormatMoney), the double-entry ledger (Movement, and Transfer, the
+//     checked request for a two-posting movement), its account names, and
+//     a wallet's history with each call folded into one line (FoldWallet,
+//     HistoryStore);
 //   - rates and bundles: rate decks, bundle products and holdings, and the
 //     one bundle purchase (BundlePurchase.Plan builds the holding and the
 //     payment; BuyBundle makes both in one store transaction) that the CLI
 //     and the API share;
 //   - call sessions (credit reserved, confirmed and settled per call), API
 //     sign-in tokens, red envelopes, chat, and organizations;
+//   - per-account limits (Limits, with the defaults and the one check of
+//     a call against them, and LimitStore, which keeps each account's own);
 //   - the SIP guard's bans (Ban) and the digest nonce counts, kept in the
 //     store so that they survive a restart and are shared by nodes;
 //   - Store and its parts (AccountStore, LedgerStore, BundleStore, ...):
 //     the interfaces the storage adapters (sqlite, postgres) implement and
 //     one conformance suite (package storetest) checks.
 //
-// It depends only on the standard library and shopspring/decimal. Logic
+// It depends only on the standard library, shopspring/decimal and
+// golang.org/x/text/currency (ISO 4217 minor units, see Amount). Logic
 // packages (switch/..., media/..., billing, trunks, companion) and storage
 // adapters import it; it imports none of them.
 //
@@ -70,6 +78,15 @@ var (
 	ErrCallerID = fmt.Errorf("caller ID not allowed: %w", ErrForbidden)
 )
 
+// Why a call's media ended before either party's BYE. The media packages
+// wrap them; the call controller reads them to tell who ended the call.
+var (
+	ErrMediaTimeout = errors.New("media timeout: no RTP")
+	// ErrMediaClosed: the app closed its media itself, as a WebRTC app does
+	// (DTLS close_notify) when it hangs up, just before its BYE.
+	ErrMediaClosed = errors.New("app closed its media")
+)
+
 // AccountStatus says whether an account may register and place calls.
 type AccountStatus string
 
@@ -78,11 +95,14 @@ const (
 	AccountDisabled AccountStatus = "disabled"
 )
 
-// Account is an app user: SIP credentials, the country used to normalize
-// the numbers they dial, and the currency they pay in.
+// Account is an app user: the country used to normalize the numbers they
+// dial, and the currency they pay in.
 //
-// The password is never stored: only the digest HA1 hashes for the realm the
-// account was created in (RFC 3261 section 22.4, RFC 8760 for SHA-256).
+// The account's digest hashes (HA1MD5, HA1SHA256) are no longer what the
+// switch checks: SIP signs in with a Device's credentials or with app
+// credentials (AppCredential) issued by the companion API, whose own
+// password (bcrypt) is kept apart (TokenStore). The hashes stay as the
+// account was made, of a password that no longer signs in anywhere.
 type Account struct {
 	ID        int64
 	Username  string
@@ -286,6 +306,7 @@ type Store interface {
 	AccountStore
 	CDRStore
 	LedgerStore
+	HistoryStore
 	RateStore
 	BundleStore
 	SessionStore
@@ -296,6 +317,9 @@ type Store interface {
 	OrgStore
 	BanStore
 	NonceStore
+	LimitStore
+	DeviceStore
+	SecretStore
 	// Ping reports whether the store answers; used by /readyz.
 	Ping(ctx context.Context) error
 	Close() error

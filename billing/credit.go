@@ -146,10 +146,7 @@ type Call struct {
 // dialtone.ErrInsufficientFunds when the payer cannot pay the first
 // increment, also when concurrent calls took the money first.
 func (c *Controller) Authorize(ctx context.Context, req Request) (*Call, error) {
-	plan := req.Account.RatePlan
-	if plan == "" {
-		plan = c.cfg.DefaultPlan
-	}
+	plan := c.planOf(req.Account)
 	if plan == "" {
 		if c.cfg.Unbilled {
 			return nil, nil

@@ -1,6 +1,8 @@
 // Package companion is the HTTP API of the switch, everything under
-// /api/v1: for app users, sign-up and sign-in on the same account as their
-// SIP credentials and bearer tokens; the wallet (balance, history,
+// /api/v1: for app users, sign-up and sign-in (the API password, bcrypt,
+// signs in here only) and bearer tokens; SIP credentials: short-lived app
+// credentials for the signed-in app and per-device credentials
+// (credentials.go, devices.go); the wallet (balance, history,
 // transfers, bundle purchases, payment-provider top-ups by signed webhook);
 // red envelopes; chat (conversations, messages, attachments, and live
 // events over a WebSocket); organizations (members, deposits, leave,
@@ -18,9 +20,14 @@
 // needs an Idempotency-Key. The OpenAPI document is served at
 // /api/v1/openapi.json.
 //
+// Sign-in shares the switch's Guard: a failed sign-in counts against the
+// client's address and the username exactly as a failed SIP
+// authentication does, so a source banned for guessing on SIP cannot sign
+// in here, and the reverse.
+//
 // Concurrency: a Server is safe for concurrent use; each request runs in
-// its own goroutine. Its mutable state is the sign-in failure counts
-// (guarded by Server.mu) and the live-event hub (guarded by its own mutex;
+// its own goroutine. Its mutable state is the live-event hub (guarded by
+// its own mutex;
 // each WebSocket has a writer goroutine fed by a bounded channel, and a
 // slow reader is dropped rather than waited for). The hub is per process:
 // live events do not cross API nodes. Everything else is in the store.
@@ -39,9 +46,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
+	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -59,10 +65,14 @@ type Store interface {
 	AccountByID(ctx context.Context, id int64) (*dialtone.Account, error)
 	dialtone.TokenStore
 	dialtone.LedgerStore
+	dialtone.HistoryStore
 	dialtone.BundleStore
 	dialtone.EnvelopeStore
 	dialtone.ChatStore
 	dialtone.OrgStore
+	dialtone.LimitStore
+	Devices(ctx context.Context, accountID int64) ([]*dialtone.Device, error)
+	RevokeDevice(ctx context.Context, accountID, id int64, at time.Time) (*dialtone.Device, error)
 	ExportCDRs(ctx context.Context, f dialtone.CDRFilter, format dialtone.ExportFormat, w io.Writer) (int64, error)
 }
 
@@ -72,9 +82,23 @@ type Accounts interface {
 	Create(ctx context.Context, username, password, country, currency string) (*dialtone.Account, error)
 }
 
+// Guard refuses sources banned for guessing passwords and slows down
+// guesses on one username; package switch/guard implements it, one
+// instance for the SIP transports and this API. Its rules (how many
+// failures ban, for how long) are the guard section of the configuration.
+type Guard interface {
+	Banned(src netip.Addr) bool
+	// UserAllowed is false while username is under attack and its
+	// attempts are over their rate: such an attempt is refused as a wrong
+	// password is, unchecked and not counted.
+	UserAllowed(username string) bool
+	// AuthFailed counts a failed sign-in from src on username; transport
+	// is "api".
+	AuthFailed(src netip.Addr, username, transport string)
+}
+
 // Config tunes the API. Settings.Config makes one from the configuration
-// file; every field is used as given (the defaults are DefaultSettings'),
-// except LoginAttempts and LoginWindow, which are not in the file.
+// file; every field is used as given (the defaults are DefaultSettings').
 type Config struct {
 	// Signup is "open", "invite" (an invite code from InviteCodes is
 	// required) or "closed" (anything else is closed too).
@@ -85,10 +109,6 @@ type Config struct {
 	// hex, in X-Signature).
 	WebhookSecret string
 	Bundles       []dialtone.Bundle
-	// LoginAttempts is how many failed sign-ins per username and address are
-	// allowed per LoginWindow before 429; 5 per minute when zero.
-	LoginAttempts int
-	LoginWindow   time.Duration
 	// EnvelopeTTL is how long a red envelope may be grabbed before what is
 	// left goes back to its sender.
 	EnvelopeTTL time.Duration
@@ -97,6 +117,11 @@ type Config struct {
 	// RoleTokens are the operators' bearer tokens (not app users'): each
 	// lets its holder call the endpoints of its role.
 	RoleTokens []RoleToken
+	// Limits are the limits of accounts that set none of their own
+	// (shown beside an account's own).
+	Limits dialtone.Limits
+	// SIP hands out SIP credentials (credentials.go).
+	SIP SIP
 }
 
 // Server serves the API.
@@ -104,24 +129,16 @@ type Server struct {
 	cfg      Config
 	store    Store
 	accounts Accounts
+	guard    Guard
 	now      func() time.Time
 	log      *slog.Logger
 
 	hub hub
-
-	mu       sync.Mutex
-	failures map[string][]time.Time // sign-in failures by username and address
 }
 
-// New returns a server; now is its clock.
-func New(cfg Config, store Store, accounts Accounts, now func() time.Time, log *slog.Logger) *Server {
-	if cfg.LoginAttempts <= 0 {
-		cfg.LoginAttempts = 5
-	}
-	if cfg.LoginWindow <= 0 {
-		cfg.LoginWindow = time.Minute
-	}
-	return &Server{cfg: cfg, store: store, accounts: accounts, now: now, log: log, failures: map[string][]time.Time{}}
+// New returns a server; now is its clock and guard judges its sign-ins.
+func New(cfg Config, store Store, accounts Accounts, guard Guard, now func() time.Time, log *slog.Logger) *Server {
+	return &Server{cfg: cfg, store: store, accounts: accounts, guard: guard, now: now, log: log}
 }
 
 // Handler routes /api/v1/.
@@ -135,6 +152,10 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/sessions", s.signin)
 	mux.Handle("DELETE /api/v1/sessions/current", s.auth(s.signout))
 	mux.Handle("GET /api/v1/me", s.auth(s.me))
+	mux.Handle("POST /api/v1/sip-credentials", s.auth(s.sipCredentials))
+	mux.Handle("GET /api/v1/devices", s.auth(s.devices))
+	mux.Handle("POST /api/v1/devices", s.auth(s.createDevice))
+	mux.Handle("DELETE /api/v1/devices/{id}", s.auth(s.revokeDevice))
 	mux.Handle("GET /api/v1/wallet", s.auth(s.wallet))
 	mux.Handle("GET /api/v1/wallet/history", s.auth(s.history))
 	mux.Handle("POST /api/v1/wallet/transfers", s.auth(s.transfer))
@@ -167,6 +188,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/v1/orgs/{org}/clock-out", s.auth(s.clock(false)))
 	mux.Handle("GET /api/v1/orgs/{org}/attendance", s.auth(s.attendance))
 	mux.Handle("/api/v1/cdrs", s.requireRole(RoleFinance, s.exportCDRs)) // any method: exportCDRs answers 405 in the API's shape
+	mux.Handle("GET /api/v1/accounts/{username}/limits", s.requireRole(RoleOperator, s.limits))
+	mux.Handle("PUT /api/v1/accounts/{username}/limits", s.requireRole(RoleOperator, s.setLimits))
 	mux.HandleFunc("/api/v1/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: "+r.Method+" "+r.URL.Path)
 	})
@@ -261,8 +284,9 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
-// amount reads a money amount: a positive plain decimal of at most two places.
-func amount(s string) (decimal.Decimal, error) {
+// amount reads a money amount in currency cur: a positive plain decimal
+// of at most the currency's minor-unit places (2 for USD, 0 for JPY).
+func amount(s, cur string) (decimal.Decimal, error) {
 	d, err := dialtone.ParseAmount(s)
 	if err != nil {
 		return d, err
@@ -270,8 +294,8 @@ func amount(s string) (decimal.Decimal, error) {
 	if !d.IsPositive() {
 		return d, fmt.Errorf("%w amount %s: must be positive", dialtone.ErrInvalid, s)
 	}
-	if d.Exponent() < -2 && !d.Equal(d.Truncate(2)) {
-		return d, fmt.Errorf("%w amount %s: at most 2 decimal places", dialtone.ErrInvalid, s)
+	if places := int32(dialtone.CurrencyPlaces(cur)); !d.Equal(d.Truncate(places)) {
+		return d, fmt.Errorf("%w amount %s: at most %d decimal places in %s", dialtone.ErrInvalid, s, places, cur)
 	}
 	return d, nil
 }
@@ -343,8 +367,20 @@ func accountView(a *dialtone.Account) accountJSON {
 		CallerID: a.CallerID}
 }
 
-// signin: POST /api/v1/sessions
+// noSuchUser is a bcrypt hash (of a password nobody has, at the cost
+// signup uses) checked when the username is unknown, so that an unknown
+// user takes the same time to refuse as a wrong password.
+const noSuchUser = "$2a$10$TyoaFiJaK6BeHKnmhCXDAOvH253Up1fPWOjVBQPr91ZwZouFoCjie"
+
+// signin: POST /api/v1/sessions. An unknown user and a wrong password get
+// the same 401 after the same hash work; either counts as a failure in
+// the guard. A banned source gets 429 whatever it sends.
 func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
+	src := clientAddr(r)
+	if s.guard.Banned(src) {
+		writeError(w, http.StatusTooManyRequests, "rate_limited", "too many failed sign-ins from this address; try again later")
+		return
+	}
 	var in struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
@@ -352,31 +388,31 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	key := strings.ToLower(in.Username) + "|" + clientIP(r)
-	if !s.allowLogin(key) {
-		w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.LoginWindow/time.Second)))
-		writeError(w, http.StatusTooManyRequests, "rate_limited", "too many failed sign-ins; wait and try again")
-		return
-	}
 	bad := func() {
-		s.loginFailed(key)
 		writeError(w, http.StatusUnauthorized, "bad_credentials", "wrong username or password")
 	}
-	a, err := s.store.AccountByUsername(r.Context(), in.Username)
-	if errors.Is(err, dialtone.ErrNotFound) {
+	if !s.guard.UserAllowed(in.Username) { // under attack: refused unchecked
 		bad()
 		return
 	}
-	if err != nil {
+	a, err := s.store.AccountByUsername(r.Context(), in.Username)
+	if err != nil && !errors.Is(err, dialtone.ErrNotFound) {
 		s.fail(w, err)
 		return
 	}
-	hash, err := s.store.PasswordHash(r.Context(), a.ID)
-	if err != nil {
-		s.fail(w, err)
-		return
+	hash := ""
+	if a != nil && err == nil {
+		if hash, err = s.store.PasswordHash(r.Context(), a.ID); err != nil {
+			s.fail(w, err)
+			return
+		}
 	}
-	if hash == "" || bcrypt.CompareHashAndPassword([]byte(hash), []byte(in.Password)) != nil {
+	ok := hash != ""
+	if !ok {
+		hash = noSuchUser
+	}
+	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(in.Password)) != nil || !ok {
+		s.guard.AuthFailed(src, in.Username, "api")
 		bad()
 		return
 	}
@@ -401,35 +437,15 @@ func hashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func clientIP(r *http.Request) string {
-	host := r.RemoteAddr
-	if i := strings.LastIndexByte(host, ':'); i > 0 {
-		host = host[:i]
+// clientAddr is the IP the request came from (the peer of the TCP
+// connection: a proxy in front is one source for the guard); the zero
+// Addr when it is not IP:port.
+func clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
 	}
-	return host
-}
-
-// allowLogin reports whether key has failed fewer times than allowed within the window.
-func (s *Server) allowLogin(key string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cut := s.now().Add(-s.cfg.LoginWindow)
-	fs := s.failures[key]
-	for len(fs) > 0 && fs[0].Before(cut) {
-		fs = fs[1:]
-	}
-	if len(fs) == 0 {
-		delete(s.failures, key)
-	} else {
-		s.failures[key] = fs
-	}
-	return len(fs) < s.cfg.LoginAttempts
-}
-
-func (s *Server) loginFailed(key string) {
-	s.mu.Lock()
-	s.failures[key] = append(s.failures[key], s.now())
-	s.mu.Unlock()
+	return ap.Addr().Unmap()
 }
 
 type ctxKey struct{}

@@ -10,8 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +25,7 @@ import (
 	"github.com/dialtone/dialtone"
 	"github.com/dialtone/dialtone/companion"
 	"github.com/dialtone/dialtone/storetest"
+	"github.com/dialtone/dialtone/switch/guard"
 )
 
 const secret = "webhook-secret-0123456789abcdef0123"
@@ -56,6 +59,8 @@ type api struct {
 	url   string
 	st    dialtone.Store
 	clock *clock
+	guard *guard.Guard
+	from  string // the client's address; 127.0.0.1 when empty
 }
 
 func eachStore(t *testing.T, signup string, f func(t *testing.T, a *api)) {
@@ -65,14 +70,20 @@ func eachStore(t *testing.T, signup string, f func(t *testing.T, a *api)) {
 			c := &clock{t: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)}
 			bundles := []dialtone.Bundle{{Code: "world100", Name: "World 100", Seconds: 6000, Price: decimal.RequireFromString("0.99"),
 				Currency: "USD", Validity: 30 * 24 * time.Hour, Increment: 60}}
-			cfg := companion.DefaultSettings().Config(bundles)
+			cfg := companion.DefaultSettings().Config(bundles, dialtone.DefaultLimits())
 			cfg.Signup, cfg.InviteCodes, cfg.WebhookSecret, cfg.AttachmentDir = signup, []string{"welcome-2026"}, secret, t.TempDir()
 			cfg.RoleTokens = []companion.RoleToken{{Name: "books", Token: financeToken, Role: companion.RoleFinance},
-				{Name: "helpdesk", Token: supportToken, Role: "support"}}
-			s := companion.New(cfg, st, accounts{st}, c.now, slog.New(slog.DiscardHandler))
+				{Name: "helpdesk", Token: supportToken, Role: "support"}, {Name: "noc", Token: operatorToken, Role: companion.RoleOperator}}
+			g, err := guard.New(guard.Defaults(), guard.NewMemoryStore(), nil, slog.New(slog.DiscardHandler), c.now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { g.Close() })
+			cfg.SIP = companion.SIP{Key: sipKey, TTL: time.Hour, Realm: "dialtone", Devices: devices{st}}
+			s := companion.New(cfg, st, accounts{st}, g, c.now, slog.New(slog.DiscardHandler))
 			srv := httptest.NewServer(s.Handler())
 			t.Cleanup(srv.Close)
-			f(t, &api{t: t, url: srv.URL, st: st, clock: c})
+			f(t, &api{t: t, url: srv.URL, st: st, clock: c, guard: g})
 		})
 	}
 }
@@ -96,7 +107,12 @@ func (a *api) do(method, path, token string, body any, headers ...string) (int, 
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	client := http.DefaultClient
+	if a.from != "" { // a client on another loopback address
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(a.from)}}
+		client = &http.Client{Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+	}
+	res, err := client.Do(req)
 	if err != nil {
 		a.t.Fatal(err)
 	}
@@ -207,19 +223,81 @@ func TestSignupAndTokens(t *testing.T) {
 		if code, _ := a.do("GET", "/api/v1/me", token, nil); code != 401 {
 			t.Errorf("GET me with an expired token = %d, want 401", code)
 		}
-		// Five failures a minute, then 429 even with the right password.
-		for range 5 {
-			a.do("POST", "/api/v1/sessions", "", map[string]string{"username": "alice", "password": "guess"})
-		}
-		if code, out := a.do("POST", "/api/v1/sessions", "", map[string]string{"username": "alice", "password": "correct horse"}); code != 429 {
-			t.Errorf("sign in after 5 failures = %d %v, want 429", code, out)
-		}
-		a.clock.add(2 * time.Minute)
-		if code, _ := a.do("POST", "/api/v1/sessions", "", map[string]string{"username": "alice", "password": "correct horse"}); code != 201 {
-			t.Errorf("sign in after the window = %d, want 201", code)
-		}
 		if code, out := a.do("GET", "/api/v1/openapi.json", "", nil); code != 200 || out["openapi"] != "3.1.0" {
 			t.Errorf("GET openapi.json = %d", code)
+		}
+	})
+}
+
+// TestSignInGuard: sign-in failures count in the guard the SIP transports
+// share: guesses from one address ban it (429 even with the right
+// password), SIP failures from an address ban it here too, and guesses
+// on one username from many addresses slow that username down.
+func TestSignInGuard(t *testing.T) {
+	eachStore(t, "open", func(t *testing.T, a *api) {
+		a.user("alice") // password "correct horse"
+		signIn := func(from, user, password string) (int, map[string]any) {
+			t.Helper()
+			a.from = from
+			defer func() { a.from = "" }()
+			return a.do("POST", "/api/v1/sessions", "", map[string]string{"username": user, "password": password})
+		}
+		// An unknown user and a wrong password look alike.
+		wrong, wrongOut := signIn("", "alice", "guess")
+		unknown, unknownOut := signIn("", "mallory", "guess")
+		if wrong != 401 || unknown != 401 || fmt.Sprint(wrongOut) != fmt.Sprint(unknownOut) {
+			t.Errorf("wrong password = %d %v, unknown user = %d %v; want the same 401", wrong, wrongOut, unknown, unknownOut)
+		}
+		// Ten failures ban the address (the guard's defaults), the right
+		// password included.
+		failures := guard.Defaults().Failures
+		for range failures - 3 {
+			signIn("", "alice", "guess")
+		}
+		if code, out := signIn("", "alice", "correct horse"); code != 201 {
+			t.Errorf("sign in after %d failures = %d %v, want 201 (not banned yet)", failures-1, code, out)
+		}
+		signIn("", "alice", "guess")
+		if code, out := signIn("", "alice", "correct horse"); code != 429 || errCode(out) != "rate_limited" {
+			t.Errorf("sign in after %d failures = %d %v, want 429", failures, code, out)
+		}
+		if bans := a.guard.Bans(); len(bans) != 1 || bans[0].Addr.String() != "127.0.0.1" {
+			t.Errorf("bans = %v, want 127.0.0.1", bans)
+		}
+		if code, _ := signIn("127.0.0.2", "alice", "correct horse"); code != 201 {
+			t.Errorf("sign in from another address = %d, want 201", code)
+		}
+		a.clock.add(guard.Defaults().BanTime)
+		if code, out := signIn("", "alice", "correct horse"); code != 201 {
+			t.Errorf("sign in once the ban is over = %d %v, want 201", code, out)
+		}
+
+		// SIP failures from an address ban it here too.
+		for range failures {
+			a.guard.AuthFailed(netip.MustParseAddr("127.0.0.3"), "alice", "udp")
+		}
+		if code, _ := signIn("127.0.0.3", "alice", "correct horse"); code != 429 {
+			t.Errorf("sign in from an address banned on SIP = %d, want 429", code)
+		}
+
+		// Guesses on bob from 12 addresses, none of them banned, put bob
+		// under attack: attempts past one a second are refused unchecked.
+		a.clock.add(time.Hour)
+		a.user("bob")
+		for i := range guard.Defaults().UserFailures + 1 {
+			if code, _ := signIn(fmt.Sprintf("127.0.1.%d", 1+i%12), "bob", "guess"); code != 401 {
+				t.Fatalf("guess %d = %d, want 401", i+1, code)
+			}
+		}
+		if code, _ := signIn("127.0.2.1", "bob", "correct horse"); code != 401 {
+			t.Errorf("bob's right password while under attack, over the rate = %d, want 401 (refused unchecked)", code)
+		}
+		a.clock.add(time.Second)
+		if code, out := signIn("127.0.2.1", "bob", "correct horse"); code != 201 {
+			t.Errorf("bob's right password a second later = %d %v, want 201", code, out)
+		}
+		if bans := a.guard.Bans(); len(bans) != 0 { // 127.0.0.3's ended within the hour
+			t.Errorf("bans = %v, want none: the guesses came from 12 addresses", bans)
 		}
 	})
 }
@@ -305,8 +383,39 @@ func TestWalletAndTransfers(t *testing.T) {
 		}
 		// Each sees only their own wallet; nothing without a token.
 		_, bw := a.do("GET", "/api/v1/wallet/history", bob, nil)
-		if items := bw["items"].([]any); len(items) != 1 || items[0].(map[string]any)["amount"] != "2.5" {
+		if items := bw["items"].([]any); len(items) != 1 || items[0].(map[string]any)["amount"] != "2.50" {
 			t.Errorf("bob's history = %v, want only the 2.50 he received", bw)
+		}
+		// A call is one line: its reservations folded in, with the number,
+		// the billed seconds and the charge.
+		ctx := context.Background()
+		cdr := storetest.NewCDR(t, a.st, "alice", "call-1", a.clock.now())
+		me, _ := a.st.AccountByUsername(ctx, "alice")
+		if err := a.st.OpenSession(ctx, &dialtone.CallSession{ID: "call-1", Node: "n", AccountID: me.ID, Currency: "USD", CDR: *cdr}, nil); err != nil {
+			t.Fatal(err)
+		}
+		for seq := 1; seq <= 2; seq++ {
+			if err := a.st.Reserve(ctx, dialtone.Reservation{SessionID: "call-1", Seq: seq, Money: storetest.D("0.05"), Covered: int64(60 * seq)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, hw := a.do("GET", "/api/v1/wallet/history?limit=1", alice, nil)
+		if it := hw["items"].([]any)[0].(map[string]any); it["kind"] != "call" || it["amount"] != "-0.10" || it["call"].(map[string]any)["state"] != "on hold" {
+			t.Errorf("history during a call = %v, want one call on hold of -0.10", hw)
+		}
+		cdr.Price = storetest.D("0.0512")
+		if err := a.st.Settle(ctx, dialtone.Settlement{SessionID: "call-1", Price: cdr.Price}, cdr); err != nil {
+			t.Fatal(err)
+		}
+		_, hw = a.do("GET", "/api/v1/wallet/history?limit=2", alice, nil)
+		items := hw["items"].([]any)
+		call, _ := items[0].(map[string]any)["call"].(map[string]any)
+		if it := items[0].(map[string]any); it["kind"] != "call" || it["amount"] != "-0.0512" || it["balance"] != "6.4588" || it["currency"] != "USD" ||
+			call["number"] != "+447400123456" || call["billed_seconds"] != 60.0 || call["duration_seconds"] != 60.0 || call["charge"] != "0.0512" || call["state"] != "charged" {
+			t.Errorf("history after the call = %v, want the call as one line", items[0])
+		}
+		if items[1].(map[string]any)["kind"] != "bundle" {
+			t.Errorf("history after the call = %v, want the bundle next: the holds are folded into the call", items)
 		}
 		for _, ep := range []string{"GET /api/v1/me", "GET /api/v1/wallet", "GET /api/v1/wallet/history", "POST /api/v1/wallet/transfers", "POST /api/v1/wallet/bundles", "DELETE /api/v1/sessions/current"} {
 			method, path, _ := strings.Cut(ep, " ")

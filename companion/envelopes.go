@@ -36,7 +36,7 @@ func (s *Server) createEnvelope(w http.ResponseWriter, r *http.Request, c *calle
 	if !decode(w, r, &in) {
 		return
 	}
-	total, err := amount(in.Total)
+	total, err := amount(in.Total, c.account.Currency)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -122,7 +122,7 @@ func (s *Server) createEnvelope(w http.ResponseWriter, r *http.Request, c *calle
 	if replayed {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, map[string]any{"id": e.ID, "total": total.StringFixed(2), "count": in.Count, "mode": in.Mode,
+	writeJSON(w, status, map[string]any{"id": e.ID, "total": dialtone.Amount(total, c.account.Currency), "currency": c.account.Currency, "count": in.Count, "mode": in.Mode,
 		"expires_at": e.ExpiresAt.UTC().Format(time.RFC3339), "replayed": replayed})
 }
 
@@ -139,7 +139,7 @@ func (s *Server) grabEnvelope(w http.ResponseWriter, r *http.Request, c *caller)
 	case err != nil:
 		s.fail(w, err)
 	default:
-		writeJSON(w, http.StatusOK, map[string]any{"amount": g.Amount.StringFixed(2), "share": g.N})
+		writeJSON(w, http.StatusOK, map[string]any{"amount": dialtone.Amount(g.Amount, c.account.Currency), "currency": c.account.Currency, "share": g.N})
 	}
 }
 
@@ -163,14 +163,14 @@ func (s *Server) envelope(w http.ResponseWriter, r *http.Request, c *caller) {
 		Grabbed bool   `json:"grabbed"`
 		Mine    bool   `json:"mine"`
 	}
-	out := map[string]any{"id": e.ID, "total": e.Total.StringFixed(2), "count": e.Count, "mode": e.Mode, "memo": e.Memo,
-		"expires_at": e.ExpiresAt.UTC().Format(time.RFC3339), "refunded": e.Refunded.StringFixed(2)}
+	out := map[string]any{"id": e.ID, "total": dialtone.Amount(e.Total, e.Currency), "currency": e.Currency, "count": e.Count, "mode": e.Mode, "memo": e.Memo,
+		"expires_at": e.ExpiresAt.UTC().Format(time.RFC3339), "refunded": dialtone.Amount(e.Refunded, e.Currency)}
 	var grabs []grab
 	for _, g := range gs {
 		if g.AccountID == 0 && e.SenderID != c.account.ID {
 			continue // recipients see what was grabbed, not what is left
 		}
-		grabs = append(grabs, grab{g.N, g.Amount.StringFixed(2), g.AccountID != 0, g.AccountID == c.account.ID})
+		grabs = append(grabs, grab{g.N, dialtone.Amount(g.Amount, e.Currency), g.AccountID != 0, g.AccountID == c.account.ID})
 	}
 	out["grabs"] = grabs
 	writeJSON(w, http.StatusOK, out)

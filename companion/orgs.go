@@ -102,7 +102,7 @@ func (s *Server) org(w http.ResponseWriter, r *http.Request, c *caller) {
 			s.fail(w, err)
 			return
 		}
-		members = append(members, member{n[m.AccountID], string(m.Role), m.LeaveDays, m.CallCap.StringFixed(2)})
+		members = append(members, member{n[m.AccountID], string(m.Role), m.LeaveDays, dialtone.Amount(m.CallCap, o.Currency)})
 	}
 	out["members"] = members
 	if slices.Contains(deciders, me.Role) {
@@ -111,7 +111,7 @@ func (s *Server) org(w http.ResponseWriter, r *http.Request, c *caller) {
 			s.fail(w, err)
 			return
 		}
-		out["balance"] = bal.StringFixed(2)
+		out["balance"] = dialtone.Amount(bal, o.Currency)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -132,7 +132,7 @@ func (s *Server) setMember(w http.ResponseWriter, r *http.Request, c *caller) {
 	}
 	callCap := decimal.Zero
 	if in.CallCap != "" && in.CallCap != "0" {
-		c, err := amount(in.CallCap)
+		c, err := amount(in.CallCap, o.Currency)
 		if err != nil {
 			s.fail(w, err)
 			return
@@ -161,7 +161,7 @@ func (s *Server) setMember(w http.ResponseWriter, r *http.Request, c *caller) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"username": a.Username, "role": role, "leave_days": in.LeaveDays, "call_cap": callCap.StringFixed(2)})
+	writeJSON(w, http.StatusOK, map[string]any{"username": a.Username, "role": role, "leave_days": in.LeaveDays, "call_cap": dialtone.Amount(callCap, o.Currency), "currency": o.Currency})
 }
 
 // deposit: POST /api/v1/orgs/{org}/deposits {"amount": "100.00"}: an admin funds the organization from their wallet.
@@ -180,7 +180,7 @@ func (s *Server) deposit(w http.ResponseWriter, r *http.Request, c *caller) {
 	if !decode(w, r, &in) {
 		return
 	}
-	amt, err := amount(in.Amount)
+	amt, err := amount(in.Amount, o.Currency)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -196,7 +196,7 @@ func (s *Server) deposit(w http.ResponseWriter, r *http.Request, c *caller) {
 		s.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"amount": amt.StringFixed(2), "replayed": replayed})
+	writeJSON(w, http.StatusOK, map[string]any{"amount": dialtone.Amount(amt, o.Currency), "currency": o.Currency, "replayed": replayed})
 }
 
 // requestLeave: POST /api/v1/orgs/{org}/leave {"from": "2026-12-01", "to": "2026-12-03", "reason": ""}
@@ -308,7 +308,7 @@ func (s *Server) claimExpense(w http.ResponseWriter, r *http.Request, c *caller)
 	if !decode(w, r, &in) {
 		return
 	}
-	amt, err := amount(in.Amount)
+	amt, err := amount(in.Amount, o.Currency)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -334,7 +334,7 @@ func (s *Server) claimExpense(w http.ResponseWriter, r *http.Request, c *caller)
 }
 
 func (s *Server) expenseView(r *http.Request, e *dialtone.Expense) map[string]any {
-	v := map[string]any{"id": e.ID, "amount": e.Amount.StringFixed(2), "currency": e.Currency, "category": e.Category,
+	v := map[string]any{"id": e.ID, "amount": dialtone.Amount(e.Amount, e.Currency), "currency": e.Currency, "category": e.Category,
 		"receipt": e.Receipt, "note": e.Note, "status": e.Status}
 	if n, err := s.names(r, e.AccountID); err == nil {
 		v["claimant"] = n[e.AccountID]

@@ -27,7 +27,7 @@ type Settings struct {
 type TokenSettings struct {
 	Name  string `yaml:"name"`
 	Token string `yaml:"token"` // at least 32 characters; use ${ENV}
-	Role  string `yaml:"role"`  // finance
+	Role  string `yaml:"role"`  // finance or operator
 }
 
 // RoleToken is a bearer token that lets its holder call the endpoints of
@@ -84,17 +84,18 @@ func (s Settings) Validate() error {
 		if len(t.Token) < 32 {
 			return fmt.Errorf("%s.token: is shorter than 32 characters", key)
 		}
-		if t.Role != RoleFinance {
-			return fmt.Errorf("%s.role: %q is not finance", key, t.Role)
+		if t.Role != RoleFinance && t.Role != RoleOperator {
+			return fmt.Errorf("%s.role: %q is not finance or operator", key, t.Role)
 		}
 	}
 	return nil
 }
 
-// Config is the Server's configuration these settings give, selling bundles.
-func (s Settings) Config(bundles []dialtone.Bundle) Config {
+// Config is the Server's configuration these settings give, selling
+// bundles, with the limits of accounts that set none.
+func (s Settings) Config(bundles []dialtone.Bundle, limits dialtone.Limits) Config {
 	c := Config{Signup: s.Signup, InviteCodes: s.InviteCodes, TokenTTL: s.TokenTTL, WebhookSecret: s.WebhookSecret,
-		Bundles: bundles, EnvelopeTTL: s.EnvelopeTTL, AttachmentDir: s.Attachments}
+		Bundles: bundles, EnvelopeTTL: s.EnvelopeTTL, AttachmentDir: s.Attachments, Limits: limits}
 	for _, t := range s.Tokens {
 		c.RoleTokens = append(c.RoleTokens, RoleToken(t))
 	}

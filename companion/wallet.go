@@ -35,7 +35,7 @@ func (s *Server) wallet(w http.ResponseWriter, r *http.Request, c *caller) {
 		Balance  string   `json:"balance"`
 		OnHold   string   `json:"on_hold"`
 		Bundles  []bundle `json:"bundles"`
-	}{Currency: c.account.Currency, Balance: bal.StringFixed(2), OnHold: hold.StringFixed(2), Bundles: []bundle{}}
+	}{Currency: c.account.Currency, Balance: dialtone.Amount(bal, c.account.Currency), OnHold: dialtone.Amount(hold, c.account.Currency), Bundles: []bundle{}}
 	for _, h := range hs {
 		out.Bundles = append(out.Bundles, bundle{h.Bundle, h.SecondsLeft, h.ExpiresAt.UTC().Format(time.RFC3339)})
 	}
@@ -43,34 +43,54 @@ func (s *Server) wallet(w http.ResponseWriter, r *http.Request, c *caller) {
 }
 
 // history: GET /api/v1/wallet/history?limit=&cursor=
+//
+// One item per top-up, transfer, bundle... and one per call, its credit
+// reservations folded in (see dialtone.HistoryStore).
 func (s *Server) history(w http.ResponseWriter, r *http.Request, c *caller) {
 	limit, before, ok := page(w, r)
 	if !ok {
 		return
 	}
-	es, err := s.store.Entries(r.Context(), dialtone.WalletAccount(c.account.ID), before, limit+1)
+	items, err := s.store.WalletHistory(r.Context(), c.account.ID, before, limit+1)
 	if err != nil {
 		s.fail(w, err)
 		return
 	}
+	cur := c.account.Currency
+	type call struct {
+		ID              string `json:"id"`
+		Number          string `json:"number"`
+		State           string `json:"state"`
+		Disposition     string `json:"disposition,omitempty"`
+		DurationSeconds int64  `json:"duration_seconds"`
+		BilledSeconds   int64  `json:"billed_seconds"`
+		Charge          string `json:"charge"`
+	}
 	type entry struct {
-		ID      int64  `json:"id"`
-		Kind    string `json:"kind"`
-		Amount  string `json:"amount"`
-		Balance string `json:"balance"`
-		Memo    string `json:"memo"`
-		At      string `json:"at"`
+		ID       int64  `json:"id"`
+		Kind     string `json:"kind"`
+		Amount   string `json:"amount"`
+		Balance  string `json:"balance"`
+		Currency string `json:"currency"`
+		Memo     string `json:"memo"`
+		At       string `json:"at"`
+		Call     *call  `json:"call,omitempty"`
 	}
 	out := struct {
 		Items      []entry `json:"items"`
 		NextCursor string  `json:"next_cursor,omitempty"`
 	}{Items: []entry{}}
-	for i, e := range es {
+	for i, it := range items {
 		if i == limit {
-			out.NextCursor = strconv.FormatInt(es[limit-1].MovementID, 10)
+			out.NextCursor = strconv.FormatInt(items[limit-1].ID, 10)
 			break
 		}
-		out.Items = append(out.Items, entry{e.MovementID, e.Kind, e.Amount.String(), e.Balance.String(), e.Memo, e.CreatedAt.UTC().Format(time.RFC3339)})
+		e := entry{it.ID, it.Kind, dialtone.Amount(it.Amount, cur), dialtone.Amount(it.Balance, cur), cur, it.Memo, it.At.UTC().Format(time.RFC3339), nil}
+		if cl := it.Call; cl != nil {
+			e.Call = &call{cl.ID, cl.Dialed, string(cl.State), string(cl.Disposition), int64((cl.Duration + time.Second - 1) / time.Second),
+				cl.BilledSeconds, dialtone.Amount(cl.Charge, cur)}
+		}
+		out.Items = append(out.Items, e)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -122,7 +142,7 @@ func (s *Server) transfer(w http.ResponseWriter, r *http.Request, c *caller) {
 	if !decode(w, r, &in) {
 		return
 	}
-	amt, err := amount(in.Amount)
+	amt, err := amount(in.Amount, c.account.Currency)
 	if err != nil {
 		s.fail(w, err)
 		return
@@ -167,7 +187,7 @@ func (s *Server) transfer(w http.ResponseWriter, r *http.Request, c *caller) {
 	if replayed {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, map[string]any{"id": m.ID, "to": to.Username, "amount": amt.StringFixed(2), "currency": m.Currency, "replayed": replayed})
+	writeJSON(w, status, map[string]any{"id": m.ID, "to": to.Username, "amount": dialtone.Amount(amt, m.Currency), "currency": m.Currency, "replayed": replayed})
 }
 
 // buyBundle: POST /api/v1/wallet/bundles {"code": "world100"}
@@ -196,7 +216,7 @@ func (s *Server) buyBundle(w http.ResponseWriter, r *http.Request, c *caller) {
 	if replayed {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, map[string]any{"bundle": b.Code, "seconds": b.Seconds, "price": b.Price.StringFixed(2),
+	writeJSON(w, status, map[string]any{"bundle": b.Code, "seconds": b.Seconds, "price": dialtone.Amount(b.Price, c.account.Currency), "currency": c.account.Currency,
 		"expires_at": h.ExpiresAt.UTC().Format(time.RFC3339), "replayed": replayed})
 }
 
@@ -235,7 +255,7 @@ func (s *Server) paymentWebhook(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid", "payment_id must be 1 to 100 characters")
 		return
 	}
-	amt, err := amount(in.Amount)
+	amt, err := amount(in.Amount, in.Currency)
 	if err != nil {
 		s.fail(w, err)
 		return

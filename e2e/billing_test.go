@@ -3,10 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"image/png"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -295,5 +297,18 @@ func TestExportHTTP(t *testing.T) {
 	}
 	if b, err := os.ReadFile(chart); err != nil || !strings.Contains(string(b), "<svg") || !strings.Contains(string(b), "carrier1") {
 		t.Errorf("chart %s: %v (%d bytes)", chart, err, len(b))
+	}
+	daily := filepath.Join(t.TempDir(), "daily.png")
+	if s := sw.CLI("cdr", "summary", "--by", "day", "--from", day, "--to", tomorrow, "--chart", daily); !strings.HasPrefix(s, "day,calls,") ||
+		!regexp.MustCompile(`\n`+day+`,1,1,[^\n]*,USD\n`).MatchString(s) {
+		t.Errorf("cdr summary --by day:\n%s", s)
+	}
+	if f, err := os.Open(daily); err != nil {
+		t.Errorf("daily chart: %v", err)
+	} else {
+		defer f.Close()
+		if _, err := png.Decode(f); err != nil {
+			t.Errorf("daily chart %s: %v", daily, err)
+		}
 	}
 }

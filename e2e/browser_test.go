@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -326,6 +327,8 @@ type driverEvent struct {
 	MS        int64   `json:"ms"`
 	OK        bool    `json:"ok"`
 	Error     string  `json:"error"`
+	AuthUser  string  `json:"authUser"` // the SIP digest username the page registered with
+	Count     int     `json:"count"`
 }
 
 // runBrowser runs the driver with its JSON input and returns its events.
@@ -352,6 +355,9 @@ func runBrowser(t *testing.T, driver string, input map[string]any) []driverEvent
 	return events
 }
 
+// appCredential is the digest username of app credentials.
+var appCredential = regexp.MustCompile(`^[1-9][0-9]{0,11}~[A-Za-z0-9._-]+$`)
+
 // mmss is d as the page's call timer shows it.
 func mmss(d time.Duration) string {
 	s := int(d / time.Second)
@@ -367,8 +373,10 @@ func findEvent(events []driverEvent, name string) (driverEvent, bool) {
 	return driverEvent{}, false
 }
 
-// TestBrowserCall: the dialer page in Chromium signs in over SIP on
-// WebSocket, calls a number, and audio and DTMF cross the switch both
+// TestBrowserCall: the dialer page in Chromium signs in with the
+// companion API, registers over SIP on WebSocket with the SIP credentials
+// the API issued (renewed before they expire: the wss case lets them live
+// 3 s and calls after 4 s), calls a number, and audio and DTMF cross the switch both
 // ways; the carrier's early media (183) is heard before it answers;
 // hang-up works from either side; the CDR names both legs' codecs.
 // Chromium offers Opus first, which the switch transcodes to the
@@ -385,7 +393,7 @@ func TestBrowserCall(t *testing.T) {
 		holdCycle bool   // hold and unhold (re-INVITEs) during the call
 		early     bool   // the carrier sends 183 and its tone for 5 s before it answers
 		mute      bool   // the page mutes for 2 s
-		wss       bool   // SIP over secure WebSocket (a self-signed certificate the browser is told to accept)
+		wss       bool   // SIP over secure WebSocket (a self-signed certificate the browser is told to accept); SIP credentials live 3 s
 		appCodec  string
 		hangupBy  dialtone.Party
 		carrierPT byte
@@ -409,7 +417,7 @@ func TestBrowserCall(t *testing.T) {
 				certPath, keyPath, cert := selfSigned(t)
 				sum := sha256.Sum256(cert.Leaf.RawSubjectPublicKeyInfo)
 				spki = base64.StdEncoding.EncodeToString(sum[:])
-				sipExtra = fmt.Sprintf("tls_cert: %q\n  tls_key: %q\n  %s", certPath, keyPath, strings.Replace(sipExtra, "transport: ws,", "transport: wss,", 1))
+				sipExtra = fmt.Sprintf("tls_cert: %q\n  tls_key: %q\n  app_credential_ttl: 3s\n  %s", certPath, keyPath, strings.Replace(sipExtra, "transport: ws,", "transport: wss,", 1))
 			}
 			sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort},
 				SIPExtra:   sipExtra,
@@ -424,6 +432,9 @@ func TestBrowserCall(t *testing.T) {
 			}
 			if tt.early {
 				input["earlyToneHz"] = carrierHz
+			}
+			if tt.wss {
+				input["callAfterMs"] = 4000 // past the first credentials' 3 s
 			}
 			if tt.mute {
 				input["muteMs"] = 2000
@@ -468,8 +479,16 @@ func TestBrowserCall(t *testing.T) {
 					t.Errorf("the page did not hear the carrier again after unhold: %+v", events)
 				}
 			}
-			if _, ok := findEvent(events, "registered"); !ok {
+			reg, ok := findEvent(events, "registered")
+			if !ok {
 				t.Errorf("the page did not sign in: %+v", events)
+			} else if !appCredential.MatchString(reg.AuthUser) || !strings.HasSuffix(reg.AuthUser, "~alice") {
+				t.Errorf("the page registered as %q, want SIP credentials from the API (EXPIRY~alice)", reg.AuthUser)
+			}
+			if tt.wss {
+				if r, ok := findEvent(events, "renewed"); !ok || r.Count < 1 || r.AuthUser == reg.AuthUser {
+					t.Errorf("before calling: %+v, want the page to have renewed its credentials (first %q)", r, reg.AuthUser)
+				}
 			}
 			if d, _ := findEvent(events, "dialed"); d.Shown != "+44 20 7946 0018" {
 				t.Errorf("the page showed the number typed as %q, want it formatted \"+44 20 7946 0018\"", d.Shown)
@@ -543,8 +562,8 @@ func TestSIPjsCall(t *testing.T) {
 		"url": fmt.Sprintf("http://127.0.0.1:%d/", sw.HTTPPort), "user": "alice", "password": "secret",
 		"number": "+442079460018", "wav": wav, "toneHz": carrierHz, "dtmf": "123#", "holdMs": 6000, "timeoutMs": 60000,
 	})
-	if _, ok := findEvent(events, "registered"); !ok {
-		t.Errorf("SIP.js did not register: %+v", events)
+	if reg, ok := findEvent(events, "registered"); !ok || !appCredential.MatchString(reg.AuthUser) {
+		t.Errorf("SIP.js did not register with SIP credentials from the API: %+v", events)
 	}
 	if tone, ok := findEvent(events, "tone"); !ok || !tone.Detected {
 		t.Errorf("SIP.js did not hear the carrier's %.0f Hz: %+v", carrierHz, tone)
@@ -613,4 +632,56 @@ func TestBrowserRefusals(t *testing.T) {
 	if w := sw.wallet("broke"); !w.Equal(dec("0.04")) {
 		t.Errorf("the refused caller's wallet = %s, want 0.04 untouched", w)
 	}
+}
+
+// TestBrowserHangupIsCallers: the page hangs up call after call. The
+// browser closes its DTLS (close_notify) and sends its BYE at about the
+// same moment, in either order: every CDR must say the caller hung up, and
+// the log must not blame a media timeout.
+func TestBrowserHangupIsCallers(t *testing.T) {
+	driver := browserReady(t)
+	const calls = 6
+	carrierPort := freePort(t)
+	media := newTonePeer(t, 0)
+	sippCarrier := runCarrier(t, carrier{answer: "200", rtpPort: media.Port, codec: "PCMU", eventPT: 126}, carrierPort, calls)
+	wsPort, webrtcPort := freePort(t), freePort(t)
+	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort},
+		SIPExtra:   fmt.Sprintf(`listen: [{transport: udp, addr: "127.0.0.1:%d"}, {transport: ws, addr: "127.0.0.1:%d"}]`, freePort(t), wsPort),
+		MediaExtra: fmt.Sprintf(`webrtc: {listen: "0.0.0.0:%d"}`, webrtcPort),
+	})
+	sw.Account("alice", "secret")
+	events := runBrowser(t, driver, map[string]any{
+		"url": fmt.Sprintf("http://127.0.0.1:%d/", sw.HTTPPort), "user": "alice", "password": "secret",
+		"number": "+442079460018", "hangup": "page", "holdMs": 300, "calls": calls, "timeoutMs": 60000,
+		"debug": os.Getenv("DIALTONE_BROWSER_DEBUG") != "",
+	})
+	ended := 0
+	for _, e := range events {
+		if e.Event == "ended" {
+			ended++
+		}
+	}
+	if ended != calls {
+		t.Errorf("the page ended %d calls, want %d: %+v", ended, calls, events)
+	}
+	if st := sippCarrier.Wait(20 * time.Second); st.Successful != calls {
+		t.Errorf("carrier sipp: %+v, want %d successful calls (each ended by our BYE)\n%s", st, calls, sippCarrier.Errors())
+	}
+	cdrs := sw.CDRs(calls)
+	if len(cdrs) != calls {
+		t.Fatalf("%d CDRs, want %d", len(cdrs), calls)
+	}
+	for i, c := range cdrs {
+		if c.Disposition != dialtone.Answered || c.HangupBy != dialtone.PartyCaller {
+			t.Errorf("CDR %d: %s hangup by %q, want ANSWERED hung up by the caller", i, c.Disposition, c.HangupBy)
+		}
+	}
+	log, err := os.ReadFile(filepath.Join(sw.dir, "switch.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(log, []byte("media timeout")); n != 0 {
+		t.Errorf("%d log lines blame a media timeout for calls the page hung up", n)
+	}
+	t.Logf("calls whose DTLS closed before their BYE came: %d of %d", bytes.Count(log, []byte("app closed its media: waiting for its BYE")), calls)
 }

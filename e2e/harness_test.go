@@ -108,7 +108,7 @@ type Options struct {
 	TrunkExtra   map[int]string // more keys of trunks[i], e.g. "max_channels: 2"
 	Billing      string         // more keys of billing, e.g. "interval: 2s"; "unbilled: allow" unless it names unbilled (see startSwitch)
 	SIPExtra     string         // more keys of sip, e.g. dns_server: "127.0.0.1:5353"
-	Extra        string         // more top-level YAML (api, ...)
+	Extra        string         // more top-level YAML (api, ...); without a limits section, every limit is lifted
 	MediaExtra   string         // more keys of media, e.g. "webrtc: {listen: ...}"
 }
 
@@ -124,6 +124,12 @@ type Switch struct {
 	log      *os.File
 	store    dialtone.Store
 }
+
+// unlimited is a limits section that lifts every limit.
+const unlimited = `
+limits: {concurrent_calls: unlimited, calls_per_minute: unlimited, spend_hour: unlimited, spend_day: unlimited,
+  max_rate: unlimited, countries: ["*"], number_types: [mobile, fixed, toll_free, premium, other]}
+`
 
 func startSwitch(t *testing.T, o Options) *Switch {
 	t.Helper()
@@ -203,6 +209,11 @@ trunks:
 shutdown: {drain_timeout: 5s}
 billing: {node: %s, %s}
 %s`, sw.storeURL, listen, o.SIPExtra, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, mediaExtra, trunks.String(), routes, sw.HTTPPort, node, billing, o.Extra)
+	if !strings.Contains(o.Extra, "limits:") {
+		// The tests place many calls from one account to every kind of
+		// number: the accounts' limits are lifted unless a test sets them.
+		cfg += unlimited
+	}
 	sw.cfgPath = filepath.Join(dir, "dialtone.yaml")
 	if err := os.WriteFile(sw.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -219,14 +219,14 @@ func TestTCP(t *testing.T) {
 	}
 }
 
-// TestPasswordChange: `account passwd` replaces the credentials; the old
-// password stops working once the edge's account cache has expired.
+// TestPasswordChange: `account passwd` replaces the SIP password of the
+// account's device; the old password stops working at once (devices are
+// read on every request, not cached).
 func TestPasswordChange(t *testing.T) {
 	carrierPort := freePort(t)
 	sw := startSwitch(t, Options{Store: "sqlite", Trunks: []int{carrierPort}})
 	sw.Account("alice", "secret")
-	sw.CLIEnv([]string{"DIALTONE_PASSWORD=n3w-pass"}, "account", "passwd", "alice")
-	time.Sleep(2500 * time.Millisecond) // sip.account_cache_ttl
+	sw.CLIEnv([]string{"DIALTONE_PASSWORD=n3w-pass"}, "account", "passwd", "alice", "--sip")
 	old := dialApp(t, sw, appCall{user: "alice", password: "secret", end: "403"}, "+442079460018", 1, 1)
 	if st := old.Wait(20 * time.Second); st.Successful != 1 {
 		t.Errorf("old password: want 403\n%s", old.Errors())

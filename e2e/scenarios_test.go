@@ -193,7 +193,7 @@ func (a appCall) scenario() string {
 // Carrier side (sipp as the carrier's SIP server).
 
 type carrier struct {
-	answer  string   // "200" (answer), "486" (busy), "ring" (ring until CANCEL), "cross" (answer the INVITE after a CANCEL), "503", "200nosdp"
+	answer  string   // "200" (answer), "486" (busy), "ring" (ring until CANCEL), "cross" (answer the INVITE after a CANCEL), "cross-first" (answer the INVITE, then the CANCEL), "cross-481" (answer the INVITE, then 481 to the CANCEL), "503", "200nosdp"
 	rtpPort int      // where the carrier's SDP says to send media
 	early   bool     // send 183 with SDP (early media) before 200
 	earlyMS int      // with early: how long after the 183 the 200 comes; 500 when zero
@@ -320,6 +320,28 @@ func (c carrier) scenario() string {
 		b.WriteString(resp("180", "Ringing", ""))
 		b.WriteString(`  <recv request="CANCEL"/>
 ` + okToLast + strings.Replace(resp("200", "OK", sdp), "[last_CSeq:]", "CSeq: [$inv_cseq] INVITE", 1) + `  <recv request="ACK"/>
+  <recv request="BYE"/>
+` + okToLast)
+	case "cross-first", "cross-481":
+		// Its 200 to the INVITE goes out before its answer to the CANCEL:
+		// 200, or 481 since that 200 ended the INVITE's transaction (RFC
+		// 3261 section 9.2). The switch ACKs the 200 without waiting for it.
+		cancelCode := map[string]string{"cross-first": "200 OK", "cross-481": "481 Call/Transaction Does Not Exist"}[c.answer]
+		b.WriteString(resp("180", "Ringing", ""))
+		b.WriteString(`  <recv request="CANCEL">
+    <action><ereg regexp=".*" search_in="hdr" header="Via:" assign_to="cancel_via"/></action>
+  </recv>
+` + strings.Replace(resp("200", "OK", sdp), "[last_CSeq:]", "CSeq: [$inv_cseq] INVITE", 1) + `  <recv request="ACK"/>
+  <send><![CDATA[
+      SIP/2.0 ` + cancelCode + `
+      Via: [$cancel_via]
+      From: [$from_hdr]
+      To: [$to_hdr]
+      [last_Call-ID:]
+      CSeq: [$inv_cseq] CANCEL
+      Content-Length: 0
+
+  ]]></send>
   <recv request="BYE"/>
 ` + okToLast)
 	case "ring":

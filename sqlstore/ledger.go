@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/shopspring/decimal"
 
@@ -186,4 +187,131 @@ func (s *Store) CheckLedger(ctx context.Context) (dialtone.LedgerCheck, error) {
 	}
 	c.Total = dialtone.FromMicros(total)
 	return c, rows.Err()
+}
+
+// historyBatch is how many wallet entries WalletHistory reads at a time.
+const historyBatch = 200
+
+// WalletHistory assembles a wallet's history (see dialtone.HistoryStore):
+// it reads the wallet's entries newest first, and for the calls it meets,
+// all of their entries, so that each call is folded whole into the item at
+// its newest entry. A call whose newest entry is at or above before was on
+// an earlier page and is left out.
+func (s *Store) WalletHistory(ctx context.Context, accountID int64, before int64, limit int) ([]dialtone.WalletItem, error) {
+	if before <= 0 {
+		before = 1<<63 - 1
+	}
+	if limit <= 0 || limit > 1000 {
+		limit = 1000
+	}
+	account := dialtone.WalletAccount(accountID)
+	var entries []dialtone.Entry
+	seen := map[string]bool{}
+	calls := map[string]dialtone.CallRecord{}
+	items := 0
+	for cursor := before; items <= limit; {
+		batch, err := s.Entries(ctx, account, cursor, historyBatch)
+		if err != nil {
+			return nil, fmt.Errorf("wallet history %d: %w", accountID, err)
+		}
+		var found []string
+		for _, e := range batch {
+			id, isCall := dialtone.CallOfKey(e.Key)
+			if !isCall {
+				entries = append(entries, e)
+				items++
+			} else if !seen[id] {
+				seen[id] = true
+				found = append(found, id)
+			}
+		}
+		byCall, err := s.callEntries(ctx, account, found)
+		if err != nil {
+			return nil, fmt.Errorf("wallet history %d: %w", accountID, err)
+		}
+		for _, id := range found {
+			all := byCall[id]
+			if len(all) == 0 || all[0].MovementID >= before { // newest first: shown on an earlier page
+				continue
+			}
+			if calls[id], err = s.callRecord(ctx, id); err != nil {
+				return nil, fmt.Errorf("wallet history %d: %w", accountID, err)
+			}
+			entries = append(entries, all...)
+			items++
+		}
+		if len(batch) < historyBatch {
+			break
+		}
+		cursor = batch[len(batch)-1].MovementID
+	}
+	out := dialtone.FoldWallet(entries, calls)
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// callEntries lists an account's entries of the movements of some calls
+// (keys "call:<id>:..."), newest first per call: one query for the calls
+// whose keys have prefixes of one length.
+func (s *Store) callEntries(ctx context.Context, account string, ids []string) (map[string][]dialtone.Entry, error) {
+	out := map[string][]dialtone.Entry{}
+	byLen := map[int][]any{}
+	for _, id := range ids {
+		p := "call:" + id + ":"
+		byLen[len(p)] = append(byLen[len(p)], p)
+	}
+	for n, prefixes := range byLen {
+		for len(prefixes) > 0 {
+			part := prefixes[:min(len(prefixes), 100)]
+			prefixes = prefixes[len(part):]
+			args := append([]any{account, n}, part...)
+			rows, err := s.r().Query(ctx, `SELECT e.id, m.key, m.kind, m.memo, e.amount, e.balance, m.created_at
+				FROM ledger_entries e JOIN ledger_accounts a ON a.id = e.account_id JOIN ledger_movements m ON m.id = e.movement_id
+				WHERE a.name = ? AND substr(m.key, 1, ?) IN (?`+strings.Repeat(", ?", len(part)-1)+`) ORDER BY e.id DESC`, args...)
+			if err != nil {
+				return nil, fmt.Errorf("entries of calls: %w", err)
+			}
+			for rows.Next() {
+				e := dialtone.Entry{Account: account}
+				var amount, balance int64
+				if err := rows.Scan(&e.MovementID, &e.Key, &e.Kind, &e.Memo, &amount, nullInt{&balance}, st(&e.CreatedAt)); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("entries of calls: %w", err)
+				}
+				id, ok := dialtone.CallOfKey(e.Key)
+				if !ok {
+					continue
+				}
+				e.Amount, e.Balance = dialtone.FromMicros(amount), dialtone.FromMicros(balance)
+				out[id] = append(out[id], e)
+			}
+			err = rows.Err()
+			rows.Close()
+			if err != nil {
+				return nil, fmt.Errorf("entries of calls: %w", err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// callRecord is a call's CDR once settled, or its session's CDR so far.
+func (s *Store) callRecord(ctx context.Context, id string) (dialtone.CallRecord, error) {
+	cs, err := s.scanSession(s.r().QueryRow(ctx, `SELECT `+sessionColumns+` FROM call_sessions WHERE id = ?`, id))
+	if err != nil && !errors.Is(err, errNoRows) {
+		return dialtone.CallRecord{}, fmt.Errorf("call %s: %w", id, err)
+	}
+	if cs != nil && !cs.Settled {
+		return dialtone.CallRecord{CDR: &cs.CDR}, nil
+	}
+	c, err := s.CDRByID(ctx, id)
+	if errors.Is(err, dialtone.ErrNotFound) {
+		return dialtone.CallRecord{Settled: cs != nil}, nil
+	}
+	if err != nil {
+		return dialtone.CallRecord{}, err
+	}
+	return dialtone.CallRecord{CDR: c, Settled: true}, nil
 }

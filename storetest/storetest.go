@@ -36,11 +36,14 @@ func Run(t *testing.T, open func(t *testing.T) dialtone.Store) {
 	t.Run("SessionsConcurrent", func(t *testing.T) { testSessionsConcurrent(t, open(t)) })
 	t.Run("OpenReserved", func(t *testing.T) { testOpenReserved(t, open(t)) })
 	t.Run("OpenReservedConcurrent", func(t *testing.T) { testOpenReservedConcurrent(t, open(t)) })
+	t.Run("WalletHistory", func(t *testing.T) { testWalletHistory(t, open(t)) })
 	t.Run("Tokens", func(t *testing.T) { testTokens(t, open(t)) })
 	runOrgs(t, open)
 	runChat(t, open)
 	runEnvelopes(t, open)
 	runGuard(t, open)
+	runLimits(t, open)
+	runDevices(t, open)
 	runLeases(t, open)
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {

@@ -1,6 +1,7 @@
 // Package web serves Dialtone's browser dialer: a page that signs an app
-// user in over SIP on WebSocket (JsSIP, RFC 7118) and places calls with
-// WebRTC. It owns the page's files, built by `make web` into dist/ and
+// user in with the companion API, registers over SIP on WebSocket (JsSIP,
+// RFC 7118) with the short-lived SIP credentials the API issues, and
+// places calls with WebRTC. It owns the page's files, built by `make web` into dist/ and
 // embedded in the binary, and /config.json, which tells the page where the
 // switch's SIP WebSocket listener is and which SIP domain to use; and the
 // web section of the configuration file (Settings).

@@ -22,21 +22,26 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 	cmd := &cobra.Command{Use: "account", Short: "Create and manage accounts"}
 
 	var country, currency, password, plan, callerID string
+	var sipOnly, apiOnly bool
 	create := &cobra.Command{
 		Use:   "create USERNAME",
-		Short: "Create an account (the password is read from --password, DIALTONE_PASSWORD or standard input)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Create an account with a password (from --password, DIALTONE_PASSWORD or standard input) for the API and for SIP",
+		Long: `Create an account. Its password is set for the companion API (which the
+browser dialer signs in with) and for SIP, as the device named USERNAME (for a
+softphone set up with the account's name); --api or --sip sets only one of them.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withStore(cmd.Context(), load, func(cfg *Config, st dialtone.Store) error {
 				pw, err := readPassword(cmd.InOrStdin(), password)
 				if err != nil {
 					return err
 				}
+				md5, sha := unusedHashes(args[0], cfg.SIP.Realm)
 				a := &dialtone.Account{
 					Username:  args[0],
 					Realm:     cfg.SIP.Realm,
-					HA1MD5:    digest.HA1(digest.MD5, args[0], cfg.SIP.Realm, pw),
-					HA1SHA256: digest.HA1(digest.SHA256, args[0], cfg.SIP.Realm, pw),
+					HA1MD5:    md5,
+					HA1SHA256: sha,
 					Country:   strings.ToUpper(country),
 					Currency:  strings.ToUpper(currency),
 					RatePlan:  plan,
@@ -58,15 +63,18 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 					fmt.Fprintf(cmd.ErrOrStderr(), "note: %s has no rate plan and billing.default_plan is empty: its calls are refused until it has one (dialtone account plan %s PLAN)\n",
 						a.Username, a.Username)
 				}
-				return nil
+				return setPasswords(cmd, st, cfg, a, pw, sipOnly, apiOnly)
 			})
 		},
 	}
 	create.Flags().StringVar(&country, "country", "US", "ISO 3166 country used to read national numbers")
 	create.Flags().StringVar(&currency, "currency", "USD", "ISO 4217 currency")
-	create.Flags().StringVar(&password, "password", "", "SIP password (prefer DIALTONE_PASSWORD or standard input)")
+	create.Flags().StringVar(&password, "password", "", "password (prefer DIALTONE_PASSWORD or standard input)")
 	create.Flags().StringVar(&plan, "plan", "", "sell rate plan that prices the account's calls (empty: billing.default_plan)")
 	create.Flags().StringVar(&callerID, "caller-id", "", "the account's verified number, the only one its calls may present (read in --country)")
+	create.Flags().BoolVar(&sipOnly, "sip", false, "set the SIP password only (the device named as the account)")
+	create.Flags().BoolVar(&apiOnly, "api", false, "set the API password only")
+	create.MarkFlagsMutuallyExclusive("sip", "api")
 
 	show := &cobra.Command{
 		Use:   "show USERNAME",
@@ -82,6 +90,12 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 				fmt.Fprintf(w, "id\t%d\nusername\t%s\nstatus\t%s\ncountry\t%s\ncurrency\t%s\nrate plan\t%s\ncaller id\t%s\nrealm\t%s\ncreated\t%s\nupdated\t%s\n",
 					a.ID, a.Username, a.Status, a.Country, a.Currency, orNone(a.RatePlan), orNone(a.CallerID), a.Realm,
 					a.CreatedAt.UTC().Format("2006-01-02 15:04:05Z"), a.UpdatedAt.UTC().Format("2006-01-02 15:04:05Z"))
+				bal, err1 := st.Balance(cmd.Context(), dialtone.WalletAccount(a.ID))
+				hold, err2 := st.Balance(cmd.Context(), dialtone.HoldAccount(a.ID))
+				if err := errors.Join(err1, err2); err != nil {
+					return err
+				}
+				fmt.Fprintf(w, "balance\t%s\non hold\t%s\n", dialtone.FormatMoney(bal, a.Currency), dialtone.FormatMoney(hold, a.Currency))
 				return w.Flush()
 			})
 		},
@@ -126,26 +140,29 @@ func newAccountCmd(load func() (*Config, error)) *cobra.Command {
 
 	passwd := &cobra.Command{
 		Use:   "passwd USERNAME",
-		Short: "Set an account's SIP password (from --password, DIALTONE_PASSWORD or standard input)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Set an account's API and SIP password (from --password, DIALTONE_PASSWORD or standard input)",
+		Long: `Set an account's password for the companion API and for SIP (the device named
+USERNAME, made when missing); --api or --sip sets only one of them. Other
+devices keep their own passwords: see dialtone device.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withStore(cmd.Context(), load, func(cfg *Config, st dialtone.Store) error {
 				pw, err := readPassword(cmd.InOrStdin(), password)
 				if err != nil {
 					return err
 				}
-				realm := cfg.SIP.Realm
-				md5 := digest.HA1(digest.MD5, args[0], realm, pw)
-				sha := digest.HA1(digest.SHA256, args[0], realm, pw)
-				if _, err := st.UpdateAccount(cmd.Context(), args[0], dialtone.AccountUpdate{Realm: &realm, HA1MD5: &md5, HA1SHA256: &sha}); err != nil {
+				a, err := st.AccountByUsername(cmd.Context(), args[0])
+				if err != nil {
 					return err
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "password of %s changed\n", args[0])
-				return nil
+				return setPasswords(cmd, st, cfg, a, pw, sipOnly, apiOnly)
 			})
 		},
 	}
-	passwd.Flags().StringVar(&password, "password", "", "SIP password (prefer DIALTONE_PASSWORD or standard input)")
+	passwd.Flags().StringVar(&password, "password", "", "password (prefer DIALTONE_PASSWORD or standard input)")
+	passwd.Flags().BoolVar(&sipOnly, "sip", false, "set the SIP password only (the device named as the account)")
+	passwd.Flags().BoolVar(&apiOnly, "api", false, "set the API password only")
+	passwd.MarkFlagsMutuallyExclusive("sip", "api")
 
 	setPlan := &cobra.Command{
 		Use:   "plan USERNAME PLAN",
@@ -200,11 +217,37 @@ account's calls then go out anonymous.`,
 		},
 	}
 
-	cmd.AddCommand(create, show, list, setPlan, setCallerID,
+	cmd.AddCommand(create, show, list, setPlan, setCallerID, newLimitsCmd(load),
 		setStatus("disable", "Disable an account: it can no longer register or call", dialtone.AccountDisabled),
 		setStatus("enable", "Enable a disabled account", dialtone.AccountActive),
 		passwd)
 	return cmd
+}
+
+// setPasswords sets a's API password and the SIP password of its device
+// named as the account, or only one of them.
+func setPasswords(cmd *cobra.Command, st dialtone.Store, cfg *Config, a *dialtone.Account, pw string, sipOnly, apiOnly bool) error {
+	ctx, out := cmd.Context(), cmd.OutOrStdout()
+	if !apiOnly {
+		if err := (devices{st: st, realm: cfg.SIP.Realm}).setSIPPassword(ctx, a, pw); err != nil {
+			return fmt.Errorf("SIP password of %s: %w", a.Username, err)
+		}
+		fmt.Fprintf(out, "SIP password of %s set (device %s)\n", a.Username, a.Username)
+	}
+	if !sipOnly {
+		if err := setAPIPassword(ctx, st, a, pw); err != nil {
+			return fmt.Errorf("API password of %s: %w", a.Username, err)
+		}
+		fmt.Fprintf(out, "API password of %s set\n", a.Username)
+	}
+	return nil
+}
+
+// unusedHashes are digest hashes for an account's own columns, of a random
+// password: the switch checks devices and app credentials, not these.
+func unusedHashes(username, realm string) (md5, sha string) {
+	pw := randomHex(16)
+	return digest.HA1(digest.MD5, username, realm, pw), digest.HA1(digest.SHA256, username, realm, pw)
 }
 
 // readPassword takes the flag, then DIALTONE_PASSWORD, then the first line of in.
@@ -261,19 +304,21 @@ func orNone(s string) string {
 	return s
 }
 
-// apiAccounts creates accounts for the companion API's sign-up: the same
-// account as the SIP credentials, hashed for the configured realm.
+// apiAccounts creates accounts for the companion API's sign-up. The API
+// password (set by the API, bcrypt) signs in to the API only: the account
+// gets no device, and SIP signs in with the app credentials the API issues
+// or with devices the user adds. The account's own digest hashes, which
+// the switch no longer checks, are of a random password.
 type apiAccounts struct {
 	st    dialtone.Store
 	realm string
 }
 
-func (a apiAccounts) Create(ctx context.Context, username, password, country, currency string) (*dialtone.Account, error) {
+func (a apiAccounts) Create(ctx context.Context, username, _, country, currency string) (*dialtone.Account, error) {
+	md5, sha := unusedHashes(username, a.realm)
 	acct := &dialtone.Account{
-		Username: username, Realm: a.realm,
-		HA1MD5:    digest.HA1(digest.MD5, username, a.realm, password),
-		HA1SHA256: digest.HA1(digest.SHA256, username, a.realm, password),
-		Country:   country, Currency: currency, Status: dialtone.AccountActive,
+		Username: username, Realm: a.realm, HA1MD5: md5, HA1SHA256: sha,
+		Country: country, Currency: currency, Status: dialtone.AccountActive,
 	}
 	if err := a.st.CreateAccount(ctx, acct); err != nil {
 		return nil, err

@@ -38,19 +38,27 @@ const (
 	refusedPremium  = "premium"             // a premium-rate number no route names
 )
 
-func newCarriers(cfg *Config, client *sipgo.Client, udpPort int, reg prometheus.Registerer, log *slog.Logger) (*carriers, error) {
+// newRefused registers dialtone_calls_refused_total, the calls refused
+// before any carrier by reason: the carriers' policies here, and the
+// accounts' limits (switch/limits) by the limit's name.
+func newRefused(reg prometheus.Registerer) *prometheus.CounterVec {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dialtone_calls_refused_total",
+		Help: "Calls refused before reaching any carrier, by reason: caller_id, blocked_destination, premium, or the account limit that refused it.",
+	}, []string{"reason"})
+	for _, r := range []string{refusedCallerID, refusedBlocked, refusedPremium} {
+		v.WithLabelValues(r) // listed at 0 from the start
+	}
+	reg.MustRegister(v)
+	return v
+}
+
+func newCarriers(cfg *Config, client *sipgo.Client, udpPort int, refused *prometheus.CounterVec, log *slog.Logger) (*carriers, error) {
 	cs, err := trunks.Build(cfg.Config, nil, time.Now)
 	if err != nil {
 		return nil, err
 	}
-	c := &carriers{log: log, refused: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "dialtone_calls_refused_total",
-		Help: "Calls refused before reaching any carrier: caller_id, blocked_destination, premium.",
-	}, []string{"reason"})}
-	for _, r := range []string{refusedCallerID, refusedBlocked, refusedPremium} {
-		c.refused.WithLabelValues(r) // listed at 0 from the start
-	}
-	reg.MustRegister(c.refused)
+	c := &carriers{log: log, refused: refused}
 	c.router = trunks.NewRouter(cs, srv.New(srv.Config{Server: cfg.SIP.DNSServer}), c.cost)
 	c.health = health.New(client, c.router.Endpoints, log)
 	c.regs = registrant.NewKeeper(registrant.Config{Client: client, Endpoints: c.router.Endpoints,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
@@ -62,17 +61,20 @@ func newCDRCmd(load func() (*Config, error)) *cobra.Command {
 
 	var by, chart string
 	summary := &cobra.Command{
-		Use:   "summary --from DATE --to DATE [--by trunk|destination] [--out FILE] [--chart FILE.svg|.png]",
-		Short: "Per day and trunk (or destination): calls, minutes, revenue, cost, margin, ASR, ACD",
-		Args:  cobra.NoArgs,
+		Use:   "summary --from DATE --to DATE [--by trunk|destination|day] [--out FILE] [--chart FILE.svg|.png]",
+		Short: "Per day and trunk (or destination, or day alone): calls, minutes, revenue, cost, margin, ASR, ACD",
+		Long: "The CSV keeps money at full precision with its currency in the last column, like cdr export.\n" +
+			"--by day is a daily series: every day of [from, to), zeros on days without calls; its --chart\n" +
+			"draws revenue, cost and margin, minutes, ASR and ACD per day. --chart draws one currency.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f, err := dialtone.ParseCDRFilter(from, to, account, trunk)
 			if err != nil {
 				return err
 			}
 			key := billing.SummaryKey(by)
-			if key != billing.ByTrunk && key != billing.ByDestination {
-				return fmt.Errorf("%w --by %q: want trunk or destination", dialtone.ErrInvalid, by)
+			if key != billing.ByTrunk && key != billing.ByDestination && key != billing.ByDay {
+				return fmt.Errorf("%w --by %q: want trunk, destination or day", dialtone.ErrInvalid, by)
 			}
 			if chart != "" {
 				if err := checkChartPath(chart); err != nil {
@@ -84,6 +86,7 @@ func newCDRCmd(load func() (*Config, error)) *cobra.Command {
 				if err := st.EachCDR(cmd.Context(), f, s.Add); err != nil {
 					return err
 				}
+				s.FillDays(f.From, f.To)
 				w, done, err := output(out, cmd.OutOrStdout())
 				if err != nil {
 					return err
@@ -92,8 +95,7 @@ func newCDRCmd(load func() (*Config, error)) *cobra.Command {
 					return err
 				}
 				if chart != "" {
-					title := fmt.Sprintf("Revenue, cost and margin by %s, %s to %s", by, f.From.Format(time.DateOnly), f.To.Format(time.DateOnly))
-					if err := summaryChart(s.Rows(), title, chart); err != nil {
+					if err := summaryChart(s, f.From, f.To, chart); err != nil {
 						return err
 					}
 					fmt.Fprintf(cmd.ErrOrStderr(), "chart written to %s\n", chart)
@@ -106,9 +108,9 @@ func newCDRCmd(load func() (*Config, error)) *cobra.Command {
 	summary.Flags().StringVar(&to, "to", "", "end, exclusive")
 	summary.Flags().StringVar(&account, "account", "", "only this account")
 	summary.Flags().StringVar(&trunk, "trunk", "", "only this trunk")
-	summary.Flags().StringVar(&by, "by", "trunk", "trunk or destination")
+	summary.Flags().StringVar(&by, "by", "trunk", "trunk, destination or day")
 	summary.Flags().StringVar(&out, "out", "", "CSV file to write (default: standard output)")
-	summary.Flags().StringVar(&chart, "chart", "", "also draw a bar chart to this .svg or .png file")
+	summary.Flags().StringVar(&chart, "chart", "", "also draw a chart to this .svg or .png file")
 	cmd.AddCommand(export, summary)
 	return cmd
 }

@@ -92,7 +92,7 @@ func TestCLIConventions(t *testing.T) {
 		{name: "runtime errors print no usage", args: []string{"account", "show", "nobody"}, code: 1,
 			stderr: []string{"dialtone: account \"nobody\": not found\n"}, notStderr: "Usage:"},
 		{name: "unlimited carrier", args: []string{"trunks", "status"}, code: 0, stdout: "0/unlimited  unlimited"},
-		{name: "success", args: []string{"wallet", "topup", "demo", "5"}, code: 0, stdout: "5 USD to demo"},
+		{name: "success", args: []string{"wallet", "topup", "demo", "5"}, code: 0, stdout: "5.00 USD to demo"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/dialtone/dialtone/companion"
 	"github.com/dialtone/dialtone/media/bridge"
 	"github.com/dialtone/dialtone/switch/guard"
+	"github.com/dialtone/dialtone/switch/limits"
 	"github.com/dialtone/dialtone/trunks"
 	"github.com/dialtone/dialtone/web"
 )
@@ -36,6 +37,7 @@ type Config struct {
 	API      companion.Settings       `yaml:"api"`
 	Web      web.Settings             `yaml:"web"`
 	Guard    guard.Config             `yaml:"guard"`
+	Limits   limits.Settings          `yaml:"limits"`
 
 	// The carrier side (trunks, routes): package trunks defaults and validates it.
 	trunks.Config `yaml:",inline"`
@@ -57,6 +59,7 @@ func defaultConfig() Config {
 		API:      companion.DefaultSettings(),
 		Web:      web.DefaultSettings(),
 		Guard:    guard.Defaults(),
+		Limits:   limits.DefaultSettings(),
 	}
 }
 
@@ -166,7 +169,7 @@ func expandEnv(n *yaml.Node, lookup func(string) (string, bool), missing *[]stri
 // Validate reports the first problem, naming its key. Each section checks
 // itself and changes nothing.
 func (c *Config) Validate() error {
-	for _, section := range []interface{ Validate() error }{c.Log, c.Store, c.SIP, c.Media, c.HTTP, c.Shutdown, c.Web, c.Billing, c.API, c.Guard} {
+	for _, section := range []interface{ Validate() error }{c.Log, c.Store, c.SIP, c.Media, c.HTTP, c.Shutdown, c.Web, c.Billing, c.API, c.Guard, c.Limits} {
 		if err := section.Validate(); err != nil {
 			return err
 		}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dialtone/dialtone"
 )
 
 func TestParseConfigDefaults(t *testing.T) {
@@ -18,6 +20,23 @@ func TestParseConfigDefaults(t *testing.T) {
 	}
 	if cfg.Store.URL != "sqlite://data/dialtone.db" || cfg.Media.Timeout != 30*time.Second || len(cfg.SIP.Listen) != 2 || !cfg.Web.Enabled {
 		t.Errorf("ParseConfig(empty) = %+v, want the documented defaults", cfg)
+	}
+}
+
+// TestParseLimits: the limits section overrides the defaults key by key;
+// numbers, amounts and "unlimited" are read as YAML writes them.
+func TestParseLimits(t *testing.T) {
+	cfg, err := ParseConfig([]byte("limits:\n  concurrent_calls: 5\n  spend_hour: 2.50\n  spend_day: unlimited\n  countries: [us, GB]\n"), noEnv)
+	if err != nil {
+		t.Fatalf("ParseConfig = %v", err)
+	}
+	l, d := cfg.Limits.Defaults(), dialtone.DefaultLimits()
+	if l.Concurrent != 5 || l.PerMinute != d.PerMinute || l.SpendHour.String() != "2.5" || !l.SpendDay.Equal(dialtone.UnlimitedMoney) ||
+		!l.MaxRate.Equal(d.MaxRate) || !reflect.DeepEqual(l.Countries, []string{"US", "GB"}) || !reflect.DeepEqual(l.NumberTypes, d.NumberTypes) {
+		t.Errorf("limits = %+v", l)
+	}
+	if cfg, _ := ParseConfig(nil, noEnv); !reflect.DeepEqual(cfg.Limits.Defaults(), dialtone.DefaultLimits()) {
+		t.Errorf("limits of an empty file = %+v, want dialtone.DefaultLimits", cfg.Limits.Defaults())
 	}
 }
 
@@ -81,6 +100,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"edge: short nonce", "sip:\n  nonce_ttl: 1s\n", "sip.nonce_ttl"},
 		{"edge: account cache", "sip:\n  account_cache_ttl: 2m\n", "sip.account_cache_ttl"},
 		{"edge: duration", "sip:\n  nonce_ttl: 30\n", `sip.nonce_ttl: "30" is not a duration such as 30s or 5m`},
+		{"edge: handshake timeout", "sip:\n  handshake_timeout: 0s\n", "sip.handshake_timeout"},
+		{"edge: idle timeout", "sip:\n  tcp_idle_timeout: 500ms\n", "sip.tcp_idle_timeout"},
+		{"guard: connections per source", "guard:\n  max_connections_per_source: 0\n", "guard.max_connections_per_source"},
 		{"b2bua: advertise with a port", "sip:\n  advertise: '1.2.3.4:5060'\n", "sip.advertise"},
 		{"b2bua: ring timeout", "sip:\n  ring_timeout: 10ms\n", "sip.ring_timeout: 10ms is shorter than 1s"},
 		{"sip: dns server", "sip:\n  dns_server: dns.example\n", "sip.dns_server"},
@@ -108,6 +130,14 @@ func TestParseConfigErrors(t *testing.T) {
 		{"log: level", "log:\n  level: trace\n", "log.level"},
 		{"http: listen", "http:\n  listen: localhost\n", "http.listen"},
 		{"shutdown: negative", "shutdown:\n  drain_timeout: -1s\n", "shutdown.drain_timeout"},
+		{"limits: zero calls", "limits:\n  concurrent_calls: 0\n", "limits: invalid limits: concurrent_calls"},
+		{"limits: default in the defaults", "limits:\n  calls_per_minute: default\n", "limits: invalid limits: calls_per_minute"},
+		{"limits: negative spend", "limits:\n  spend_hour: -5\n", "limits: invalid limits: spend_hour"},
+		{"limits: rate as a word", "limits:\n  max_rate: cheap\n", "limits: invalid limits: max_rate"},
+		{"limits: no countries", "limits:\n  countries: []\n", "limits: invalid limits: countries is empty"},
+		{"limits: country", "limits:\n  countries: [United Kingdom]\n", "limits: invalid limits: country"},
+		{"limits: number type", "limits:\n  number_types: [satellite]\n", "number type \"satellite\""},
+		{"limits: unknown key", "limits:\n  concurrent: 5\n", "limits.concurrent: unknown key"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -282,6 +312,7 @@ billing: {interval: 30s, default_plan: retail}
 bundles: [{code: w, name: W, minutes: 10, price: "1", currency: USD, days: 1}]
 api: {signup: "", tokens: [{name: f, role: finance, token: 0123456789abcdef0123456789abcdef}]}
 web: {enabled: false}
+limits: {concurrent_calls: 4, spend_day: unlimited, countries: [US], number_types: [mobile]}
 trunks: [{name: a, address: "h:1", transport: udp, codecs: [PCMU], options: {timeout: 2s, down_after: 3, up_after: 2}}]
 routes: [{prefix: "44", trunks: [a]}]
 `
@@ -318,7 +349,7 @@ func TestDefaultsAreValid(t *testing.T) {
 	d := defaultConfig()
 	for name, v := range map[string]interface{ Validate() error }{
 		"log": d.Log, "store": d.Store, "sip": d.SIP, "media": d.Media, "http": d.HTTP,
-		"shutdown": d.Shutdown, "billing": d.Billing, "api": d.API, "web": d.Web,
+		"shutdown": d.Shutdown, "billing": d.Billing, "api": d.API, "web": d.Web, "limits": d.Limits,
 	} {
 		if err := v.Validate(); err != nil {
 			t.Errorf("%s defaults: %v", name, err)

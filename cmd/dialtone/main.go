@@ -43,6 +43,7 @@ func newRootCmd() *cobra.Command {
 		newServeCmd(load),
 		newMigrateCmd(load),
 		newAccountCmd(load),
+		newDeviceCmd(load),
 		newRatesCmd(load),
 		newWalletCmd(load),
 		newBundleCmd(load),

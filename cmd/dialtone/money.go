@@ -122,7 +122,8 @@ func newWalletCmd(load func() (*Config, error)) *cobra.Command {
 				if replayed {
 					verb = "already credited (same key): nothing moved;"
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s %s %s to %s (key %s); balance %s %s\n", verb, amount, a.Currency, a.Username, k, bal, a.Currency)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s %s to %s (key %s); balance %s\n", verb, dialtone.FormatMoney(amount, a.Currency), a.Username, k,
+					dialtone.FormatMoney(bal, a.Currency))
 				return nil
 			})
 		},
@@ -148,7 +149,8 @@ func newWalletCmd(load func() (*Config, error)) *cobra.Command {
 					return err
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintf(w, "account\t%s\nbalance\t%s %s\non hold\t%s %s (calls in progress)\n", a.Username, bal, a.Currency, hold, a.Currency)
+				fmt.Fprintf(w, "account\t%s\nbalance\t%s\non hold\t%s (calls in progress)\n", a.Username,
+					dialtone.FormatMoney(bal, a.Currency), dialtone.FormatMoney(hold, a.Currency))
 				for _, h := range hs {
 					fmt.Fprintf(w, "bundle\t%s: %d of %d min left, expires %s\n", h.Bundle, h.SecondsLeft/60, h.Seconds/60, h.ExpiresAt.Format(time.RFC3339))
 				}
@@ -160,8 +162,10 @@ func newWalletCmd(load func() (*Config, error)) *cobra.Command {
 	var limit int
 	history := &cobra.Command{
 		Use:   "history USERNAME",
-		Short: "List a wallet's ledger entries, newest first",
-		Args:  cobra.ExactArgs(1),
+		Short: "List a wallet's history, newest first: one line per top-up, transfer, bundle and call",
+		Long: "Each call is one line (the number, its duration, the charge), its credit reservations folded in;\n" +
+			"a call in progress shows its hold, a call that failed shows nothing charged.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if limit < 1 || limit > 1000 {
 				return fmt.Errorf("--limit %d: want 1-1000", limit)
@@ -171,14 +175,15 @@ func newWalletCmd(load func() (*Config, error)) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				es, err := st.Entries(cmd.Context(), dialtone.WalletAccount(a.ID), 0, limit)
+				items, err := st.WalletHistory(cmd.Context(), a.ID, 0, limit)
 				if err != nil {
 					return err
 				}
 				w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-				fmt.Fprintln(w, "TIME\tKIND\tAMOUNT\tBALANCE\tKEY\tMEMO")
-				for _, e := range es {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", e.CreatedAt.Format(time.RFC3339), e.Kind, e.Amount, e.Balance, e.Key, e.Memo)
+				fmt.Fprintln(w, "TIME\tKIND\tAMOUNT\tBALANCE\tMEMO")
+				for _, it := range items {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", it.At.UTC().Format(time.RFC3339), it.Kind,
+						dialtone.FormatMoney(it.Amount, a.Currency), dialtone.FormatMoney(it.Balance, a.Currency), it.Memo)
 				}
 				return w.Flush()
 			})
@@ -200,11 +205,15 @@ func newBundleCmd(load func() (*Config, error)) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			catalog, err := cfg.BundleCatalog()
+			if err != nil {
+				return err
+			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "CODE\tNAME\tMINUTES\tPRICE\tDAYS\tCOUNTRIES\tTYPES")
-			for _, bc := range cfg.Bundles {
-				fmt.Fprintf(w, "%s\t%s\t%d\t%s %s\t%d\t%s\t%s\n", bc.Code, bc.Name, bc.Minutes, bc.Price, bc.Currency, bc.Days,
-					orAny(bc.Countries), orAny(bc.NumberTypes))
+			for _, b := range catalog {
+				fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%d\t%s\t%s\n", b.Code, b.Name, b.Seconds/60, dialtone.FormatMoney(b.Price, b.Currency),
+					int64(b.Validity/(24*time.Hour)), orAny(b.Countries), orAny(b.NumberTypes))
 			}
 			return w.Flush()
 		},
@@ -240,8 +249,8 @@ func newBundleCmd(load func() (*Config, error)) *cobra.Command {
 					fmt.Fprintf(cmd.OutOrStdout(), "already bought with key %s: nothing moved\n", k)
 					return nil
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "%s bought %s (%d min) for %s %s, valid until %s (key %s)\n",
-					a.Username, product.Name, product.Seconds/60, product.Price, a.Currency, h.ExpiresAt.Format(time.RFC3339), k)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s bought %s (%d min) for %s, valid until %s (key %s)\n",
+					a.Username, product.Name, product.Seconds/60, dialtone.FormatMoney(product.Price, a.Currency), h.ExpiresAt.Format(time.RFC3339), k)
 				return nil
 			})
 		},

@@ -35,6 +35,7 @@ import (
 	"github.com/dialtone/dialtone/switch/digest"
 	"github.com/dialtone/dialtone/switch/edge"
 	"github.com/dialtone/dialtone/switch/guard"
+	"github.com/dialtone/dialtone/switch/limits"
 	"github.com/dialtone/dialtone/trunks"
 	"github.com/dialtone/dialtone/trunks/health"
 	"github.com/dialtone/dialtone/web"
@@ -159,12 +160,16 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	sw, err := buildSwitch(ctx, cfg, load, st, reg, log)
+	appKey, err := appCredentialKey(ctx, cfg, st)
+	if err != nil {
+		return err
+	}
+	sw, err := buildSwitch(ctx, cfg, load, st, appKey, reg, log)
 	if err != nil {
 		return err
 	}
 
-	api := newCompanion(cfg, st, log)
+	api := newCompanion(cfg, st, sw.guard, appKey, log)
 	stopExpiry := everyMinute(func() {
 		if n, err := api.ExpireEnvelopes(context.Background()); err != nil {
 			log.Error("red envelope refunds", "error", err)
@@ -185,18 +190,13 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 		mux.Handle("/", adminHandler)
 		adminHandler = mux
 	}
-	admin, adminLn, err := startHTTP("http.listen", cfg.HTTP.Listen, adminHandler, log)
-	if err != nil {
-		sw.Close()
-		return err
-	}
+	// api.listen first: once http.listen answers /readyz, the API is up too.
 	if cfg.API.Listen != "" {
 		if cfg.Web.Enabled { // the dialer is for app users too: on the listener meant to be exposed
 			apiMux.Handle("/", dialerPage(cfg, sw.listeners)) // no method: "GET /" would conflict with "/api/v1/"
 		}
 		apiSrv, _, err := startHTTP("api.listen", cfg.API.Listen, apiMux, log)
 		if err != nil {
-			_ = admin.Close()
 			sw.Close()
 			return err
 		}
@@ -205,6 +205,11 @@ func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error
 			defer cancel()
 			_ = apiSrv.Shutdown(sctx)
 		}()
+	}
+	admin, adminLn, err := startHTTP("http.listen", cfg.HTTP.Listen, adminHandler, log)
+	if err != nil {
+		sw.Close()
+		return err // the deferred Shutdown closes api.listen
 	}
 	sw.edge.Serve(sw.listeners)
 	for _, l := range sw.listeners {
@@ -310,7 +315,7 @@ func (s *theSwitch) Close() {
 	}
 }
 
-func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error), st dialtone.Store, reg prometheus.Registerer, log *slog.Logger) (*theSwitch, error) {
+func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error), st dialtone.Store, appKey []byte, reg prometheus.Registerer, log *slog.Logger) (*theSwitch, error) {
 	var serverTLS *tls.Config
 	if cfg.SIP.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.SIP.TLSCert, cfg.SIP.TLSKey)
@@ -355,7 +360,8 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		closeAll()
 		return nil, fmt.Errorf("sip client: %w", err)
 	}
-	carriers, err := newCarriers(cfg, client, ports["udp"], reg, log)
+	refused := newRefused(reg)
+	carriers, err := newCarriers(cfg, client, ports["udp"], refused, log)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -367,7 +373,12 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	}
 	closeListeners := closeAll
 	closeAll = func() { closeListeners(); media.Close() }
-	auth, err := digest.NewServer(digest.Config{Realm: cfg.SIP.Realm, Secret: []byte(cfg.SIP.AuthSecret), NonceTTL: cfg.SIP.NonceTTL, Algorithms: cfg.SIP.AuthAlgs,
+	nonceKey, err := nonceKey(ctx, cfg, st)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	auth, err := digest.NewServer(digest.Config{Realm: cfg.SIP.Realm, Secret: nonceKey, NonceTTL: cfg.SIP.NonceTTL, Algorithms: cfg.SIP.AuthAlgs,
 		Counts: newNonceCounts(st, time.Now)})
 	if err != nil {
 		closeAll()
@@ -400,6 +411,11 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	} else if n > 0 {
 		log.Info("settled calls left open by the last run", "calls", n)
 	}
+	limiter, err := limits.New(cfg.Limits.Defaults(), st, rater{ctl}, limits.NewMemory(clock.Now), clock.Now, limits.NewMetrics(refused), log)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
 	calls := b2bua.New(b2bua.Config{
 		Host:        cfg.SIP.Advertise,
 		Ports:       ports,
@@ -407,6 +423,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		RingTimeout: cfg.SIP.RingTimeout,
 		CreditLead:  cfg.Billing.CreditLead,
 		Clock:       clock,
+		Limits:      admitter{limiter},
 	}, client, carriers, media, st, credit{ctl}, b2bua.NewMetrics(reg), log)
 	registrar := edge.NewRegistrar()
 	g, err := guard.New(cfg.Guard, st, guard.NewMetrics(reg), log, nil)
@@ -417,11 +434,15 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 		return nil, err
 	}
 	g.SetAllow(trunkAllow(cfg))
-	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: cfg.SIP.WSAuthAlgs},
-		srv, auth, edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL), calls, registrar, g, log)
+	e := edge.New(edge.Config{Realm: cfg.SIP.Realm, UserAgent: cfg.SIP.UserAgent, MaxExpires: cfg.SIP.MaxExpires, WSAuthAlgorithms: cfg.SIP.WSAuthAlgs,
+		HandshakeTimeout: cfg.SIP.HandshakeTimeout, IdleTimeout: cfg.SIP.TCPIdleTimeout, CallHold: cfg.SIP.RingTimeout + cfg.Billing.MaxCallDuration},
+		srv, auth, edge.NewCredentials(edge.NewAccountCache(st, cfg.SIP.AccountCacheTTL), st, cfg.SIP.Realm, appKey, cfg.SIP.AppCredentialTTL), calls, registrar, g, log)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_registrations", Help: "Accounts with at least one live registration.",
 	}, func() float64 { return float64(registrar.Count()) }))
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "dialtone_sip_connections", Help: "TCP, TLS and WebSocket connections open on the SIP listeners.",
+	}, func() float64 { return float64(e.Connections()) }))
 	return &theSwitch{ua: ua, edge: e, calls: calls, leases: leases, listeners: listeners, carriers: carriers, media: media, guard: g, load: load, log: log}, nil
 }
 
@@ -619,10 +640,14 @@ func carrierTLS(ts []trunks.TrunkConfig) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
-// newCompanion builds the companion API on the store.
-func newCompanion(cfg *Config, st dialtone.Store, log *slog.Logger) *companion.Server {
+// newCompanion builds the companion API on the store; its sign-in counts
+// failures in the guard the SIP listeners share, and it issues app
+// credentials with appKey.
+func newCompanion(cfg *Config, st dialtone.Store, g companion.Guard, appKey []byte, log *slog.Logger) *companion.Server {
 	bundles, _ := cfg.BundleCatalog() // checked at start
-	return companion.New(cfg.API.Config(bundles), st, apiAccounts{st: st, realm: cfg.SIP.Realm}, func() time.Time { return time.Now().UTC() }, log)
+	c := cfg.API.Config(bundles, cfg.Limits.Defaults())
+	c.SIP = companion.SIP{Key: appKey, TTL: cfg.SIP.AppCredentialTTL, Realm: cfg.SIP.Realm, Devices: devices{st: st, realm: cfg.SIP.Realm}}
+	return companion.New(c, st, apiAccounts{st: st, realm: cfg.SIP.Realm}, g, func() time.Time { return time.Now().UTC() }, log)
 }
 
 // everyMinute runs f once a minute until the returned stop is called; stop

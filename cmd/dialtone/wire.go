@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/shopspring/decimal"
 
 	"github.com/dialtone/dialtone"
 	"github.com/dialtone/dialtone/billing"
@@ -15,6 +16,7 @@ import (
 	"github.com/dialtone/dialtone/media/rtp"
 	"github.com/dialtone/dialtone/media/webrtc"
 	"github.com/dialtone/dialtone/switch/b2bua"
+	"github.com/dialtone/dialtone/switch/limits"
 )
 
 // credit adapts billing.Controller to b2bua.Credit.
@@ -39,6 +41,25 @@ func (a credit) Authorize(ctx context.Context, req b2bua.CreditRequest) (b2bua.C
 		return nil, err // a nil *billing.Call must not become a non-nil interface
 	}
 	return k, nil
+}
+
+// rater adapts billing.Controller to limits.Rater.
+type rater struct {
+	c *billing.Controller
+}
+
+func (a rater) SellRate(ctx context.Context, acct *dialtone.Account, e164, numberType string) (decimal.Decimal, bool, error) {
+	r, ok, err := a.c.Quote(ctx, acct, e164, numberType)
+	return r.PerMinute, ok, err
+}
+
+// admitter adapts limits.Limiter to b2bua.Limits.
+type admitter struct {
+	l *limits.Limiter
+}
+
+func (a admitter) Admit(ctx context.Context, acct *dialtone.Account, dest b2bua.Destination) (func(), error) {
+	return a.l.Admit(ctx, acct, limits.Call{E164: dest.E164, Country: dest.Country, NumberType: dest.Type})
 }
 
 // mediaFactory adapts media/bridge to b2bua.Media.

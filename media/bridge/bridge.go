@@ -392,22 +392,29 @@ func (b *Bridge) local(l *rtp.Leg) netip.AddrPort {
 }
 
 // Start arms the media timeout. On a WebRTC leg, ICE or DTLS failing (or
-// never completing) ends the call the same way: onTimeout is called once.
-func (b *Bridge) Start(onTimeout func()) {
-	once := func() { b.fire.Do(onTimeout) }
-	b.relay.Arm(b.f.cfg.Timeout, once)
+// never completing), or the browser closing its side, ends the media too.
+// onEnd is called once, with why: dialtone.ErrMediaTimeout (no RTP),
+// dialtone.ErrMediaClosed wrapping webrtc.ErrClosedByPeer (the browser
+// closed DTLS, as it does when it hangs up), or the peer's failure.
+func (b *Bridge) Start(onEnd func(reason error)) {
+	once := func(reason error) { b.fire.Do(func() { onEnd(reason) }) }
+	b.relay.Arm(b.f.cfg.Timeout, func() { once(dialtone.ErrMediaTimeout) })
 	if b.peer != nil {
 		b.wg.Add(1)
 		go func() {
-			fire := false
+			var reason error
 			select {
 			case <-b.peer.Done():
-				fire = b.peer.Err() != nil
+				reason = b.peer.Err()
 			case <-b.stop:
 			}
-			b.wg.Done() // before onTimeout, which may Close
-			if fire {
-				once()
+			b.wg.Done() // before onEnd, which may Close
+			switch {
+			case reason == nil:
+			case errors.Is(reason, webrtc.ErrClosedByPeer):
+				once(fmt.Errorf("%w: %w", dialtone.ErrMediaClosed, reason))
+			default:
+				once(fmt.Errorf("app media: %w", reason))
 			}
 		}()
 	}

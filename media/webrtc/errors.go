@@ -24,6 +24,10 @@ var (
 	// ErrClosed: the peer (or engine) is closed, or failed. It wraps
 	// net.ErrClosed, so errors.Is(err, net.ErrClosed) holds too.
 	ErrClosed error = closedError{}
+	// ErrClosedByPeer: the browser closed the connection (DTLS
+	// close_notify, RFC 5246 section 7.2.1; pion then closes the peer
+	// connection), as it does when it hangs up, right before its BYE.
+	ErrClosedByPeer = errors.New("dtls closed by peer")
 )
 
 // closedError is ErrClosed: its own message, and a net.ErrClosed to

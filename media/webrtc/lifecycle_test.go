@@ -186,3 +186,20 @@ func settledGoroutines(want int) int {
 	}
 	return n
 }
+
+// TestClosedByPeer: a browser that closes its connection (DTLS
+// close_notify, as it does when it hangs up) ends the peer with
+// ErrClosedByPeer, which the call controller tells from a failure.
+func TestClosedByPeer(t *testing.T) {
+	e := newEngine(t, Config{})
+	k := dial(t, e, "opus", 48000)
+	k.c.close()
+	select {
+	case <-k.p.Done():
+	case <-time.After(wait):
+		t.Fatal("peer not done after the client closed")
+	}
+	if err := k.p.Err(); !errors.Is(err, ErrClosedByPeer) {
+		t.Errorf("Err() after the client closed = %v, want %v", err, ErrClosedByPeer)
+	}
+}

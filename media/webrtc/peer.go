@@ -374,7 +374,7 @@ func (p *Peer) onConnectionState(s pion.PeerConnectionState) {
 		}
 	case pion.PeerConnectionStateClosed:
 		// Ours is a no-op: finish ran before. Else DTLS close_notify from the browser.
-		p.finish(errors.New("peer connection closed by the browser"))
+		p.finish(ErrClosedByPeer)
 	}
 }
 

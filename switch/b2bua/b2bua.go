@@ -2,11 +2,12 @@
 // INVITE, answered by us as a UAS) and a carrier leg (our own INVITE to a
 // trunk, sent as a UAC), joined by a media bridge.
 //
-// It owns the call's life: routing, media setup, relaying of provisional
-// and final responses, BYE from either side, CANCEL before answer, the
-// media timeout, and the CDR written when the call ends. It knows nothing of
-// SQL, RTP or number plans: the Router, Media and CDRWriter it needs are
-// declared here and built elsewhere.
+// It owns the call's life: routing, the account's limits (a call keeps its
+// place in them until it ends), media setup, relaying of provisional and
+// final responses, BYE from either side, CANCEL before answer, the media
+// timeout, and the CDR written when the call ends. It knows nothing of
+// SQL, RTP or number plans: the Router, Limits, Media and CDRWriter it
+// needs are declared here and built elsewhere.
 //
 // A call's life is an explicit state (state.go): routing, authorizing,
 // media, dialing, early, connected, ending, ended, moved only by named
@@ -113,8 +114,12 @@ type Bridge interface {
 	// UpdateApp applies a new offer from the app (re-INVITE): a new media
 	// address, or hold.
 	UpdateApp(offer []byte) error
-	// Start arms the media timeout; onTimeout is called at most once.
-	Start(onTimeout func())
+	// Start arms the media timeout. onEnd is called at most once, when the
+	// media ends on its own: no RTP (dialtone.ErrMediaTimeout), the app
+	// closing its media as it hangs up (dialtone.ErrMediaClosed: a
+	// browser's DTLS close_notify, its BYE right behind), or the app's
+	// ICE or DTLS failing.
+	Start(onEnd func(reason error))
 	// Codecs names the codec of each leg, e.g. "PCMU".
 	Codecs() (app, carrier string)
 	// Stats returns packets received and estimated lost on each leg.
@@ -152,6 +157,14 @@ type CreditCall interface {
 	Finish(ctx context.Context, cdr *dialtone.CDR) error
 }
 
+// Limits admits a routed call by its account's limits (package
+// switch/limits) before its credit is authorized. A refusal is a
+// *dialtone.LimitError; release is called once the call has ended,
+// however it ended.
+type Limits interface {
+	Admit(ctx context.Context, acct *dialtone.Account, dest Destination) (release func(), err error)
+}
+
 // CDRWriter stores the record of a finished call.
 type CDRWriter interface {
 	InsertCDR(ctx context.Context, c *dialtone.CDR) error
@@ -169,8 +182,13 @@ type Config struct {
 	RingTimeout time.Duration
 	// CreditLead is how long before its credit runs out a call asks for more.
 	CreditLead time.Duration
+	// ByeGrace is how long a call whose app closed its media waits for
+	// the app's BYE before the switch hangs up (0: one second).
+	ByeGrace time.Duration
 	// Clock sets the call's timers (nil: SystemClock).
 	Clock Clock
+	// Limits admits each call before it is authorized (nil: no limits).
+	Limits Limits
 }
 
 // Server is the call controller.
@@ -204,6 +222,9 @@ func New(cfg Config, client *sipgo.Client, router Router, media Media, cdrs CDRW
 func newServer(cfg Config, l legs, router Router, media Media, cdrs CDRWriter, credit Credit, m *Metrics, log *slog.Logger) *Server {
 	if cfg.CreditLead <= 0 {
 		cfg.CreditLead = 5 * time.Second
+	}
+	if cfg.ByeGrace <= 0 {
+		cfg.ByeGrace = time.Second
 	}
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock()

@@ -45,7 +45,9 @@ type call struct {
 	credit         CreditCall // nil when the call is not billed
 	attempts       []string   // "trunk=answer" per carrier tried or skipped
 	release        func()     // gives back the answering carrier's channel
+	admitted       func()     // gives back the call's place in its account's limits
 	stopMeter      func()     // stops the pending metering timer
+	stopGrace      func()     // stops the wait for the app's BYE after it closed its media
 	cdr            dialtone.CDR
 }
 

@@ -231,8 +231,96 @@ func TestCancelCrossesAnswer(t *testing.T) {
 	checkEvents(t, "carrier", k.Events(), "CANCEL", "ACK", "BYE")
 	c := h.cdr()
 	checkCDR(t, c, dialtone.Cancelled, 487, dialtone.PartyCaller, 0)
-	if !c.AnswerAt.IsZero() {
-		t.Errorf("CDR answered at %v, want never", c.AnswerAt)
+	if !c.AnswerAt.IsZero() || c.Attempts != "t1=200:cancelled" {
+		t.Errorf("CDR answered at %v attempts %q, want never and t1=200:cancelled", c.AnswerAt, c.Attempts)
+	}
+	h.noTasks()
+}
+
+// The carrier's 200 crosses the CANCEL the ring timeout sent: its leg is
+// ACKed and ended, the app is told no answer, and nothing is billed.
+func TestRingTimeoutCrossesAnswer(t *testing.T) {
+	h := newHarness(t, &fakeCredit{max: time.Hour}, trunk("t1"), trunk("t2"))
+	tc := h.dial("442079460018", "PCMA")
+	k := h.legs.next(t)
+	k.afterCancel = 200
+	k.respond(180, "Ringing", "")
+	tc.app.saw(t, "180")
+	h.clock.Advance(60 * time.Second)
+	tc.setupDone()
+	tc.ended()
+	checkEvents(t, "app", tc.app.Events(), "180", "480")
+	checkEvents(t, "carrier", k.Events(), "CANCEL", "ACK", "BYE")
+	c := h.cdr()
+	checkCDR(t, c, dialtone.NoAnswer, 480, dialtone.PartyNone, 0)
+	if !c.AnswerAt.IsZero() || c.Attempts != "t1=200:ring-timeout" || c.Currency != "EUR" {
+		t.Errorf("CDR answered at %v attempts %q currency %q, want never, t1=200:ring-timeout, settled by the credit", c.AnswerAt, c.Attempts, c.Currency)
+	}
+	if n := len(h.legs.invited); n != 0 {
+		t.Errorf("another carrier tried after the ring timeout")
+	}
+	h.noTasks()
+}
+
+// The app cancels after the carrier's 200 has been taken but before the
+// call connects: no CANCEL can go to the carrier any more, so its leg is
+// ACKed and ended with BYE; the call is cancelled, not answered.
+func TestAppCancelsAsCarrierAnswers(t *testing.T) {
+	h := newHarness(t, &fakeCredit{max: time.Hour}, trunk("t1"))
+	tc := h.dial("442079460018", "PCMA")
+	k := h.legs.next(t)
+	k.ackHold, k.acking = make(chan struct{}), make(chan struct{})
+	k.respond(180, "Ringing", "")
+	tc.app.saw(t, "180")
+	k.respond(200, "OK", "carrier-answer")
+	wait(t, k.acking, "the ACK to the carrier's 200")
+	tc.app.CANCEL()
+	wait(t, tc.c.ctx.Done(), "the app's CANCEL to reach the call")
+	close(k.ackHold)
+	tc.setupDone()
+	tc.ended()
+	checkEvents(t, "app", tc.app.Events(), "180", "487")
+	checkEvents(t, "carrier", k.Events(), "ACK", "BYE")
+	c := h.cdr()
+	checkCDR(t, c, dialtone.Cancelled, 487, dialtone.PartyCaller, 0)
+	if !c.AnswerAt.IsZero() || c.Attempts != "t1=200:cancelled" {
+		t.Errorf("CDR answered at %v attempts %q, want never and t1=200:cancelled", c.AnswerAt, c.Attempts)
+	}
+	if strings.Contains(h.logs.String(), "transition=answered") {
+		t.Error("the call moved to connected after the app cancelled")
+	}
+	h.noTasks()
+}
+
+// The app's CANCEL crosses the 200 we relay to it: the transaction layer
+// answers the CANCEL 487 and will not send our 200. The app never took the
+// answer: the carrier's leg is ended with BYE, the call is recorded as
+// cancelled by the caller and nothing is billed, though credit was
+// reserved at the carrier's answer.
+func TestAppCancelCrossesOurAnswer(t *testing.T) {
+	h := newHarness(t, &fakeCredit{max: time.Hour}, trunk("t1"))
+	tc := h.dial("442079460018", "PCMA")
+	tc.app.cancelAtAnswer = true
+	k := h.legs.next(t)
+	k.respond(180, "Ringing", "")
+	tc.app.saw(t, "180")
+	h.clock.Advance(2 * time.Second)
+	k.respond(200, "OK", "carrier-answer")
+	tc.setupDone()
+	tc.ended()
+	checkEvents(t, "app", tc.app.Events(), "180", "487")
+	checkEvents(t, "carrier", k.Events(), "ACK", "BYE")
+	c := h.cdr()
+	checkCDR(t, c, dialtone.Cancelled, 487, dialtone.PartyCaller, 0)
+	if !c.AnswerAt.IsZero() || c.Duration != 0 || c.Attempts != "t1=200:cancelled" || c.Currency != "EUR" {
+		t.Errorf("CDR answered at %v for %v attempts %q currency %q, want never, t1=200:cancelled, settled by the credit",
+			c.AnswerAt, c.Duration, c.Attempts, c.Currency)
+	}
+	if !strings.Contains(h.logs.String(), "transition=answer-cancelled") {
+		t.Error("log has no answer-cancelled transition")
+	}
+	if n := h.clock.pending(); n != 0 {
+		t.Errorf("%d timers pending after the call ended, want 0", n)
 	}
 	h.noTasks()
 }
@@ -343,7 +431,76 @@ func TestMediaTimeout(t *testing.T) {
 	checkEvents(t, "app", tc.app.Events(), "180", "200", "BYE")
 	checkEvents(t, "carrier", k.Events(), "ACK", "BYE")
 	checkCDR(t, h.cdr(), dialtone.Answered, 200, dialtone.PartySwitch, 20)
+	if !strings.Contains(h.logs.String(), "media timeout: no RTP") {
+		t.Error("log does not say the media timed out")
+	}
 	h.s.Close() // the hangup goroutine is waited for
+	h.noTasks()
+}
+
+// A browser closes its DTLS (close_notify) as it hangs up, and its BYE
+// comes right after: the hangup is the caller's, and nothing in the log
+// says the media timed out.
+func TestAppClosesMediaThenBye(t *testing.T) {
+	h := newHarness(t, nil, trunk("t1"))
+	tc, k := answer(t, h)
+	h.clock.Advance(10 * time.Second)
+	h.media.last().closeNotify()
+	h.clock.Advance(h.s.cfg.ByeGrace - time.Millisecond)
+	if s := tc.c.current(); s != stateConnected {
+		t.Fatalf("state within the grace for the BYE = %s, want connected", s)
+	}
+	tx := tc.bye(false)
+	tc.ended()
+	if got := tx.codes(); len(got) != 1 || got[0] != 200 {
+		t.Errorf("app's BYE answered %v, want 200", got)
+	}
+	checkEvents(t, "app", tc.app.Events(), "180", "200")
+	checkEvents(t, "carrier", k.Events(), "ACK", "BYE")
+	checkCDR(t, h.cdr(), dialtone.Answered, 200, dialtone.PartyCaller, 11)
+	logs := h.logs.String()
+	if strings.Contains(logs, "media timeout") || !strings.Contains(logs, "dtls closed by peer") {
+		t.Errorf("log names a media timeout or not the DTLS close:\n%s", logs)
+	}
+	if n := h.clock.pending(); n != 0 {
+		t.Errorf("%d timers pending after the call ended, want 0", n)
+	}
+	h.noTasks()
+}
+
+// An app that closes its media and sends no BYE is hung up by the switch
+// once the grace has passed, with the real reason in the log.
+func TestAppClosesMediaNoBye(t *testing.T) {
+	h := newHarness(t, nil, trunk("t1"))
+	tc, k := answer(t, h)
+	h.clock.Advance(5 * time.Second)
+	h.media.last().closeNotify()
+	h.clock.Advance(h.s.cfg.ByeGrace)
+	tc.ended()
+	checkEvents(t, "app", tc.app.Events(), "180", "200", "BYE")
+	checkEvents(t, "carrier", k.Events(), "ACK", "BYE")
+	checkCDR(t, h.cdr(), dialtone.Answered, 200, dialtone.PartySwitch, 6)
+	logs := h.logs.String()
+	if strings.Contains(logs, "media timeout") || !strings.Contains(logs, "no BYE from the app after it closed its media") ||
+		!strings.Contains(logs, "dtls closed by peer") {
+		t.Errorf("log does not give the DTLS close as the reason:\n%s", logs)
+	}
+	h.noTasks()
+}
+
+// The carrier hangs up while the call waits for the app's BYE after the
+// app closed its media: the callee's hangup stands and no timer is left.
+func TestCarrierByeDuringByeGrace(t *testing.T) {
+	h := newHarness(t, nil, trunk("t1"))
+	tc, _ := answer(t, h)
+	h.media.last().closeNotify()
+	tc.bye(true)
+	tc.ended()
+	checkCDR(t, h.cdr(), dialtone.Answered, 200, dialtone.PartyCallee, 0)
+	if n := h.clock.pending(); n != 0 {
+		t.Errorf("%d timers pending after the call ended, want 0", n)
+	}
+	h.clock.Advance(h.s.cfg.ByeGrace)
 	h.noTasks()
 }
 
@@ -515,8 +672,8 @@ func TestShutdownDuringDialing(t *testing.T) {
 	if !c.AnswerAt.IsZero() {
 		t.Errorf("CDR answered at %v, want never", c.AnswerAt)
 	}
-	if !strings.Contains(h.logs.String(), "transition=answered state=end") {
-		t.Error("the refused answered transition is not in the log")
+	if strings.Contains(h.logs.String(), "transition=answered") || !strings.Contains(h.logs.String(), "carrier answered after the call ended") {
+		t.Error("the call moved to connected after the switch stopped, or the log does not say why the carrier's leg was ended")
 	}
 	h.noTasks()
 }
@@ -629,4 +786,70 @@ func TestTransitions(t *testing.T) {
 	if !strings.Contains(h.logs.String(), "transition refused") {
 		t.Error("refused transitions are not logged")
 	}
+}
+
+// A call over its account's limits is refused with 403 and a Warning
+// naming the limit, before its credit is authorized or a carrier is tried.
+func TestLimitRefused(t *testing.T) {
+	h := newHarness(t, &fakeCredit{refuse: errors.New("authorized a call over its limits")}, trunk("t1"))
+	h.s.cfg.Limits = &fakeLimits{refuse: &dialtone.LimitError{Limit: dialtone.LimitCountry, Detail: "GB is not among US"}}
+	tc := h.dial("442079460018", "PCMA")
+	tc.setupDone()
+	tc.ended()
+	checkEvents(t, "app", tc.app.Events(), "403")
+	tc.app.mu.Lock()
+	res := tc.app.rejected
+	tc.app.mu.Unlock()
+	if w := res.GetHeader("Warning"); w == nil || w.Value() != `399 switch.test "country: GB is not among US"` || !strings.Contains(res.Reason, "country") {
+		t.Errorf("refusal %d %q, Warning %v; want the country limit named", res.StatusCode, res.Reason, w)
+	}
+	c := h.cdr()
+	checkCDR(t, c, dialtone.Failed, 403, dialtone.PartyNone, 0)
+	if !strings.Contains(c.SIPReason, "country") {
+		t.Errorf("CDR reason %q, want the limit named", c.SIPReason)
+	}
+	if len(h.legs.carriers) != 0 {
+		t.Error("a call over its limits reached a carrier")
+	}
+	h.noTasks()
+}
+
+// A call keeps its place in its account's limits until it ends, however
+// it ends: hung up, refused by the carrier, refused for credit.
+func TestLimitReleased(t *testing.T) {
+	lim := &fakeLimits{max: 1}
+	credit := &fakeCredit{max: time.Hour}
+	h := newHarness(t, credit, trunk("t1"))
+	h.s.cfg.Limits = lim
+	first, _ := answer(t, h)
+
+	second := h.dial("442079460018", "PCMA")
+	second.setupDone()
+	second.ended()
+	checkEvents(t, "app", second.app.Events(), "403")
+
+	first.bye(false)
+	first.ended()
+	if live, released := lim.counts(); live != 0 || released != 1 {
+		t.Fatalf("after the hang-up: %d live, %d released; want 0 and 1", live, released)
+	}
+
+	busy := h.dial("442079460018", "PCMA")
+	h.legs.next(t).respond(486, "Busy Here", "")
+	busy.setupDone()
+	busy.ended()
+	checkEvents(t, "app", busy.app.Events(), "486")
+	if live, released := lim.counts(); live != 0 || released != 2 {
+		t.Errorf("after a busy carrier: %d live, %d released; want 0 and 2", live, released)
+	}
+
+	credit.refuse = dialtone.ErrInsufficientFunds
+	broke := h.dial("442079460018", "PCMA")
+	broke.setupDone()
+	broke.ended()
+	checkEvents(t, "app", broke.app.Events(), "402")
+	if live, released := lim.counts(); live != 0 || released != 3 {
+		t.Errorf("after a credit refusal: %d live, %d released; want 0 and 3", live, released)
+	}
+	h.noTasks()
 }

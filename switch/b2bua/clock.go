@@ -13,7 +13,7 @@ import (
 // can drive both: pass clock.Now to billing.NewController.
 //
 // The media timeout and the WebRTC handshake timeout are timers of the
-// media engine, behind Bridge: Bridge.Start's onTimeout is how they reach
+// media engine, behind Bridge: Bridge.Start's onEnd is how they reach
 // a call.
 type Clock interface {
 	Now() time.Time

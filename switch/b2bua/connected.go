@@ -1,6 +1,8 @@
 package b2bua
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -33,6 +35,13 @@ func (c *call) connect(leg carrierLeg, res *sip.Response, trunk Trunk, release f
 		c.byeCarrier()
 		return dialFinal, errorOutcome(err), fmt.Errorf("app answer sdp: %w", err)
 	}
+	if cause := context.Cause(c.ctx); cause != nil {
+		// The call's setup ended as the carrier answered (the app's CANCEL
+		// or BYE, the switch stopping): the answer crossed it. The
+		// carrier's leg, ACKed above, is ended (RFC 3261 section 15) and
+		// the call was never answered.
+		return c.crossedAnswer(trunk, code, cause)
+	}
 	c.attempt(trunk.Name, code)
 
 	var snapshot dialtone.CDR
@@ -52,7 +61,7 @@ func (c *call) connect(leg carrierLeg, res *sip.Response, trunk Trunk, release f
 		return dialFinal, outcome{dialtone.Failed, 503, "Service Unavailable: shutting down"}, err
 	}
 	c.s.metrics.trunkAnswered.WithLabelValues(trunk.Name).Inc()
-	bridge.Start(c.mediaTimeout)
+	bridge.Start(c.mediaEnded)
 	if credit != nil {
 		until, err := credit.Answered(c.ctx, now, &snapshot)
 		if err != nil {
@@ -66,12 +75,55 @@ func (c *call) connect(leg carrierLeg, res *sip.Response, trunk Trunk, release f
 	ok.AppendHeader(&h)
 	// Answer retransmits the 200 until the app's ACK (RFC 3261 13.3.1.4).
 	if err := c.app.Answer(ok); err != nil {
+		if errors.Is(err, sip.ErrTransactionCanceled) {
+			// The app's CANCEL crossed our 200: it has its 487, and the
+			// call never connected to it.
+			c.answerCancelled()
+			return dialConnected, outcome{}, nil
+		}
 		c.log.Info("app did not take the answer", "error", err)
 		c.hangup(dialtone.PartySwitch)
 		return dialConnected, outcome{}, nil
 	}
 	c.log.Info("call connected", "trunk", trunk.Name, "state", stateConnected.String())
 	return dialConnected, outcome{}, nil
+}
+
+// crossedAnswer ends a carrier leg that answered after the call's setup
+// ended, and records what happened to it: its 200, and why it was ended.
+func (c *call) crossedAnswer(trunk Trunk, code string, cause error) (dialResult, outcome, error) {
+	why := "cancelled"
+	if errors.Is(cause, errShutdown) {
+		why = "shutdown"
+	}
+	c.attempt(trunk.Name, code+":"+why)
+	c.log.Info("carrier answered after the call ended: ending its leg", "trunk", trunk.Name, "cause", cause)
+	c.byeCarrier()
+	return dialFinal, outcome{dialtone.Cancelled, 487, "Request Terminated"}, fmt.Errorf("carrier %s answered after the call ended: %w", trunk.Name, cause)
+}
+
+// answerCancelled ends a call whose app cancelled as our 200 went out to
+// it: the transaction layer answered its CANCEL 487, so the app never took
+// the answer. The carrier's leg is ended with BYE and the call recorded
+// as cancelled by the caller, not answered: nothing is billed.
+func (c *call) answerCancelled() {
+	now := c.s.clock.Now()
+	err := c.to(tAnswerCancelled, func() {
+		if c.cdr.HangupBy == dialtone.PartyNone {
+			c.cdr.HangupBy = dialtone.PartyCaller
+		}
+		c.cdr.AnswerAt = time.Time{}
+		c.cdr.EndAt = now
+		if n := len(c.attempts); n > 0 {
+			c.attempts[n-1] += ":cancelled"
+		}
+	})
+	if err != nil {
+		return // the carrier hung up first, or the switch is stopping
+	}
+	c.log.Info("app cancelled as it was answered: ending the carrier's leg")
+	c.byeCarrier()
+	c.finish(outcome{dialtone.Cancelled, 487, "Request Terminated"})
 }
 
 // hangup ends a connected call: BYE to whichever leg did not end it.

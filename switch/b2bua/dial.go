@@ -105,10 +105,13 @@ func (c *call) dial(trunk Trunk, e164 string, release func()) (dialResult, outco
 		}
 		return r, o, fmt.Errorf("carrier %s answered %d %s", trunk.Name, res.StatusCode, res.Reason)
 	}
+	crossed := ""
 	if res != nil && res.IsSuccess() {
 		// The carrier answered as we cancelled (the 200 crossed our
-		// CANCEL): confirm and end its leg so it is not left up.
+		// CANCEL): confirm and end its leg so it is not left up, and
+		// say so in its attempt. The call was not answered.
 		c.endCrossedAnswer(leg, trunk)
+		crossed = strconv.Itoa(res.StatusCode) + ":"
 	}
 	switch {
 	case silent.Load() && c.ctx.Err() == nil:
@@ -117,14 +120,14 @@ func (c *call) dial(trunk Trunk, e164 string, release func()) (dialResult, outco
 		return dialNextCarrier, outcome{dialtone.Failed, 408, "Request Timeout"}, fmt.Errorf("carrier %s: no response within %v", trunk.Name, trunk.InviteTimeout)
 	case errors.Is(context.Cause(ctx), errRingTimeout):
 		m.trunkFailures.WithLabelValues(trunk.Name, "ring_timeout").Inc()
-		c.attempt(trunk.Name, "ring-timeout")
+		c.attempt(trunk.Name, crossed+"ring-timeout")
 		return dialFinal, outcome{dialtone.NoAnswer, 480, "Temporarily Unavailable: no answer"}, errRingTimeout
 	case c.ctx.Err() != nil:
-		c.attempt(trunk.Name, "cancelled")
+		c.attempt(trunk.Name, crossed+"cancelled")
 		return dialFinal, outcome{dialtone.Cancelled, 487, "Request Terminated"}, context.Cause(c.ctx)
 	default:
 		m.trunkFailures.WithLabelValues(trunk.Name, "timeout").Inc()
-		c.attempt(trunk.Name, "timeout")
+		c.attempt(trunk.Name, crossed+"timeout")
 		return dialNextCarrier, outcome{dialtone.Failed, 408, "Request Timeout"}, fmt.Errorf("carrier %s: %w", trunk.Name, err)
 	}
 }

@@ -169,12 +169,12 @@ func (m *fakeMedia) last() *fakeBridge {
 // fakeBridge takes any carrier SDP but "G729"; UpdateApp blocks on hold
 // when set.
 type fakeBridge struct {
-	mu        sync.Mutex
-	onTimeout func()
-	events    []string
-	hold      chan struct{}
-	updating  chan struct{} // closed when UpdateApp starts
-	closed    chan struct{}
+	mu       sync.Mutex
+	onEnd    func(error)
+	events   []string
+	hold     chan struct{}
+	updating chan struct{} // closed when UpdateApp starts
+	closed   chan struct{}
 }
 
 func (b *fakeBridge) record(e string) {
@@ -213,19 +213,26 @@ func (b *fakeBridge) UpdateApp(offer []byte) error {
 	return nil
 }
 
-func (b *fakeBridge) Start(onTimeout func()) {
+func (b *fakeBridge) Start(onEnd func(error)) {
 	b.mu.Lock()
-	b.onTimeout = onTimeout
+	b.onEnd = onEnd
 	b.mu.Unlock()
 	b.record("start")
 }
 
-// timeout is the media engine's report of no RTP.
-func (b *fakeBridge) timeout() {
+func (b *fakeBridge) end(reason error) {
 	b.mu.Lock()
-	f := b.onTimeout
+	f := b.onEnd
 	b.mu.Unlock()
-	f()
+	f(reason)
+}
+
+// timeout is the media engine's report of no RTP.
+func (b *fakeBridge) timeout() { b.end(dialtone.ErrMediaTimeout) }
+
+// closeNotify is the media engine's report that the browser closed DTLS.
+func (b *fakeBridge) closeNotify() {
+	b.end(fmt.Errorf("%w: dtls closed by peer", dialtone.ErrMediaClosed))
 }
 
 func (b *fakeBridge) Codecs() (string, string) { return "PCMA", "PCMA" }
@@ -300,6 +307,43 @@ func (c *fakeCreditCall) Extend(context.Context, time.Time) (time.Time, error) {
 func (c *fakeCreditCall) Finish(ctx context.Context, cdr *dialtone.CDR) error {
 	cdr.Currency = "EUR"
 	return c.k.cdrs.InsertCDR(ctx, cdr)
+}
+
+// fakeLimits admits up to max calls at once (or refuses every call with
+// refuse) and counts the releases.
+type fakeLimits struct {
+	max    int
+	refuse error
+
+	mu             sync.Mutex
+	live, released int
+}
+
+func (f *fakeLimits) Admit(_ context.Context, _ *dialtone.Account, _ Destination) (func(), error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.refuse != nil {
+		return nil, f.refuse
+	}
+	if f.live >= f.max {
+		return nil, &dialtone.LimitError{Limit: dialtone.LimitConcurrent, Detail: fmt.Sprintf("%d calls at once", f.max)}
+	}
+	f.live++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.live--
+			f.released++
+		})
+	}, nil
+}
+
+func (f *fakeLimits) counts() (live, released int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.live, f.released
 }
 
 // fakeTx is a server transaction that records its responses.
@@ -390,6 +434,9 @@ type fakeApp struct {
 	inv    *sip.Request
 	ctx    context.Context
 	cancel context.CancelFunc
+	// cancelAtAnswer: the app's CANCEL crosses our 200, which the
+	// transaction layer then refuses to send.
+	cancelAtAnswer bool
 
 	mu       sync.Mutex
 	events   []string      // "180", "183", "200", "487" ..., "BYE", "close"
@@ -455,8 +502,11 @@ func (a *fakeApp) Provisional(res *sip.Response) error {
 }
 
 func (a *fakeApp) Answer(res *sip.Response) error {
+	if a.cancelAtAnswer {
+		a.CANCEL()
+	}
 	if a.ctx.Err() != nil {
-		return errors.New("transaction terminated")
+		return fmt.Errorf("transaction terminated: %w", sip.ErrTransactionCanceled)
 	}
 	a.record(fmt.Sprint(res.StatusCode))
 	return nil

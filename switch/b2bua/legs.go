@@ -3,6 +3,9 @@ package b2bua
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -120,31 +123,106 @@ type sipgoCarrier struct {
 	cs *sipgo.DialogClientSession
 }
 
+// WaitAnswer sends the CANCEL itself rather than leave it to sipgo, which
+// gives up on the INVITE when the CANCEL is not answered 200: a carrier
+// whose 200 crossed our CANCEL has ended its INVITE transaction with that
+// 200 and may answer the CANCEL 481 (RFC 3261 section 9.2), and its 200
+// would then never be ACKed nor its leg ended. Here the wait goes on for
+// the INVITE's final response whatever the CANCEL's, for up to 64*T1
+// (section 9.1).
 func (c sipgoCarrier) WaitAnswer(ctx context.Context, username, password string, onResponse func(*sip.Response)) (*sip.Response, error) {
-	err := c.cs.WaitAnswer(ctx, sipgo.AnswerOptions{
+	var cancelReq atomic.Pointer[sip.Request]
+	provisional := make(chan struct{})
+	var once sync.Once
+	// wait ends only to give up without a CANCEL; finished when sipgo returns.
+	wait, stop := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stop(nil)
+	finished := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case <-ctx.Done():
+		case <-finished:
+			return
+		}
+		if context.Cause(ctx) == errCarrierSilent {
+			stop(sipgo.WaitAnswerForceCancelErr)
+			return
+		}
+		select {
+		case <-provisional: // nothing may be cancelled before a provisional response (section 9.1)
+		case <-finished:
+			return
+		}
+		cctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() {
+			select {
+			case <-finished:
+			case <-cctx.Done():
+			}
+			cancel() // the INVITE has its final response: the CANCEL's no longer matters
+		}()
+		_, _ = c.cs.UA.Client.Do(cctx, cancelReq.Load(), asBuilt)
+		select {
+		case <-finished:
+		case <-time.After(64 * sip.T1):
+			stop(sipgo.WaitAnswerForceCancelErr)
+		}
+	})
+	err := c.cs.WaitAnswer(wait, sipgo.AnswerOptions{
 		Username: username, Password: password,
 		OnResponse: func(res *sip.Response) error {
+			if res.IsProvisional() {
+				// Built here, in the goroutine that alone changes the
+				// INVITE (a digest retry gives it a new Via and CSeq).
+				cancelReq.Store(cancelRequest(c.cs.InviteRequest))
+				once.Do(func() { close(provisional) })
+			}
 			onResponse(res)
 			return nil
 		},
 	})
-	var dr *sipgo.ErrDialogResponse
-	if errors.As(err, &dr) {
-		return dr.Res, nil
-	}
+	close(finished)
+	wg.Wait()
 	res := c.cs.InviteResponse
-	if err != nil {
-		if res != nil && res.IsSuccess() {
-			// The 200 crossed our CANCEL: the dialog is the one it made.
-			if id, err := sip.DialogIDFromResponse(res); err == nil {
-				c.cs.ID = id
-			}
-			return res, err
-		}
+	var dr *sipgo.ErrDialogResponse
+	switch {
+	case ctx.Err() != nil && err == nil && res != nil && res.IsSuccess():
+		// The 200 crossed our CANCEL: the dialog is the one it made.
+		return res, ctx.Err()
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case errors.As(err, &dr):
+		return dr.Res, nil
+	case err != nil:
 		return nil, err
 	}
 	return res, nil
 }
+
+// cancelRequest is the CANCEL of inv (RFC 3261 section 9.1): its Request-URI,
+// top Via, From, To, Call-ID, CSeq number and Route.
+func cancelRequest(inv *sip.Request) *sip.Request {
+	r := sip.NewRequest(sip.CANCEL, inv.Recipient)
+	r.AppendHeader(sip.HeaderClone(inv.Via()))
+	sip.CopyHeaders("Route", inv, r)
+	mf := sip.MaxForwardsHeader(70)
+	r.AppendHeader(&mf)
+	r.AppendHeader(sip.HeaderClone(inv.From()))
+	r.AppendHeader(sip.HeaderClone(inv.To()))
+	r.AppendHeader(sip.HeaderClone(inv.CallID()))
+	r.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
+	r.SetBody(nil)
+	r.SetTransport(inv.Transport())
+	r.SetSource(inv.Source())
+	r.SetDestination(inv.Destination())
+	r.Laddr = inv.Laddr
+	return r
+}
+
+// asBuilt sends a request as it is: no header of the client's added.
+func asBuilt(*sipgo.Client, *sip.Request) error { return nil }
 
 func (c sipgoCarrier) Ack(ctx context.Context) error { return c.cs.Ack(ctx) }
 func (c sipgoCarrier) Bye(ctx context.Context) error { return c.cs.Bye(ctx) }

@@ -1,6 +1,7 @@
 package b2bua
 
 import (
+	"errors"
 	"time"
 
 	"github.com/dialtone/dialtone"
@@ -51,10 +52,30 @@ func (c *call) cutoff() {
 	c.hangup(dialtone.PartySwitch)
 }
 
-// mediaTimeout is the bridge's report that no RTP came for too long.
-func (c *call) mediaTimeout() {
+// mediaEnded is the bridge's report that the call's media ended on its
+// own: no RTP for too long, the app's ICE or DTLS failing, or the app
+// closing its media. A browser closes its DTLS as it hangs up and sends
+// its BYE right after: the call waits ByeGrace for that BYE, so that the
+// hangup is recorded as the caller's, before the switch hangs up.
+func (c *call) mediaEnded(reason error) {
+	if errors.Is(reason, dialtone.ErrMediaClosed) {
+		c.log.Info("app closed its media: waiting for its BYE", "reason", reason, "grace", c.s.cfg.ByeGrace)
+		c.do(func() {
+			if c.state != stateConnected {
+				return
+			}
+			c.stopGrace = c.s.after(c.s.cfg.ByeGrace, func() {
+				if c.current() != stateConnected {
+					return
+				}
+				c.log.Info("no BYE from the app after it closed its media: hanging up", "reason", reason)
+				c.hangup(dialtone.PartySwitch)
+			})
+		})
+		return
+	}
 	c.s.goTask(func() {
-		c.log.Info("media timeout: no RTP")
+		c.log.Info("media ended: hanging up", "reason", reason)
 		c.s.metrics.mediaTimeouts.Inc()
 		c.hangup(dialtone.PartySwitch)
 	})

@@ -44,7 +44,10 @@ func carrierOutcome(code int, reason string) (o outcome, failover bool) {
 
 // errorOutcome is the one table from domain errors to SIP responses.
 func errorOutcome(err error) outcome {
+	var limit *dialtone.LimitError
 	switch {
+	case errors.As(err, &limit):
+		return outcome{dialtone.Failed, 403, "Forbidden: over the account's " + string(limit.Limit) + " limit"}
 	case errors.Is(err, dialtone.ErrInvalidNumber):
 		return outcome{dialtone.Failed, 484, "Address Incomplete: not a valid phone number"}
 	case errors.Is(err, dialtone.ErrNoRoute):

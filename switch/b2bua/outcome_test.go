@@ -56,6 +56,7 @@ func TestErrorOutcome(t *testing.T) {
 		{fmt.Errorf("authorize: %w", dialtone.ErrInsufficientFunds), 402},
 		{fmt.Errorf("authorize: %w", dialtone.ErrNoRate), 403},
 		{fmt.Errorf("authorize: %w", dialtone.ErrNoPlan), 403},
+		{fmt.Errorf("limits: %w", &dialtone.LimitError{Limit: dialtone.LimitSpendDay, Detail: "30 a day"}), 403},
 		{errors.New("disk on fire"), 500},
 	}
 	for _, tt := range tests {

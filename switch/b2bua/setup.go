@@ -8,9 +8,9 @@ import (
 	"github.com/dialtone/dialtone"
 )
 
-// setup routes the call, authorizes its credit, sets up its media, then
-// dials carriers in order and connects the legs. It returns when the call
-// is connected or has ended.
+// setup routes the call, admits it by its account's limits, authorizes
+// its credit, sets up its media, then dials carriers in order and
+// connects the legs. It returns when the call is connected or has ended.
 func (c *call) setup() error {
 	// The app's CANCEL ends the app leg's context.
 	stop := context.AfterFunc(c.app.Context(), func() { c.cancel(context.Canceled) })
@@ -23,6 +23,10 @@ func (c *call) setup() error {
 		return fmt.Errorf("route: %w", err)
 	}
 	if err := c.to(tRouted, func() { c.cdr.DialedE164 = dest.E164 }); err != nil {
+		return err
+	}
+
+	if err := c.admit(dest); err != nil {
 		return err
 	}
 
@@ -82,6 +86,29 @@ func (c *call) setup() error {
 		}
 	}
 	c.endSetup(last, nil)
+	return nil
+}
+
+// admit checks the routed call against its account's limits and keeps
+// its place until the call finishes.
+func (c *call) admit(dest Destination) error {
+	if c.s.cfg.Limits == nil {
+		return nil
+	}
+	release, err := c.s.cfg.Limits.Admit(c.ctx, c.acct, dest)
+	if err != nil {
+		c.endSetup(errorOutcome(err), err)
+		return fmt.Errorf("limits: %w", err)
+	}
+	c.do(func() {
+		if c.state < stateEnding { // finish has not taken the call's releases yet
+			c.admitted, release = release, nil
+		}
+	})
+	if release != nil {
+		release() // the call ended meanwhile
+		return fmt.Errorf("limits: call ended while admitted")
+	}
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 //	dialing ─ringing→ early ─ringing→ early
 //	dialing|early ─next-carrier→ dialing
 //	dialing|early ─answered→ connected
+//	connected ─answer-cancelled→ ending  (the app's CANCEL crossed our 200 to it)
 //	routing..early ─refused→ ending      (a final non-2xx to the app)
 //	routing..early ─cancelled→ ending    (the app's CANCEL; 487 already sent)
 //	connected ─hangup→ ending            (BYE to the leg that did not end it)
@@ -21,11 +22,11 @@ type callState int
 
 const (
 	stateRouting     callState = iota // the dialed number is being routed
-	stateAuthorizing                  // the account's credit is being authorized
+	stateAuthorizing                  // the account's limits are checked, then its credit authorized
 	stateMedia                        // the media bridge is being set up
 	stateDialing                      // an INVITE is out to a carrier, nothing relayed yet
 	stateEarly                        // the carrier rings or plays early media: 180/183 relayed
-	stateConnected                    // both legs answered
+	stateConnected                    // the carrier answered; our 200 is out to the app or taken
 	stateEnding                       // final response or BYEs going out, CDR being written
 	stateEnded                        // CDR written, call forgotten
 )
@@ -43,16 +44,17 @@ func (s callState) String() string {
 type transition int
 
 const (
-	tRouted      transition = iota // routing → authorizing
-	tAuthorized                    // authorizing → media (also with no billing)
-	tMediaReady                    // media → dialing: the first carrier is tried
-	tRinging                       // dialing|early → early: a 180/183 relayed
-	tNextCarrier                   // dialing|early → dialing: failover
-	tAnswered                      // dialing|early → connected
-	tRefused                       // before connected → ending: final non-2xx to the app
-	tCancelled                     // before connected → ending: the app cancelled
-	tHangup                        // connected → ending
-	tFinished                      // ending → ended
+	tRouted          transition = iota // routing → authorizing
+	tAuthorized                        // authorizing → media (also with no billing)
+	tMediaReady                        // media → dialing: the first carrier is tried
+	tRinging                           // dialing|early → early: a 180/183 relayed
+	tNextCarrier                       // dialing|early → dialing: failover
+	tAnswered                          // dialing|early → connected
+	tRefused                           // before connected → ending: final non-2xx to the app
+	tCancelled                         // before connected → ending: the app cancelled
+	tHangup                            // connected → ending
+	tAnswerCancelled                   // connected → ending: the app's CANCEL crossed our 200; never answered
+	tFinished                          // ending → ended
 )
 
 var beforeConnected = []callState{stateRouting, stateAuthorizing, stateMedia, stateDialing, stateEarly}
@@ -62,16 +64,17 @@ var transitions = [...]struct {
 	from []callState
 	to   callState
 }{
-	tRouted:      {"routed", []callState{stateRouting}, stateAuthorizing},
-	tAuthorized:  {"authorized", []callState{stateAuthorizing}, stateMedia},
-	tMediaReady:  {"media-ready", []callState{stateMedia}, stateDialing},
-	tRinging:     {"ringing", []callState{stateDialing, stateEarly}, stateEarly},
-	tNextCarrier: {"next-carrier", []callState{stateDialing, stateEarly}, stateDialing},
-	tAnswered:    {"answered", []callState{stateDialing, stateEarly}, stateConnected},
-	tRefused:     {"refused", beforeConnected, stateEnding},
-	tCancelled:   {"cancelled", beforeConnected, stateEnding},
-	tHangup:      {"hangup", []callState{stateConnected}, stateEnding},
-	tFinished:    {"finished", []callState{stateEnding}, stateEnded},
+	tRouted:          {"routed", []callState{stateRouting}, stateAuthorizing},
+	tAuthorized:      {"authorized", []callState{stateAuthorizing}, stateMedia},
+	tMediaReady:      {"media-ready", []callState{stateMedia}, stateDialing},
+	tRinging:         {"ringing", []callState{stateDialing, stateEarly}, stateEarly},
+	tNextCarrier:     {"next-carrier", []callState{stateDialing, stateEarly}, stateDialing},
+	tAnswered:        {"answered", []callState{stateDialing, stateEarly}, stateConnected},
+	tRefused:         {"refused", beforeConnected, stateEnding},
+	tCancelled:       {"cancelled", beforeConnected, stateEnding},
+	tHangup:          {"hangup", []callState{stateConnected}, stateEnding},
+	tAnswerCancelled: {"answer-cancelled", []callState{stateConnected}, stateEnding},
+	tFinished:        {"finished", []callState{stateEnding}, stateEnded},
 }
 
 func (t transition) String() string {

@@ -130,15 +130,21 @@ func (c *call) finish(o outcome) {
 	var cdr dialtone.CDR
 	var bridge Bridge
 	var credit CreditCall
-	var release, stopMeter func()
+	var release, stopMeter, stopGrace, admitted func()
 	c.do(func() {
 		cdr = c.cdr
 		cdr.Attempts = strings.Join(c.attempts, ";")
-		bridge, credit, release, stopMeter = c.bridge, c.credit, c.release, c.stopMeter
-		c.release, c.stopMeter = nil, nil
+		bridge, credit, release, stopMeter, stopGrace, admitted = c.bridge, c.credit, c.release, c.stopMeter, c.stopGrace, c.admitted
+		c.release, c.stopMeter, c.stopGrace, c.admitted = nil, nil, nil, nil
 	})
+	if admitted != nil {
+		defer admitted() // once the call's money is settled, so that its spending counts
+	}
 	if stopMeter != nil {
 		stopMeter()
+	}
+	if stopGrace != nil {
+		stopGrace()
 	}
 	if release != nil {
 		release()

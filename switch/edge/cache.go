@@ -10,7 +10,8 @@ import (
 
 // AccountCache keeps accounts read from the store for a short time, so a
 // burst of REGISTERs and INVITEs does not read the same row each time. A
-// change (password, disable) reaches the edge within the TTL.
+// change (disable) reaches the edge within the TTL. Devices, which hold
+// the SIP passwords, are not cached (see Credentials).
 // Safe for concurrent use.
 type AccountCache struct {
 	next Accounts

@@ -1,11 +1,14 @@
 // Package edge is the switch's SIP front door: it serves the listeners it
 // is given (UDP, TCP, TLS, WebSocket ws and wss), answers OPTIONS, runs the
 // registrar, authenticates every INVITE and REGISTER with digest auth (RFC
-// 3261 section 22, RFC 8760), and hands authenticated calls to the call
+// 3261 section 22, RFC 8760) against devices' credentials or app
+// credentials (Credentials), and hands authenticated calls to the call
 // controller. It owns its part of the sip section of the configuration
 // file (Settings: listeners, TLS files, digest auth, registrar limits).
 // Every listener and every authentication goes through one Guard, which
-// refuses banned and flooding sources and counts failures.
+// refuses banned and flooding sources and counts failures. TCP, TLS and
+// WebSocket connections that say nothing, or nothing more while no
+// registration or call holds them, are closed (conns.go).
 //
 // An unknown username and a wrong password are answered alike (the same
 // 403, after the same hash work) so that the answers do not tell which
@@ -76,6 +79,14 @@ type Config struct {
 	// empty. The browser SIP stacks (JsSIP, SIP.js) know only MD5 and read
 	// only the last challenge, so a SHA-256 one after MD5 locks them out.
 	WSAuthAlgorithms []digest.Algorithm
+	// HandshakeTimeout and IdleTimeout close the TCP, TLS and WebSocket
+	// connections nobody uses (see conns); DefaultSettings' when zero.
+	HandshakeTimeout time.Duration
+	IdleTimeout      time.Duration
+	// CallHold is how long a call can last, ringing included: a stream
+	// connection a call came over is kept that long after its INVITE.
+	// Zero keeps it until its peer closes it.
+	CallHold time.Duration
 }
 
 // Listener is one bound socket the edge serves SIP on.
@@ -87,15 +98,16 @@ type Listener struct {
 
 // Edge is the SIP front door.
 type Edge struct {
-	cfg      Config
-	srv      *sipgo.Server
-	auth     *digest.Server
-	accounts Accounts
-	calls    Calls
-	reg      *Registrar
-	guard    Guard
-	log      *slog.Logger
-	watch    *challengeWatch // challenges that wait for their answer
+	cfg   Config
+	srv   *sipgo.Server
+	auth  *digest.Server
+	creds *Credentials
+	calls Calls
+	reg   *Registrar
+	guard Guard
+	conns *conns
+	log   *slog.Logger
+	watch *challengeWatch // challenges that wait for their answer
 
 	mu        sync.Mutex
 	listeners []Listener
@@ -103,8 +115,16 @@ type Edge struct {
 }
 
 // New registers the edge's handlers on srv.
-func New(cfg Config, srv *sipgo.Server, auth *digest.Server, accounts Accounts, calls Calls, reg *Registrar, g Guard, log *slog.Logger) *Edge {
-	e := &Edge{cfg: cfg, srv: srv, auth: auth, accounts: accounts, calls: calls, reg: reg, guard: g, log: log,
+func New(cfg Config, srv *sipgo.Server, auth *digest.Server, creds *Credentials, calls Calls, reg *Registrar, g Guard, log *slog.Logger) *Edge {
+	d := DefaultSettings()
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = d.HandshakeTimeout
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = d.TCPIdleTimeout
+	}
+	e := &Edge{cfg: cfg, srv: srv, auth: auth, creds: creds, calls: calls, reg: reg, guard: g, log: log,
+		conns: newConns(cfg.HandshakeTimeout, cfg.IdleTimeout, cfg.CallHold, nil, log),
 		watch: newChallengeWatch(challengeWait, challengeLimit, log)}
 	srv.OnInvite(e.admit(e.onInvite))
 	srv.OnAck(e.admit(calls.HandleAck))
@@ -117,10 +137,16 @@ func New(cfg Config, srv *sipgo.Server, auth *digest.Server, accounts Accounts, 
 }
 
 // admit refuses a request over its source's rate with 503 on the stream
-// transports; on UDP the guarded socket dropped it before parsing.
+// transports; on UDP the guarded socket dropped it before parsing. A
+// request over a stream connection keeps the connection from being
+// closed as idle.
 func (e *Edge) admit(h sipgo.RequestHandler) sipgo.RequestHandler {
 	return func(req *sip.Request, tx sip.ServerTransaction) {
-		if t := transport(req); t != "udp" && !e.guard.Admit(source(req), t) {
+		t := transport(req)
+		if t != "udp" {
+			e.conns.heard(t, req.Source())
+		}
+		if t != "udp" && !e.guard.Admit(source(req), t) {
 			if !req.IsAck() {
 				e.send(tx, sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil))
 			}
@@ -131,6 +157,7 @@ func (e *Edge) admit(h sipgo.RequestHandler) sipgo.RequestHandler {
 }
 
 // Serve serves SIP on each listener, through the guard, until Close.
+// Stream connections that say nothing are closed (see conns).
 func (e *Edge) Serve(ls []Listener) {
 	ls = slices.Clone(ls)
 	for i, l := range ls {
@@ -138,7 +165,7 @@ func (e *Edge) Serve(ls []Listener) {
 			ls[i].Packet = e.guard.PacketConn(l.Packet, l.Transport)
 		}
 		if l.Stream != nil {
-			ls[i].Stream = e.guard.Listener(l.Stream, l.Transport)
+			ls[i].Stream = e.conns.listener(e.guard.Listener(l.Stream, l.Transport), l.Transport)
 		}
 	}
 	e.mu.Lock()
@@ -167,6 +194,9 @@ func (e *Edge) Serve(ls []Listener) {
 		}()
 	}
 }
+
+// Connections is how many TCP, TLS and WebSocket connections are open.
+func (e *Edge) Connections() int { return e.conns.count() }
 
 // Close stops the listeners and waits for them.
 func (e *Edge) Close() error {
@@ -225,11 +255,14 @@ func (e *Edge) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		e.send(tx, sip.NewResponseFromRequest(req, 484, "Address Incomplete", nil))
 		return
 	}
-	acct, ok := e.authenticate(req, tx, "Proxy-Authorization", 407)
+	login, ok := e.authenticate(req, tx, "Proxy-Authorization", 407)
 	if !ok {
 		return
 	}
-	e.calls.HandleInvite(acct, req, tx)
+	if t := transport(req); t != "udp" {
+		e.conns.called(t, req.Source()) // the call's BYE goes back over it
+	}
+	e.calls.HandleInvite(login.Account, req, tx)
 }
 
 // dialsNumber reports whether a Request-URI names what to call: the user of
@@ -240,7 +273,7 @@ func dialsNumber(u sip.Uri) bool {
 
 // authenticate checks the credentials in header and answers the request
 // when they are missing or wrong. It reports whether the request may go on.
-func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header string, challengeCode int) (*dialtone.Account, bool) {
+func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header string, challengeCode int) (*Login, bool) {
 	var creds string
 	if h := req.GetHeader(header); h != nil {
 		creds = h.Value()
@@ -255,7 +288,7 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header s
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	src, tp := source(req), transport(req)
-	var acct *dialtone.Account
+	var login *Login
 	var username string
 	throttled := false
 	lookup := func(name string) (digest.Credentials, error) {
@@ -264,12 +297,12 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header s
 			throttled = true
 			return digest.Credentials{}, errUserThrottled
 		}
-		a, err := e.accounts.AccountByUsername(ctx, name)
+		l, err := e.creds.Lookup(ctx, name)
 		if err != nil {
 			return digest.Credentials{}, err
 		}
-		acct = a
-		return digest.Credentials{HA1MD5: a.HA1MD5, HA1SHA256: a.HA1SHA256, Realm: a.Realm}, nil
+		login = l
+		return l.Digest, nil
 	}
 	_, err := e.auth.Verify(ctx, digest.Request{Method: string(req.Method), URI: req.Recipient, Source: req.Source()}, creds, lookup)
 	switch {
@@ -298,11 +331,19 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, header s
 		e.send(tx, sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
 		return nil, false
 	}
-	if acct.Status != dialtone.AccountActive {
+	if login.Expired {
+		// Right password, past its expiry: the app must fetch new ones.
+		e.send(tx, sip.NewResponseFromRequest(req, 403, "Forbidden: credentials expired", nil))
+		return nil, false
+	}
+	if login.Account.Status != dialtone.AccountActive {
 		e.send(tx, sip.NewResponseFromRequest(req, 403, "Forbidden: account disabled", nil))
 		return nil, false
 	}
-	return acct, true
+	if err := e.creds.Seen(ctx, login, src); err != nil {
+		e.log.Warn("device last seen not recorded", "account", login.Account.Username, "error", err)
+	}
+	return login, true
 }
 
 func (e *Edge) challenge(req *sip.Request, tx sip.ServerTransaction, code int, stale bool) {
@@ -331,11 +372,14 @@ func (e *Edge) challenge(req *sip.Request, tx sip.ServerTransaction, code int, s
 }
 
 func (e *Edge) onRegister(req *sip.Request, tx sip.ServerTransaction) {
-	acct, ok := e.authenticate(req, tx, "Authorization", 401)
+	login, ok := e.authenticate(req, tx, "Authorization", 401)
 	if !ok {
 		return
 	}
-	if to := req.To(); to == nil || !strings.EqualFold(to.Address.User, acct.Username) {
+	acct := login.Account
+	// The address of record is the account's, or the digest username
+	// itself, which is what a phone set up with a device's puts in To.
+	if to := req.To(); to == nil || !strings.EqualFold(to.Address.User, acct.Username) && !strings.EqualFold(to.Address.User, login.Username) {
 		e.send(tx, sip.NewResponseFromRequest(req, 403, "Forbidden: To does not match the authenticated user", nil))
 		return
 	}
@@ -370,6 +414,15 @@ func (e *Edge) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		contacts = append(contacts, Binding{Contact: ch.Address.String(), Source: req.Source(), Transport: req.Transport(), Expires: now.Add(time.Duration(exp) * time.Second)})
 	}
 	current := e.reg.Update(acct.Username, contacts, now)
+	if t := transport(req); t != "udp" {
+		var until time.Time // the end of what this connection registered
+		for _, b := range current {
+			if b.Source == req.Source() && strings.EqualFold(b.Transport, t) && b.Expires.After(until) {
+				until = b.Expires
+			}
+		}
+		e.conns.registeredUntil(t, req.Source(), until)
+	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	for _, b := range current {
 		res.AppendHeader(sip.NewHeader("Contact", fmt.Sprintf("<%s>;expires=%d", b.Contact, int(b.Expires.Sub(now).Round(time.Second)/time.Second))))

@@ -29,6 +29,8 @@ type phone struct {
 	conn net.PacketConn
 	to   net.Addr
 	seq  int
+
+	devices *memDevices // the edge's
 }
 
 // startEdge serves an edge with one account, alice (password secret), on
@@ -48,9 +50,11 @@ func startEdge(tb testing.TB, g *guard.Guard) *phone {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	accounts := &countingAccounts{acct: &dialtone.Account{Username: "alice", Realm: "dialtone", Status: dialtone.AccountActive,
-		HA1MD5: digest.HA1(digest.MD5, "alice", "dialtone", "secret")}}
-	e := New(Config{Realm: "dialtone", MaxExpires: 3600}, srv, auth, accounts, noCalls{}, NewRegistrar(), g, log)
+	accounts := &countingAccounts{acct: &dialtone.Account{ID: 1, Username: "alice", Realm: "dialtone", Status: dialtone.AccountActive}}
+	devices := newMemDevices(&dialtone.Device{ID: 1, AccountID: 1, Account: "alice", Username: "alice", Realm: "dialtone",
+		HA1MD5: digest.HA1(digest.MD5, "alice", "dialtone", "secret"), HA1SHA256: digest.HA1(digest.SHA256, "alice", "dialtone", "secret")})
+	creds := NewCredentials(accounts, devices, "dialtone", testAppKey, time.Hour)
+	e := New(Config{Realm: "dialtone", MaxExpires: 3600}, srv, auth, creds, noCalls{}, NewRegistrar(), g, log)
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -62,7 +66,7 @@ func startEdge(tb testing.TB, g *guard.Guard) *phone {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { conn.Close() })
-	return &phone{tb: tb, conn: conn, to: pc.LocalAddr()}
+	return &phone{tb: tb, conn: conn, to: pc.LocalAddr(), devices: devices}
 }
 
 // register sends a REGISTER for user, answering nonce with password

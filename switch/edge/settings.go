@@ -19,7 +19,7 @@ type Settings struct {
 	TLSCert    string           `yaml:"tls_cert"`    // PEM certificate chain of tls and wss listeners
 	TLSKey     string           `yaml:"tls_key"`     // its PEM private key
 	NonceTTL   time.Duration    `yaml:"nonce_ttl"`   // how long a digest challenge may be answered
-	AuthSecret string           `yaml:"auth_secret"` // signs nonces; random per start when empty
+	AuthSecret string           `yaml:"auth_secret"` // signs nonces, and keys app credentials; see README
 	// AuthAlgs are the challenges sent over udp, tcp and tls, in order.
 	// The default is MD5 alone: every client knows it, while clients that
 	// do not know SHA-256 fail on a second challenge in several ways
@@ -30,8 +30,19 @@ type Settings struct {
 	WSAuthAlgs []digest.Algorithm `yaml:"ws_auth_algorithms"` // challenge order for WebSocket clients
 	MaxExpires int                `yaml:"register_max_expires"`
 	// AccountCacheTTL is how long an account read for authentication is
-	// reused; a disabled account or new password takes effect within it.
+	// reused; a disabled account takes effect within it (devices are not cached).
 	AccountCacheTTL time.Duration `yaml:"account_cache_ttl"`
+	// HandshakeTimeout is how long a TCP, TLS or WebSocket connection may
+	// take, from accept, to finish its handshakes and send its first SIP
+	// request. TCPIdleTimeout closes such a connection once it has passed
+	// since its last request, the end of its registration and the longest
+	// end of a call that came over it.
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	TCPIdleTimeout   time.Duration `yaml:"tcp_idle_timeout"`
+	// AppCredentialTTL is the lifetime of the app credentials the API
+	// issues to a signed-in app; the edge refuses any that expire further
+	// ahead (and a minute).
+	AppCredentialTTL time.Duration `yaml:"app_credential_ttl"`
 }
 
 // ListenSettings is one SIP listener.
@@ -46,13 +57,16 @@ var Transports = []string{"udp", "tcp", "tls", "ws", "wss"}
 // DefaultSettings are the edge's defaults, applied before the file is read.
 func DefaultSettings() Settings {
 	return Settings{
-		Realm:           "dialtone",
-		Listen:          []ListenSettings{{Transport: "udp", Addr: "0.0.0.0:5060"}, {Transport: "tcp", Addr: "0.0.0.0:5060"}},
-		NonceTTL:        5 * time.Minute,
-		AuthAlgs:        []digest.Algorithm{digest.MD5},
-		WSAuthAlgs:      []digest.Algorithm{digest.MD5},
-		MaxExpires:      3600,
-		AccountCacheTTL: 2 * time.Second,
+		Realm:            "dialtone",
+		Listen:           []ListenSettings{{Transport: "udp", Addr: "0.0.0.0:5060"}, {Transport: "tcp", Addr: "0.0.0.0:5060"}},
+		NonceTTL:         5 * time.Minute,
+		AuthAlgs:         []digest.Algorithm{digest.MD5},
+		WSAuthAlgs:       []digest.Algorithm{digest.MD5},
+		MaxExpires:       3600,
+		AccountCacheTTL:  2 * time.Second,
+		HandshakeTimeout: 10 * time.Second,
+		TCPIdleTimeout:   2 * time.Minute,
+		AppCredentialTTL: time.Hour,
 	}
 }
 
@@ -97,6 +111,15 @@ func (s Settings) Validate() error {
 	}
 	if s.AccountCacheTTL < 0 || s.AccountCacheTTL > time.Minute {
 		return fmt.Errorf("sip.account_cache_ttl: %v is outside 0-1m", s.AccountCacheTTL)
+	}
+	if s.HandshakeTimeout < time.Second || s.HandshakeTimeout > 5*time.Minute {
+		return fmt.Errorf("sip.handshake_timeout: %v is outside 1s-5m", s.HandshakeTimeout)
+	}
+	if s.TCPIdleTimeout < time.Second || s.TCPIdleTimeout > 24*time.Hour {
+		return fmt.Errorf("sip.tcp_idle_timeout: %v is outside 1s-24h", s.TCPIdleTimeout)
+	}
+	if s.AppCredentialTTL < 2*time.Second || s.AppCredentialTTL > 24*time.Hour {
+		return fmt.Errorf("sip.app_credential_ttl: %v is outside 2s-24h", s.AppCredentialTTL)
 	}
 	return nil
 }

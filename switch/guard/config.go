@@ -43,6 +43,11 @@ type Config struct {
 	Burst    int     `yaml:"burst"`
 	FloodBan int     `yaml:"flood_ban"`
 
+	// MaxConnections is how many TCP, TLS and WebSocket connections one
+	// source may hold open at once, over all the stream listeners; past
+	// it a new connection is closed at accept.
+	MaxConnections int `yaml:"max_connections_per_source"`
+
 	// MaxSources bounds the sources, usernames and bans kept in memory;
 	// past it an arbitrary idle entry is forgotten.
 	MaxSources int `yaml:"max_sources"`
@@ -56,7 +61,10 @@ type Config struct {
 // minutes doubling to a day makes a guesser that comes back pay more each
 // time. Fifty requests a second with a burst of a hundred leaves room for a
 // phone registering several lines and retransmitting while a call is set
-// up, and a PBX behind one address belongs on the allow-list anyway.
+// up, and a PBX behind one address belongs on the allow-list anyway. A
+// phone or a browser tab holds one connection; 64 from one address is an
+// office behind one NAT, not one client, and keeps one peer from taking
+// the process's file descriptors.
 func Defaults() Config {
 	return Config{
 		AllowTrunks: true,
@@ -64,7 +72,8 @@ func Defaults() Config {
 		StaleNonces:  3,
 		UserFailures: 20, UserSlow: time.Minute, UserRate: 1,
 		Rate: 50, Burst: 100, FloodBan: 500,
-		MaxSources: 100_000,
+		MaxConnections: 64,
+		MaxSources:     100_000,
 	}
 }
 
@@ -99,6 +108,8 @@ func (c Config) Validate() error {
 		return bad("burst", "%d is below 1", c.Burst)
 	case c.FloodBan < 1:
 		return bad("flood_ban", "%d is below 1", c.FloodBan)
+	case c.MaxConnections < 1:
+		return bad("max_connections_per_source", "%d is below 1", c.MaxConnections)
 	case c.MaxSources < 100:
 		return bad("max_sources", "%d is below 100", c.MaxSources)
 	}

@@ -43,6 +43,7 @@ type Guard struct {
 	sources map[netip.Addr]*source
 	users   map[string]*user
 	bans    map[netip.Addr]Ban // active and recently ended, for escalation
+	conns   map[netip.Addr]int // open stream connections by source
 
 	writes chan write
 	done   chan struct{}
@@ -105,6 +106,7 @@ func New(cfg Config, st Store, m *Metrics, log *slog.Logger, now func() time.Tim
 	}
 	g := &Guard{cfg: cfg, now: now, store: st, metrics: m, log: log, allow: allow,
 		sources: map[netip.Addr]*source{}, users: map[string]*user{}, bans: map[netip.Addr]Ban{},
+		conns:  map[netip.Addr]int{},
 		writes: make(chan write, 1024), done: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), storeTimeout)
 	defer cancel()

@@ -270,6 +270,7 @@ func TestConfigValidate(t *testing.T) {
 		{"no failures", func(c *Config) { c.Failures = 0 }, false},
 		{"max ban below ban", func(c *Config) { c.MaxBanTime = time.Minute }, false},
 		{"zero rate", func(c *Config) { c.Rate = 0 }, false},
+		{"no connections", func(c *Config) { c.MaxConnections = 0 }, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

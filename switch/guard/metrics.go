@@ -18,7 +18,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "dialtone_guard_bans_total", Help: "Sources banned, by reason (auth, flood).",
 		}, []string{"reason"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dialtone_guard_requests_dropped_total", Help: "SIP requests (datagrams on UDP) refused, by transport and why (banned, throttled).",
+			Name: "dialtone_guard_requests_dropped_total", Help: "SIP requests (datagrams on UDP, connections at accept on the other transports) refused, by transport and why (banned, throttled, connections: too many from the source).",
 		}, []string{"transport", "why"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dialtone_guard_auth_failures_total", Help: "Authentication failures counted, by transport.",

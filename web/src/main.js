@@ -1,5 +1,7 @@
 // The dialer page: sign in, dial, talk. It wires the DOM of index.html to a
-// Phone (phone.js). Query parameters, for tests and debugging:
+// Phone (phone.js). Sign-in is with the companion API (api.js): the
+// account's password gets a bearer token, the token gets short-lived SIP
+// credentials for the phone, renewed at 80 % of their lifetime. Query parameters, for tests and debugging:
 //   ?codecs=PCMU     offer only these codecs (and the matching telephone-event)
 //   ?country=GB      the default country of typed numbers
 //   ?debug=1         JsSIP's log in the console
@@ -9,6 +11,7 @@
 // a CustomEvent 'dialer' with detail {type, ...}.
 import JsSIP from 'jssip';
 
+import { Session, renewDelay, signInError } from './api.js';
 import { loadConfig, sipURL } from './config.js';
 import { countries, dialString, formatTyped } from './number.js';
 import { Phone } from './phone.js';
@@ -32,6 +35,8 @@ window.dialer = {
   get state() { return phone.state; },
   get reason() { return phone.reason; },
   get digits() { return digits; },
+  get authUser() { return phone.authUser; },
+  get renewals() { return renewals; },
 };
 for (const type of ['registered', 'signinfailed', 'connection', 'state', 'remotestream', 'dtmf']) {
   phone.addEventListener(type, (e) => {
@@ -65,6 +70,52 @@ const ui = {
 };
 
 let config = null;
+let session = null; // the API sign-in
+let renewTimer = 0;
+let renewals = 0; // credentials fetched after the first, for tests
+
+// fetchCredentials asks the API for SIP credentials and schedules the next
+// renewal; a failure is retried every 30 s while the session lasts.
+async function fetchCredentials() {
+  clearTimeout(renewTimer);
+  const s = session;
+  const creds = await s.sipCredentials();
+  if (s === session) {
+    renewTimer = setTimeout(renew, renewDelay(creds));
+  }
+  return { authUser: creds.username, password: creds.password, realm: creds.realm };
+}
+
+async function renew() {
+  if (!session) {
+    return;
+  }
+  try {
+    phone.renew(await fetchCredentials());
+    renewals++;
+  } catch (err) {
+    if (err.status === 401 || err.status === 403) { // the session ended
+      endSession(`signed out: ${err.status === 403 ? 'this account is disabled' : 'your session ended; sign in again'}`, true);
+      return;
+    }
+    renewTimer = setTimeout(renew, 30000);
+  }
+}
+
+function endSession(message, isError) {
+  clearTimeout(renewTimer);
+  const s = session;
+  session = null;
+  if (s) {
+    s.signOut();
+  }
+  phone.signOut();
+  ui.phone.hidden = true;
+  ui.form.hidden = false;
+  ui.account.textContent = '';
+  delete document.body.dataset.signedIn;
+  showSignIn(message, isError);
+}
 
 function showSignIn(message, isError) {
   ui.signinStatus.textContent = message;
@@ -104,8 +155,26 @@ ui.form.addEventListener('submit', (e) => {
   localStorage.setItem('dialtone.user', user);
   ui.signinButton.disabled = true;
   showSignIn('signing in…', false);
-  phone.signIn({ url: config.url, user, password: ui.password.value, domain: config.domain });
+  signIn(user, ui.password.value);
 });
+
+async function signIn(user, password) {
+  const s = new Session(location.href);
+  session = s;
+  let creds;
+  try {
+    const account = await s.signIn(user, password);
+    user = account.username;
+    creds = await fetchCredentials();
+  } catch (err) {
+    if (session === s) {
+      phone.emit('signinfailed', { error: signInError(err) }); // its listener ends the session and says why
+    }
+    return;
+  }
+  ui.password.value = '';
+  phone.signIn({ url: config.url, user, authUser: creds.authUser, password: creds.password, domain: config.domain, refresh: fetchCredentials });
+}
 
 phone.addEventListener('registered', (e) => {
   ui.password.value = '';
@@ -119,6 +188,11 @@ phone.addEventListener('registered', (e) => {
 });
 
 phone.addEventListener('signinfailed', (e) => {
+  if (session) { // SIP refused what the API issued: end the API session too
+    clearTimeout(renewTimer);
+    session.signOut();
+    session = null;
+  }
   ui.signinButton.disabled = false;
   ui.form.hidden = false;
   ui.phone.hidden = true;
@@ -134,14 +208,7 @@ phone.addEventListener('connection', (e) => {
   }
 });
 
-ui.signout.addEventListener('click', () => {
-  phone.signOut();
-  ui.phone.hidden = true;
-  ui.form.hidden = false;
-  ui.account.textContent = '';
-  delete document.body.dataset.signedIn;
-  showSignIn('signed out', false);
-});
+ui.signout.addEventListener('click', () => endSession('signed out', false));
 
 // Dialing.
 
@@ -259,6 +326,9 @@ phone.addEventListener('state', (e) => {
     ui.mute.setAttribute('aria-pressed', 'false');
     ui.mute.textContent = 'Mute';
     ui.audio.srcObject = null;
+  }
+  if (state === 'ended' && code === 403 && /expired/.test(reason)) {
+    renew(); // the credentials ran out (the machine slept?): the next call has new ones
   }
   if (state === 'ended') {
     ui.reason.textContent = reason;

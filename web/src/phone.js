@@ -1,5 +1,10 @@
 // The SIP phone: a JsSIP user agent registered over WebSocket (RFC 7118)
-// with digest authentication, and one call at a time over WebRTC.
+// with digest authentication, and one call at a time over WebRTC. Its
+// address is sip:ACCOUNT@domain; it authenticates with the short-lived app
+// credentials the API issued (authUser, password), which renew() replaces
+// while it runs. When the switch answers a REGISTER "403 ... credentials
+// expired", the phone asks its refresh callback for new ones and registers
+// again, once.
 //
 // Phone is an EventTarget; it dispatches CustomEvents whose detail says
 // what happened:
@@ -34,6 +39,8 @@ export class Phone extends EventTarget {
     this.user = '';
     this.domain = '';
     this.registered = false;
+    this.authUser = '';
+    this.refresh = null; // async () => {authUser, password}: new credentials
   }
 
   emit(type, detail) {
@@ -41,14 +48,17 @@ export class Phone extends EventTarget {
   }
 
   // signIn starts a user agent for sip:user@domain on the WebSocket url and
-  // registers it; the outcome is a registered or signinfailed event.
-  signIn({ url, user, password, domain }) {
+  // registers it, authenticating as authUser (user when not given); the
+  // outcome is a registered or signinfailed event. refresh, when given,
+  // fetches new credentials when the switch says these expired.
+  signIn({ url, user, authUser, password, domain, refresh }) {
     this.signOut();
     let ua;
     try {
       ua = new JsSIP.UA({
         sockets: [new Socket(url)],
         uri: new JsSIP.URI('sip', user, domain).toString(),
+        authorization_user: authUser || user,
         password,
         register: true,
         register_expires: 300,
@@ -63,12 +73,27 @@ export class Phone extends EventTarget {
     }
     this.ua = ua;
     this.user = user;
+    this.authUser = authUser || user;
     this.domain = domain;
+    this.refresh = refresh || null;
+    let retried = false;
     ua.on('registered', () => {
+      retried = false;
       this.registered = true;
-      this.emit('registered', { user });
+      this.emit('registered', { user, authUser: this.authUser });
     });
     ua.on('registrationFailed', (e) => {
+      const r = e.response;
+      if (r && r.status_code === 403 && /expired/i.test(r.reason_phrase || '') && this.refresh && !retried) {
+        retried = true;
+        this.refresh().then((c) => {
+          if (this.ua === ua) {
+            this.renew(c);
+            ua.register();
+          }
+        }, (err) => this.fail(String(err.message || err)));
+        return;
+      }
       this.fail(registrationError(e));
     });
     ua.on('connected', () => this.emit('connection', { up: true }));
@@ -80,6 +105,17 @@ export class Phone extends EventTarget {
       this.emit('connection', { up: false }); // JsSIP reconnects and registers again
     });
     ua.start();
+  }
+
+  // renew makes the user agent authenticate with new credentials from its
+  // next request on (JsSIP derives the digest hashes from the password).
+  renew({ authUser, password }) {
+    if (!this.ua) {
+      return;
+    }
+    this.ua.set('authorization_user', authUser);
+    this.ua.set('password', password);
+    this.authUser = authUser;
   }
 
   // fail ends a sign-in that did not work.

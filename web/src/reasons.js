@@ -18,11 +18,30 @@ const refusals = {
   600: 'busy',
 };
 
+// limits maps the limit a 403 names ("Forbidden: over the account's
+// concurrent_calls limit", README.md, Limits) to what the user reads.
+const limits = {
+  concurrent_calls: 'too many calls at once on this account',
+  calls_per_minute: 'too many calls in a minute: wait a moment',
+  spend_hour: "this account's spending limit for the hour is reached",
+  spend_day: "this account's spending limit for the day is reached",
+  max_rate: 'this destination costs more than this account may call',
+  country: 'calls to this country are not allowed on this account',
+  number_type: 'calls to this kind of number are not allowed on this account',
+};
+
 // refusalReason is the text for a final response code and its reason
 // phrase: one of ours, else the phrase the switch sent.
 export function refusalReason(code, phrase) {
   if (code === 403 && /caller id/i.test(phrase || '')) {
     return 'calls from this account may not show that number';
+  }
+  const limit = code === 403 && /over the account's (\w+) limit/.exec(phrase || '');
+  if (limit && limits[limit[1]]) {
+    return limits[limit[1]];
+  }
+  if (code === 403 && /credentials expired/i.test(phrase || '')) {
+    return 'your sign-in had expired; call again';
   }
   if (refusals[code]) {
     return refusals[code];

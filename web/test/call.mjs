@@ -22,8 +22,12 @@
 //                again (JsSIP re-INVITEs), then listen for toneHz once more
 //   hangup       "page" (default): click Hang up; "remote": wait for the far end to hang up
 //   holdMs       with hangup "page": stay connected at least this long
+//   calls        place this many calls in a row, each like the first (default 1); each
+//                prints its own events, from "dialed" to "ended"
 //   expectReason the call must end with #reason containing this (e.g. "not enough credit");
 //                a call that ends before it connects is then not a failure
+//   callAfterMs  wait this long after signing in before dialing (e.g. past the lifetime of
+//                the first SIP credentials, to call with renewed ones)
 //   signInOnly   true: sign in, then stop
 //   expectSignInError  sign-in must fail with this text (e.g. "wrong username or password",
 //                "this switch has no WebSocket listener")
@@ -33,7 +37,9 @@
 //   debug        true: the page's console and JsSIP's log as "console" events
 //
 // Output: one JSON object per line on stdout, in this order as they happen:
-//   {"event":"registered","user":"demo"}
+//   {"event":"registered","user":"demo","authUser":"1767225600~demo"}   (authUser: the SIP
+//                                                digest username, app credentials from the API)
+//   {"event":"renewed","count":2,"authUser":"..."} (callAfterMs: credentials renewed while waiting)
 //   {"event":"signin_failed","error":"wrong username or password"}
 //   {"event":"dialed","shown":"+44 20 7946 0018"} (the number as the page formatted it while typed)
 //   {"event":"state","state":"calling"}          (calling, ringing, connected, ended)
@@ -109,7 +115,7 @@ async function run() {
     return [false, `sign-in failed: ${shown}`];
   }
   const account = await page.textContent('#account');
-  out({ event: 'registered', user: opts.user });
+  out({ event: 'registered', user: opts.user, authUser: signin.authUser });
   if (opts.expectSignInError) {
     return [false, `signed in, want the sign-in error "${opts.expectSignInError}"`];
   }
@@ -120,7 +126,26 @@ async function run() {
     return [true];
   }
 
-  // Call.
+  if (opts.callAfterMs) {
+    await sleep(opts.callAfterMs);
+    const r = await page.evaluate(() => ({ count: window.dialer.renewals, authUser: window.dialer.authUser }));
+    out({ event: 'renewed', count: r.count, authUser: r.authUser });
+  }
+
+  const problems = [];
+  for (let i = 0; i < (opts.calls || 1); i++) {
+    if (i > 0) {
+      events.length = 0; // waitFor looks at this call's events only
+      await page.fill('#number', '');
+    }
+    problems.push(...await call(page));
+  }
+  const failed = problems.filter(Boolean);
+  return failed.length ? [false, failed.join('; ')] : [true];
+}
+
+// call places one call and returns what went wrong with it.
+async function call(page) {
   await page.locator('#number').pressSequentially(String(opts.number));
   out({ event: 'dialed', shown: await page.inputValue('#number') });
   await page.click('#call');
@@ -208,8 +233,7 @@ async function run() {
   } else if (opts.hangup === 'remote' && !reason.includes('the other side hung up')) {
     problems.push(`the call ended with "${reason}", want the other side to hang up`);
   }
-  const failed = problems.filter(Boolean);
-  return failed.length ? [false, failed.join('; ')] : [true];
+  return problems;
 }
 
 driver.run(run);

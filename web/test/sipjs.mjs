@@ -3,6 +3,10 @@
 // other common WebRTC SIP stack besides the dialer's JsSIP) in headless
 // Chromium: register over WebSocket with digest auth, call, listen, send
 // DTMF, hang up. It proves the switch works with a client it does not ship.
+// It signs in as an app would: the account's password to the companion API
+// (POST /api/v1/sessions), then SIP credentials from it (POST
+// /api/v1/sip-credentials) for digest auth; with "device": true, user and
+// password are a device's and go straight into the digest.
 //
 //   node web/test/sipjs.mjs '{"url":"http://127.0.0.1:8080/","user":"demo","password":"demo","number":"+12125550100"}'
 //
@@ -10,6 +14,7 @@
 //   url          the switch's HTTP listener; the page runs on its origin and reads
 //                config.json for the WebSocket URL and the SIP domain  (required)
 //   user, password, number                                            (required)
+//   device       true: user and password are SIP device credentials, not the API's
 //   wav          16-bit PCM WAV the fake microphone plays (looped)
 //   toneHz       tone expected from the far end: the "tone" event says whether it is heard
 //   dtmf         digits to send once connected (RFC 4733 through RTCDTMFSender)
@@ -20,7 +25,7 @@
 //   debug        true: SIP.js's log and the page's console as "console" events
 //
 // Output: one JSON object per line on stdout:
-//   {"event":"registered","user":"demo"}
+//   {"event":"registered","user":"demo","authUser":"1767225600~demo"}
 //   {"event":"state","state":"connected"}     (calling, connected, ended)
 //   {"event":"tone",...}                      (as call.mjs)
 //   {"event":"dtmf","digit":"1"}
@@ -37,7 +42,7 @@ const opts = readInput(['url', 'user', 'password', 'number']);
 
 const driver = new Driver(opts, (d) => {
   if (d.type === 'registered') {
-    out({ event: 'registered', user: opts.user });
+    out({ event: 'registered', user: opts.user, authUser: d.authUser });
   } else if (d.type === 'state') {
     out({ event: 'state', state: d.state });
   }
@@ -56,15 +61,33 @@ async function sipjsBundle() {
 
 // client runs in the page: a SIP.js user agent that registers, and
 // window.dialer, which the tone measurement reads (remoteStream, state).
-async function client({ user, password, debug }) {
+async function client({ user, password, device, debug }) {
   const SIP = window.SIP;
   const report = (d) => window.__dialtoneReport(d);
   const cfg = await (await fetch('config.json', { cache: 'no-store' })).json();
+  let authUser = user;
+  if (!device) {
+    const post = async (path, body, token) => {
+      const res = await fetch(path, {
+        method: 'POST', body: body && JSON.stringify(body),
+        headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      });
+      if (!res.ok) {
+        report({ type: 'signinfailed', code: res.status, reason: `${path}: ${await res.text()}` });
+        throw new Error(`${path}: ${res.status}`);
+      }
+      return res.json();
+    };
+    const { token } = await post('api/v1/sessions', { username: user, password });
+    const creds = await post('api/v1/sip-credentials', null, token);
+    authUser = creds.username;
+    password = creds.password;
+  }
   const server = cfg.sip_url || `${cfg.ws_secure ? 'wss' : 'ws'}://${location.hostname}:${cfg.ws_port}`;
   const ua = new SIP.UserAgent({
     uri: SIP.UserAgent.makeURI(`sip:${user}@${cfg.domain}`),
     transportOptions: { server },
-    authorizationUsername: user,
+    authorizationUsername: authUser,
     authorizationPassword: password,
     userAgentString: `SIP.js/${SIP.version}`,
     logLevel: debug ? 'debug' : 'warn',
@@ -116,7 +139,7 @@ async function client({ user, password, debug }) {
   const registerer = new SIP.Registerer(ua, { expires: 300 });
   registerer.stateChange.addListener((s) => {
     if (s === SIP.RegistererState.Registered) {
-      report({ type: 'registered' });
+      report({ type: 'registered', authUser });
     }
   });
   await ua.start();
@@ -130,7 +153,7 @@ async function run() {
   const page = await driver.page();
   await page.goto(new URL('config.json', opts.url).href); // the switch's origin: a secure context on 127.0.0.1
   await page.addScriptTag({ content: code });
-  await page.evaluate(client, { user: opts.user, password: opts.password, debug: Boolean(opts.debug) });
+  await page.evaluate(client, { user: opts.user, password: opts.password, device: Boolean(opts.device), debug: Boolean(opts.debug) }).catch(() => {});
 
   const signin = await waitFor((d) => d.type === 'registered' || d.type === 'signinfailed', 10000, 'REGISTER answer');
   if (signin.type === 'signinfailed') {

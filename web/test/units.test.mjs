@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
+import { APIError, renewDelay, signInError } from '../src/api.js';
 import { sipURL } from '../src/config.js';
 import { onlyMD5 } from '../src/digest.js';
 import { endedReason, failedReason, refusalReason, registrationError } from '../src/reasons.js';
@@ -94,6 +95,10 @@ test('refusals in plain words', () => {
     assert.equal(refusalReason(Number(code), 'Whatever'), text, `refusalReason(${code})`);
     assert.equal(failedReason({ originator: 'remote', cause: 'x', message: { status_code: Number(code), reason_phrase: 'Whatever' } }), text);
   }
+  assert.equal(refusalReason(403, "Forbidden: over the account's concurrent_calls limit"), 'too many calls at once on this account');
+  assert.equal(refusalReason(403, "Forbidden: over the account's number_type limit"), 'calls to this kind of number are not allowed on this account');
+  assert.equal(refusalReason(403, "Forbidden: over the account's unknown_thing limit"), 'this destination is blocked');
+  assert.equal(refusalReason(486, "over the account's country limit"), 'busy');
   assert.equal(refusalReason(603, 'Decline'), 'Decline (603)');
   assert.equal(refusalReason(403, 'Forbidden: caller ID not allowed'), 'calls from this account may not show that number');
   assert.equal(refusalReason(403, 'Forbidden: destination blocked'), 'this destination is blocked');
@@ -135,4 +140,25 @@ test('onlyMD5 drops the challenges JsSIP cannot answer', () => {
   assert.equal(onlyMD5(proxy), 'SIP/2.0 407 Proxy Authentication Required\r\nProxy-Authenticate: Digest realm="d", nonce="N"\r\n\r\n');
   const ok = 'SIP/2.0 200 OK\r\n' + md5 + sha + '\r\n';
   assert.equal(onlyMD5(ok), ok);
+});
+
+test('signInError says why the API refused a sign-in', () => {
+  assert.equal(signInError(new APIError(401, 'bad_credentials', 'wrong username or password')), 'wrong username or password');
+  assert.equal(signInError(new APIError(403, 'account_disabled', 'x')), 'this account is disabled');
+  assert.match(signInError(new APIError(429, 'rate_limited', 'x')), /too many failed sign-ins/);
+  assert.equal(signInError(new APIError(503, 'unavailable', 'this switch issues no SIP credentials')), 'this switch issues no SIP credentials');
+  assert.match(signInError(new TypeError('Failed to fetch')), /cannot reach the switch: Failed to fetch/);
+});
+
+test('renewDelay follows the API, at least a second', () => {
+  assert.equal(renewDelay({ renew_after_seconds: 2880 }), 2880000);
+  assert.equal(renewDelay({ renew_after_seconds: 0 }), 60000);
+  assert.equal(renewDelay({ renew_after_seconds: 'x' }), 60000);
+  assert.equal(renewDelay({ renew_after_seconds: 0.2 }), 1000);
+  assert.equal(renewDelay(null), 60000);
+});
+
+test('an INVITE refused for expired credentials says so', () => {
+  assert.equal(refusalReason(403, 'Forbidden: credentials expired'), 'your sign-in had expired; call again');
+  assert.equal(refusalReason(403, 'Forbidden'), 'this destination is blocked');
 });
