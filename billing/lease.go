@@ -46,6 +46,7 @@ type Leases struct {
 	log   *slog.Logger
 
 	claims int64 // the lease's claims count last seen; loop goroutine only
+	retry  bool  // a claimed call was left unsettled: settle it at the next sweep; loop goroutine only
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -136,6 +137,10 @@ func (l *Leases) beat(ctx context.Context) {
 
 // sweep claims and settles the calls of the nodes whose lease lapsed.
 func (l *Leases) sweep(ctx context.Context) {
+	if l.retry {
+		l.retry = false
+		l.settleClaimed(ctx)
+	}
 	dead, err := l.store.LapsedLeases(ctx, l.ctl.cfg.Node, l.cfg.Lapse)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -148,6 +153,9 @@ func (l *Leases) sweep(ctx context.Context) {
 			return
 		}
 		n, err := l.settle(ctx, d)
+		if err != nil {
+			l.retry = true
+		}
 		if n > 0 || err != nil {
 			l.log.Warn("settled the calls of a switch node whose lease lapsed", "dead_node", d.Node, "last_heartbeat", d.HeartbeatAt,
 				"stopped", d.Stopped, "calls", n, "error", err)
@@ -182,6 +190,29 @@ func (l *Leases) settle(ctx context.Context, dead dialtone.Lease) (int, error) {
 		}
 	}
 	return n, errors.Join(errs...)
+}
+
+// settleClaimed settles again the calls this node claimed and could not
+// settle at their sweep (the store failed meanwhile).
+func (l *Leases) settleClaimed(ctx context.Context) {
+	open, err := l.ctl.store.OpenSessions(ctx, l.ctl.cfg.Node)
+	if err != nil {
+		l.retry = true
+		return
+	}
+	for _, s := range open {
+		if s.Settler != l.ctl.cfg.Node { // this node's own: a call in progress here
+			continue
+		}
+		ok, err := l.ctl.settleLeft(ctx, s, time.Time{})
+		if err != nil {
+			l.retry = true
+			l.log.Warn("claimed call not settled: retried at the next sweep", "call_id", s.ID, "dead_node", s.Node, "error", err)
+		}
+		if ok {
+			l.ctl.cfg.Metrics.settledForDead()
+		}
+	}
 }
 
 // Lost checks this node's calls in progress after its lease lapsed and
