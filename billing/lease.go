@@ -20,7 +20,8 @@ type LeaseStore interface {
 	ClaimSessions(ctx context.Context, dead, by string, lapse time.Duration) ([]*dialtone.CallSession, error)
 }
 
-// settleTimeout bounds the settling of the calls claimed at one sweep.
+// settleTimeout bounds the settling of the calls claimed at one sweep, and
+// the giving up of this node's calls others took over.
 const settleTimeout = 30 * time.Second
 
 // LeaseConfig tunes a node's lease.
@@ -45,8 +46,9 @@ type Leases struct {
 	ctl   *Controller
 	log   *slog.Logger
 
-	claims int64 // the lease's claims count last seen; loop goroutine only
-	retry  bool  // a claimed call was left unsettled: settle it at the next sweep; loop goroutine only
+	tick   sync.Mutex // one Tick at a time; guards claims and retry
+	claims int64      // the lease's claims count last seen
+	retry  bool       // a claimed call was left unsettled: settle it at the next sweep
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -68,7 +70,9 @@ func (l *Leases) Start(ctx context.Context) (dialtone.Lease, error) {
 	if err != nil {
 		return lease, fmt.Errorf("start lease: %w", err)
 	}
+	l.tick.Lock()
 	l.claims = lease.Claims
+	l.tick.Unlock()
 	loop, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancel = cancel
 	l.wg.Add(1)
@@ -107,8 +111,10 @@ func (l *Leases) run(ctx context.Context) {
 }
 
 // Tick runs one round of the loop now: a heartbeat, then a sweep of the
-// lapsed leases.
+// lapsed leases. It waits for a round of the loop under way.
 func (l *Leases) Tick(ctx context.Context) {
+	l.tick.Lock()
+	defer l.tick.Unlock()
 	l.beat(ctx)
 	l.sweep(ctx)
 }
@@ -116,11 +122,11 @@ func (l *Leases) Tick(ctx context.Context) {
 // beat renews the lease and, when other nodes claimed this node's calls
 // since the last beat, gives up the calls they took.
 func (l *Leases) beat(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, l.cfg.Heartbeat)
+	hctx, cancel := context.WithTimeout(ctx, l.cfg.Heartbeat)
 	defer cancel()
-	lease, err := l.store.Heartbeat(ctx, l.ctl.cfg.Node)
+	lease, err := l.store.Heartbeat(hctx, l.ctl.cfg.Node)
 	if err != nil {
-		if !errors.Is(ctx.Err(), context.Canceled) { // not Close stopping the loop
+		if ctx.Err() == nil { // not Close stopping the loop
 			l.ctl.cfg.Metrics.heartbeatFailed()
 			l.log.Warn("lease not renewed: past billing.lease_lapse other nodes settle this node's calls", "error", err)
 		}
@@ -130,7 +136,9 @@ func (l *Leases) beat(ctx context.Context) {
 		return
 	}
 	l.claims = lease.Claims
-	n, err := l.ctl.Lost(ctx)
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	n, err := l.ctl.Lost(lctx)
 	l.log.Error("this node's lease lapsed and other nodes took its calls over: they are not billed or settled here again",
 		"calls_lost", n, "error", err)
 }
