@@ -20,8 +20,8 @@ type LeaseStore interface {
 	ClaimSessions(ctx context.Context, dead, by string, lapse time.Duration) ([]*dialtone.CallSession, error)
 }
 
-// settleTimeout bounds the settling of the calls claimed at one sweep, and
-// the giving up of this node's calls others took over.
+// settleTimeout bounds a sweep's claim and the settling of what it
+// claimed, and the giving up of this node's calls others took over.
 const settleTimeout = 30 * time.Second
 
 // LeaseConfig tunes a node's lease.
@@ -31,8 +31,9 @@ type LeaseConfig struct {
 }
 
 // Leases keeps this node's lease in the store and settles the calls of
-// nodes whose lease lapsed. Start runs its loop in one goroutine, which
-// Close stops and waits for.
+// nodes whose lease lapsed. Start runs two loops, one goroutine each, which
+// Close stops and waits for: the heartbeats, and the sweeps, so that a slow
+// sweep never delays a heartbeat.
 //
 // Each heartbeat renews the lease at the database's time; then the node
 // claims the calls of every node whose lease lapsed (the store hands each
@@ -46,11 +47,12 @@ type Leases struct {
 	ctl   *Controller
 	log   *slog.Logger
 
-	tick   sync.Mutex // one Tick at a time; guards claims and retry
-	claims int64      // the lease's claims count last seen
-	retry  bool       // a claimed call was left unsettled: settle it at the next sweep
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	beatMu  sync.Mutex // one heartbeat at a time; guards claims
+	claims  int64      // the lease's claims count last seen
+	sweepMu sync.Mutex // one sweep at a time; guards retry
+	retry   bool       // a claimed call was left unsettled: settle it at the next sweep
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
 }
 
 // NewLeases returns the lease keeper of ctl's node.
@@ -70,16 +72,18 @@ func (l *Leases) Start(ctx context.Context) (dialtone.Lease, error) {
 	if err != nil {
 		return lease, fmt.Errorf("start lease: %w", err)
 	}
-	l.tick.Lock()
+	l.beatMu.Lock()
 	l.claims = lease.Claims
-	l.tick.Unlock()
+	l.beatMu.Unlock()
 	loop, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancel = cancel
-	l.wg.Add(1)
-	go func() {
-		defer l.wg.Done()
-		l.run(loop)
-	}()
+	for _, round := range []func(context.Context){l.beat, l.sweep} {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			l.every(loop, round)
+		}()
+	}
 	return lease, nil
 }
 
@@ -97,7 +101,8 @@ func (l *Leases) Close(ctx context.Context, drop bool) error {
 	return l.store.DropLease(ctx, l.ctl.cfg.Node)
 }
 
-func (l *Leases) run(ctx context.Context) {
+// every runs round each heartbeat period until ctx ends.
+func (l *Leases) every(ctx context.Context, round func(context.Context)) {
 	t := time.NewTicker(l.cfg.Heartbeat)
 	defer t.Stop()
 	for {
@@ -106,15 +111,13 @@ func (l *Leases) run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		l.Tick(ctx)
+		round(ctx)
 	}
 }
 
-// Tick runs one round of the loop now: a heartbeat, then a sweep of the
-// lapsed leases. It waits for a round of the loop under way.
+// Tick runs one round of each loop now: a heartbeat, then a sweep of the
+// lapsed leases. It waits for rounds under way.
 func (l *Leases) Tick(ctx context.Context) {
-	l.tick.Lock()
-	defer l.tick.Unlock()
 	l.beat(ctx)
 	l.sweep(ctx)
 }
@@ -122,6 +125,8 @@ func (l *Leases) Tick(ctx context.Context) {
 // beat renews the lease and, when other nodes claimed this node's calls
 // since the last beat, gives up the calls they took.
 func (l *Leases) beat(ctx context.Context) {
+	l.beatMu.Lock()
+	defer l.beatMu.Unlock()
 	hctx, cancel := context.WithTimeout(ctx, l.cfg.Heartbeat)
 	defer cancel()
 	lease, err := l.store.Heartbeat(hctx, l.ctl.cfg.Node)
@@ -145,11 +150,15 @@ func (l *Leases) beat(ctx context.Context) {
 
 // sweep claims and settles the calls of the nodes whose lease lapsed.
 func (l *Leases) sweep(ctx context.Context) {
+	l.sweepMu.Lock()
+	defer l.sweepMu.Unlock()
 	if l.retry {
 		l.retry = false
 		l.settleClaimed(ctx)
 	}
-	dead, err := l.store.LapsedLeases(ctx, l.ctl.cfg.Node, l.cfg.Lapse)
+	rctx, cancel := context.WithTimeout(ctx, settleTimeout)
+	defer cancel()
+	dead, err := l.store.LapsedLeases(rctx, l.ctl.cfg.Node, l.cfg.Lapse)
 	if err != nil {
 		if ctx.Err() == nil {
 			l.log.Warn("lapsed leases not read", "error", err)
@@ -173,7 +182,13 @@ func (l *Leases) sweep(ctx context.Context) {
 
 // settle claims dead's calls and settles them; it returns how many.
 func (l *Leases) settle(ctx context.Context, dead dialtone.Lease) (int, error) {
-	claimed, err := l.store.ClaimSessions(ctx, dead.Node, l.ctl.cfg.Node, l.cfg.Lapse)
+	// The claim waits for the dead node's locks; a node stalled inside a
+	// transaction holds them until the store ends it (see the postgres
+	// package). This loop is not the heartbeats': the wait delays no
+	// heartbeat, and it is bounded.
+	cctx, cancel := context.WithTimeout(ctx, settleTimeout)
+	claimed, err := l.store.ClaimSessions(cctx, dead.Node, l.ctl.cfg.Node, l.cfg.Lapse)
+	cancel()
 	if err != nil {
 		return 0, err
 	}
