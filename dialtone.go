@@ -310,6 +310,7 @@ type Store interface {
 	RateStore
 	BundleStore
 	SessionStore
+	LeaseStore
 	TokenStore
 	EnvelopeStore
 	ChatStore

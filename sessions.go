@@ -44,6 +44,21 @@ type CallSession struct {
 	Takes         []BundleTake    // bundle seconds reserved for this call
 	Seq           int             // reservations made
 	Settled       bool
+	// Settler is the node that settles the call when not its owner: one
+	// that claimed it after the owner's lease lapsed (see LeaseStore).
+	Settler string
+	// LapsedAt, set when another node claimed the call, is the owner's last
+	// heartbeat: the call is charged up to there, and the owner may no
+	// longer reserve or confirm it.
+	LapsedAt time.Time
+}
+
+// SettledBy is the node that must settle the session.
+func (s *CallSession) SettledBy() string {
+	if s.Settler != "" {
+		return s.Settler
+	}
+	return s.Node
 }
 
 // PayerAccount is the ledger account the call's money comes from.
@@ -77,6 +92,9 @@ type Settlement struct {
 	SessionID  string
 	Price      decimal.Decimal // wallet money charged (from the hold)
 	BundleUsed []BundleTake    // bundle seconds used, per holding
+	// By, when set, is the settling node: a session another node must
+	// settle (see CallSession.SettledBy) fails with ErrConflict.
+	By string
 }
 
 // SessionStore keeps call sessions.
@@ -97,7 +115,8 @@ type SessionStore interface {
 	// seconds, closes the session and inserts cdr, in one transaction. A
 	// session settled already fails with ErrConflict and changes nothing.
 	Settle(ctx context.Context, st Settlement, cdr *CDR) error
-	// OpenSessions lists the sessions of node that were never settled.
+	// OpenSessions lists the sessions node must settle that were never
+	// settled: its own that no other node claimed, and those it claimed.
 	OpenSessions(ctx context.Context, node string) ([]*CallSession, error)
 }
 
@@ -108,6 +127,8 @@ func ApplyReservation(s *CallSession, r Reservation) (*CallSession, *Movement, e
 	switch {
 	case s.Settled:
 		return nil, nil, fmt.Errorf("reserve %s: %w: settled already", s.ID, ErrConflict)
+	case !s.LapsedAt.IsZero():
+		return nil, nil, fmt.Errorf("reserve %s: %w: node %s took the call over", s.ID, ErrConflict, s.SettledBy())
 	case r.Seq <= s.Seq:
 		return nil, nil, nil
 	case r.Seq != s.Seq+1:
@@ -162,6 +183,9 @@ func addTake(takes []BundleTake, t BundleTake) []BundleTake {
 func PlanSettlement(s *CallSession, st Settlement) (*Movement, []BundleTake, error) {
 	if s.Settled {
 		return nil, nil, fmt.Errorf("settle %s: %w: settled already", s.ID, ErrConflict)
+	}
+	if st.By != "" && st.By != s.SettledBy() {
+		return nil, nil, fmt.Errorf("settle %s: %w: node %s settles it, not %s", s.ID, ErrConflict, s.SettledBy(), st.By)
 	}
 	if st.Price.IsNegative() || st.Price.GreaterThan(s.ReservedMoney) {
 		return nil, nil, fmt.Errorf("settle %s: %w: price %s is not within the %s held", s.ID, ErrInvalid, st.Price, s.ReservedMoney)
@@ -241,6 +265,9 @@ func DecodeSessionState(s *CallSession, state, takes string) error {
 func ApplyConfirm(s *CallSession, at time.Time, cdr *CDR) error {
 	if s.Settled {
 		return fmt.Errorf("confirm %s: %w: settled already", s.ID, ErrConflict)
+	}
+	if !s.LapsedAt.IsZero() {
+		return fmt.Errorf("confirm %s: %w: node %s took the call over", s.ID, ErrConflict, s.SettledBy())
 	}
 	if at.After(s.ConfirmedAt) {
 		s.ConfirmedAt = at

@@ -52,6 +52,7 @@ type Controller struct {
 
 	mu    sync.Mutex
 	decks map[string]cachedDeck
+	live  map[string]*Call // calls authorized and not finished
 }
 
 type cachedDeck struct {
@@ -76,7 +77,7 @@ func NewController(cfg Config, store Store, now func() time.Time, log *slog.Logg
 	if err := cfg.Rounding.Validate(); err != nil {
 		return nil, err
 	}
-	return &Controller{cfg: cfg, store: store, now: now, log: log, decks: map[string]cachedDeck{}}, nil
+	return &Controller{cfg: cfg, store: store, now: now, log: log, decks: map[string]cachedDeck{}, live: map[string]*Call{}}, nil
 }
 
 // Deck returns a plan's deck, read from the store at most once per RatesTTL.
@@ -130,6 +131,7 @@ type Call struct {
 	answerStored bool                 // the store has the answer time
 	known        map[int64]dialtone.Holding
 	finished     bool
+	lost         bool // another node took the call over (see Controller.Lost)
 }
 
 // Authorize prices the call and reserves its first increment (with the
@@ -194,6 +196,9 @@ func (c *Controller) Authorize(ctx context.Context, req Request) (*Call, error) 
 		if err != nil {
 			return nil, fmt.Errorf("authorize %s: %w", req.CallID, err)
 		}
+		c.mu.Lock()
+		c.live[k.session.ID] = k
+		c.mu.Unlock()
 		return k, nil
 	}
 	return nil, fmt.Errorf("authorize %s: %w", req.CallID, lost)
@@ -340,11 +345,24 @@ func (k *Call) Answered(ctx context.Context, at time.Time, cdr *dialtone.CDR) (t
 	if k.finished {
 		return at, fmt.Errorf("answer %s: %w: finished already", k.session.ID, dialtone.ErrConflict)
 	}
+	if k.lost {
+		return at, fmt.Errorf("answer %s: %w: another switch node took the call over", k.session.ID, dialtone.ErrConflict)
+	}
 	k.session.AnswerAt = at
 	first := max(int64(k.c.cfg.Interval/time.Second), k.Rate.FirstIncrement)
 	snapshot := *cdr
 	k.fill(&snapshot)
-	return k.reserveTo(ctx, first, at, &snapshot)
+	until, err := k.reserveTo(ctx, first, at, &snapshot)
+	k.noteTaken(err)
+	return until, err
+}
+
+// noteTaken marks the call lost when the store refused it as settled or
+// claimed: this node is not finished with it, so another node took it over.
+func (k *Call) noteTaken(err error) {
+	if errors.Is(err, dialtone.ErrConflict) {
+		k.lost = true
+	}
 }
 
 // Extend reserves one more interval, or what is left of the account's
@@ -356,7 +374,12 @@ func (k *Call) Extend(ctx context.Context, now time.Time) (time.Time, error) {
 	if k.finished {
 		return k.until(), fmt.Errorf("extend %s: %w: finished already", k.session.ID, dialtone.ErrConflict)
 	}
-	return k.reserveTo(ctx, k.session.Covered+int64(k.c.cfg.Interval/time.Second), now, nil)
+	if k.lost {
+		return k.until(), fmt.Errorf("extend %s: %w: another switch node took the call over", k.session.ID, dialtone.ErrConflict)
+	}
+	until, err := k.reserveTo(ctx, k.session.Covered+int64(k.c.cfg.Interval/time.Second), now, nil)
+	k.noteTaken(err)
+	return until, err
 }
 
 func (k *Call) until() time.Time {
@@ -446,6 +469,26 @@ func (k *Call) applied(r dialtone.Reservation) error {
 // CDR's money fields, charges the account and writes the CDR, all at once.
 // Usage past what was reserved is not charged: the call should have ended.
 func (k *Call) Finish(ctx context.Context, cdr *dialtone.CDR) error {
+	defer k.c.forget(k)
+	k.mu.Lock()
+	lost, finished := k.lost, k.finished
+	k.mu.Unlock()
+	if !lost || finished {
+		err := k.settle(ctx, cdr)
+		if finished || !errors.Is(err, dialtone.ErrConflict) {
+			return err
+		}
+		// The store refused: the call was claimed by another node.
+	}
+	// Another node took the call over while this one was taken for dead,
+	// and settles it (or did): no second charge, no second CDR.
+	k.c.log.Warn("call ended here after another switch node took it over: not settled again", "call_id", cdr.ID,
+		"account", cdr.Account, "duration", cdr.Duration)
+	return nil
+}
+
+// settle is Finish without the bookkeeping of live calls.
+func (k *Call) settle(ctx context.Context, cdr *dialtone.CDR) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.finished {
@@ -477,7 +520,7 @@ func (k *Call) Finish(ctx context.Context, cdr *dialtone.CDR) error {
 		k.c.log.Warn("call rated free on a destination that costs us money", "call_id", k.session.ID, "account", cdr.Account,
 			"destination", cdr.DialedE164, "destination_name", cdr.Destination, "rate_plan", k.plan, "trunk", cdr.Trunk, "cost", cdr.Cost)
 	}
-	err := k.c.store.Settle(ctx, dialtone.Settlement{SessionID: k.session.ID, Price: price, BundleUsed: ch.Takes}, cdr)
+	err := k.c.store.Settle(ctx, dialtone.Settlement{SessionID: k.session.ID, Price: price, BundleUsed: ch.Takes, By: k.c.cfg.Node}, cdr)
 	if err != nil {
 		return fmt.Errorf("finish %s: %w", k.session.ID, err)
 	}
@@ -511,11 +554,13 @@ func (k *Call) cost(ctx context.Context, cdr *dialtone.CDR, secs int64) {
 }
 
 // Recover settles the calls this node left open when it stopped without
-// finishing them (a crash, a kill): each is charged up to its last
-// confirmed point and gets its CDR, exactly once; one never answered gives
-// back what it reserved at authorization and costs nothing. It returns how
-// many.
-func (c *Controller) Recover(ctx context.Context) (int, error) {
+// finishing them (a crash, a kill), and those it claimed from a dead node
+// and did not settle: each gets its CDR, exactly once. alive is this node's
+// last heartbeat before the restart (zero when unknown): an answered call
+// is charged from its answer up to the last time it was known up (see
+// LeftEnd); one never answered gives back what it reserved and costs
+// nothing. It returns how many it settled.
+func (c *Controller) Recover(ctx context.Context, alive time.Time) (int, error) {
 	open, err := c.store.OpenSessions(ctx, c.cfg.Node)
 	if err != nil {
 		return 0, fmt.Errorf("recover calls: %w", err)
@@ -523,33 +568,68 @@ func (c *Controller) Recover(ctx context.Context) (int, error) {
 	n := 0
 	var errs []error
 	for _, s := range open {
-		k := &Call{c: c, account: &dialtone.Account{ID: s.AccountID, Username: s.CDR.Account, Currency: s.Currency},
-			plan: s.CDR.RatePlan, country: "", numType: s.CDR.NumberType, Rate: s.Sell, session: *s, known: map[int64]dialtone.Holding{},
-			answerStored: !s.AnswerAt.IsZero()}
-		if org, ok := strings.CutPrefix(s.PayerAccount(), "org:"); ok {
-			id, _ := strconv.ParseInt(org, 10, 64)
-			k.company = &dialtone.Member{OrgID: id, AccountID: s.AccountID}
+		ok, err := c.settleLeft(ctx, s, alive)
+		if err != nil {
+			errs = append(errs, err)
 		}
-		cdr := s.CDR
-		cdr.HangupBy = dialtone.PartySwitch
-		if !s.AnswerAt.IsZero() {
-			end := later(s.ConfirmedAt, s.AnswerAt)
-			cdr.AnswerAt, cdr.EndAt, cdr.Duration = s.AnswerAt, end, end.Sub(s.AnswerAt)
-			cdr.Disposition, cdr.SIPCode, cdr.SIPReason = dialtone.Answered, 200, "OK (settled after a restart)"
-		} else {
-			cdr.EndAt = later(s.ConfirmedAt, cdr.SetupAt)
-			cdr.Disposition, cdr.SIPCode, cdr.SIPReason = dialtone.Failed, 500, "Switch restarted"
+		if ok {
+			n++
 		}
-		if err := k.Finish(ctx, &cdr); err != nil {
-			if !errors.Is(err, dialtone.ErrConflict) {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		c.log.Info("open call settled after a restart", "call_id", s.ID, "account", cdr.Account, "billed_seconds", cdr.BilledSeconds, "price", cdr.Price)
-		n++
 	}
 	return n, errors.Join(errs...)
+}
+
+// LeftEnd is when a call left open by a node that stopped is taken to have
+// ended: the last time it was known up, that is its last confirmation or
+// the last heartbeat of its node (alive; for a call another node claimed,
+// the lapsed lease's last heartbeat), whichever is later, and never before
+// its answer. Finish then charges it from its answer to there, within what
+// was reserved.
+func LeftEnd(s *dialtone.CallSession, alive time.Time) time.Time {
+	if !s.LapsedAt.IsZero() {
+		alive = s.LapsedAt
+	}
+	end := later(s.ConfirmedAt, alive)
+	if !s.AnswerAt.IsZero() {
+		end = later(end, s.AnswerAt)
+	}
+	return end
+}
+
+// settleLeft settles a session whose node is gone (this node before a
+// restart, or a dead node whose calls it claimed), as this node. It reports
+// false, with no error, when it was settled already.
+func (c *Controller) settleLeft(ctx context.Context, s *dialtone.CallSession, alive time.Time) (bool, error) {
+	why, failed := "after a restart", "Switch restarted"
+	if s.Node != c.cfg.Node {
+		why, failed = "by "+c.cfg.Node+": switch node "+s.Node+" died", "Switch node "+s.Node+" died"
+	}
+	k := &Call{c: c, account: &dialtone.Account{ID: s.AccountID, Username: s.CDR.Account, Currency: s.Currency},
+		plan: s.CDR.RatePlan, country: "", numType: s.CDR.NumberType, Rate: s.Sell, session: *s, known: map[int64]dialtone.Holding{},
+		answerStored: !s.AnswerAt.IsZero()}
+	if org, ok := strings.CutPrefix(s.PayerAccount(), "org:"); ok {
+		id, _ := strconv.ParseInt(org, 10, 64)
+		k.company = &dialtone.Member{OrgID: id, AccountID: s.AccountID}
+	}
+	cdr := s.CDR
+	cdr.HangupBy = dialtone.PartySwitch
+	end := LeftEnd(s, alive)
+	if !s.AnswerAt.IsZero() {
+		cdr.AnswerAt, cdr.EndAt, cdr.Duration = s.AnswerAt, end, end.Sub(s.AnswerAt)
+		cdr.Disposition, cdr.SIPCode, cdr.SIPReason = dialtone.Answered, 200, "OK (settled "+why+")"
+	} else {
+		cdr.EndAt = later(end, cdr.SetupAt)
+		cdr.Disposition, cdr.SIPCode, cdr.SIPReason = dialtone.Failed, 500, failed
+	}
+	if err := k.settle(ctx, &cdr); err != nil {
+		if errors.Is(err, dialtone.ErrConflict) {
+			return false, nil
+		}
+		return false, err
+	}
+	c.log.Info("open call settled", "why", why, "call_id", s.ID, "account", cdr.Account, "node", s.Node,
+		"duration", cdr.Duration, "billed_seconds", cdr.BilledSeconds, "price", cdr.Price)
+	return true, nil
 }
 
 func later(a, b time.Time) time.Time {

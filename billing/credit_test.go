@@ -543,7 +543,7 @@ func TestRecoverSettlesOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				n, err := ctl2.Recover(ctx)
+				n, err := ctl2.Recover(ctx, time.Time{})
 				if err != nil {
 					t.Errorf("Recover() = %v", err)
 				}
@@ -568,7 +568,7 @@ func TestRecoverSettlesOnce(t *testing.T) {
 		if w := wallet(t, e); !w.Equal(d("0.90")) {
 			t.Errorf("wallet after recovery = %s, want 0.90", w)
 		}
-		if n, _ := ctl2.Recover(ctx); n != 0 {
+		if n, _ := ctl2.Recover(ctx, time.Time{}); n != 0 {
 			t.Errorf("a second Recover() settled %d, want 0", n)
 		}
 		storetest.CheckLedger(t, e.st)
@@ -662,7 +662,7 @@ func TestRecoverAnsweredOnItsFirstIncrement(t *testing.T) {
 		}
 		e.clock.Add(20 * time.Second)
 		ctl2, _ := billing.NewController(billing.Config{Node: "n1", Interval: time.Minute}, e.st, e.clock.Now, slog.New(slog.DiscardHandler))
-		if n, err := ctl2.Recover(ctx); n != 1 || err != nil {
+		if n, err := ctl2.Recover(ctx, time.Time{}); n != 1 || err != nil {
 			t.Fatalf("Recover() = %d, %v; want 1", n, err)
 		}
 		got, err := e.st.CDRByID(ctx, cdr.ID)

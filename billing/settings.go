@@ -21,6 +21,8 @@ type Settings struct {
 	Unbilled        string        `yaml:"unbilled"`          // calls of accounts with no plan at all: refuse (default) or allow (free)
 	RatesCacheTTL   time.Duration `yaml:"rates_cache_ttl"`   // an imported deck is used within this
 	MaxCallDuration time.Duration `yaml:"max_call_duration"` // the longest call authorized
+	Heartbeat       time.Duration `yaml:"heartbeat"`         // this node renews its lease in the store this often
+	LeaseLapse      time.Duration `yaml:"lease_lapse"`       // a node whose lease is this old is dead: another settles its calls
 }
 
 // DefaultSettings are the billing defaults, applied before the file is
@@ -33,6 +35,7 @@ func DefaultSettings() Settings {
 		Rounding:      DefaultRounding,
 		Unbilled:      UnbilledRefuse,
 		RatesCacheTTL: 10 * time.Second, MaxCallDuration: 4 * time.Hour,
+		Heartbeat: 3 * time.Second, LeaseLapse: 15 * time.Second,
 	}
 }
 
@@ -60,7 +63,18 @@ func (s Settings) Validate() error {
 	if s.MaxCallDuration < time.Minute {
 		return fmt.Errorf("billing.max_call_duration: %v is shorter than 1m", s.MaxCallDuration)
 	}
+	if s.Heartbeat < 100*time.Millisecond || s.Heartbeat > time.Minute {
+		return fmt.Errorf("billing.heartbeat: %v is outside 100ms-1m", s.Heartbeat)
+	}
+	if s.LeaseLapse < 3*s.Heartbeat || s.LeaseLapse > time.Hour {
+		return fmt.Errorf("billing.lease_lapse: %v must be at least 3 heartbeats (3 x %v) and at most 1h", s.LeaseLapse, s.Heartbeat)
+	}
 	return nil
+}
+
+// Lease is the configuration of this node's lease these settings give.
+func (s Settings) Lease() LeaseConfig {
+	return LeaseConfig{Heartbeat: s.Heartbeat, Lapse: s.LeaseLapse}
 }
 
 // The values of billing.unbilled.

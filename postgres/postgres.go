@@ -44,6 +44,7 @@ func Dialect(ledger sqlstore.Ledger, export *DB) *sqlstore.Dialect {
 		Name:        "postgres",
 		Placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
 		Time:        func(t time.Time) any { return t.UTC() },
+		Now:         `clock_timestamp()`,
 		IsUnique:    isUnique,
 		ForUpdate:   " FOR UPDATE",
 		AsyncCommit: "SET LOCAL synchronous_commit TO OFF",
@@ -80,11 +81,22 @@ END $$;`,
 	return d
 }
 
+// idleInTransaction is the server's idle_in_transaction_session_timeout
+// for the switch's connections: below the default billing.lease_lapse.
+const idleInTransaction = "5s"
+
 // Open connects to the database at url. Call Migrate before using it.
 func Open(ctx context.Context, url string) (*DB, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	// No transaction of ours waits on anything but the database. One left
+	// idle inside is a node stalled (a pause, a partition): the server ends
+	// it, so that its locks do not keep the other nodes from claiming its
+	// calls once its lease lapses. A URL may set its own.
+	if _, ok := cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"]; !ok {
+		cfg.ConnConfig.RuntimeParams["idle_in_transaction_session_timeout"] = idleInTransaction
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

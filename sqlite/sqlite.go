@@ -43,6 +43,7 @@ func Dialect() *sqlstore.Dialect {
 	return &sqlstore.Dialect{
 		Name:     "sqlite",
 		Time:     func(t time.Time) any { return t.UnixMicro() },
+		Now:      `CAST(unixepoch('subsec') * 1000000 AS INTEGER)`,
 		IsUnique: isUnique,
 		Schema: sqlstore.Schema{
 			ID: "INTEGER PRIMARY KEY", Int: "INTEGER", Time: "INTEGER", Date: "INTEGER", Bool: "INTEGER", False: "0",

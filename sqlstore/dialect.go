@@ -32,6 +32,9 @@ type Dialect struct {
 	Time func(t time.Time) any
 	// IsUnique reports a UNIQUE or PRIMARY KEY violation.
 	IsUnique func(err error) bool
+	// Now is an SQL expression of the database's current time, encoded as
+	// a time column holds it (the nodes' leases are on this one clock).
+	Now string
 	// ForUpdate is the row-locking clause
 	// appended to SELECTs inside write transactions (" FOR UPDATE");
 	// empty on engines whose writes are serialized anyway.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -182,39 +183,53 @@ func (s *Store) Settle(ctx context.Context, stl dialtone.Settlement, cdr *dialto
 	return nil
 }
 
-// OpenSessions lists the sessions of node that were never settled.
+// OpenSessions lists the unsettled sessions node settles: its own that no
+// other node claimed, and those it claimed.
 func (s *Store) OpenSessions(ctx context.Context, node string) ([]*dialtone.CallSession, error) {
-	rows, err := s.r().Query(ctx, `SELECT `+sessionColumns+` FROM call_sessions WHERE node = ? AND `+s.d.Schema.IsFalse("settled")+` ORDER BY id`, node)
+	out, err := s.sessions(ctx, s.r(), `SELECT `+sessionColumns+` FROM call_sessions WHERE `+settledBy+` AND `+s.d.Schema.IsFalse("settled")+` ORDER BY id`, node, node)
 	if err != nil {
 		return nil, fmt.Errorf("open sessions: %w", err)
+	}
+	return out, nil
+}
+
+// settledBy selects the sessions a node (the two parameters) settles.
+const settledBy = `(settler = ? OR (settler IS NULL AND node = ?))`
+
+// sessions reads the sessions a query selects.
+func (s *Store) sessions(ctx context.Context, on q, query string, args ...any) ([]*dialtone.CallSession, error) {
+	rows, err := on.Query(ctx, query, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []*dialtone.CallSession
 	for rows.Next() {
 		cs, err := s.scanSession(rows)
 		if err != nil {
-			return nil, fmt.Errorf("open sessions: %w", err)
+			return nil, err
 		}
 		out = append(out, cs)
 	}
 	return out, rows.Err()
 }
 
-const sessionColumns = `id, node, account_id, currency, payer, state, answer_at, confirmed_at, covered, reserved, takes, seq, settled`
+const sessionColumns = `id, node, account_id, currency, payer, state, answer_at, confirmed_at, covered, reserved, takes, seq, settled, settler, lapsed_at`
 
 func (s *Store) scanSession(row scanner) (*dialtone.CallSession, error) {
 	var cs dialtone.CallSession
 	var state, takes string
 	var reserved int64
-	var answer, confirmed time.Time
+	var answer, confirmed, lapsed time.Time
+	var settler sql.NullString
 	if err := row.Scan(&cs.ID, &cs.Node, &cs.AccountID, &cs.Currency, &cs.Payer, &state, st(&answer), st(&confirmed),
-		&cs.Covered, &reserved, &takes, &cs.Seq, &cs.Settled); err != nil {
+		&cs.Covered, &reserved, &takes, &cs.Seq, &cs.Settled, &settler, st(&lapsed)); err != nil {
 		return nil, err
 	}
 	if err := dialtone.DecodeSessionState(&cs, state, takes); err != nil {
 		return nil, err
 	}
-	cs.AnswerAt, cs.ConfirmedAt = answer, confirmed
+	cs.AnswerAt, cs.ConfirmedAt, cs.LapsedAt, cs.Settler = answer, confirmed, lapsed, settler.String
 	cs.ReservedMoney = dialtone.FromMicros(reserved)
 	return &cs, nil
 }

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) dialtone.Store) {
 	runLimits(t, open)
 	runShared(t, open)
 	runDevices(t, open)
+	runLeases(t, open)
 	t.Run("Ping", func(t *testing.T) {
 		if err := open(t).Ping(context.Background()); err != nil {
 			t.Errorf("Ping() = %v", err)

@@ -27,6 +27,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/billing"
 	"github.com/dialtone/dialtone/companion"
 	"github.com/dialtone/dialtone/postgres"
 	"github.com/dialtone/dialtone/sqlite"
@@ -274,6 +275,7 @@ type theSwitch struct {
 	ua        *sipgo.UserAgent
 	edge      *edge.Edge
 	calls     *b2bua.Server
+	leases    *billing.Leases
 	listeners []edge.Listener
 	carriers  *carriers
 	media     *mediaFactory
@@ -308,6 +310,13 @@ func (s *theSwitch) reload() error {
 func (s *theSwitch) Close() {
 	s.carriers.stop()
 	s.calls.Close()
+	// Every call is finished: the lease is dropped, so that other nodes
+	// settle at once whatever could not be settled here.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.leases.Close(ctx, true); err != nil {
+		s.log.Warn("lease not dropped: other nodes wait for it to lapse", "error", err)
+	}
 	s.edge.Close()
 	s.registrar.Close()
 	s.guard.Close()
@@ -398,8 +407,20 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	carriers.ctl = ctl
 	reg.MustRegister(health.NewCollector(carriers.router.Carriers))
 	carriers.start()
-	// Calls this node left open (a crash, a kill) are settled before new ones start.
-	if n, err := ctl.Recover(ctx); err != nil {
+	// This node's lease is renewed first, so that no other node claims its
+	// calls; then the calls it left open (a crash, a kill) are settled
+	// before new ones start, charged up to its last heartbeat.
+	leases, err := billing.NewLeases(cfg.Billing.Lease(), st, ctl, log)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	lease, err := leases.Start(ctx)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	if n, err := ctl.Recover(ctx, lease.Previous); err != nil {
 		log.Error("open calls not all settled; retried at the next start", "settled", n, "error", err)
 	} else if n > 0 {
 		log.Info("settled calls left open by the last run", "calls", n)
@@ -437,6 +458,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	if err != nil {
 		registrar.Close()
 		calls.Close()
+		_ = leases.Close(ctx, true)
 		closeAll()
 		return nil, err
 	}
@@ -461,7 +483,7 @@ func buildSwitch(ctx context.Context, cfg *Config, load func() (*Config, error),
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "dialtone_sip_connections", Help: "TCP, TLS and WebSocket connections open on the SIP listeners.",
 	}, func() float64 { return float64(e.Connections()) }))
-	return &theSwitch{ua: ua, edge: e, calls: calls, listeners: listeners, carriers: carriers, media: media, guard: g, fronts: fronts, shared: shared, registrar: registrar, load: load, log: log}, nil
+	return &theSwitch{ua: ua, edge: e, calls: calls, leases: leases, listeners: listeners, carriers: carriers, media: media, guard: g, fronts: fronts, shared: shared, registrar: registrar, load: load, log: log}, nil
 }
 
 // trunkAllow is what guard.allow_trunks adds to the allow-list: the IP
