@@ -50,7 +50,8 @@ type result struct {
 	rate             int
 	success, failed  int
 	retrans, msgs    int
-	rssStart, rssEnd int64 // KiB
+	rssStart, rssEnd int64         // KiB
+	cpu              time.Duration // the switch's CPU time (user+system) over the step
 	rssMax           int64
 }
 
@@ -124,7 +125,7 @@ limits: {concurrent_calls: unlimited, calls_per_minute: unlimited, spend_hour: u
 
 	fmt.Printf("switch admin: http://127.0.0.1:%d (metrics, pprof)\n", httpPort)
 	fmt.Printf("sipp step load through dialtone (UDP, digest auth, route, B2BUA, RTP ports, CDR write), hold %v, app calls from %s\n", hold, src)
-	fmt.Printf("%6s %8s %7s %8s %9s %10s %10s\n", "cps", "calls", "failed", "retrans", "clean", "rss_start", "rss_end")
+	fmt.Printf("%6s %8s %7s %8s %9s %10s %10s %12s\n", "cps", "calls", "failed", "retrans", "clean", "rss_start", "rss_end", "cpu_us/call")
 	best := 0
 	for _, f := range strings.Split(rates, ",") {
 		rate, err := strconv.Atoi(strings.TrimSpace(f))
@@ -135,7 +136,7 @@ limits: {concurrent_calls: unlimited, calls_per_minute: unlimited, spend_hour: u
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%6d %8d %7d %8d %9v %9dK %9dK\n", rate, r.success+r.failed, r.failed, r.retrans, r.clean(), r.rssStart, r.rssEnd)
+		fmt.Printf("%6d %8d %7d %8d %9v %9dK %9dK %12d\n", rate, r.success+r.failed, r.failed, r.retrans, r.clean(), r.rssStart, r.rssEnd, r.cpu.Microseconds()/int64(max(r.success+r.failed, 1)))
 		if !r.clean() {
 			break
 		}
@@ -183,6 +184,7 @@ func stepLoad(dir, src string, rate int, d, hold time.Duration, sipPort, carrier
 	defer uacLog.Close()
 	uac.Stdout, uac.Stderr = uacLog, uacLog
 	r := result{rate: rate, rssStart: rss(pid)}
+	cpu0 := cpuTime(pid)
 	done := make(chan error, 1)
 	if err := uac.Start(); err != nil {
 		return r, fmt.Errorf("start app sipp: %w", err)
@@ -205,6 +207,7 @@ wait:
 		}
 	}
 	r.rssEnd = rss(pid)
+	r.cpu = cpuTime(pid) - cpu0
 	r.rssMax = max(r.rssMax, r.rssEnd)
 	if err := readStats(stat, &r); err != nil {
 		out, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("uac_%d.log", rate)))
@@ -247,6 +250,23 @@ func readStats(path string, r *result) error {
 	// INVITE, 100, 200, ACK, BYE, 200, ...); count calls * 9 as messages.
 	r.msgs = (r.success + r.failed) * 9
 	return nil
+}
+
+// cpuTime is the process's user and system CPU time so far, from
+// /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := strings.LastIndexByte(string(b), ')') // the command name may hold spaces
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	s, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+s) * 10 * time.Millisecond
 }
 
 func rss(pid int) int64 {
