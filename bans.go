@@ -2,7 +2,9 @@ package dialtone
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -46,4 +48,33 @@ type NonceStore interface {
 	// PurgeNonces forgets the nonces that expire at or before before and
 	// returns how many it forgot.
 	PurgeNonces(ctx context.Context, before time.Time) (int64, error)
+}
+
+// ParsePrefixes reads a list of addresses ("192.0.2.1", "2001:db8::1") and
+// CIDRs ("192.0.2.0/24") as written in configuration: the guard's
+// allow-list, the trusted proxies. An address is a prefix of its full
+// length; an IPv4-mapped IPv6 address is read as IPv4, and a CIDR written
+// that way is refused (it would never match).
+func ParsePrefixes(entries []string) ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(entries))
+	for _, s := range entries {
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return nil, fmt.Errorf("%q is not an address or CIDR", s)
+			}
+			if p.Addr().Is4In6() {
+				return nil, fmt.Errorf("%q: write an IPv4 CIDR as IPv4", s)
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an address or CIDR", s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }

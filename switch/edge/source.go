@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/dialtone/dialtone"
 )
 
 // Who sent a request. Directly connected, it is the socket's peer. Behind
@@ -69,27 +71,7 @@ type sources struct {
 // ParseTrustedProxies reads sip.trusted_proxies: addresses ("192.0.2.10",
 // "2001:db8::10") and CIDRs ("10.0.0.0/24").
 func ParseTrustedProxies(entries []string) ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(entries))
-	for _, s := range entries {
-		if strings.Contains(s, "/") {
-			p, err := netip.ParsePrefix(s)
-			if err != nil {
-				return nil, fmt.Errorf("%q is not an address or CIDR", s)
-			}
-			if p.Addr().Is4In6() {
-				return nil, fmt.Errorf("%q: write an IPv4 CIDR as IPv4", s)
-			}
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not an address or CIDR", s)
-		}
-		a = a.Unmap()
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
-	}
-	return out, nil
+	return dialtone.ParsePrefixes(entries)
 }
 
 // trusts reports whether a is one of the trusted proxies.

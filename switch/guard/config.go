@@ -2,9 +2,9 @@ package guard
 
 import (
 	"fmt"
-	"net/netip"
-	"strings"
 	"time"
+
+	"github.com/dialtone/dialtone"
 )
 
 // Config tunes the guard. The zero value is not usable: start from
@@ -82,7 +82,7 @@ func (c Config) Validate() error {
 	bad := func(key, format string, a ...any) error {
 		return fmt.Errorf("guard.%s: %s", key, fmt.Sprintf(format, a...))
 	}
-	if _, err := parseAllow(c.Allow); err != nil {
+	if _, err := dialtone.ParsePrefixes(c.Allow); err != nil {
 		return bad("allow", "%v", err)
 	}
 	switch {
@@ -114,27 +114,4 @@ func (c Config) Validate() error {
 		return bad("max_sources", "%d is below 100", c.MaxSources)
 	}
 	return nil
-}
-
-// parseAllow reads addresses ("192.0.2.1", "2001:db8::1") and CIDRs
-// ("192.0.2.0/24") into prefixes.
-func parseAllow(entries []string) ([]netip.Prefix, error) {
-	out := make([]netip.Prefix, 0, len(entries))
-	for _, s := range entries {
-		if strings.Contains(s, "/") {
-			p, err := netip.ParsePrefix(s)
-			if err != nil {
-				return nil, fmt.Errorf("%q is not an address or CIDR", s)
-			}
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("%q is not an address or CIDR", s)
-		}
-		a = a.Unmap()
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
-	}
-	return out, nil
 }

@@ -112,7 +112,7 @@ const storeTimeout = 5 * time.Second
 // New returns a guard that starts with the bans st keeps. cfg must have
 // passed Validate. A nil now is time.Now; a nil m counts nothing.
 func New(cfg Config, st Store, m *Metrics, log *slog.Logger, now func() time.Time) (*Guard, error) {
-	allow, err := parseAllow(cfg.Allow)
+	allow, err := dialtone.ParsePrefixes(cfg.Allow)
 	if err != nil {
 		return nil, fmt.Errorf("guard.allow: %w", err)
 	}
@@ -150,7 +150,7 @@ func (g *Guard) Close() error {
 // SetAllow makes the allow-list the configured one plus extra (the
 // trunks' addresses).
 func (g *Guard) SetAllow(extra []netip.Prefix) {
-	allow, _ := parseAllow(g.cfg.Allow) // checked by New
+	allow, _ := dialtone.ParsePrefixes(g.cfg.Allow) // checked by New
 	allow = append(allow, extra...)
 	g.mu.Lock()
 	g.allow = allow
