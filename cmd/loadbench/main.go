@@ -16,8 +16,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +23,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/dialtone/dialtone/internal/benchproc"
 )
 
 func main() {
@@ -69,7 +69,7 @@ func run(bin, rates string, step, soak, hold time.Duration, src string) error {
 	}
 	defer os.RemoveAll(dir)
 
-	sipPort, httpPort, carrierPort := freePort("udp"), freePort("tcp"), freePort("udp")
+	sipPort, httpPort, carrierPort := benchproc.FreePort("udp"), benchproc.FreePort("tcp"), benchproc.FreePort("udp")
 	cfg := fmt.Sprintf(`log: {level: warn, format: text}
 store: {url: "sqlite://%s/dialtone.db"}
 sip:
@@ -119,7 +119,7 @@ limits: {concurrent_calls: unlimited, calls_per_minute: unlimited, spend_hour: u
 		_ = sw.Process.Signal(syscall.SIGINT)
 		_ = sw.Wait()
 	}()
-	if err := waitReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", httpPort)); err != nil {
+	if err := benchproc.WaitReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", httpPort)); err != nil {
 		return err
 	}
 
@@ -162,7 +162,7 @@ func stepLoad(dir, src string, rate int, d, hold time.Duration, sipPort, carrier
 	ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
 	defer cancel()
 	uas := exec.CommandContext(ctx, "sipp", "-sf", "uas.xml", "-i", "127.0.0.1", "-p", strconv.Itoa(carrierPort),
-		"-nostdin", "-cp", strconv.Itoa(freePort("udp")), "-m", strconv.Itoa(calls), "-timeout", fmt.Sprintf("%ds", int((d+2*time.Minute).Seconds())), "-max_recv_loops", "10000")
+		"-nostdin", "-cp", strconv.Itoa(benchproc.FreePort("udp")), "-m", strconv.Itoa(calls), "-timeout", fmt.Sprintf("%ds", int((d+2*time.Minute).Seconds())), "-max_recv_loops", "10000")
 	uas.Dir = dir
 	uas.Stdout, uas.Stderr = io.Discard, io.Discard
 	if err := uas.Start(); err != nil {
@@ -176,15 +176,15 @@ func stepLoad(dir, src string, rate int, d, hold time.Duration, sipPort, carrier
 	// takes only answers whose uri is the Request-URI.
 	uac := exec.CommandContext(ctx, "sipp", "127.0.0.1:"+strconv.Itoa(sipPort), "-sf", "uac.xml", "-s", "12125550100",
 		"-auth_uri", "12125550100@127.0.0.1:"+strconv.Itoa(sipPort),
-		"-i", src, "-p", strconv.Itoa(freePort("udp")), "-nostdin", "-cp", strconv.Itoa(freePort("udp")),
+		"-i", src, "-p", strconv.Itoa(benchproc.FreePort("udp")), "-nostdin", "-cp", strconv.Itoa(benchproc.FreePort("udp")),
 		"-r", strconv.Itoa(rate), "-m", strconv.Itoa(calls), "-l", strconv.Itoa(rate*int(5+hold.Seconds())),
 		"-trace_stat", "-stf", stat, "-fd", "1", "-timeout", fmt.Sprintf("%ds", int((d+time.Minute).Seconds())), "-max_recv_loops", "10000", "-max_sched_loops", "10000")
 	uac.Dir = dir
 	uacLog, _ := os.Create(filepath.Join(dir, fmt.Sprintf("uac_%d.log", rate)))
 	defer uacLog.Close()
 	uac.Stdout, uac.Stderr = uacLog, uacLog
-	r := result{rate: rate, rssStart: rss(pid)}
-	cpu0 := cpuTime(pid)
+	r := result{rate: rate, rssStart: benchproc.RSS(pid)}
+	cpu0 := benchproc.CPU(pid)
 	done := make(chan error, 1)
 	if err := uac.Start(); err != nil {
 		return r, fmt.Errorf("start app sipp: %w", err)
@@ -199,15 +199,15 @@ wait:
 		case <-done:
 			break wait
 		case <-tick.C:
-			now := rss(pid)
+			now := benchproc.RSS(pid)
 			r.rssMax = max(r.rssMax, now)
 			if ticks++; ticks%10 == 0 {
 				r.timeline = append(r.timeline, now)
 			}
 		}
 	}
-	r.rssEnd = rss(pid)
-	r.cpu = cpuTime(pid) - cpu0
+	r.rssEnd = benchproc.RSS(pid)
+	r.cpu = benchproc.CPU(pid) - cpu0
 	r.rssMax = max(r.rssMax, r.rssEnd)
 	if err := readStats(stat, &r); err != nil {
 		out, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("uac_%d.log", rate)))
@@ -250,69 +250,6 @@ func readStats(path string, r *result) error {
 	// INVITE, 100, 200, ACK, BYE, 200, ...); count calls * 9 as messages.
 	r.msgs = (r.success + r.failed) * 9
 	return nil
-}
-
-// cpuTime is the process's user and system CPU time so far, from
-// /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s on Linux).
-func cpuTime(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := strings.LastIndexByte(string(b), ')') // the command name may hold spaces
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	s, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(u+s) * 10 * time.Millisecond
-}
-
-func rss(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			n, _ := strconv.ParseInt(strings.Fields(line)[1], 10, 64)
-			return n
-		}
-	}
-	return 0
-}
-
-func waitReady(url string) error {
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		res, err := http.Get(url)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return errors.New("switch did not become ready")
-}
-
-func freePort(network string) int {
-	if network == "udp" {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			panic(err)
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 const uacScenario = `<?xml version="1.0" encoding="ISO-8859-1" ?>

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/dialtone/dialtone/media/sdp"
+
+	"github.com/dialtone/dialtone/internal/benchproc"
 )
 
 // Offers of the app's phone: PCMU only, which passes through, or Opus
@@ -63,7 +64,7 @@ type dialtone struct {
 // account and starts bin serve, with its media ports in portMin-portMax
 // and media.opus.complexity complexity.
 func startDialtone(bin, dir string, portMin, portMax, complexity int) (*dialtone, error) {
-	sipPort, httpPort, carrierPort, appPort := freePort("udp"), freePort("tcp"), freePort("udp"), freePort("udp")
+	sipPort, httpPort, carrierPort, appPort := benchproc.FreePort("udp"), benchproc.FreePort("tcp"), benchproc.FreePort("udp"), benchproc.FreePort("udp")
 	cfg := fmt.Sprintf(`log: {level: warn, format: text}
 store: {url: "sqlite://%s/dialtone.db"}
 sip:
@@ -105,7 +106,7 @@ billing: {unbilled: allow}
 		return nil, err
 	}
 	logf.Close()
-	if err := waitReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", httpPort)); err != nil {
+	if err := benchproc.WaitReady(fmt.Sprintf("http://127.0.0.1:%d/readyz", httpPort)); err != nil {
 		d.close()
 		return nil, fmt.Errorf("%w (log: %s)", err, filepath.Join(dir, "dialtone.log"))
 	}
@@ -341,37 +342,4 @@ func (d *dialtone) close() {
 		_ = d.cmd.Process.Kill()
 		<-done
 	}
-}
-
-func waitReady(url string) error {
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		res, err := http.Get(url)
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return nil
-			}
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return errors.New("switch did not become ready")
-}
-
-// freePort is a port of 127.0.0.1 free a moment ago.
-func freePort(network string) int {
-	if network == "udp" {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			panic(err)
-		}
-		defer c.Close()
-		return c.LocalAddr().(*net.UDPAddr).Port
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -2,20 +2,18 @@ package main
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"net"
 	"net/netip"
-	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/dialtone/dialtone/media/codec"
+
+	"github.com/dialtone/dialtone/internal/benchproc"
 )
 
 // Directions of a call.
@@ -342,10 +340,10 @@ func measure(calls []*call, transcode bool, duration time.Duration, pid int) (*r
 	}
 	measured := begin.Add(warmFrames * frameLen)
 	time.Sleep(time.Until(measured))
-	cpu0, gen0 := procCPU(pid), selfCPU()
+	cpu0, gen0 := benchproc.CPU(pid), selfCPU()
 	swg.Wait()
 	res.wall = time.Since(measured) // and a frame more, with the CPU it took
-	res.cpu, res.genCPU = procCPU(pid)-cpu0, selfCPU()-gen0
+	res.cpu, res.genCPU = benchproc.CPU(pid)-cpu0, selfCPU()-gen0
 	time.Sleep(300 * time.Millisecond) // the last packets land
 	for _, c := range calls {
 		_ = c.app.SetReadDeadline(time.Now())
@@ -361,43 +359,6 @@ func measure(calls []*call, transcode bool, duration time.Duration, pid int) (*r
 		return res, fmt.Errorf("%d of %d streams never had %s through the relay", int64(2*len(calls))-res.warm, 2*len(calls), what)
 	}
 	return res, nil
-}
-
-// procCPU is a process's user and system time from /proc/PID/stat (all
-// its threads), 0 when it cannot be read.
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	ticks, err := statTicks(string(b))
-	if err != nil {
-		return 0
-	}
-	return time.Duration(ticks) * time.Second / clockTicks
-}
-
-// clockTicks is USER_HZ, the unit of /proc's CPU times: 100 on Linux.
-const clockTicks = 100
-
-// statTicks is utime+stime (fields 14 and 15) of a /proc/PID/stat line.
-// The command name (field 2) is in parentheses and may hold spaces, so
-// fields are counted from the last ')'.
-func statTicks(stat string) (int64, error) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, errors.New("proc stat: no command name")
-	}
-	f := strings.Fields(stat[i+1:]) // f[0] is field 3 (state)
-	if len(f) < 13 {
-		return 0, errors.New("proc stat: too few fields")
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("proc stat: utime %q stime %q", f[11], f[12])
-	}
-	return utime + stime, nil
 }
 
 func selfCPU() time.Duration {

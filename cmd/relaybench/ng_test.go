@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone/media/codec"
+
+	"github.com/dialtone/dialtone/internal/benchproc"
 )
 
 // fakeNG is a UDP peer answering ng requests with reply(request); a nil
@@ -136,7 +138,7 @@ func TestNGClientResends(t *testing.T) {
 }
 
 func TestNGClientNobodyListens(t *testing.T) {
-	c := dialTestNG(t, "127.0.0.1:"+strconv.Itoa(freePort("udp")))
+	c := dialTestNG(t, "127.0.0.1:"+strconv.Itoa(benchproc.FreePort("udp")))
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if err := c.Ping(ctx); !errors.Is(err, context.DeadlineExceeded) {

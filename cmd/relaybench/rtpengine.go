@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/dialtone/dialtone/media/sdp"
+
+	"github.com/dialtone/dialtone/internal/benchproc"
 )
 
 // rtpengine is a running rtpengine daemon (Sipwise's media proxy, Debian's
@@ -26,7 +28,7 @@ type rtpengine struct {
 // media ports in portMin-portMax and no kernel forwarding (--table=-1:
 // every packet goes through user space, as Dialtone's relay does).
 func startRTPEngine(bin, dir string, portMin, portMax int) (*rtpengine, error) {
-	ngAddr := "127.0.0.1:" + strconv.Itoa(freePort("udp"))
+	ngAddr := "127.0.0.1:" + strconv.Itoa(benchproc.FreePort("udp"))
 	r := &rtpengine{cmd: exec.Command(bin,
 		"--config-file=none", "--foreground", "--log-stderr", "--log-level=6", "--table=-1",
 		"--interface=127.0.0.1", "--listen-ng="+ngAddr,

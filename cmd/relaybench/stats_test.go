@@ -105,22 +105,6 @@ func TestFrameIndex(t *testing.T) {
 	}
 }
 
-func TestStatTicks(t *testing.T) {
-	// A command name with spaces and a parenthesis, as /proc shows it.
-	stat := "4242 (rtp engine) x) S 1 4242 4242 0 -1 4194560 1234 0 0 0 1500 250 0 0 20 0 5 0 100 1000000 500 18446744073709551615"
-	if got, err := statTicks(stat); err != nil || got != 1750 {
-		t.Errorf("statTicks = %d, %v; want 1750", got, err)
-	}
-	for _, bad := range []string{"", "4242 rtpengine S 1", "4242 (x) S 1 2 3", "4242 (x) S 1 4242 4242 0 -1 4194560 1234 0 0 0 u s"} {
-		if _, err := statTicks(bad); err == nil {
-			t.Errorf("statTicks(%q) = nil error, want one", bad)
-		}
-	}
-	if procCPU(1<<30) != 0 {
-		t.Error("procCPU of a process that does not exist is not 0")
-	}
-}
-
 func TestStamp(t *testing.T) {
 	s := &stream{pt: ptPCMU, tick: tickPCMU, frames: [][]byte{make([]byte, 160)}}
 	buf := make([]byte, 2048)
