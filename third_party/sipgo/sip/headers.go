@@ -823,9 +823,7 @@ func (h *MaxForwardsHeader) Value() string { return strconv.Itoa(int(*h)) }
 func (h *MaxForwardsHeader) headerClone() Header { return h }
 
 func (h *MaxForwardsHeader) Dec() {
-	if *h > 0 {
-		*h--
-	}
+	*h = MaxForwardsHeader(uint32(*h) - 1)
 }
 
 func (h MaxForwardsHeader) Val() uint32 {

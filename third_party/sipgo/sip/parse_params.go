@@ -14,7 +14,6 @@ const (
 )
 
 func UnmarshalHeaderParams(s string, seperator rune, ending rune, p *HeaderParams) (n int, err error) {
-	count, limit := 0, ParseMaxHeaderParams
 	var start, sep, quote int = 0, 0, -1
 	state := paramsStateKey
 
@@ -28,10 +27,6 @@ func UnmarshalHeaderParams(s string, seperator rune, ending rune, p *HeaderParam
 
 		switch state {
 		case paramsStateKey:
-			if limit > 0 && count >= limit {
-				return i, ErrTooManyHeaderParams
-			}
-			count++
 			sep = 0
 			start = i
 			state = paramsStateEqual

@@ -60,6 +60,8 @@ func (tx *ClientTx) Init() error {
 			tx.spinFsm(client_input_timer_a)
 		})
 		// Completed waits for Timer D on INVITE and Timer K on non-INVITE.
+		// dialtone: backported from sipgo v1.7.4; a non-INVITE (a BYE, a
+		// CANCEL) waited 32 s instead of T4 = 5 s (RFC 3261 17.1.2.2).
 		if tx.origin.IsInvite() {
 			tx.timer_d_time = Timer_D
 		} else {

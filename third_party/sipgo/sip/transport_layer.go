@@ -430,15 +430,12 @@ func (l *TransportLayer) ClientRequestConnection(ctx context.Context, req *Reque
 	laddr := req.Laddr
 	req.raddr = raddr
 
-	fixedLocalAddr := laddr.IP != nil && laddr.Port > 0
-	if fixedLocalAddr && network == "udp" {
+	// This is probably client forcing host:port
+	if laddr.IP != nil && laddr.Port > 0 {
 		c = transport.GetConnection(laddr.String())
-	} else if fixedLocalAddr || l.connectionReuse {
-		c = transport.GetConnection(raddr.String())
-		if c != nil && fixedLocalAddr && c.LocalAddr().String() != laddr.String() {
-			c.TryClose()
-			c = nil
-		}
+	} else if l.connectionReuse {
+		addr := raddr.String()
+		c = transport.GetConnection(addr)
 	}
 
 	if c == nil {

@@ -188,6 +188,7 @@ func (t *TransportWS) initConnection(conn net.Conn, raddr string, clientSide boo
 	laddr := conn.LocalAddr().String()
 	t.log.Debug("New WS connection", "raddr", raddr)
 	c := t.newConnection(conn, 1+TransportIdleConnection, clientSide)
+	t.pool.Add(laddr, c)
 	t.pool.Add(raddr, c)
 	t.readConnection(c, laddr, raddr, handler)
 	return c
@@ -199,6 +200,7 @@ func (t *TransportWS) readConnection(conn *WSConnection, laddr string, raddr str
 	buf := make([]byte, TransportBufferReadSize)
 	// defer conn.Close()
 	// defer t.pool.Del(raddr)
+	defer t.pool.deleteExact(laddr, conn)
 	defer func() {
 		if err := t.pool.CloseAndDelete(conn, raddr); err != nil {
 			t.log.Warn("connection pool not clean cleanup", "error", err)
@@ -296,7 +298,7 @@ func (t *TransportWS) GetConnection(addr string) Connection {
 }
 
 func (t *TransportWS) CreateConnection(ctx context.Context, laddr Addr, raddr Addr, handler MessageHandler) (Connection, error) {
-	conn, err := t.pool.addSingleflight(raddr, laddr, t.connectionReuse, false, func() (Connection, error) {
+	conn, err := t.pool.addSingleflight(raddr, laddr, t.connectionReuse, func() (Connection, error) {
 		var tladdr *net.TCPAddr = nil
 		if laddr.IP != nil {
 			tladdr = &net.TCPAddr{
@@ -398,21 +400,6 @@ func (c *WSConnection) Read(b []byte) (n int, err error) {
 	}
 	reader := wsutil.NewReader(c.Conn, state)
 	reader.MaxFrameSize = int64(ParseMaxMessageLength)
-	handleControl := func(header ws.Header, src io.Reader) error {
-		if header.OpCode == ws.OpClose {
-			return net.ErrClosed
-		}
-		data := make([]byte, header.Length)
-		if _, err := io.ReadFull(src, data); err != nil {
-			return err
-		}
-		if header.OpCode == ws.OpPing {
-			_, err := c.writeFrame(ws.OpPong, data)
-			return err
-		}
-		return nil
-	}
-	reader.OnIntermediate = handleControl
 	for {
 		header, err := reader.NextFrame()
 		if err != nil {
@@ -428,11 +415,8 @@ func (c *WSConnection) Read(b []byte) (n int, err error) {
 		}
 
 		if header.OpCode.IsControl() {
-			// NextFrame already handles control frames within fragmented messages.
-			if !reader.State.Fragmented() {
-				if err := handleControl(header, reader); err != nil {
-					return n, err
-				}
+			if header.OpCode == ws.OpClose {
+				return n, net.ErrClosed
 			}
 			continue
 		}
@@ -444,7 +428,7 @@ func (c *WSConnection) Read(b []byte) (n int, err error) {
 		// 	continue
 		// }
 
-		if header.OpCode != ws.OpText && header.OpCode != ws.OpContinuation {
+		if header.OpCode&ws.OpText == 0 {
 			if err := reader.Discard(); err != nil {
 				return 0, err
 			}
@@ -454,9 +438,19 @@ func (c *WSConnection) Read(b []byte) (n int, err error) {
 		data := make([]byte, header.Length)
 
 		// Read until
-		_, err = io.ReadFull(reader, data)
+		_, err = io.ReadFull(c.Conn, data)
 		if err != nil {
 			return n, err
+		}
+
+		// if header.OpCode == ws.OpPing {
+		// 	f := ws.NewPongFrame(data)
+		// 	ws.WriteFrame(c.Conn, f)
+		// 	continue
+		// }
+
+		if header.Masked {
+			ws.Cipher(data, header.Mask, 0)
 		}
 
 		// header.Masked = false
@@ -475,10 +469,6 @@ func (c *WSConnection) Read(b []byte) (n int, err error) {
 }
 
 func (c *WSConnection) Write(b []byte) (n int, err error) {
-	return c.writeFrame(ws.OpText, b)
-}
-
-func (c *WSConnection) writeFrame(op ws.OpCode, b []byte) (n int, err error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 
@@ -488,11 +478,11 @@ func (c *WSConnection) writeFrame(op ws.OpCode, b []byte) (n int, err error) {
 		}
 	}
 
-	if SIPDebug && op == ws.OpText {
+	if SIPDebug {
 		logSIPWrite("WS", c.Conn.LocalAddr().String(), c.Conn.RemoteAddr().String(), b)
 	}
 
-	fs := ws.NewFrame(op, true, b)
+	fs := ws.NewFrame(ws.OpText, true, b)
 	if c.clientSide {
 		fs = ws.MaskFrameInPlace(fs)
 	}
