@@ -32,6 +32,7 @@ type Config struct {
 	Media    bridge.Settings          `yaml:"media"`
 	HTTP     HTTPConfig               `yaml:"http"`
 	Shutdown ShutdownConfig           `yaml:"shutdown"`
+	Runtime  RuntimeConfig            `yaml:"runtime"`
 	Billing  billing.Settings         `yaml:"billing"`
 	Bundles  []billing.BundleSettings `yaml:"bundles"`
 	API      companion.Settings       `yaml:"api"`
@@ -169,7 +170,7 @@ func expandEnv(n *yaml.Node, lookup func(string) (string, bool), missing *[]stri
 // Validate reports the first problem, naming its key. Each section checks
 // itself and changes nothing.
 func (c *Config) Validate() error {
-	for _, section := range []interface{ Validate() error }{c.Log, c.Store, c.SIP, c.Media, c.HTTP, c.Shutdown, c.Web, c.Billing, c.API, c.Guard, c.Limits} {
+	for _, section := range []interface{ Validate() error }{c.Log, c.Store, c.SIP, c.Media, c.HTTP, c.Shutdown, c.Runtime, c.Web, c.Billing, c.API, c.Guard, c.Limits} {
 		if err := section.Validate(); err != nil {
 			return err
 		}

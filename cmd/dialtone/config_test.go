@@ -130,6 +130,8 @@ func TestParseConfigErrors(t *testing.T) {
 		{"log: level", "log:\n  level: trace\n", "log.level"},
 		{"http: listen", "http:\n  listen: localhost\n", "http.listen"},
 		{"shutdown: negative", "shutdown:\n  drain_timeout: -1s\n", "shutdown.drain_timeout"},
+		{"runtime: memory limit too low", "runtime:\n  memory_limit_mb: 16\n", "runtime.memory_limit_mb: 16 is below 64"},
+		{"runtime: negative memory limit", "runtime:\n  memory_limit_mb: -1\n", "runtime.memory_limit_mb"},
 		{"limits: zero calls", "limits:\n  concurrent_calls: 0\n", "limits: invalid limits: concurrent_calls"},
 		{"limits: default in the defaults", "limits:\n  calls_per_minute: default\n", "limits: invalid limits: calls_per_minute"},
 		{"limits: negative spend", "limits:\n  spend_hour: -5\n", "limits: invalid limits: spend_hour"},

@@ -3,7 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
+	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -96,6 +99,39 @@ func (c HTTPConfig) Validate() error {
 		return fmt.Errorf("http.listen: %q is not IP:port", c.Listen)
 	}
 	return nil
+}
+
+// RuntimeConfig is the runtime section: the Go runtime's settings.
+type RuntimeConfig struct {
+	// MemoryLimitMB is a soft limit on the memory the process uses, in MiB
+	// (runtime/debug.SetMemoryLimit): as the heap nears it the garbage
+	// collector runs more often, so the RSS stays near the limit instead
+	// of twice the live heap. 0: no limit. The GOMEMLIMIT environment
+	// variable, when set, wins.
+	MemoryLimitMB int `yaml:"memory_limit_mb"`
+}
+
+// minMemoryLimitMB is the smallest limit taken: below it the collector
+// would run all the time for the switch's own baseline.
+const minMemoryLimitMB = 64
+
+func (c RuntimeConfig) Validate() error {
+	if c.MemoryLimitMB != 0 && c.MemoryLimitMB < minMemoryLimitMB {
+		return fmt.Errorf("runtime.memory_limit_mb: %d is below %d (0: no limit)", c.MemoryLimitMB, minMemoryLimitMB)
+	}
+	return nil
+}
+
+// apply sets the memory limit, unless GOMEMLIMIT set one; it returns
+// the limit in force in bytes, or 0 for none.
+func (c RuntimeConfig) apply() int64 {
+	if os.Getenv("GOMEMLIMIT") == "" && c.MemoryLimitMB > 0 {
+		debug.SetMemoryLimit(int64(c.MemoryLimitMB) << 20)
+	}
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		return l
+	}
+	return 0
 }
 
 // ShutdownConfig is the shutdown section.

@@ -140,6 +140,9 @@ func newLogger(c LogConfig) (log *slog.Logger, flush func()) {
 func serve(ctx context.Context, cfg *Config, load func() (*Config, error)) error {
 	log, flushLog := newLogger(cfg.Log)
 	defer everyMinute(flushLog)()
+	if limit := cfg.Runtime.apply(); limit > 0 {
+		log.Info("memory limit", "mib", limit>>20)
+	}
 
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, syscall.SIGTERM, os.Interrupt)

@@ -33,13 +33,14 @@ func main() {
 	step := flag.Duration("step", 10*time.Second, "length of each step")
 	soak := flag.Duration("soak", 60*time.Second, "length of the run at the best clean rate (memory check); 0 skips it")
 	hold := flag.Duration("hold", 0, "how long each call stays up")
+	linger := flag.Duration("linger", 0, "how long the switch stays up after the load, its RSS printed every 10 s: to see memory the calls left behind (and to profile it at the admin address)")
 	guarded := flag.Bool("guard", true, "send the app's calls from 127.0.0.2, which the guard checks (its per-source rate raised so that it never throttles the load); false: from 127.0.0.1, the carrier's allow-listed address, which the guard lets through unchecked")
 	flag.Parse()
 	src := "127.0.0.1"
 	if *guarded {
 		src = "127.0.0.2"
 	}
-	if err := run(*bin, *rates, *step, *soak, *hold, src); err != nil {
+	if err := run(*bin, *rates, *step, *soak, *hold, *linger, src); err != nil {
 		fmt.Fprintln(os.Stderr, "loadbench:", err)
 		os.Exit(1)
 	}
@@ -59,7 +60,7 @@ func (r result) clean() bool {
 	return r.failed == 0 && r.success > 0 && float64(r.retrans) <= 0.001*float64(max(r.msgs, 1))
 }
 
-func run(bin, rates string, step, soak, hold time.Duration, src string) error {
+func run(bin, rates string, step, soak, hold, linger time.Duration, src string) error {
 	if _, err := exec.LookPath("sipp"); err != nil {
 		return errors.New("sipp is not installed (make deps installs it)")
 	}
@@ -153,6 +154,14 @@ limits: {concurrent_calls: unlimited, calls_per_minute: unlimited, spend_hour: u
 		fmt.Printf("soak %v at %d cps: %d calls, %d failed, %d retransmissions, RSS start %d KiB, max %d KiB, end %d KiB\n",
 			soak, best, r.success+r.failed, r.failed, r.retrans, r.rssStart, r.rssMax, r.rssEnd)
 		fmt.Printf("RSS every 10 s (KiB): %v\n", r.timeline)
+	}
+	if linger > 0 {
+		var after []int64
+		for t := time.Duration(0); t < linger; t += 10 * time.Second {
+			time.Sleep(10 * time.Second)
+			after = append(after, benchproc.RSS(sw.Process.Pid))
+		}
+		fmt.Printf("RSS every 10 s after the load (KiB): %v\n", after)
 	}
 	return nil
 }
