@@ -14,9 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/emiago/sipgo"
 
-	"github.com/dialtone/dialtone"
 	"github.com/dialtone/dialtone/switch/digest"
 	"github.com/dialtone/dialtone/switch/guard"
 )
@@ -30,23 +28,8 @@ func startStreamEdge(tb testing.TB, cfg Config, gcfg guard.Config) (tcpAddr, wsA
 	if os.Getenv("EDGE_DEBUG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	ua, err := sipgo.NewUA()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	auth, err := digest.NewServer(digest.Config{Realm: "dialtone", Algorithms: []digest.Algorithm{digest.MD5}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	accounts := &countingAccounts{acct: &dialtone.Account{ID: 1, Username: "alice", Realm: "dialtone", Status: dialtone.AccountActive}}
-	devices := newMemDevices(&dialtone.Device{ID: 1, AccountID: 1, Account: "alice", Username: "alice", Realm: "dialtone",
-		HA1MD5: digest.HA1(digest.MD5, "alice", "dialtone", "secret"), HA1SHA256: digest.HA1(digest.SHA256, "alice", "dialtone", "secret")})
-	cfg.Realm, cfg.MaxExpires = "dialtone", 3600
-	e := New(cfg, srv, auth, NewCredentials(accounts, devices, "dialtone", testAppKey, time.Hour), noCalls{}, NewRegistrar(), newTestGuard(tb, gcfg), log)
+	cfg.MaxExpires = 3600
+	e, ua, _ := newAliceEdge(tb, cfg, newTestGuard(tb, gcfg), log)
 	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)

@@ -46,23 +46,7 @@ func startEdge(tb testing.TB, g *guard.Guard) *phone {
 func startEdgeWith(tb testing.TB, g *guard.Guard, cfg Config) *phone {
 	tb.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ua, err := sipgo.NewUA()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	auth, err := digest.NewServer(digest.Config{Realm: "dialtone", Algorithms: []digest.Algorithm{digest.MD5}})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	accounts := &countingAccounts{acct: &dialtone.Account{ID: 1, Username: "alice", Realm: "dialtone", Status: dialtone.AccountActive}}
-	devices := newMemDevices(&dialtone.Device{ID: 1, AccountID: 1, Account: "alice", Username: "alice", Realm: "dialtone",
-		HA1MD5: digest.HA1(digest.MD5, "alice", "dialtone", "secret"), HA1SHA256: digest.HA1(digest.SHA256, "alice", "dialtone", "secret")})
-	creds := NewCredentials(accounts, devices, "dialtone", testAppKey, time.Hour)
-	e := New(cfg, srv, auth, creds, noCalls{}, NewRegistrar(), g, log)
+	e, ua, devices := newAliceEdge(tb, cfg, g, log)
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
@@ -198,4 +182,27 @@ func TestBannedSourceGetsNoAnswer(t *testing.T) {
 	if res := p.register("alice", "secret", p.nonce("alice"), 5*time.Second); res == nil || res.StatusCode != 200 {
 		t.Errorf("REGISTER with the right password after unban = %v, want 200", res)
 	}
+}
+
+// newAliceEdge is an edge with one account, alice, whose device alice has
+// the password secret, guarded by g, in realm dialtone.
+func newAliceEdge(tb testing.TB, cfg Config, g *guard.Guard, log *slog.Logger) (*Edge, *sipgo.UserAgent, *memDevices) {
+	tb.Helper()
+	ua, err := sipgo.NewUA()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(log))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	auth, err := digest.NewServer(digest.Config{Realm: "dialtone", Algorithms: []digest.Algorithm{digest.MD5}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	accounts := &countingAccounts{acct: &dialtone.Account{ID: 1, Username: "alice", Realm: "dialtone", Status: dialtone.AccountActive}}
+	devices := newMemDevices(&dialtone.Device{ID: 1, AccountID: 1, Account: "alice", Username: "alice", Realm: "dialtone",
+		HA1MD5: digest.HA1(digest.MD5, "alice", "dialtone", "secret"), HA1SHA256: digest.HA1(digest.SHA256, "alice", "dialtone", "secret")})
+	cfg.Realm = "dialtone"
+	return New(cfg, srv, auth, NewCredentials(accounts, devices, "dialtone", testAppKey, time.Hour), noCalls{}, NewRegistrar(), g, log), ua, devices
 }
