@@ -11,7 +11,7 @@ APT := apt-get -o DPkg::Lock::Timeout=120 install -y -qq --no-install-recommends
 # Chromium (with Node.js, which drives it) as the app user's browser, psql for the money benchmark, and libopus and libopusfile (with gcc and pkg-config) for media/codec.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all build web run test test-short bench deps deps-go deps-build deps-test deps-bench fuzz lint clean
+.PHONY: all build web run test test-cluster test-short bench deps deps-go deps-build deps-test deps-bench fuzz lint clean
 
 all: build
 
@@ -103,6 +103,10 @@ run: build
 test: deps web
 	$(GO) vet ./...
 	DIALTONE_E2E_RACE=1 $(GO) test -race -count=1 -timeout 45m ./...
+
+## test-cluster: the cluster test alone (also part of make test): Kamailio in front of three nodes on one PostgreSQL, 300 calls, a node killed with calls up
+test-cluster: deps web
+	DIALTONE_E2E_RACE=1 $(GO) test -race -count=1 -timeout 20m -run 'TestCluster$$' -v ./e2e
 
 ## bench: micro-benchmarks, the SIP load benchmark, the money benchmark and the media relay benchmark (Dialtone against rtpengine)
 bench: deps build

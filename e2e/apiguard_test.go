@@ -31,7 +31,17 @@ func apiSignIn(t *testing.T, sw *Switch, from, user, password string) int {
 // switch did not answer within a second.
 func udpRegister(t *testing.T, sw *Switch, from, user, password string) int {
 	t.Helper()
-	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(from)}, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sw.SIPPort})
+	return registerVia(t, fmt.Sprintf("%s:%d", sw.IP, sw.SIPPort), from, user, password)
+}
+
+// registerVia is udpRegister to the SIP address to, a node or a front.
+func registerVia(t *testing.T, to, from, user, password string) int {
+	t.Helper()
+	raddr, err := net.ResolveUDPAddr("udp", to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP(from)}, raddr)
 	if err != nil {
 		t.Fatal(err)
 	}

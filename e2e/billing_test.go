@@ -43,6 +43,14 @@ func billedSwitchWith(t *testing.T, o Options) *Switch {
 	t.Helper()
 	o.BuyPlan, o.Billing = "carrier-buy", "interval: 2s, credit_lead: 1s, rates_cache_ttl: 0s"
 	sw := startSwitch(t, o)
+	importDecks(t, sw)
+	return sw
+}
+
+// importDecks imports the retail plan and the carrier's buy deck into
+// sw's store.
+func importDecks(t *testing.T, sw *Switch) {
+	t.Helper()
 	dir := t.TempDir()
 	for name, body := range map[string]string{"retail": retailDeck, "carrier-buy": carrierDeck} {
 		path := filepath.Join(dir, name+".csv")
@@ -51,7 +59,6 @@ func billedSwitchWith(t *testing.T, o Options) *Switch {
 		}
 		sw.CLI("rates", "import", "--plan", name, path)
 	}
-	return sw
 }
 
 func (sw *Switch) billedAccount(name, money string) {

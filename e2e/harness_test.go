@@ -7,6 +7,7 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -92,16 +93,18 @@ func takePorts(n int) int {
 
 func freePort(t testing.TB) int {
 	t.Helper()
+	var err error
 	for range 50 {
 		p := takePorts(10) // sipp also binds media port+2
 		if p == 10080 {
 			continue // Chromium refuses to connect to it (ERR_UNSAFE_PORT); the only such port from 10000 up
 		}
-		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p))
-		if err != nil {
+		var u net.PacketConn
+		if u, err = net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(p)); err != nil {
 			continue
 		}
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		var l net.Listener
+		l, err = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 		u.Close()
 		if err != nil {
 			continue
@@ -109,7 +112,7 @@ func freePort(t testing.TB) int {
 		l.Close()
 		return p
 	}
-	t.Fatal("no free port")
+	t.Fatalf("no free port: %v", err)
 	return 0
 }
 
@@ -118,6 +121,7 @@ type Options struct {
 	Store        string // "sqlite" or "postgres"
 	StoreURL     string // a store shared with another switch (its Switch.storeURL); default: a fresh one of Store
 	Node         string // billing.node; default "e2e"
+	IP           string // the loopback address SIP and media listen on and advertise; default 127.0.0.1
 	MediaTimeout time.Duration
 	Routes       string         // YAML of routes; default: everything to carrier1
 	Trunks       []int          // carrier ports, named carrier1, carrier2, ...
@@ -137,6 +141,8 @@ type Switch struct {
 	dir      string
 	cfgPath  string
 	storeURL string
+	IP       string // where SIP and media listen (Options.IP)
+	node     string // billing.node
 	SIPPort  int
 	HTTPPort int
 	cmd      *exec.Cmd
@@ -153,7 +159,7 @@ limits: {concurrent_calls: unlimited, calls_per_minute: unlimited, spend_hour: u
 func startSwitch(t *testing.T, o Options) *Switch {
 	t.Helper()
 	dir := t.TempDir()
-	sw := &Switch{t: t, dir: dir, SIPPort: freePort(t), HTTPPort: freePort(t)}
+	sw := &Switch{t: t, dir: dir, IP: cmp.Or(o.IP, "127.0.0.1"), SIPPort: freePort(t), HTTPPort: freePort(t)}
 	switch {
 	case o.StoreURL != "":
 		sw.storeURL = o.StoreURL
@@ -194,7 +200,7 @@ func startSwitch(t *testing.T, o Options) *Switch {
 		o.MediaPorts = 200
 	}
 	mediaMin := takePorts(o.MediaPorts) // the switch skips a port of its block that is taken
-	listen := fmt.Sprintf(`listen: [{transport: udp, addr: "127.0.0.1:%d"}, {transport: tcp, addr: "127.0.0.1:%d"}]`, sw.SIPPort, sw.SIPPort)
+	listen := fmt.Sprintf(`listen: [{transport: udp, addr: "%[1]s:%[2]d"}, {transport: tcp, addr: "%[1]s:%[2]d"}]`, sw.IP, sw.SIPPort)
 	if strings.Contains(o.SIPExtra, "listen:") { // the test names its own listeners
 		listen = ""
 	}
@@ -207,6 +213,7 @@ func startSwitch(t *testing.T, o Options) *Switch {
 	if o.Node == "" {
 		o.Node = "e2e"
 	}
+	sw.node = o.Node
 	mediaExtra := ""
 	if o.MediaExtra != "" {
 		mediaExtra = ", " + o.MediaExtra
@@ -215,17 +222,17 @@ func startSwitch(t *testing.T, o Options) *Switch {
 store: {url: %q}
 sip:
   realm: dialtone
-  advertise: 127.0.0.1
+  advertise: %s
   %s
   ring_timeout: 20s
   %s
-media: {bind: 127.0.0.1, advertise: 127.0.0.1, port_min: %d, port_max: %d, timeout: %s%s}
+media: {bind: %s, advertise: %s, port_min: %d, port_max: %d, timeout: %s%s}
 trunks:
 %sroutes:
 %shttp: {listen: "127.0.0.1:%d"}
 shutdown: {drain_timeout: 5s}
 billing: {node: %s, %s}
-%s`, sw.storeURL, listen, o.SIPExtra, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, mediaExtra, trunks.String(), routes, sw.HTTPPort, o.Node, billing, o.Extra)
+%s`, sw.storeURL, sw.IP, listen, o.SIPExtra, sw.IP, sw.IP, mediaMin, mediaMin+o.MediaPorts-1, o.MediaTimeout, mediaExtra, trunks.String(), routes, sw.HTTPPort, o.Node, billing, o.Extra)
 	if !strings.Contains(o.Extra, "limits:") {
 		// The tests place many calls from one account to every kind of
 		// number: the accounts' limits are lifted unless a test sets them.

@@ -32,15 +32,16 @@ type Kamailio struct {
 }
 
 // startKamailio runs the repository's Kamailio configuration on frontIP
-// in front of the given node SIP ports, probing them every ping seconds.
-func startKamailio(t *testing.T, ping int, nodes ...int) *Kamailio {
+// in front of the given nodes' SIP listeners, probing them every ping
+// seconds.
+func startKamailio(t *testing.T, ping int, nodes ...*Switch) *Kamailio {
 	t.Helper()
 	dir := t.TempDir()
 	k := &Kamailio{t: t, SIPPort: freePort(t), WSPort: freePort(t), ctl: "unix:" + filepath.Join(dir, "ctl"),
 		logPath: filepath.Join(dir, "kamailio.log"), done: make(chan struct{})}
 	var list strings.Builder
-	for _, p := range nodes {
-		fmt.Fprintf(&list, "1 sip:127.0.0.1:%d\n", p)
+	for _, n := range nodes {
+		fmt.Fprintf(&list, "1 sip:%s:%d\n", n.IP, n.SIPPort)
 	}
 	dsList := filepath.Join(dir, "dispatcher.list")
 	if err := os.WriteFile(dsList, []byte(list.String()), 0o600); err != nil {
@@ -153,7 +154,7 @@ func TestKamailioFront(t *testing.T) {
 	}
 	a, b := startSwitch(t, node("node-a")), startSwitch(t, node("node-b"))
 	a.Account("alice", "secret") // one database: both nodes know her
-	k := startKamailio(t, 1, a.SIPPort, b.SIPPort)
+	k := startKamailio(t, 1, a, b)
 	k.waitNodes(map[int]string{a.SIPPort: "AP", b.SIPPort: "AP"})
 
 	const calls, later = 6, 4
@@ -170,9 +171,7 @@ func TestKamailioFront(t *testing.T) {
 		if forged != "" {
 			scenario = strings.ReplaceAll(scenario, "User-Agent: secret-app-client/9.9", "User-Agent: secret-app-client/9.9\n      "+forged)
 		}
-		return startSipp(t, scenario, append([]string{front, "-i", from, "-s", "+442079460018", "-auth_uri", "+442079460018@" + front,
-			"-cid_str", callIDs, "-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(sippMediaPort(t)),
-			"-m", strconv.Itoa(n), "-r", "10", "-l", strconv.Itoa(n)}, args...)...)
+		return k.dial(t, scenario, from, "+442079460018", callIDs, n, 10, args...)
 	}
 	attempts := func() (float64, float64) {
 		return a.Metric("dialtone_call_attempts_total"), b.Metric("dialtone_call_attempts_total")
@@ -291,13 +290,11 @@ func TestKamailioFront(t *testing.T) {
 	// that hash to it; each goes to the live node once the dead one has
 	// not answered within NODE_TIMEOUT, and the dead one is marked down.
 	t.Run("failover before probing", func(t *testing.T) {
-		k2 := startKamailio(t, 600, a.SIPPort, b.SIPPort)
+		k2 := startKamailio(t, 600, a, b)
 		beforeA, _ := attempts()
 		uas := startSipp(t, carrier{answer: "200", rtpPort: freePort(t)}.scenario(), "-i", "127.0.0.5", "-p", strconv.Itoa(carrierPort), "-m", strconv.Itoa(later))
 		app := appCall{user: "alice", password: "secret", holdMS: 300, end: "bye"}
-		front2 := fmt.Sprintf("%s:%d", frontIP, k2.SIPPort)
-		uac := startSipp(t, app.scenario(), front2, "-i", "127.0.0.3", "-s", "+442079460018", "-auth_uri", "+442079460018@"+front2,
-			"-cid_str", "kam-%u@e2e", "-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(sippMediaPort(t)), "-m", strconv.Itoa(later), "-r", "10", "-l", strconv.Itoa(later))
+		uac := k2.dial(t, app.scenario(), "127.0.0.3", "+442079460018", "kam-%u@e2e", later, 10)
 		if st := uac.Wait(30 * time.Second); st.Successful != later {
 			t.Errorf("calls through a front that still takes the dead node for live: %d of %d successful\n%s", st.Successful, later, uac.Errors())
 		}
@@ -309,6 +306,17 @@ func TestKamailioFront(t *testing.T) {
 		}
 		uas.Wait(10 * time.Second)
 	})
+}
+
+// dial places n calls through the front from the loopback address from,
+// rate a second, running scenario (an appCall's, usually) to number with
+// Call-IDs from the sipp pattern callIDs, which pick the nodes.
+func (k *Kamailio) dial(t *testing.T, scenario, from, number, callIDs string, n, rate int, args ...string) *Sipp {
+	t.Helper()
+	front := fmt.Sprintf("%s:%d", frontIP, k.SIPPort)
+	return startSipp(t, scenario, append([]string{front, "-i", from, "-s", number, "-auth_uri", number + "@" + front,
+		"-cid_str", callIDs, "-p", strconv.Itoa(freePort(t)), "-mp", strconv.Itoa(sippMediaPort(t)),
+		"-m", strconv.Itoa(n), "-r", strconv.Itoa(rate), "-l", strconv.Itoa(n)}, args...)...)
 }
 
 // guessScenario is a password guesser: REGISTER, and the answer to its

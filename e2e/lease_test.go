@@ -28,13 +28,7 @@ func leaseSwitch(t *testing.T, o Options) *Switch {
 	}
 	sw := startSwitch(t, o)
 	if o.StoreURL == "" {
-		for name, body := range map[string]string{"retail": retailDeck, "carrier-buy": carrierDeck} {
-			path := filepath.Join(t.TempDir(), name+".csv")
-			if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			sw.CLI("rates", "import", "--plan", name, path)
-		}
+		importDecks(t, sw)
 	}
 	return sw
 }

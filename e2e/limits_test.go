@@ -241,7 +241,7 @@ func limitedCall(user string, holdMS int, limit dialtone.Limit) string {
 	s := appCall{user: user, password: "secret", holdMS: holdMS, end: "bye"}.scenario()
 	refusal := fmt.Sprintf(`  <recv response="403" optional="true" response_txn="inv2" next="refused">
     <action>
-      <ereg regexp="399 127\.0\.0\.1 .%s: " search_in="hdr" header="Warning:" check_it="true" assign_to="warning"/>
+      <ereg regexp="399 127\.0\.0\.[0-9]+ .%s: " search_in="hdr" header="Warning:" check_it="true" assign_to="warning"/>
     </action>
   </recv>
   <Reference variables="warning"/>
