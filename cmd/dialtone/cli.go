@@ -34,6 +34,7 @@ func (e usageError) Unwrap() error { return e.err }
 // applyConventions sets the conventions on root and every command under it.
 func applyConventions(root *cobra.Command) {
 	root.SilenceUsage, root.SilenceErrors = true, true
+	root.SetHelpCommand(helpCommand())
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{cmd, err}
 	})
@@ -62,6 +63,25 @@ func applyConventions(root *cobra.Command) {
 		}
 	}
 	walk(root)
+}
+
+// helpCommand is `dialtone help [COMMAND...]`: the command's help, or a
+// usage error for a command that does not exist (cobra's own help prints
+// the root's help and succeeds).
+func helpCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "Help about any command",
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			cmd, rest, err := c.Root().Find(args)
+			if err != nil || cmd == nil || len(rest) > 0 {
+				return usageError{c, fmt.Errorf("help: unknown command %q", strings.Join(args, " "))}
+			}
+			cmd.InitDefaultHelpFlag()
+			return cmd.Help()
+		},
+	}
 }
 
 // unknownSubcommand refuses any argument of a group command, suggesting
