@@ -55,8 +55,14 @@ var DefaultBlocked = NumberSet{
 // dialtone.ErrBlocked.
 type BlockedError struct {
 	Number string // E.164
-	Rule   string // what blocks it: "prefix +882" or "country TV"
+	Rule   string // what blocks it: "prefix +882", "country TV" or "premium-rate number"
 }
+
+// premiumRule is the Rule of a premium-rate number no route names.
+const premiumRule = "premium-rate number"
+
+// Is makes a premium-rate refusal an ErrPremium too.
+func (e *BlockedError) Is(target error) bool { return target == ErrPremium && e.Rule == premiumRule }
 
 func (e *BlockedError) Error() string {
 	return fmt.Sprintf("destination %s blocked by %s", e.Number, e.Rule)

@@ -129,6 +129,16 @@ func TestBlockedPremiumStillNeedsRoute(t *testing.T) {
 	if !errors.Is(err, ErrPremium) || !errors.Is(err, dialtone.ErrBlocked) {
 		t.Errorf("Route(premium) = %v, want %v as a blocked destination", err, ErrPremium)
 	}
+	// The app's 403 says why in its Warning, as for any blocked destination.
+	var w interface{ Warning() string }
+	if !errors.As(err, &w) || w.Warning() != "destination blocked: premium-rate number" {
+		t.Errorf("Route(premium) = %v, want a Warning naming the premium-rate number", err)
+	}
+	// A blocked country is no premium-rate refusal.
+	_, err = r.Route(context.Background(), "+68820123", "US")
+	if !errors.Is(err, dialtone.ErrBlocked) || errors.Is(err, ErrPremium) {
+		t.Errorf("Route(Tuvalu) = %v, want blocked, not as premium", err)
+	}
 }
 
 func TestDestinationsValidate(t *testing.T) {

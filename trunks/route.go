@@ -82,7 +82,7 @@ func (t *Table) Route(n Number) (Route, error) {
 		}
 	}
 	if n.Type == Premium {
-		return Route{}, fmt.Errorf("route %s: %w", n.E164, ErrPremium)
+		return Route{}, &BlockedError{Number: n.E164, Rule: premiumRule}
 	}
 	return Route{}, fmt.Errorf("route %s (%s): %w", n.E164, n.Type, ErrNoRoute)
 }

@@ -39,9 +39,6 @@ func (q quoter) Quote(ctx context.Context, acct *dialtone.Account, dialed string
 	case errors.As(err, &blocked):
 		out.Blocked = blocked.Rule
 		return out, nil
-	case errors.Is(err, trunks.ErrPremium):
-		out.Blocked = "premium rate"
-		return out, nil
 	case errors.Is(err, dialtone.ErrNoRoute):
 		out.NoRoute = true
 		return out, nil

@@ -118,7 +118,7 @@ func TestQuoteAPI(t *testing.T) {
 			"first_increment": 1.0}, []string{"connect_fee"}},
 		{"US number, national format", us, "(212) 555-0100", 200, map[string]any{"e164": "+12125550100", "per_minute": "0.0125"}, nil},
 		{"blocked country", us, "+688 20 123", 200, map[string]any{"callable": false, "reason": "blocked", "blocked_reason": "country TV"}, []string{"per_minute"}},
-		{"premium rate", gb, "0909 879 0000", 200, map[string]any{"callable": false, "reason": "blocked", "blocked_reason": "premium rate"}, nil},
+		{"premium rate", gb, "0909 879 0000", 200, map[string]any{"callable": false, "reason": "blocked", "blocked_reason": "premium-rate number"}, nil},
 		{"no route", us, "+33 1 42 68 53 00", 200, map[string]any{"callable": false, "reason": "no_route", "country": "FR"}, []string{"per_minute"}},
 		{"no plan", noPlan, "+44 20 7946 0018", 200, map[string]any{"callable": false, "reason": "no_rate"}, nil},
 		{"half typed", us, "+44 20", 400, map[string]any{"code": "invalid_number"}, nil},
