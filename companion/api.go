@@ -129,6 +129,10 @@ type Config struct {
 	// Bus carries live events to the WebSockets of every node sharing the
 	// store; nil is an in-process bus (one node).
 	Bus Bus
+	// TrustedProxies are the reverse proxies in front of the API: from
+	// them, the client is the last address in X-Forwarded-For that is not
+	// one of them (clientAddr).
+	TrustedProxies []netip.Prefix
 }
 
 // Server serves the API.
@@ -391,7 +395,7 @@ const noSuchUser = "$2a$10$TyoaFiJaK6BeHKnmhCXDAOvH253Up1fPWOjVBQPr91ZwZouFoCjie
 // the same 401 after the same hash work; either counts as a failure in
 // the guard. A banned source gets 429 whatever it sends.
 func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
-	src := clientAddr(r)
+	src := s.clientAddr(r)
 	if s.guard.Banned(src) {
 		writeError(w, http.StatusTooManyRequests, "rate_limited", "too many failed sign-ins from this address; try again later")
 		return
@@ -452,15 +456,47 @@ func hashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// clientAddr is the IP the request came from (the peer of the TCP
-// connection: a proxy in front is one source for the guard); the zero
-// Addr when it is not IP:port.
-func clientAddr(r *http.Request) netip.Addr {
+// clientAddr is the IP the request came from, for the guard: the peer of
+// the TCP connection, unless that is a trusted proxy. Then it is the last
+// address in X-Forwarded-For that is not a trusted proxy: each proxy
+// appends the address it got the request from, so the entries left of
+// that one are the client's own words (and a forgery is among them). A
+// header from a trusted proxy that is missing or malformed leaves the
+// proxy as the source. The zero Addr when RemoteAddr is not IP:port.
+func (s *Server) clientAddr(r *http.Request) netip.Addr {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return netip.Addr{}
 	}
-	return ap.Addr().Unmap()
+	peer := ap.Addr().Unmap()
+	if !s.trusted(peer) {
+		return peer
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if hop == "" && len(hops) == 1 {
+			break // no header
+		}
+		a, err := netip.ParseAddr(hop)
+		if err != nil {
+			return peer
+		}
+		if a = a.Unmap(); !s.trusted(a) {
+			return a
+		}
+	}
+	return peer
+}
+
+// trusted reports whether a is one of the API's trusted proxies.
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 type ctxKey struct{}

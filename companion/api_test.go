@@ -64,6 +64,12 @@ type api struct {
 }
 
 func eachStore(t *testing.T, signup string, f func(t *testing.T, a *api)) {
+	eachStoreWith(t, signup, nil, f)
+}
+
+// eachStoreWith is eachStore with the Server's configuration changed by
+// configure first.
+func eachStoreWith(t *testing.T, signup string, configure func(*companion.Config), f func(t *testing.T, a *api)) {
 	for name, open := range storetest.Stores() {
 		t.Run(name, func(t *testing.T) {
 			st := open(t)
@@ -80,6 +86,9 @@ func eachStore(t *testing.T, signup string, f func(t *testing.T, a *api)) {
 			}
 			t.Cleanup(func() { g.Close() })
 			cfg.SIP = companion.SIP{Key: sipKey, TTL: time.Hour, Realm: "dialtone", Devices: devices{st}}
+			if configure != nil {
+				configure(&cfg)
+			}
 			s := companion.New(cfg, st, accounts{st}, g, c.now, slog.New(slog.DiscardHandler))
 			srv := httptest.NewServer(s.Handler())
 			t.Cleanup(srv.Close)
@@ -227,6 +236,76 @@ func TestSignupAndTokens(t *testing.T) {
 			t.Errorf("GET openapi.json = %d", code)
 		}
 	})
+}
+
+// TestSignInBehindProxy: behind a trusted reverse proxy (127.0.0.9, and
+// the 10.0.0.0/8 proxies before it), the guard counts each client by the
+// last untrusted address in X-Forwarded-For: a guesser is banned by its
+// own address while another client behind the same proxy signs in; what a
+// client writes in the header itself counts for nothing, and the header
+// from an untrusted peer is ignored.
+func TestSignInBehindProxy(t *testing.T) {
+	trust := func(c *companion.Config) {
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.9/32"), netip.MustParsePrefix("10.0.0.0/8")}
+	}
+	eachStoreWith(t, "open", trust, func(t *testing.T, a *api) {
+		a.user("alice") // password "correct horse"
+		signIn := func(from, forwarded, password string) int {
+			t.Helper()
+			a.from = from
+			defer func() { a.from = "" }()
+			var headers []string
+			if forwarded != "" {
+				headers = []string{"X-Forwarded-For", forwarded}
+			}
+			code, _ := a.do("POST", "/api/v1/sessions", "", map[string]string{"username": "alice", "password": password}, headers...)
+			return code
+		}
+		// The guesser writes another client's address first; its proxies
+		// append its real one and their own.
+		failures := guard.Defaults().Failures
+		for range failures {
+			if code := signIn("127.0.0.9", "198.51.100.7, 203.0.113.5, 10.1.2.3", "guess"); code != 401 {
+				t.Fatalf("guess behind the proxy = %d, want 401", code)
+			}
+		}
+		if code := signIn("127.0.0.9", "203.0.113.5", "correct horse"); code != 429 {
+			t.Errorf("the guesser behind the proxy, right password = %d, want 429 (banned)", code)
+		}
+		if code := signIn("127.0.0.9", "198.51.100.7", "correct horse"); code != 201 {
+			t.Errorf("another client behind the same proxy = %d, want 201", code)
+		}
+		if bans := a.guard.Bans(); len(bans) != 1 || bans[0].Addr.String() != "203.0.113.5" {
+			t.Errorf("bans = %v, want the guesser's 203.0.113.5 alone (not the proxy, not the forged address)", bans)
+		}
+		// The proxy's own request (no header, or a malformed one) is the proxy's.
+		if code := signIn("127.0.0.9", "", "correct horse"); code != 201 {
+			t.Errorf("the proxy itself = %d, want 201", code)
+		}
+		if code := signIn("127.0.0.9", "not-an-address", "correct horse"); code != 201 {
+			t.Errorf("a malformed header through the proxy = %d, want 201 (counted as the proxy)", code)
+		}
+		// From a peer that is not a proxy, the header is the client's own
+		// words: the banned address in it changes nothing.
+		if code := signIn("127.0.0.4", "203.0.113.5", "correct horse"); code != 201 {
+			t.Errorf("an untrusted peer naming the banned address = %d, want 201", code)
+		}
+	})
+}
+
+func TestTrustedProxiesSetting(t *testing.T) {
+	s := companion.DefaultSettings()
+	s.TrustedProxies = []string{"127.0.0.9", "10.0.0.0/8", "2001:db8::/32"}
+	if err := s.Validate(); err != nil {
+		t.Errorf("Validate(%v) = %v", s.TrustedProxies, err)
+	}
+	if c := s.Config(nil, dialtone.DefaultLimits()); len(c.TrustedProxies) != 3 {
+		t.Errorf("Config().TrustedProxies = %v, want 3 prefixes", c.TrustedProxies)
+	}
+	s.TrustedProxies = []string{"proxy.example"}
+	if err := s.Validate(); err == nil || !strings.Contains(err.Error(), "api.trusted_proxies") {
+		t.Errorf("Validate(a host name) = %v, want an api.trusted_proxies error", err)
+	}
 }
 
 // TestSignInGuard: sign-in failures count in the guard the SIP transports

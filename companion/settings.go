@@ -21,6 +21,9 @@ type Settings struct {
 	WebhookSecret string          `yaml:"webhook_secret"`  // HMAC key of payment webhooks; empty: webhooks off
 	EnvelopeTTL   time.Duration   `yaml:"envelope_ttl"`    // unclaimed red envelope money goes back after this
 	Attachments   string          `yaml:"attachments_dir"` // where chat uploads are kept
+	// TrustedProxies are the reverse proxies (addresses and CIDRs) in
+	// front of the API whose X-Forwarded-For names the real client.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // TokenSettings is an operator's bearer token of the API.
@@ -57,6 +60,9 @@ func (s Settings) Validate() error {
 		if _, err := netip.ParseAddrPort(s.Listen); err != nil {
 			return fmt.Errorf("api.listen: %q is not IP:port", s.Listen)
 		}
+	}
+	if _, err := dialtone.ParsePrefixes(s.TrustedProxies); err != nil {
+		return fmt.Errorf("api.trusted_proxies: %v", err)
 	}
 	switch s.Signup {
 	case "", "open", "closed":
@@ -99,5 +105,6 @@ func (s Settings) Config(bundles []dialtone.Bundle, limits dialtone.Limits) Conf
 	for _, t := range s.Tokens {
 		c.RoleTokens = append(c.RoleTokens, RoleToken(t))
 	}
+	c.TrustedProxies, _ = dialtone.ParsePrefixes(s.TrustedProxies) // checked by Validate
 	return c
 }
