@@ -66,10 +66,10 @@ func (s *Server) createEnvelope(w http.ResponseWriter, r *http.Request, c *calle
 	var shares []decimal.Decimal
 	switch in.Mode {
 	case "equal":
-		shares, err = SplitEqual(total, in.Count)
+		shares, err = SplitEqual(total, in.Count, c.account.Currency)
 	case "lucky", "":
 		in.Mode = "lucky"
-		shares, err = SplitLucky(total, in.Count, rand.Float64)
+		shares, err = SplitLucky(total, in.Count, c.account.Currency, rand.Float64)
 	default:
 		err = fmt.Errorf("%w mode %q: want equal or lucky", dialtone.ErrInvalid, in.Mode)
 	}

@@ -8,28 +8,30 @@ import (
 	"github.com/dialtone/dialtone"
 )
 
-// Red envelopes are split in cents: every share is at least 0.01 and the
-// shares always sum to the total exactly.
+// Red envelopes are split in the currency's minor unit (dialtone.
+// CurrencyPlaces: a cent of USD, a yen, a fils of KWD): every share is at
+// least one unit and the shares always sum to the total exactly.
 
-var cent = decimal.New(1, -2)
-
-func toCents(total decimal.Decimal, n int) (int64, error) {
-	c := total.Shift(2)
+// toUnits is total in minor units of currency, checked for n shares, and
+// the exponent of one unit.
+func toUnits(total decimal.Decimal, n int, currency string) (units int64, exp int32, err error) {
+	places := int32(dialtone.CurrencyPlaces(currency))
+	c := total.Shift(places)
 	switch {
 	case n < 1 || n > 1000:
-		return 0, fmt.Errorf("%w count %d: want 1 to 1000 shares", dialtone.ErrInvalid, n)
+		return 0, 0, fmt.Errorf("%w count %d: want 1 to 1000 shares", dialtone.ErrInvalid, n)
 	case !c.IsInteger():
-		return 0, fmt.Errorf("%w total %s: at most 2 decimal places", dialtone.ErrInvalid, total)
+		return 0, 0, fmt.Errorf("%w total %s: at most %d decimal places in %s", dialtone.ErrInvalid, total, places, currency)
 	case c.IntPart() < int64(n):
-		return 0, fmt.Errorf("%w total %s: %d shares need at least %s", dialtone.ErrInvalid, total, n, cent.Mul(decimal.NewFromInt(int64(n))))
+		return 0, 0, fmt.Errorf("%w total %s: %d shares need at least %s %s", dialtone.ErrInvalid, total, n, decimal.New(int64(n), -places), currency)
 	}
-	return c.IntPart(), nil
+	return c.IntPart(), -places, nil
 }
 
-// SplitEqual divides total into n shares that differ by at most 0.01, the
-// larger ones first.
-func SplitEqual(total decimal.Decimal, n int) ([]decimal.Decimal, error) {
-	c, err := toCents(total, n)
+// SplitEqual divides total (in currency) into n shares that differ by at
+// most one minor unit, the larger ones first.
+func SplitEqual(total decimal.Decimal, n int, currency string) ([]decimal.Decimal, error) {
+	c, exp, err := toUnits(total, n, currency)
 	if err != nil {
 		return nil, err
 	}
@@ -40,18 +42,18 @@ func SplitEqual(total decimal.Decimal, n int) ([]decimal.Decimal, error) {
 		if int64(i) < extra {
 			v++
 		}
-		out[i] = decimal.New(v, -2)
+		out[i] = decimal.New(v, exp)
 	}
 	return out, nil
 }
 
-// SplitLucky divides total into n random shares ("lucky money"): each share
-// but the last is drawn uniformly from 0.01 up to (not including) twice the
-// average of what is left, and never so large that the shares after it
-// could not get 0.01 each; the last takes the rest. u returns uniform
-// numbers in [0, 1).
-func SplitLucky(total decimal.Decimal, n int, u func() float64) ([]decimal.Decimal, error) {
-	c, err := toCents(total, n)
+// SplitLucky divides total (in currency) into n random shares ("lucky
+// money"): each share but the last is drawn uniformly from one minor unit
+// up to (not including) twice the average of what is left, and never so
+// large that the shares after it could not get a unit each; the last
+// takes the rest. u returns uniform numbers in [0, 1).
+func SplitLucky(total decimal.Decimal, n int, currency string, u func() float64) ([]decimal.Decimal, error) {
+	c, exp, err := toUnits(total, n, currency)
 	if err != nil {
 		return nil, err
 	}
@@ -64,10 +66,10 @@ func SplitLucky(total decimal.Decimal, n int, u func() float64) ([]decimal.Decim
 		if limit > 1 {
 			v = 1 + int64(u()*float64(limit-1))
 		}
-		v = min(v, left-(k-1)) // leave a cent for each share after this one
-		out[i] = decimal.New(v, -2)
+		v = min(v, left-(k-1)) // leave a unit for each share after this one
+		out[i] = decimal.New(v, exp)
 		left -= v
 	}
-	out[n-1] = decimal.New(left, -2)
+	out[n-1] = decimal.New(left, exp)
 	return out, nil
 }

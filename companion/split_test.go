@@ -11,15 +11,18 @@ import (
 
 func TestSplitEqual(t *testing.T) {
 	for _, tt := range []struct {
-		total string
-		n     int
-		want  []string
+		total    string
+		n        int
+		currency string
+		want     []string
 	}{
-		{"1.00", 3, []string{"0.34", "0.33", "0.33"}},
-		{"0.03", 3, []string{"0.01", "0.01", "0.01"}},
-		{"10", 4, []string{"2.5", "2.5", "2.5", "2.5"}},
+		{"1.00", 3, "USD", []string{"0.34", "0.33", "0.33"}},
+		{"0.03", 3, "USD", []string{"0.01", "0.01", "0.01"}},
+		{"10", 4, "EUR", []string{"2.5", "2.5", "2.5", "2.5"}},
+		{"100", 3, "JPY", []string{"34", "33", "33"}},        // yen have no subunit
+		{"1", 3, "KWD", []string{"0.334", "0.333", "0.333"}}, // three places of fils
 	} {
-		got, err := companion.SplitEqual(decimal.RequireFromString(tt.total), tt.n)
+		got, err := companion.SplitEqual(decimal.RequireFromString(tt.total), tt.n, tt.currency)
 		if err != nil || len(got) != len(tt.want) {
 			t.Fatalf("SplitEqual(%s, %d) = %v, %v", tt.total, tt.n, got, err)
 		}
@@ -30,11 +33,15 @@ func TestSplitEqual(t *testing.T) {
 		}
 	}
 	for _, bad := range []struct {
-		total string
-		n     int
-	}{{"0.02", 3}, {"1.001", 2}, {"1", 0}, {"1", 1001}} {
-		if _, err := companion.SplitEqual(decimal.RequireFromString(bad.total), bad.n); err == nil {
-			t.Errorf("SplitEqual(%s, %d) accepted", bad.total, bad.n)
+		total    string
+		n        int
+		currency string
+	}{{"0.02", 3, "USD"}, {"1.001", 2, "USD"}, {"1", 0, "USD"}, {"1", 1001, "USD"}, {"2", 3, "JPY"}, {"10.5", 2, "JPY"}, {"0.0001", 1, "KWD"}} {
+		if _, err := companion.SplitEqual(decimal.RequireFromString(bad.total), bad.n, bad.currency); err == nil {
+			t.Errorf("SplitEqual(%s %s, %d) accepted", bad.total, bad.currency, bad.n)
+		}
+		if _, err := companion.SplitLucky(decimal.RequireFromString(bad.total), bad.n, bad.currency, rand.Float64); err == nil {
+			t.Errorf("SplitLucky(%s %s, %d) accepted", bad.total, bad.currency, bad.n)
 		}
 	}
 }
@@ -47,7 +54,7 @@ func TestSplitLucky(t *testing.T) {
 		n := 1 + r.IntN(20)
 		cents := int64(n) + r.Int64N(10_000)
 		total := decimal.New(cents, -2)
-		shares, err := companion.SplitLucky(total, n, r.Float64)
+		shares, err := companion.SplitLucky(total, n, "USD", r.Float64)
 		if err != nil {
 			t.Fatalf("split %d: SplitLucky(%s, %d) = %v", i, total, n, err)
 		}
@@ -66,6 +73,23 @@ func TestSplitLucky(t *testing.T) {
 		}
 		if !sum.Equal(total) {
 			t.Fatalf("split %d: shares of %s sum to %s", i, total, sum)
+		}
+	}
+	// Yen are split in whole yen.
+	for i := range 1000 {
+		shares, err := companion.SplitLucky(decimal.NewFromInt(100), 7, "JPY", r.Float64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := decimal.Zero
+		for _, s := range shares {
+			if !s.IsInteger() || s.LessThan(decimal.NewFromInt(1)) {
+				t.Fatalf("split %d: JPY share %s, want whole yen of at least 1", i, s)
+			}
+			sum = sum.Add(s)
+		}
+		if !sum.Equal(decimal.NewFromInt(100)) {
+			t.Fatalf("split %d: JPY shares sum to %s", i, sum)
 		}
 	}
 }
