@@ -269,26 +269,25 @@ func TestSignInBehindProxy(t *testing.T) {
 				t.Fatalf("guess behind the proxy = %d, want 401", code)
 			}
 		}
-		if code := signIn("127.0.0.9", "203.0.113.5", "correct horse"); code != 429 {
-			t.Errorf("the guesser behind the proxy, right password = %d, want 429 (banned)", code)
-		}
-		if code := signIn("127.0.0.9", "198.51.100.7", "correct horse"); code != 201 {
-			t.Errorf("another client behind the same proxy = %d, want 201", code)
+		for _, c := range []struct {
+			from, forwarded string
+			want            int
+			who             string
+		}{
+			{"127.0.0.9", "203.0.113.5", 429, "the guesser behind the proxy, banned"},
+			{"127.0.0.9", "198.51.100.7", 201, "another client behind the same proxy"},
+			{"127.0.0.9", "", 201, "the proxy itself (no header)"},
+			{"127.0.0.9", "not-an-address", 201, "a malformed header through the proxy (counted as the proxy)"},
+			// From a peer that is not a proxy, the header is the client's
+			// own words: the banned address in it changes nothing.
+			{"127.0.0.4", "203.0.113.5", 201, "an untrusted peer naming the banned address"},
+		} {
+			if code := signIn(c.from, c.forwarded, "correct horse"); code != c.want {
+				t.Errorf("%s: sign in with the right password = %d, want %d", c.who, code, c.want)
+			}
 		}
 		if bans := a.guard.Bans(); len(bans) != 1 || bans[0].Addr.String() != "203.0.113.5" {
 			t.Errorf("bans = %v, want the guesser's 203.0.113.5 alone (not the proxy, not the forged address)", bans)
-		}
-		// The proxy's own request (no header, or a malformed one) is the proxy's.
-		if code := signIn("127.0.0.9", "", "correct horse"); code != 201 {
-			t.Errorf("the proxy itself = %d, want 201", code)
-		}
-		if code := signIn("127.0.0.9", "not-an-address", "correct horse"); code != 201 {
-			t.Errorf("a malformed header through the proxy = %d, want 201 (counted as the proxy)", code)
-		}
-		// From a peer that is not a proxy, the header is the client's own
-		// words: the banned address in it changes nothing.
-		if code := signIn("127.0.0.4", "203.0.113.5", "correct horse"); code != 201 {
-			t.Errorf("an untrusted peer naming the banned address = %d, want 201", code)
 		}
 	})
 }
