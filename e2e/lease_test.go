@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/switch/limits"
 )
 
 // Credit is reserved a minute at a time, so a call killed 8 s in has
@@ -183,5 +186,59 @@ func TestStalledNodeGivesUpItsCalls(t *testing.T) {
 	log, _ := os.ReadFile(filepath.Join(a.dir, "switch.log"))
 	if n := strings.Count(string(log), "another switch node took it over: not settled again"); n != 3 {
 		t.Errorf("a logged %d calls ended without settling, want 3", n)
+	}
+}
+
+// TestDeadNodeFreesItsSlots: two nodes on PostgreSQL; alice is limited to
+// 2 calls at once and the only carrier to 2 channels. Node a is killed
+// with alice's 2 calls up; as soon as b has settled them (a's lease lapses
+// in 3 s), a call of alice through b gets through: the takeover freed her
+// slots and the carrier's channels, which would otherwise hold until
+// their own expiry a minute after a's last renewal.
+func TestDeadNodeFreesItsSlots(t *testing.T) {
+	carrierPort := freePort(t)
+	o := Options{Store: "postgres", Trunks: []int{carrierPort}, Node: "a", TrunkExtra: map[int]string{0: "max_channels: 2"}}
+	a := leaseSwitch(t, o)
+	o.Node, o.StoreURL = "b", a.storeURL
+	b := leaseSwitch(t, o)
+	a.billedAccount("alice", "5.00")
+	ctx := context.Background()
+	alice, err := b.Store().AccountByUsername(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Store().SetAccountLimits(ctx, alice.ID, dialtone.Limits{Concurrent: 2}); err != nil {
+		t.Fatal(err)
+	}
+	rx := newReceiver(t)
+	uas := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, 2)
+	app := dialApp(t, a, appCall{user: "alice", password: "secret", end: "wait-bye"}, "+447400123456", 2, 10)
+	waitFor(t, 15*time.Second, func() bool { return a.Metric("dialtone_calls_active") == 2 })
+	time.Sleep(2 * time.Second)
+	a.Kill()
+	killed := time.Now()
+	app.Stop()
+	uas.Stop()
+
+	if cdrs := b.CDRs(2); len(cdrs) != 2 {
+		t.Fatalf("%d CDRs written by b after a died, want 2", len(cdrs))
+	}
+	uas = runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, 1)
+	st := dialApp(t, b, appCall{user: "alice", password: "secret", holdMS: 500, end: "bye"}, "+447400123456", 1, 1).Wait(20 * time.Second)
+	if since := time.Since(killed); since >= limits.SlotTTL {
+		t.Fatalf("the new call came %v after the kill, past the slots' own expiry: it proves nothing", since)
+	}
+	if st.Successful != 1 {
+		var refused []string
+		for _, c := range b.CDRs(3) {
+			if c.Disposition != dialtone.Answered {
+				refused = append(refused, fmt.Sprintf("%d %s, attempts %q", c.SIPCode, c.SIPReason, c.Attempts))
+			}
+		}
+		t.Errorf("a call of alice through b after a's 2 calls were settled: %d answered, want 1 (not answered: %v)", st.Successful, refused)
+	}
+	uas.Stop()
+	if out := b.CLI("ledger", "check"); !strings.Contains(out, "ok") {
+		t.Errorf("ledger check: %s", out)
 	}
 }
