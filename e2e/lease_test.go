@@ -137,12 +137,12 @@ func TestRestartChargesToLastHeartbeat(t *testing.T) {
 
 // TestStalledNodeGivesUpItsCalls: node a is stopped (SIGSTOP) with three
 // calls up for longer than its lease lapse; node b settles them. Resumed,
-// a finds them taken over: it hangs them up and charges nothing and writes
-// no CDR again.
+// a finds them taken over at its next heartbeat: it hangs them up at once,
+// BYE to both legs, though their credit (a minute reserved) would last
+// nearly a minute more, and charges nothing and writes no CDR again.
 func TestStalledNodeGivesUpItsCalls(t *testing.T) {
 	carrierPort := freePort(t)
-	o := Options{Store: "postgres", Trunks: []int{carrierPort}, Node: "a",
-		Billing: "interval: 2s, credit_lead: 1s, rates_cache_ttl: 0s, heartbeat: 1s, lease_lapse: 3s"}
+	o := Options{Store: "postgres", Trunks: []int{carrierPort}, Node: "a"} // leaseBilling: a minute's credit at a time
 	a := leaseSwitch(t, o)
 	o.Node, o.StoreURL = "b", a.storeURL
 	b := leaseSwitch(t, o)
@@ -169,13 +169,19 @@ func TestStalledNodeGivesUpItsCalls(t *testing.T) {
 	t.Cleanup(resume)
 	cdrs := b.CDRs(3)
 	resume()
+	resumedAt := time.Now()
 	if len(cdrs) != 3 {
 		t.Fatalf("%d CDRs written by b while a was stopped, want 3", len(cdrs))
 	}
+	// Their credit runs out a minute after the answer, 50 s or so from
+	// here: the BYEs must come well before.
 	if st := app.Wait(20 * time.Second); st.Successful != 3 {
-		t.Errorf("the app's calls: %d ended by the switch's BYE, want 3\n%s", st.Successful, app.Errors())
+		t.Errorf("the app's calls: %d ended by the switch's BYE within 20 s of a resuming, want 3\n%s", st.Successful, app.Errors())
 	}
-	uas.Wait(10 * time.Second)
+	if st := uas.Wait(10 * time.Second); st.Successful != 3 {
+		t.Errorf("the carrier's calls: %d ended by the switch's BYE, want 3\n%s", st.Successful, uas.Errors())
+	}
+	t.Logf("a hung up its lost calls %v after it resumed", time.Since(resumedAt).Round(100*time.Millisecond))
 	deadline = time.Now().Add(10 * time.Second)
 	for a.Metric("dialtone_calls_active") != 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
@@ -186,6 +192,12 @@ func TestStalledNodeGivesUpItsCalls(t *testing.T) {
 	log, _ := os.ReadFile(filepath.Join(a.dir, "switch.log"))
 	if n := strings.Count(string(log), "another switch node took it over: not settled again"); n != 3 {
 		t.Errorf("a logged %d calls ended without settling, want 3", n)
+	}
+	if n := strings.Count(string(log), "another switch node took the call over: hanging up"); n != 3 {
+		t.Errorf("a logged %d calls hung up as taken over, want 3", n)
+	}
+	if n := len(b.CDRs(0)); n != 3 {
+		t.Errorf("%d CDRs in all, want 3 (one per call)", n)
 	}
 }
 
