@@ -273,9 +273,9 @@ func (w *fakeCDRs) all() []dialtone.CDR {
 
 // fakeCredit lets every call run for max, then has no more.
 type fakeCredit struct {
-	max     time.Duration
-	refuse  error
-	cdrs    *fakeCDRs
+	max      time.Duration
+	refuse   error
+	cdrs     *fakeCDRs
 	mu       sync.Mutex
 	extends  int
 	takeOver func() // the last call's OnTakenOver function
