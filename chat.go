@@ -75,6 +75,12 @@ type ChatStore interface {
 	// Messages lists a conversation's messages, newest first by ID (not
 	// CreatedAt), with IDs below before (0: from the newest), at most limit.
 	Messages(ctx context.Context, conversationID int64, before int64, limit int) ([]Message, error)
+	// MessagesAfter lists the messages of every conversation accountID is a
+	// member of with IDs above after, oldest first by ID, at most limit:
+	// what a client that saw up to message after has missed. Messages
+	// become visible in the order of their IDs, whichever node stored them,
+	// so listing after the last ID seen misses none.
+	MessagesAfter(ctx context.Context, accountID, after int64, limit int) ([]Message, error)
 	// MarkRead records that accountID has read up to messageID. It only
 	// moves forward, also when marks race; for an account that is not a
 	// member, or an unknown conversation, it does nothing and returns nil.

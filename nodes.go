@@ -31,15 +31,17 @@ type LeaseStore interface {
 	// settled, and no other node needs to wait for its lease to lapse.
 	DropLease(ctx context.Context, node string) error
 	// LapsedLeases lists the leases, other than except's, not renewed for
-	// lapse by the database's clock and not dropped, whose node still has
-	// calls to settle.
+	// lapse by the database's clock or dropped, whose node still has calls
+	// to settle or call slots open (see SlotStore).
 	LapsedLeases(ctx context.Context, except string, lapse time.Duration) ([]Lease, error)
 	// ClaimSessions makes by the settler of every unsettled session that
 	// dead settles (its own, and those it claimed and did not settle), if
 	// dead's lease has lapsed by lapse, all in one transaction: of several
 	// nodes claiming at once, one gets each session. Each claimed session's
 	// LapsedAt is set, once, to dead's last heartbeat (the call is charged up
-	// to there), and the sessions are returned. A lease renewed in time
-	// gives nothing.
+	// to there), and the sessions are returned. The same transaction closes
+	// dead's open call slots, so that its accounts and carriers may call
+	// again as soon as its calls are taken over. A lease renewed in time
+	// gives nothing and closes nothing.
 	ClaimSessions(ctx context.Context, dead, by string, lapse time.Duration) ([]*CallSession, error)
 }

@@ -15,9 +15,11 @@ import (
 // minute, a carrier's channels. A scope names what is limited (for example
 // "account:42" or "carrier:carrier1").
 //
-// A slot holds until it is released, or until it expires: the node that
-// took it renews the expiry of its open slots while it lives, so that the
-// slots of a node that died are freed after a TTL.
+// A slot holds until it is released: by its call's end, by the node
+// starting again, or by the node that takes over the calls of a node whose
+// lease lapsed (LeaseStore.ClaimSessions). As a backstop it also expires:
+// the node that took it renews the expiry of its open slots while it
+// lives, so that slots no takeover closed are freed after a TTL.
 type SlotStore interface {
 	// TakeSlot counts the scope's open slots (not released, not expired at
 	// now) and the slots started after now minus a minute, and calls admit

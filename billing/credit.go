@@ -131,7 +131,38 @@ type Call struct {
 	answerStored bool                 // the store has the answer time
 	known        map[int64]dialtone.Holding
 	finished     bool
-	lost         bool // another node took the call over (see Controller.Lost)
+	lost         bool   // another node took the call over (see Controller.Lost)
+	onLost       func() // told once when lost is found (see OnTakenOver)
+}
+
+// OnTakenOver registers f, called once when this node finds the call taken
+// over by another switch node (Controller.Lost, or the store refusing its
+// credit): that node settles it, so the call must end at once. f is called
+// at once if the call was found taken already; it must not block nor call
+// the Call's methods, as it may run inside them.
+func (k *Call) OnTakenOver(f func()) {
+	k.mu.Lock()
+	k.onLost = f
+	lost := k.lost && !k.finished
+	k.mu.Unlock()
+	if lost {
+		f()
+	}
+}
+
+// markLost marks the call taken over by another node and reports whether
+// it was not known so already; k.mu is held. The call's OnTakenOver
+// function is told.
+func (k *Call) markLost() bool {
+	if k.lost || k.finished {
+		k.lost = true
+		return false
+	}
+	k.lost = true
+	if k.onLost != nil {
+		k.onLost()
+	}
+	return true
 }
 
 // Authorize prices the call and reserves its first increment (with the
@@ -361,7 +392,7 @@ func (k *Call) Answered(ctx context.Context, at time.Time, cdr *dialtone.CDR) (t
 // claimed: this node is not finished with it, so another node took it over.
 func (k *Call) noteTaken(err error) {
 	if errors.Is(err, dialtone.ErrConflict) {
-		k.lost = true
+		k.markLost()
 	}
 }
 

@@ -40,7 +40,8 @@ type LeaseConfig struct {
 // call to one claimer) and settles them, charged up to the dead node's last
 // heartbeat. A node that finds, at a heartbeat, that others claimed its
 // calls (it was taken for dead: a long pause, a partition from the
-// database) stops billing those calls and does not settle them again.
+// database) hangs those calls up at once (Call.OnTakenOver), stops billing
+// them and does not settle them again.
 type Leases struct {
 	cfg   LeaseConfig
 	store LeaseStore
@@ -240,9 +241,9 @@ func (l *Leases) settleClaimed(ctx context.Context) {
 
 // Lost checks this node's calls in progress after its lease lapsed and
 // others claimed its calls: each that another node took over is marked
-// lost, so that it is no longer extended (it ends when the credit it had
-// reserved runs out, or sooner) and its Finish settles nothing. It returns
-// how many.
+// lost, so that it is no longer extended and its Finish settles nothing,
+// and its OnTakenOver function is told, so that the call ends at once. It
+// returns how many.
 func (c *Controller) Lost(ctx context.Context) (int, error) {
 	c.mu.Lock()
 	live := make([]*Call, 0, len(c.live))
@@ -265,8 +266,7 @@ func (c *Controller) Lost(ctx context.Context) (int, error) {
 			continue
 		}
 		k.mu.Lock()
-		taken := !k.finished && !k.lost
-		k.lost = true
+		taken := k.markLost()
 		k.mu.Unlock()
 		if taken {
 			n++

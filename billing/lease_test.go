@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,7 +43,8 @@ func TestLeftEnd(t *testing.T) {
 // TestDeadNodeCallsSettledOnce: node a dies with a call answered 40 s ago
 // and one ringing; node b, once a's lease lapses, settles the first from
 // its answer to a's last heartbeat and releases the second. Node a, back,
-// finds them taken: it charges nothing and writes no CDR again.
+// finds them taken at its heartbeat: the call still up is told to end at
+// once, and a charges nothing and writes no CDR again.
 func TestDeadNodeCallsSettledOnce(t *testing.T) {
 	forEachStore(t, func(t *testing.T, open func(t *testing.T) dialtone.Store) {
 		ctx := context.Background()
@@ -71,6 +73,8 @@ func TestDeadNodeCallsSettledOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		var told atomic.Int32 // the switch hangs the call up when told
+		up.OnTakenOver(func() { told.Add(1) })
 		answer := now().Add(-40 * time.Second)
 		cdr := req("up").CDR
 		cdr.AnswerAt = answer
@@ -116,9 +120,18 @@ func TestDeadNodeCallsSettledOnce(t *testing.T) {
 
 		// a wakes up: its heartbeat finds its calls claimed; the call it
 		// still has is not extended, and its end settles nothing.
+		if n := told.Load(); n != 0 {
+			t.Errorf("a's call told taken over %d times before a's heartbeat, want 0", n)
+		}
 		leasesA.Tick(ctx)
+		if n := told.Load(); n != 1 {
+			t.Errorf("a's call told taken over %d times at a's heartbeat, want 1 (it must end at once)", n)
+		}
 		if _, err := up.Extend(ctx, now()); err == nil {
 			t.Errorf("Extend() of a call another node took over = nil, want an error")
+		}
+		if n := told.Load(); n != 1 {
+			t.Errorf("a's call told taken over %d times after a refused Extend, want still 1", n)
 		}
 		cdr.EndAt, cdr.Duration, cdr.Disposition, cdr.HangupBy = now(), now().Sub(answer), dialtone.Answered, dialtone.PartyCaller
 		if err := up.Finish(ctx, &cdr); err != nil {

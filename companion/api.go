@@ -189,6 +189,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/v1/conversations/{id}/messages", s.auth(s.messages))
 	mux.Handle("POST /api/v1/conversations/{id}/messages", s.auth(s.postMessage))
 	mux.Handle("POST /api/v1/conversations/{id}/read", s.auth(s.markRead))
+	mux.Handle("GET /api/v1/messages", s.auth(s.messagesAfter))
 	mux.Handle("POST /api/v1/attachments", s.auth(s.upload))
 	mux.Handle("GET /api/v1/attachments/{id}", s.auth(s.download))
 	mux.Handle("GET /api/v1/live", s.auth(s.live))

@@ -150,11 +150,19 @@ func TestLiveResync(t *testing.T) {
 	bus := &resyncBus{LocalBus: companion.NewLocalBus()}
 	a := nodes(t, bus, 1)[0]
 	alice, _ := a.quickUser("alice")
-	a.quickUser("bob")
+	bob, _ := a.quickUser("bob")
 	_, conv := a.do("POST", "/api/v1/conversations", alice, map[string]any{"kind": "direct", "members": []string{"bob"}})
 	id := fmt.Sprint(conv["id"])
 	ws := a.listen(alice)
 	time.Sleep(50 * time.Millisecond)
+	say := func(token, text string) {
+		t.Helper()
+		if code, _ := a.do("POST", "/api/v1/conversations/"+id+"/messages", token, map[string]any{"kind": "text", "body": map[string]string{"text": text}}); code != 201 {
+			t.Fatalf("post %q = %d", text, code)
+		}
+	}
+	say(bob, "seen")
+	seen := next(t, ws)["message"].(map[string]any)["id"] // the last message alice saw live
 	for _, junk := range []string{"", "{", `{"accounts":[1]}`, `{"accounts":"x","event":{}}`, `[]`} {
 		if err := bus.Publish(context.Background(), []byte(junk)); err != nil {
 			t.Fatal(err)
@@ -168,12 +176,76 @@ func TestLiveResync(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Code != websocket.StatusServiceRestart {
 		t.Fatalf("after a resync, read = %q, %v; want a close with 1012", b, err)
 	}
+	say(bob, "while alice was away") // no socket of alice's hears it
 	ws = a.listen(alice)
 	time.Sleep(50 * time.Millisecond)
-	if code, _ := a.do("POST", "/api/v1/conversations/"+id+"/messages", alice, map[string]any{"kind": "text", "body": map[string]string{"text": "back"}}); code != 201 {
-		t.Fatalf("post = %d", code)
+	// Reconnected, alice catches up from the last message she saw.
+	code, missed := a.do("GET", fmt.Sprintf("/api/v1/messages?after=%v", seen), alice, nil)
+	items, _ := missed["items"].([]any)
+	if code != 200 || len(items) != 1 || fmt.Sprint(items[0].(map[string]any)["body"]) != "map[text:while alice was away]" {
+		t.Errorf("GET /messages?after=%v = %d %v, want the message posted while her socket was closed", seen, code, missed)
 	}
+	say(alice, "back")
 	if ev := next(t, ws); ev["type"] != "message" {
 		t.Errorf("after reconnecting, got %v, want the message", ev)
 	}
+}
+
+// TestMessagesAfter: GET /messages lists the messages of all the caller's
+// conversations after a message id, oldest first, page by page, and none
+// of others' conversations.
+func TestMessagesAfter(t *testing.T) {
+	eachStore(t, "open", func(t *testing.T, a *api) {
+		alice, _ := a.quickUser("alice")
+		bob, _ := a.quickUser("bob")
+		carol, _ := a.quickUser("carol")
+		conv := func(owner string, with ...string) string {
+			kind := "direct"
+			if len(with) > 1 {
+				kind = "group"
+			}
+			code, c := a.do("POST", "/api/v1/conversations", owner, map[string]any{"kind": kind, "members": with})
+			if code != 201 {
+				t.Fatalf("create conversation = %d %v", code, c)
+			}
+			return fmt.Sprint(c["id"])
+		}
+		ab, bc := conv(alice, "bob"), conv(bob, "carol")
+		var mine []string // alice's, in order
+		for i, to := range []struct{ conv, by string }{{ab, bob}, {bc, carol}, {ab, alice}, {bc, bob}, {ab, bob}} {
+			code, m := a.do("POST", "/api/v1/conversations/"+to.conv+"/messages", to.by, map[string]any{"kind": "text", "body": map[string]string{"text": fmt.Sprint(i)}})
+			if code != 201 {
+				t.Fatalf("post = %d %v", code, m)
+			}
+			if to.conv == ab {
+				mine = append(mine, fmt.Sprint(m["id"]))
+			}
+		}
+		list := func(query string) (int, []string, any) {
+			code, out := a.do("GET", "/api/v1/messages"+query, alice, nil)
+			var ids []string
+			items, _ := out["items"].([]any)
+			for _, it := range items {
+				ids = append(ids, fmt.Sprint(it.(map[string]any)["id"]))
+			}
+			return code, ids, out["more"]
+		}
+		if code, ids, more := list("?limit=2"); code != 200 || fmt.Sprint(ids) != fmt.Sprint(mine[:2]) || more != true {
+			t.Errorf("GET /messages?limit=2 = %d %v more %v, want %v more true", code, ids, more, mine[:2])
+		}
+		if code, ids, more := list("?limit=2&after=" + mine[1]); code != 200 || fmt.Sprint(ids) != fmt.Sprint(mine[2:]) || more != false {
+			t.Errorf("GET /messages?after=%s = %d %v more %v, want %v more false", mine[1], code, ids, more, mine[2:])
+		}
+		if code, ids, _ := list("?after=" + mine[2]); code != 200 || len(ids) != 0 {
+			t.Errorf("GET /messages after the newest = %d %v, want none", code, ids)
+		}
+		for _, q := range []string{"?after=x", "?after=-1", "?limit=0"} {
+			if code, _, _ := list(q); code != 400 {
+				t.Errorf("GET /messages%s = %d, want 400", q, code)
+			}
+		}
+		if code, _ := a.do("GET", "/api/v1/messages", "", nil); code != 401 {
+			t.Errorf("GET /messages without a token = %d, want 401", code)
+		}
+	})
 }

@@ -229,6 +229,45 @@ func (s *Server) messages(w http.ResponseWriter, r *http.Request, c *caller) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+// messagesAfter: GET /api/v1/messages?after=&limit=, the messages of all
+// the caller's conversations with IDs above after, oldest first: what a
+// client that saw up to message after has missed (after its live
+// WebSocket was closed, say). more says that another page follows, after
+// the last item.
+func (s *Server) messagesAfter(w http.ResponseWriter, r *http.Request, c *caller) {
+	limit, ok := pageLimit(w, r)
+	if !ok {
+		return
+	}
+	var after int64
+	if v := r.URL.Query().Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, "invalid_query", "after must be a message id (0: from the first)")
+			return
+		}
+		after = n
+	}
+	ms, err := s.store.MessagesAfter(r.Context(), c.account.ID, after, limit+1)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	out := struct {
+		Items []messageJSON `json:"items"`
+		More  bool          `json:"more"`
+	}{Items: []messageJSON{}, More: len(ms) > limit}
+	for i := range ms[:min(len(ms), limit)] {
+		v, err := s.messageView(r, &ms[i])
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		out.Items = append(out.Items, v)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 func (s *Server) messageView(r *http.Request, m *dialtone.Message) (messageJSON, error) {
 	n, err := s.names(r, m.SenderID)
 	if err != nil {

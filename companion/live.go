@@ -131,7 +131,7 @@ func (h *hub) resync() {
 }
 
 // resyncReason is the close reason of a WebSocket closed by resync.
-const resyncReason = "live events may have been missed: fetch the history and reconnect"
+const resyncReason = "live events may have been missed: reconnect, then GET /api/v1/messages?after=<the last message id seen>"
 
 // drop closes c's queue with a reason; h.mu is held.
 func (h *hub) drop(account int64, c *liveConn, code websocket.StatusCode, why string) {

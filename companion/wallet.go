@@ -95,16 +95,10 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, c *caller) {
 	writeJSON(w, http.StatusOK, out)
 }
 
-// page reads ?limit= (1-100, default 50) and ?cursor= (opaque, from next_cursor).
+// page reads ?limit= (see pageLimit) and ?cursor= (opaque, from next_cursor).
 func page(w http.ResponseWriter, r *http.Request) (limit int, cursor int64, ok bool) {
-	limit = 50
-	if s := r.URL.Query().Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 100 {
-			writeError(w, http.StatusBadRequest, "invalid_query", "limit must be 1 to 100")
-			return 0, 0, false
-		}
-		limit = n
+	if limit, ok = pageLimit(w, r); !ok {
+		return 0, 0, false
 	}
 	if s := r.URL.Query().Get("cursor"); s != "" {
 		n, err := strconv.ParseInt(s, 10, 64)
@@ -115,6 +109,20 @@ func page(w http.ResponseWriter, r *http.Request) (limit int, cursor int64, ok b
 		cursor = n
 	}
 	return limit, cursor, true
+}
+
+// pageLimit reads ?limit= (1-100, default 50).
+func pageLimit(w http.ResponseWriter, r *http.Request) (int, bool) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return 50, true
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 100 {
+		writeError(w, http.StatusBadRequest, "invalid_query", "limit must be 1 to 100")
+		return 0, false
+	}
+	return n, true
 }
 
 // idempotencyKey is the request's Idempotency-Key header: required for

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/switch/limits"
 )
 
 // Credit is reserved a minute at a time, so a call killed 8 s in has
@@ -128,12 +131,12 @@ func TestRestartChargesToLastHeartbeat(t *testing.T) {
 
 // TestStalledNodeGivesUpItsCalls: node a is stopped (SIGSTOP) with three
 // calls up for longer than its lease lapse; node b settles them. Resumed,
-// a finds them taken over: it hangs them up and charges nothing and writes
-// no CDR again.
+// a finds them taken over at its next heartbeat: it hangs them up at once,
+// BYE to both legs, though their credit (a minute reserved) would last
+// nearly a minute more, and charges nothing and writes no CDR again.
 func TestStalledNodeGivesUpItsCalls(t *testing.T) {
 	carrierPort := freePort(t)
-	o := Options{Store: "postgres", Trunks: []int{carrierPort}, Node: "a",
-		Billing: "interval: 2s, credit_lead: 1s, rates_cache_ttl: 0s, heartbeat: 1s, lease_lapse: 3s"}
+	o := Options{Store: "postgres", Trunks: []int{carrierPort}, Node: "a"} // leaseBilling: a minute's credit at a time
 	a := leaseSwitch(t, o)
 	o.Node, o.StoreURL = "b", a.storeURL
 	b := leaseSwitch(t, o)
@@ -160,13 +163,19 @@ func TestStalledNodeGivesUpItsCalls(t *testing.T) {
 	t.Cleanup(resume)
 	cdrs := b.CDRs(3)
 	resume()
+	resumedAt := time.Now()
 	if len(cdrs) != 3 {
 		t.Fatalf("%d CDRs written by b while a was stopped, want 3", len(cdrs))
 	}
+	// Their credit runs out a minute after the answer, 50 s or so from
+	// here: the BYEs must come well before.
 	if st := app.Wait(20 * time.Second); st.Successful != 3 {
-		t.Errorf("the app's calls: %d ended by the switch's BYE, want 3\n%s", st.Successful, app.Errors())
+		t.Errorf("the app's calls: %d ended by the switch's BYE within 20 s of a resuming, want 3\n%s", st.Successful, app.Errors())
 	}
-	uas.Wait(10 * time.Second)
+	if st := uas.Wait(10 * time.Second); st.Successful != 3 {
+		t.Errorf("the carrier's calls: %d ended by the switch's BYE, want 3\n%s", st.Successful, uas.Errors())
+	}
+	t.Logf("a hung up its lost calls %v after it resumed", time.Since(resumedAt).Round(100*time.Millisecond))
 	deadline = time.Now().Add(10 * time.Second)
 	for a.Metric("dialtone_calls_active") != 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
@@ -177,5 +186,65 @@ func TestStalledNodeGivesUpItsCalls(t *testing.T) {
 	log, _ := os.ReadFile(filepath.Join(a.dir, "switch.log"))
 	if n := strings.Count(string(log), "another switch node took it over: not settled again"); n != 3 {
 		t.Errorf("a logged %d calls ended without settling, want 3", n)
+	}
+	if n := strings.Count(string(log), "another switch node took the call over: hanging up"); n != 3 {
+		t.Errorf("a logged %d calls hung up as taken over, want 3", n)
+	}
+	if n := len(b.CDRs(0)); n != 3 {
+		t.Errorf("%d CDRs in all, want 3 (one per call)", n)
+	}
+}
+
+// TestDeadNodeFreesItsSlots: two nodes on PostgreSQL; alice is limited to
+// 2 calls at once and the only carrier to 2 channels. Node a is killed
+// with alice's 2 calls up; as soon as b has settled them (a's lease lapses
+// in 3 s), a call of alice through b gets through: the takeover freed her
+// slots and the carrier's channels, which would otherwise hold until
+// their own expiry a minute after a's last renewal.
+func TestDeadNodeFreesItsSlots(t *testing.T) {
+	carrierPort := freePort(t)
+	o := Options{Store: "postgres", Trunks: []int{carrierPort}, Node: "a", TrunkExtra: map[int]string{0: "max_channels: 2"}}
+	a := leaseSwitch(t, o)
+	o.Node, o.StoreURL = "b", a.storeURL
+	b := leaseSwitch(t, o)
+	a.billedAccount("alice", "5.00")
+	ctx := context.Background()
+	alice, err := b.Store().AccountByUsername(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Store().SetAccountLimits(ctx, alice.ID, dialtone.Limits{Concurrent: 2}); err != nil {
+		t.Fatal(err)
+	}
+	rx := newReceiver(t)
+	uas := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, 2)
+	app := dialApp(t, a, appCall{user: "alice", password: "secret", end: "wait-bye"}, "+447400123456", 2, 10)
+	waitFor(t, 15*time.Second, func() bool { return a.Metric("dialtone_calls_active") == 2 })
+	time.Sleep(2 * time.Second)
+	a.Kill()
+	killed := time.Now()
+	app.Stop()
+	uas.Stop()
+
+	if cdrs := b.CDRs(2); len(cdrs) != 2 {
+		t.Fatalf("%d CDRs written by b after a died, want 2", len(cdrs))
+	}
+	uas = runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, 1)
+	st := dialApp(t, b, appCall{user: "alice", password: "secret", holdMS: 500, end: "bye"}, "+447400123456", 1, 1).Wait(20 * time.Second)
+	if since := time.Since(killed); since >= limits.SlotTTL {
+		t.Fatalf("the new call came %v after the kill, past the slots' own expiry: it proves nothing", since)
+	}
+	if st.Successful != 1 {
+		var refused []string
+		for _, c := range b.CDRs(3) {
+			if c.Disposition != dialtone.Answered {
+				refused = append(refused, fmt.Sprintf("%d %s, attempts %q", c.SIPCode, c.SIPReason, c.Attempts))
+			}
+		}
+		t.Errorf("a call of alice through b after a's 2 calls were settled: %d answered, want 1 (not answered: %v)", st.Successful, refused)
+	}
+	uas.Stop()
+	if out := b.CLI("ledger", "check"); !strings.Contains(out, "ok") {
+		t.Errorf("ledger check: %s", out)
 	}
 }

@@ -29,6 +29,12 @@ import (
 // migrationLock is the advisory lock key taken while migrating ("dialtone").
 const migrationLock = 0x6469616c746f6e65
 
+// messagesLock is the advisory lock key each chat message's insert holds
+// to its commit ("messages"), so that the messages' IDs are committed in
+// order: without it a message could commit after one with a higher ID that
+// a client has already listed past.
+const messagesLock = 0x6d65737361676573
+
 // DB is the PostgreSQL store.
 type DB struct {
 	*sqlstore.Store
@@ -41,13 +47,14 @@ var _ dialtone.Store = (*DB)(nil)
 // paths over a pool (see Open).
 func Dialect(ledger sqlstore.Ledger, export *DB) *sqlstore.Dialect {
 	d := &sqlstore.Dialect{
-		Name:        "postgres",
-		Placeholder: func(n int) string { return "$" + strconv.Itoa(n) },
-		Time:        func(t time.Time) any { return t.UTC() },
-		Now:         `clock_timestamp()`,
-		IsUnique:    isUnique,
-		ForUpdate:   " FOR UPDATE",
-		AsyncCommit: "SET LOCAL synchronous_commit TO OFF",
+		Name:         "postgres",
+		Placeholder:  func(n int) string { return "$" + strconv.Itoa(n) },
+		Time:         func(t time.Time) any { return t.UTC() },
+		Now:          `clock_timestamp()`,
+		IsUnique:     isUnique,
+		ForUpdate:    " FOR UPDATE",
+		AsyncCommit:  "SET LOCAL synchronous_commit TO OFF",
+		SerialInsert: fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", int64(messagesLock)),
 		LockMigrations: func(ctx context.Context, tx *sql.Tx) error {
 			_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(migrationLock))
 			return err

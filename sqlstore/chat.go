@@ -87,14 +87,34 @@ func (s *Store) Conversations(ctx context.Context, accountID int64, before int64
 	return out, nil
 }
 
-// PostMessage stores a message.
+// PostMessage stores a message. Where the engine lets writes commit out
+// of the order of the IDs they took, the insert holds the dialect's
+// SerialInsert lock until it commits, so that MessagesAfter never shows a
+// message before one with a lower ID that is still to come.
 func (s *Store) PostMessage(ctx context.Context, m *dialtone.Message) error {
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = s.now()
 	}
-	err := s.w().QueryRow(ctx, `INSERT INTO messages (conversation_id, sender_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-		m.ConversationID, m.SenderID, m.Kind, m.Body, s.d.T(m.CreatedAt)).Scan(&m.ID)
+	const insert = `INSERT INTO messages (conversation_id, sender_id, kind, body, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`
+	args := []any{m.ConversationID, m.SenderID, m.Kind, m.Body, s.d.T(m.CreatedAt)}
+	if s.d.SerialInsert == "" {
+		if err := s.w().QueryRow(ctx, insert, args...).Scan(&m.ID); err != nil {
+			return fmt.Errorf("post message: %w", err)
+		}
+		return nil
+	}
+	tx, err := s.begin(ctx)
 	if err != nil {
+		return fmt.Errorf("post message: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(ctx, s.d.SerialInsert); err != nil {
+		return fmt.Errorf("post message: %w", err)
+	}
+	if err := tx.QueryRow(ctx, insert, args...).Scan(&m.ID); err != nil {
+		return fmt.Errorf("post message: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("post message: %w", err)
 	}
 	return nil
@@ -116,6 +136,27 @@ func (s *Store) Messages(ctx context.Context, conversationID int64, before int64
 		m := dialtone.Message{ConversationID: conversationID}
 		if err := rows.Scan(&m.ID, &m.SenderID, &m.Kind, &m.Body, st(&m.CreatedAt)); err != nil {
 			return nil, fmt.Errorf("messages of %d: %w", conversationID, err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// MessagesAfter lists the messages of an account's conversations after an
+// ID, oldest first.
+func (s *Store) MessagesAfter(ctx context.Context, accountID, after int64, limit int) ([]dialtone.Message, error) {
+	rows, err := s.r().Query(ctx, `SELECT m.id, m.conversation_id, m.sender_id, m.kind, m.body, m.created_at
+		FROM messages m JOIN conversation_members c ON c.conversation_id = m.conversation_id
+		WHERE c.account_id = ? AND m.id > ? ORDER BY m.id LIMIT ?`, accountID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("messages of %d after %d: %w", accountID, after, err)
+	}
+	defer rows.Close()
+	var out []dialtone.Message
+	for rows.Next() {
+		var m dialtone.Message
+		if err := rows.Scan(&m.ID, &m.ConversationID, &m.SenderID, &m.Kind, &m.Body, st(&m.CreatedAt)); err != nil {
+			return nil, fmt.Errorf("messages of %d after %d: %w", accountID, after, err)
 		}
 		out = append(out, m)
 	}

@@ -44,6 +44,12 @@ type Dialect struct {
 	// for the disk. Others still see them at commit; a crash may lose the
 	// last few, which expire anyway.
 	AsyncCommit string
+	// SerialInsert, when set, runs first in the transaction that stores a
+	// chat message: a lock held until the commit, so that messages become
+	// visible in the order of their IDs (clients list what they missed
+	// after the last ID they saw). Empty on engines whose writes are
+	// serialized anyway.
+	SerialInsert string
 	// LockMigrations, when set, runs first in each migration's transaction
 	// so that nodes starting at once apply each migration exactly once.
 	LockMigrations func(ctx context.Context, tx *sql.Tx) error

@@ -72,8 +72,8 @@ func lapsed(l dialtone.Lease, now time.Time, lapse time.Duration) bool {
 	return l.Stopped || !l.HeartbeatAt.After(now.Add(-lapse))
 }
 
-// LapsedLeases lists the lapsed leases of nodes with calls to settle (see
-// dialtone.LeaseStore).
+// LapsedLeases lists the lapsed leases of nodes with calls to settle or
+// call slots open (see dialtone.LeaseStore).
 func (s *Store) LapsedLeases(ctx context.Context, except string, lapse time.Duration) ([]dialtone.Lease, error) {
 	var now time.Time
 	if err := s.r().QueryRow(ctx, `SELECT `+s.d.Now).Scan(st(&now)); err != nil {
@@ -81,8 +81,9 @@ func (s *Store) LapsedLeases(ctx context.Context, except string, lapse time.Dura
 	}
 	rows, err := s.r().Query(ctx, `SELECT n.name, n.heartbeat_at, n.claims, n.stopped FROM nodes n
 		WHERE n.name <> ? AND (`+s.d.Schema.IsTrue("n.stopped")+` OR n.heartbeat_at <= ?)
-		AND EXISTS (SELECT 1 FROM call_sessions c WHERE `+s.d.Schema.IsFalse("c.settled")+`
+		AND (EXISTS (SELECT 1 FROM call_sessions c WHERE `+s.d.Schema.IsFalse("c.settled")+`
 			AND (c.settler = n.name OR (c.settler IS NULL AND c.node = n.name)))
+		OR EXISTS (SELECT 1 FROM call_slots o WHERE o.node = n.name AND o.ended_at IS NULL))
 		ORDER BY n.name`, except, s.d.T(now.Add(-lapse)))
 	if err != nil {
 		return nil, fmt.Errorf("lapsed leases: %w", err)
@@ -99,10 +100,11 @@ func (s *Store) LapsedLeases(ctx context.Context, except string, lapse time.Dura
 	return out, rows.Err()
 }
 
-// ClaimSessions hands a lapsed node's unsettled sessions to by (see
-// dialtone.LeaseStore). The lease row is locked first, so that the dead
-// node's own heartbeat and other claimers wait: the lapse is checked on
-// what they committed, and a second claimer finds nothing left.
+// ClaimSessions hands a lapsed node's unsettled sessions to by and closes
+// its call slots (see dialtone.LeaseStore). The lease row is locked first,
+// so that the dead node's own heartbeat and other claimers wait: the lapse
+// is checked on what they committed, and a second claimer finds nothing
+// left.
 func (s *Store) ClaimSessions(ctx context.Context, dead, by string, lapse time.Duration) ([]*dialtone.CallSession, error) {
 	if dead == by || by == "" {
 		return nil, fmt.Errorf("claim sessions of %s: %w: by %q", dead, dialtone.ErrInvalid, by)
@@ -126,12 +128,20 @@ func (s *Store) ClaimSessions(ctx context.Context, dead, by string, lapse time.D
 	if !lapsed(l, now, lapse) {
 		return nil, nil
 	}
+	// Its accounts' and carriers' slots are free again as its calls are
+	// taken over, not when they expire.
+	if _, err := tx.Exec(ctx, closeNodeSlots, s.d.T(now), dead); err != nil {
+		return nil, fmt.Errorf("claim sessions of %s: %w", dead, err)
+	}
 	res, err := tx.Exec(ctx, `UPDATE call_sessions SET settler = ?, lapsed_at = COALESCE(lapsed_at, ?)
 		WHERE `+settledBy+` AND `+s.d.Schema.IsFalse("settled"), by, s.d.T(l.HeartbeatAt), dead, dead)
 	if err != nil {
 		return nil, fmt.Errorf("claim sessions of %s: %w", dead, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
+		if err := tx.Commit(); err != nil { // the slots closed
+			return nil, fmt.Errorf("claim sessions of %s: %w", dead, err)
+		}
 		return nil, nil
 	}
 	if _, err := tx.Exec(ctx, `UPDATE nodes SET claims = claims + 1 WHERE name = ?`, dead); err != nil {

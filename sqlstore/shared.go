@@ -90,9 +90,13 @@ func (s *Store) RenewSlots(ctx context.Context, node string, expires time.Time) 
 	return s.affected(ctx, "renew slots of "+node, `UPDATE call_slots SET expires_at = ? WHERE node = ? AND ended_at IS NULL`, s.d.T(expires), node)
 }
 
+// closeNodeSlots closes every open slot of a node (ended_at, node): the
+// node starting again, or another node taking its calls over.
+const closeNodeSlots = `UPDATE call_slots SET ended_at = ? WHERE node = ? AND ended_at IS NULL`
+
 // ReleaseNodeSlots implements dialtone.SlotStore.
 func (s *Store) ReleaseNodeSlots(ctx context.Context, node string, now time.Time) (int64, error) {
-	return s.affected(ctx, "release slots of "+node, `UPDATE call_slots SET ended_at = ? WHERE node = ? AND ended_at IS NULL`, s.d.T(now), node)
+	return s.affected(ctx, "release slots of "+node, closeNodeSlots, s.d.T(now), node)
 }
 
 // PurgeSlots implements dialtone.SlotStore.

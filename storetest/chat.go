@@ -18,6 +18,8 @@ func runChat(t *testing.T, open func(t *testing.T) dialtone.Store) {
 	t.Run("ConversationsPages", func(t *testing.T) { testConversationsPages(t, open(t)) })
 	t.Run("DirectConcurrent", func(t *testing.T) { testDirectConcurrent(t, open(t)) })
 	t.Run("Messages", func(t *testing.T) { testMessages(t, open(t)) })
+	t.Run("MessagesAfter", func(t *testing.T) { testMessagesAfter(t, open(t)) })
+	t.Run("MessagesAfterConcurrent", func(t *testing.T) { testMessagesAfterConcurrent(t, open(t)) })
 	t.Run("ReadMarkers", func(t *testing.T) { testReadMarkers(t, open(t)) })
 	t.Run("Attachments", func(t *testing.T) { testAttachments(t, open(t)) })
 }
@@ -268,6 +270,133 @@ func testMessages(t *testing.T, st dialtone.Store) {
 	}
 	if got, _ := st.Messages(ctx, c.ID, 0, 1); len(got) != 1 || got[0].Body != `{"text":"5"}` || got[0].SenderID != bob.ID || !got[0].CreatedAt.Equal(Base.Add(-5*time.Hour)) {
 		t.Errorf("Messages(newest) = %+v", got)
+	}
+}
+
+// testMessagesAfter: an account lists what was posted in all its
+// conversations after a message ID, oldest first, page by page, and
+// nothing of conversations it is not in.
+func testMessagesAfter(t *testing.T, st dialtone.Store) {
+	ctx := context.Background()
+	alice, bob, carol := newAccount(t, st, "alice"), newAccount(t, st, "bob"), newAccount(t, st, "carol")
+	ab := createConversation(t, st, dialtone.Direct, alice.ID, bob.ID)
+	ac := createConversation(t, st, dialtone.Group, alice.ID, carol.ID)
+	bc := createConversation(t, st, dialtone.Direct, bob.ID, carol.ID)
+	var forAlice, forBob []int64
+	var first dialtone.Message
+	for i, conv := range []*dialtone.Conversation{ab, bc, ac, ab, bc, ac, ac} {
+		// Created times run backwards: the order is by ID, not by time.
+		m := &dialtone.Message{ConversationID: conv.ID, SenderID: conv.OwnerID, Kind: dialtone.TextMessage,
+			Body: fmt.Sprintf(`{"text":"%d"}`, i), CreatedAt: Base.Add(-time.Duration(i) * time.Minute)}
+		if err := st.PostMessage(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			first = *m
+		}
+		if conv != bc {
+			forAlice = append(forAlice, m.ID)
+		}
+		if conv != ac {
+			forBob = append(forBob, m.ID)
+		}
+	}
+	tests := []struct {
+		name    string
+		account int64
+		after   int64
+		limit   int
+		want    []int64
+	}{
+		{"alice, all", alice.ID, 0, 100, forAlice},
+		{"alice, first page", alice.ID, 0, 2, forAlice[:2]},
+		{"alice, second page", alice.ID, forAlice[1], 2, forAlice[2:4]},
+		{"alice, last page", alice.ID, forAlice[3], 2, forAlice[4:]},
+		{"alice, after her newest", alice.ID, forAlice[4], 2, nil},
+		{"alice, after a message of a conversation she is not in", alice.ID, forBob[1], 100, forAlice[1:]},
+		{"bob, all", bob.ID, 0, 100, forBob},
+		{"an unknown account", 987654, 0, 100, nil},
+	}
+	for _, tt := range tests {
+		got, err := st.MessagesAfter(ctx, tt.account, tt.after, tt.limit)
+		if err != nil {
+			t.Fatalf("MessagesAfter(%s) = %v", tt.name, err)
+		}
+		if fmt.Sprint(messageIDs(got)) != fmt.Sprint(tt.want) {
+			t.Errorf("MessagesAfter(%s) = %v, want %v", tt.name, messageIDs(got), tt.want)
+		}
+	}
+	if got, _ := st.MessagesAfter(ctx, bob.ID, 0, 1); len(got) != 1 || !reflect.DeepEqual(got[0], first) {
+		t.Errorf("MessagesAfter(bob, 0, 1) = %+v, want [%+v]", got, first)
+	}
+}
+
+// testMessagesAfterConcurrent: a reader following the messages of its
+// conversations after the last ID it saw, while several writers post at
+// once, misses none of them: no message becomes visible after one with a
+// higher ID.
+func testMessagesAfterConcurrent(t *testing.T, st dialtone.Store) {
+	ctx := context.Background()
+	alice, bob := newAccount(t, st, "alice"), newAccount(t, st, "bob")
+	const writers, each = 8, 25
+	convs := make([]*dialtone.Conversation, writers)
+	for i := range convs {
+		convs[i] = createConversation(t, st, dialtone.Group, bob.ID, alice.ID)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				m := &dialtone.Message{ConversationID: convs[w].ID, SenderID: bob.ID, Kind: dialtone.TextMessage, Body: fmt.Sprintf(`{"text":"%d"}`, i)}
+				if err := st.PostMessage(ctx, m); err != nil {
+					t.Errorf("PostMessage() = %v", err)
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	seen := map[int64]bool{}
+	var after int64
+	follow := func() {
+		for {
+			got, err := st.MessagesAfter(ctx, alice.ID, after, 7)
+			if err != nil {
+				t.Fatalf("MessagesAfter() = %v", err)
+			}
+			for _, m := range got {
+				seen[m.ID] = true
+				after = m.ID
+			}
+			if len(got) < 7 {
+				return
+			}
+		}
+	}
+	for following := true; following; {
+		select {
+		case <-done:
+			following = false
+		default:
+		}
+		follow()
+	}
+	follow() // what the last writes committed
+	all, err := st.MessagesAfter(ctx, alice.ID, 0, writers*each+1)
+	if err != nil || len(all) != writers*each {
+		t.Fatalf("MessagesAfter(0) = %d messages, %v; want %d", len(all), err, writers*each)
+	}
+	missed := 0
+	for _, m := range all {
+		if !seen[m.ID] {
+			missed++
+		}
+	}
+	if missed > 0 {
+		t.Errorf("the reader following after the last ID it saw missed %d of %d messages", missed, len(all))
 	}
 }
 

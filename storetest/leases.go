@@ -15,6 +15,7 @@ import (
 func runLeases(t *testing.T, open func(t *testing.T) dialtone.Store) {
 	t.Run("Leases", func(t *testing.T) { testLeases(t, open(t)) })
 	t.Run("LeasesConcurrentClaims", func(t *testing.T) { testLeasesConcurrentClaims(t, open(t)) })
+	t.Run("LeasesFreeSlots", func(t *testing.T) { testLeasesFreeSlots(t, open(t)) })
 }
 
 // openHeld opens a session of node with 0.10 reserved, answered at
@@ -217,5 +218,81 @@ func testLeasesConcurrentClaims(t *testing.T, st dialtone.Store) {
 	}
 	wantBalance(t, st, dialtone.WalletAccount(alice.ID), "3.8")
 	wantBalance(t, st, dialtone.HoldAccount(alice.ID), "0")
+	CheckLedger(t, st)
+}
+
+// testLeasesFreeSlots: a dead node's account and carrier slots close as
+// its calls are taken over, long before they would expire; a node with
+// slots open but no call to settle is taken over too; a lease renewed in
+// time keeps its slots.
+func testLeasesFreeSlots(t *testing.T, st dialtone.Store) {
+	ctx := context.Background()
+	alice := newAccount(t, st, "alice")
+	TopUp(t, st, alice.ID, "1.00")
+	now := time.Now()
+	far := now.Add(time.Hour) // the slots' own expiry: not what frees them
+	take := func(scope, id, node string) {
+		t.Helper()
+		if err := st.TakeSlot(ctx, scope, id, node, now, far, limit(100, 100, nil)); err != nil {
+			t.Fatalf("TakeSlot(%s, %s) = %v", scope, id, err)
+		}
+	}
+	open := func(scope string) int {
+		t.Helper()
+		var saw [2]int
+		err := st.TakeSlot(ctx, scope, "probe", "probe", now, far, func(open, recent int) error {
+			saw = [2]int{open, recent}
+			return errFull // counts, takes nothing
+		})
+		if !errors.Is(err, errFull) {
+			t.Fatalf("TakeSlot(%s, probe) = %v", scope, err)
+		}
+		return saw[0]
+	}
+	for _, n := range []string{"dead", "idle", "live"} {
+		heartbeat(t, st, n)
+	}
+	take("account:1", "dead-1", "dead")
+	take("account:1", "dead-2", "dead")
+	take("carrier:c1", "dead-c", "dead")
+	take("account:1", "live-1", "live")
+	take("carrier:c1", "idle-c", "idle") // a call not billed: no session
+	openHeld(t, st, alice, "dead", "dead-call", Base)
+
+	if got, err := st.ClaimSessions(ctx, "dead", "live", time.Hour); err != nil || len(got) != 0 {
+		t.Errorf("ClaimSessions(dead renewed within 1h) = %v, %v; want nothing", sessionIDs(got), err)
+	}
+	if n := open("account:1"); n != 3 {
+		t.Errorf("account:1 open slots after a claim refused = %d, want 3 (the lease holds)", n)
+	}
+	ls, err := st.LapsedLeases(ctx, "live", 0)
+	if err != nil || len(ls) != 2 || ls[0].Node != "dead" || ls[1].Node != "idle" {
+		t.Fatalf("LapsedLeases(live, 0) = %+v, %v; want dead (a call) and idle (a slot)", ls, err)
+	}
+	got, err := st.ClaimSessions(ctx, "dead", "live", 0)
+	if err != nil || fmt.Sprint(sessionIDs(got)) != "[dead-call]" {
+		t.Fatalf("ClaimSessions(dead by live) = %v, %v; want dead-call", sessionIDs(got), err)
+	}
+	if n := open("account:1"); n != 1 {
+		t.Errorf("account:1 open slots after dead's calls were taken over = %d, want 1 (live's)", n)
+	}
+	if n := open("carrier:c1"); n != 1 {
+		t.Errorf("carrier:c1 open slots after dead's calls were taken over = %d, want 1 (idle's)", n)
+	}
+	if got, err := st.ClaimSessions(ctx, "idle", "live", 0); err != nil || len(got) != 0 {
+		t.Errorf("ClaimSessions(idle by live) = %v, %v; want no call", sessionIDs(got), err)
+	}
+	if n := open("carrier:c1"); n != 0 {
+		t.Errorf("carrier:c1 open slots after idle was taken over = %d, want 0", n)
+	}
+	if l := heartbeat(t, st, "idle"); l.Claims != 0 {
+		t.Errorf("Heartbeat(idle).Claims = %d, want 0: no call of it was taken", l.Claims)
+	}
+	if ls, _ := st.LapsedLeases(ctx, "live", time.Hour); len(ls) != 0 {
+		t.Errorf("LapsedLeases(1h) after the takeovers = %+v, want none", ls)
+	}
+	if err := st.Settle(ctx, dialtone.Settlement{SessionID: "dead-call", Price: D("0.06"), By: "live"}, &got[0].CDR); err != nil {
+		t.Errorf("Settle(dead-call, by live) = %v", err)
+	}
 	CheckLedger(t, st)
 }

@@ -155,6 +155,10 @@ type CreditCall interface {
 	// Finish prices the call, fills the CDR's money fields, charges the
 	// account and writes the CDR.
 	Finish(ctx context.Context, cdr *dialtone.CDR) error
+	// OnTakenOver registers f, called once if another switch node takes
+	// the call over (this node was taken for dead and that node settles
+	// the call): the call must end at once. f must not block.
+	OnTakenOver(f func())
 }
 
 // Limits admits a routed call by its account's limits (package

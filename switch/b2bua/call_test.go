@@ -535,6 +535,32 @@ func TestCreditCutoff(t *testing.T) {
 	h.noTasks()
 }
 
+// A call another switch node took over is hung up at once, BYE to both
+// legs, long before its credit runs out.
+func TestCreditTakenOver(t *testing.T) {
+	h := newHarness(t, &fakeCredit{max: 60 * time.Second}, trunk("t1"))
+	tc, k := answer(t, h)
+	h.clock.Advance(40 * time.Second) // the 200's timers are done: the meter's is left
+	h.credit.mu.Lock()
+	takeOver := h.credit.takeOver
+	h.credit.mu.Unlock()
+	if takeOver == nil {
+		t.Fatal("the call's credit was given no OnTakenOver function")
+	}
+	takeOver()
+	tc.ended()
+	checkEvents(t, "app", tc.app.Events(), "180", "200", "BYE")
+	checkEvents(t, "carrier", k.Events(), "ACK", "BYE")
+	checkCDR(t, h.cdr(), dialtone.Answered, 200, dialtone.PartySwitch, 40)
+	if h.credit.extends != 0 {
+		t.Errorf("credit extended %d times, want 0", h.credit.extends)
+	}
+	if n := h.clock.pending(); n != 0 {
+		t.Errorf("%d timers pending after the call ended, want 0", n)
+	}
+	h.noTasks()
+}
+
 func TestCreditRefused(t *testing.T) {
 	h := newHarness(t, &fakeCredit{refuse: dialtone.ErrInsufficientFunds}, trunk("t1"))
 	tc := h.dial("442079460018", "PCMA")

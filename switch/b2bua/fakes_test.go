@@ -273,11 +273,12 @@ func (w *fakeCDRs) all() []dialtone.CDR {
 
 // fakeCredit lets every call run for max, then has no more.
 type fakeCredit struct {
-	max     time.Duration
-	refuse  error
-	cdrs    *fakeCDRs
-	mu      sync.Mutex
-	extends int
+	max      time.Duration
+	refuse   error
+	cdrs     *fakeCDRs
+	mu       sync.Mutex
+	extends  int
+	takeOver func() // the last call's OnTakenOver function
 }
 
 func (k *fakeCredit) Authorize(_ context.Context, req CreditRequest) (CreditCall, error) {
@@ -290,6 +291,13 @@ func (k *fakeCredit) Authorize(_ context.Context, req CreditRequest) (CreditCall
 type fakeCreditCall struct {
 	k     *fakeCredit
 	until time.Time
+}
+
+// OnTakenOver keeps f for the test to call as the store would (takeOver).
+func (c *fakeCreditCall) OnTakenOver(f func()) {
+	c.k.mu.Lock()
+	defer c.k.mu.Unlock()
+	c.k.takeOver = f
 }
 
 func (c *fakeCreditCall) Answered(_ context.Context, at time.Time, _ *dialtone.CDR) (time.Time, error) {

@@ -52,6 +52,21 @@ func (c *call) cutoff() {
 	c.hangup(dialtone.PartySwitch)
 }
 
+// takenOver ends a call another switch node took over while this one was
+// taken for dead (a long pause, a partition from the store): that node
+// charged it up to this one's last sign of life and settled it, so it
+// must not go on unbilled here. BYE goes to both legs at once. A call not
+// answered yet ends as it is answered: its credit is refused then.
+func (c *call) takenOver() {
+	c.s.goTask(func() {
+		if c.current() != stateConnected {
+			return
+		}
+		c.log.Warn("another switch node took the call over: hanging up")
+		c.hangup(dialtone.PartySwitch)
+	})
+}
+
 // mediaEnded is the bridge's report that the call's media ended on its
 // own: no RTP for too long, the app's ICE or DTLS failing, or the app
 // closing its media. A browser closes its DTLS as it hangs up and sends

@@ -43,6 +43,9 @@ func (c *call) setup() error {
 	if err := c.to(tAuthorized, func() { c.credit = credit }); err != nil {
 		return err
 	}
+	if credit != nil {
+		credit.OnTakenOver(c.takenOver)
+	}
 
 	bridge, err := c.s.media.Bridge(c.ctx, c.cdr.ID, c.req.Body())
 	if err != nil {

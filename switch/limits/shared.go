@@ -19,9 +19,11 @@ type Slots interface {
 	PurgeSlots(ctx context.Context, before time.Time) (int64, error)
 }
 
-// SlotTTL is how long a slot of a node that stopped renewing holds: a node
-// that dies frees its accounts' and carriers' slots within it. A live node
-// renews its open slots every SlotTTL/3.
+// SlotTTL is how long a slot of a node that stopped renewing holds at
+// most. A node that dies has its slots closed sooner, by the node that
+// takes its calls over once its lease lapses; the TTL is the backstop for
+// slots no takeover closed (the takeover failing, say). A live node renews
+// its open slots every SlotTTL/3.
 const SlotTTL = time.Minute
 
 // storeTimeout bounds a release and a renewal.
@@ -33,8 +35,11 @@ const storeTimeout = 5 * time.Second
 // slots and the recent starts of the account under a lock on the account's
 // scope, so concurrent takes on any node see each other.
 //
-// A node that dies leaves its slots open: they expire SlotTTL after its
-// last renewal, and the node closes its own at its next start (NewShared).
+// A node that dies leaves its slots open until another node, taking over
+// its calls when its lease lapses, closes them in the same transaction
+// (dialtone.LeaseStore.ClaimSessions); the node closes its own at its next
+// start (NewShared), and failing both they expire SlotTTL after its last
+// renewal.
 // Shared also serves the carriers' channels (Take with a carrier scope).
 type Shared struct {
 	store Slots
