@@ -19,7 +19,7 @@ import (
 const (
 	// maxFlushes is how many batches may be in flight at once. Movements
 	// posted while all are in flight wait for the next batch.
-	maxFlushes = 2
+	maxFlushes = 3
 	// maxBatch is the most movements one batch takes.
 	maxBatch = 64
 	// batchRetries is how many times a batch is sent again after a
