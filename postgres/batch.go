@@ -32,19 +32,22 @@ const (
 )
 
 // batcher takes the movements posted at the same time outside a
-// transaction together: their statements run in one transaction, sent as
-// one pipeline (one Sync, so one implicit transaction), so that a batch
-// costs one round trip and one commit. A movement posted while no batch is
-// in flight runs at once, alone; those posted while maxFlushes batches are
-// in flight wait, and the next batch takes them all (up to maxBatch).
+// transaction together, so that a batch costs one round trip and one
+// commit. A movement posted while fewer than maxFlushes batches are in
+// flight and none waits runs at once, alone, on the one-statement path;
+// the others wait, and the next batch takes all that wait (up to maxBatch).
+//
+// A batch is one transaction, sent as one pipeline (one Sync: one implicit
+// transaction): its user accounts locked in name order (lockSQL), then all
+// its movements in one statement (batchSQL), or, when an account is both
+// debited and credited in it or that statement fails, each movement's own
+// statement in lock order, which finds the one that fails.
 //
 // Each caller gets what posting alone gives it. A movement whose statement
-// fails inside a batch (insufficient funds, a missing account, ...) aborts
-// the transaction: its caller posts it alone, on the one-statement path,
-// for its own result, and the batch is sent again without it. A deadlock or
-// a serialization failure sends the batch again. A batch orders its
-// movements by their user accounts, so that batches lock wallets in one
-// order.
+// fails (insufficient funds, a missing account, ...) aborts the
+// transaction: its caller posts it alone for its own result, and the batch
+// is sent again without it. A deadlock or a serialization failure sends
+// the batch again.
 type batcher struct {
 	pool     *pgxpool.Pool
 	mu       sync.Mutex
