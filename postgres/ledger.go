@@ -17,11 +17,19 @@ import (
 	"github.com/dialtone/dialtone"
 )
 
-// ledger posts a movement in one statement, so a debit costs one round
-// trip and one commit. Outside a transaction it runs on the pgx pool
-// natively (the hot path: every call's debits); inside one, on the
-// database/sql transaction of the store method that posts.
-type ledger struct{ pool *pgxpool.Pool }
+// ledger posts a movement in one statement. Outside a transaction it runs
+// on the pgx pool natively (the hot path: every call's debits), movements
+// posted at the same time taken together into one transaction (see
+// batcher); inside one, on the database/sql transaction of the store
+// method that posts.
+type ledger struct {
+	pool  *pgxpool.Pool
+	batch *batcher
+}
+
+func newLedger(pool *pgxpool.Pool) ledger {
+	return ledger{pool: pool, batch: newBatcher(pool)}
+}
 
 // querier is what the pool and a database/sql transaction both do here.
 type querier interface {
@@ -51,10 +59,11 @@ func (q txQ) queryRow(ctx context.Context, sql string, args ...any) interface{ S
 	return q.QueryRowContext(ctx, sql, args...)
 }
 
-// Post applies m in one statement, autocommitted; the accounts are created
-// and the statement retried if one is missing.
+// Post applies m in one statement, committed with the movements posted at
+// the same time (see batcher); the accounts are created and the statement
+// retried if one is missing.
 func (l ledger) Post(ctx context.Context, m *dialtone.Movement, now time.Time) (bool, error) {
-	return post(ctx, poolQ{l.pool}, false, m, now)
+	return l.batch.post(ctx, m, now)
 }
 
 // PostTx applies m inside tx, the accounts made sure of first.
@@ -143,11 +152,26 @@ func post(ctx context.Context, q querier, inTx bool, m *dialtone.Movement, now t
 }
 
 func postOnce(ctx context.Context, q querier, m *dialtone.Movement, now time.Time) (replayed bool, err error) {
+	now = now.Truncate(time.Microsecond)
+	query, args := statement(m, now)
+	var id *int64
+	var zero int64
+	if err := q.queryRow(ctx, query, args...).Scan(&id, &zero); err != nil {
+		return false, err
+	}
+	if id != nil {
+		m.ID, m.CreatedAt = *id, now
+		return false, nil
+	}
+	return replay(ctx, q, m)
+}
+
+// statement is m's posting statement (see postStatement) and its arguments;
+// now is already truncated to the database's microseconds.
+func statement(m *dialtone.Movement, now time.Time) (string, []any) {
 	postings := append([]dialtone.Posting(nil), m.Postings...)
 	sort.Slice(postings, func(i, j int) bool { return postings[i].Account < postings[j].Account }) // lock order
-	fp := m.Fingerprint()
-	now = now.Truncate(time.Microsecond)
-	args := []any{m.Key, m.Kind, m.Currency, m.Memo, fp, now}
+	args := []any{m.Key, m.Kind, m.Currency, m.Memo, m.Fingerprint(), now}
 	pattern := make([]byte, len(postings))
 	for i, p := range postings {
 		amount, _ := dialtone.ToMicros(p.Amount) // checked by Validate
@@ -157,20 +181,17 @@ func postOnce(ctx context.Context, q querier, m *dialtone.Movement, now time.Tim
 			pattern[i] = 'h'
 		}
 	}
-	var id *int64
-	var zero int64
-	if err := q.queryRow(ctx, postStatement(string(pattern)), args...).Scan(&id, &zero); err != nil {
-		return false, err
-	}
-	if id != nil {
-		m.ID, m.CreatedAt = *id, now
-		return false, nil
-	}
+	return postStatement(string(pattern)), args
+}
+
+// replay reads the movement already stored under m's key: m again (a
+// replay) or a different one (a conflict).
+func replay(ctx context.Context, q querier, m *dialtone.Movement) (bool, error) {
 	var stored string
 	if err := q.queryRow(ctx, `SELECT id, fingerprint FROM ledger_movements WHERE key = $1`, m.Key).Scan(&m.ID, &stored); err != nil {
 		return false, err
 	}
-	if stored != fp {
+	if stored != m.Fingerprint() {
 		return false, fmt.Errorf("%w: the idempotency key was used for a different movement", dialtone.ErrConflict)
 	}
 	return true, nil

@@ -114,7 +114,7 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	db := &DB{pool: pool}
-	db.Store = sqlstore.New(Dialect(ledger{pool}, db), stdlib.OpenDBFromPool(pool), nil)
+	db.Store = sqlstore.New(Dialect(newLedger(pool), db), stdlib.OpenDBFromPool(pool), nil)
 	return db, nil
 }
 

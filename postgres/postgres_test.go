@@ -2,7 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,5 +92,70 @@ func TestStalledNodeReleasesItsLocks(t *testing.T) {
 	}
 	if _, err := tx.Exec(ctx, `SELECT 1`); err == nil {
 		t.Errorf("the stalled transaction still runs, want it ended by the server")
+	}
+}
+
+// TestLedgerBatches checks that debits posted at once share transactions,
+// each movement still with its own ID and entries.
+func TestLedgerBatches(t *testing.T) {
+	db := mustOpen(t, storetest.PostgresURL(t))
+	ctx := context.Background()
+	for w := range int64(8) {
+		storetest.TopUp(t, db, w, "10")
+	}
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 64 {
+		m := storetest.Move(t, dialtone.Transfer{Key: fmt.Sprintf("at-once-%d", i), Kind: "call", Currency: "USD",
+			From: dialtone.WalletAccount(int64(i % 8)), To: dialtone.CallRevenueAccount("USD"), Amount: storetest.D("0.01")})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if replayed, err := db.Post(ctx, m); err != nil || replayed || m.ID == 0 {
+				t.Errorf("Post(%s) = %v, %v, id %d", m.Key, replayed, err, m.ID)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	var movements, commits, entries int
+	if err := db.Pool().QueryRow(ctx, `SELECT count(*), count(DISTINCT xmin::text), (SELECT count(*) FROM ledger_entries e JOIN ledger_movements m
+		ON m.id = e.movement_id WHERE m.key LIKE 'at-once-%') FROM ledger_movements WHERE key LIKE 'at-once-%'`).Scan(&movements, &commits, &entries); err != nil {
+		t.Fatal(err)
+	}
+	if movements != 64 || entries != 128 || commits >= movements {
+		t.Errorf("64 debits at once: %d movements with %d entries in %d transactions; want 64 with 128 in fewer", movements, entries, commits)
+	}
+	storetest.CheckLedger(t, db)
+}
+
+// BenchmarkPost posts debits from parallel clients, spread over 1000
+// wallets or all from one.
+func BenchmarkPost(b *testing.B) {
+	db := mustOpen(b, storetest.PostgresURL(b))
+	ctx := context.Background()
+	for w := range int64(1000) {
+		storetest.TopUp(b, db, w, "1000000")
+	}
+	for _, wallets := range []int64{1000, 1} {
+		b.Run(fmt.Sprintf("wallets=%d", wallets), func(b *testing.B) {
+			var n atomic.Int64
+			b.SetParallelism(8) // 16 clients on 2 cores, as billbench
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := n.Add(1)
+					m, err := dialtone.Transfer{Key: fmt.Sprintf("bench-%d-%d-%d", wallets, b.N, i), Kind: "call", Currency: "USD",
+						From: dialtone.WalletAccount(i % wallets), To: dialtone.CallRevenueAccount("USD"), Amount: storetest.D("0.01")}.Movement()
+					if err == nil {
+						_, err = db.Post(ctx, m)
+					}
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
 	}
 }

@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) dialtone.Store) {
 	t.Run("ExportJSONL", func(t *testing.T) { testExportJSONL(t, open(t)) })
 	t.Run("Ledger", func(t *testing.T) { testLedger(t, open(t)) })
 	t.Run("LedgerConcurrency", func(t *testing.T) { testLedgerConcurrency(t, open(t)) })
+	t.Run("LedgerAtOnce", func(t *testing.T) { testLedgerAtOnce(t, open(t)) })
 	t.Run("Rates", func(t *testing.T) { testRates(t, open(t)) })
 	t.Run("Bundles", func(t *testing.T) { testBundles(t, open(t)) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, open(t)) })

@@ -5,6 +5,11 @@
 // rows as CSV, with the exporter's peak memory.
 //
 //	go run ./cmd/billbench -bin bin/dialtone [-pg URL] [-rows 1000000] [-seconds 10]
+//
+// The debit runs take turns with pgbench's, -rounds times, each pair
+// printed with its ratio: the machine may be shared, and a ratio from runs
+// side by side is steadier than one from runs minutes apart. -stores and
+// -export=false narrow the run, e.g. to PostgreSQL's debits only.
 package main
 
 import (
@@ -20,6 +25,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -39,14 +45,32 @@ func main() {
 	rows := flag.Int("rows", 1_000_000, "CDRs to export")
 	seconds := flag.Int("seconds", 10, "length of each debit run")
 	workers := flag.Int("workers", 16, "concurrent debiting clients")
+	rounds := flag.Int("rounds", 1, "debit runs per store and wallet spread, each next to a pgbench run")
+	stores := flag.String("stores", "sqlite,postgres", "stores whose debits are measured")
+	export := flag.Bool("export", true, "measure the CDR export too")
 	flag.Parse()
-	if err := run(*bin, *pgURL, *rows, time.Duration(*seconds)*time.Second, *workers); err != nil {
+	o := options{rows: *rows, d: time.Duration(*seconds) * time.Second, workers: *workers, rounds: *rounds, export: *export}
+	for _, s := range strings.Split(*stores, ",") {
+		o.stores = append(o.stores, strings.TrimSpace(s))
+	}
+	if err := run(*bin, *pgURL, o); err != nil {
 		fmt.Fprintln(os.Stderr, "billbench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(bin, pgURL string, rows int, d time.Duration, workers int) error {
+// options are the run's flags.
+type options struct {
+	rows    int
+	d       time.Duration
+	workers int
+	rounds  int
+	stores  []string
+	export  bool
+}
+
+func run(bin, pgURL string, o options) error {
+	rows, d, workers := o.rows, o.d, o.workers
 	ctx := context.Background()
 	schema, schemaURL, drop, err := freshSchema(ctx, pgURL)
 	if err != nil {
@@ -73,24 +97,39 @@ func run(bin, pgURL string, rows int, d time.Duration, workers int) error {
 	defer lite.Close()
 
 	fmt.Printf("debits: %d clients, %v per run, each a ledger movement wallet -> revenue with its entries\n", workers, d)
-	for _, st := range []struct {
-		name string
-		s    dialtone.Store
-	}{{"sqlite", lite}, {"postgres", pg}} {
+	all := map[string]dialtone.Store{"sqlite": lite, "postgres": pg}
+	for round := range o.rounds {
+		if o.rounds > 1 {
+			fmt.Printf(" round %d\n", round+1)
+		}
 		for _, hot := range []bool{false, true} {
-			n, err := debits(ctx, st.s, workers, d, hot)
-			if err != nil {
-				return fmt.Errorf("%s debits: %w", st.name, err)
+			var ours float64
+			for _, name := range o.stores {
+				st, ok := all[name]
+				if !ok {
+					return fmt.Errorf("no store %q", name)
+				}
+				n, err := debits(ctx, st, workers, d, hot)
+				if err != nil {
+					return fmt.Errorf("%s debits: %w", name, err)
+				}
+				fmt.Printf("  %-8s %-22s %8.0f debits/s\n", name, label(hot), n)
+				if name == "postgres" {
+					ours = n
+				}
 			}
-			fmt.Printf("  %-8s %-22s %8.0f debits/s\n", st.name, label(hot), n)
+			tps, err := pgbench(ctx, pgURL, schema, workers, d, hot)
+			if err != nil {
+				return fmt.Errorf("pgbench: %w", err)
+			}
+			fmt.Printf("  %-8s %-22s %8.0f updates/s (UPDATE ... SET balance = balance - 1 WHERE id = :id)\n", "pgbench", label(hot), tps)
+			if ours > 0 {
+				fmt.Printf("  %-8s %-22s %8.2fx\n", "ratio", "postgres / pgbench", ours/tps)
+			}
 		}
 	}
-	for _, hot := range []bool{false, true} {
-		tps, err := pgbench(ctx, pgURL, schema, workers, d, hot)
-		if err != nil {
-			return fmt.Errorf("pgbench: %w", err)
-		}
-		fmt.Printf("  %-8s %-22s %8.0f updates/s (UPDATE ... SET balance = balance - 1 WHERE id = :id)\n", "pgbench", label(hot), tps)
+	if !o.export {
+		return nil
 	}
 
 	fmt.Printf("export: %d CDRs\n", rows)
