@@ -29,7 +29,7 @@ type ServerTx struct {
 	// transaction resends on a retransmitted request; compacted says the
 	// transaction has sent its final response and kept only that. See
 	// compact.
-	final     Message
+	final     *sentResponse
 	compacted bool
 }
 
@@ -42,8 +42,11 @@ func NewServerTx(key string, origin *Request, conn Connection, logger *slog.Logg
 	// (the ACK of a non-2xx response; an ACK of a 2xx in the Accepted
 	// state). Unbuffered, each ACK no one was reading yet was handed to a
 	// goroutine that waited for it until the transaction ended: one per
-	// INVITE challenged with a 407, parked for Timer I.
-	tx.acks = make(chan *Request, 1)
+	// INVITE challenged with a 407, parked for Timer I. A non-INVITE
+	// transaction gets no ACK: its channel is nil, never ready.
+	if origin.IsInvite() {
+		tx.acks = make(chan *Request, 1)
+	}
 	// tx.cancels = make(chan *Request)
 	tx.done = make(chan struct{})
 	tx.log = logger
@@ -56,21 +59,25 @@ func NewServerTx(key string, origin *Request, conn Connection, logger *slog.Logg
 // Origin returns the request that created the transaction. Once a
 // non-INVITE transaction on an unreliable transport has sent its final
 // response, or an INVITE transaction has been confirmed by the ACK of its
-// non-2xx response, only its request line is kept: see compact.
+// non-2xx response, the request is no longer kept (see compact): Origin
+// then returns a request with only its method.
 //
-// dialtone: ServerTx has its own Origin, under tx.mu, as compact replaces
+// dialtone: ServerTx has its own Origin, under tx.mu, as compact drops
 // the request while the transaction lives.
 func (tx *ServerTx) Origin() *Request {
 	tx.mu.Lock()
 	defer tx.mu.Unlock()
+	if tx.origin == nil {
+		return &Request{Method: tx.method, MessageData: MessageData{SipVersion: "SIP/2.0"}}
+	}
 	return tx.origin
 }
 
 // compact drops what a transaction in the Completed (non-INVITE) or
 // Confirmed (INVITE) state no longer needs: the parsed request with its
 // headers and body, the response objects and the ACK. What is left is the
-// key, the timers and, for a Completed non-INVITE transaction, the final
-// response serialized once, which is all it takes to answer a
+// key, the method, the timers and, for a Completed non-INVITE transaction,
+// the final response serialized once, which is all it takes to answer a
 // retransmitted request with the same response (RFC 3261 17.2.2) until
 // Timer J. It must be called with the FSM lock held.
 //
@@ -79,7 +86,7 @@ func (tx *ServerTx) Origin() *Request {
 // the BYE and its response parsed, several KB in a hundred small objects.
 func (tx *ServerTx) compact(keepFinal bool) {
 	if keepFinal && tx.fsmResp != nil {
-		tx.final = newSentMessage(tx.fsmResp)
+		tx.final = newSentResponse(tx.fsmResp)
 	} else {
 		tx.final = nil
 	}
@@ -88,7 +95,7 @@ func (tx *ServerTx) compact(keepFinal bool) {
 	tx.fsmAck = nil
 	tx.fsmCancel = nil
 	tx.mu.Lock()
-	tx.origin = requestLine(tx.origin)
+	tx.origin = nil
 	tx.onCancel = nil
 	tx.mu.Unlock()
 }

@@ -336,7 +336,7 @@ func (tx *ServerTx) passResp() error {
 	var lastResp Message = tx.fsmResp
 	if tx.final != nil {
 		// dialtone: a compacted transaction resends its final response.
-		lastResp = tx.final
+		lastResp = tx.final.message()
 	} else if tx.fsmResp == nil {
 		// We may have received multiple request but without any response
 		// placed yet in transaction
