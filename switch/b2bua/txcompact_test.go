@@ -130,6 +130,7 @@ func TestRetransmittedByeGetsTheSameResponse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer l.Close()
 	go func() { _ = srv.ServeUDP(l) }()
 
 	phone, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
