@@ -138,6 +138,7 @@ limits: {concurrent_calls: unlimited, calls_per_minute: unlimited, spend_hour: u
 			return err
 		}
 		fmt.Printf("%6d %8d %7d %8d %9v %9dK %9dK %12d\n", rate, r.success+r.failed, r.failed, r.retrans, r.clean(), r.rssStart, r.rssEnd, r.cpu.Microseconds()/int64(max(r.success+r.failed, 1)))
+		fmt.Printf("%6s RSS every 10 s (KiB): %v\n", "", r.timeline)
 		if !r.clean() {
 			break
 		}

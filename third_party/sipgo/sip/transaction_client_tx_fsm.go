@@ -300,6 +300,11 @@ func (tx *ClientTx) actFinal() fsmInput {
 	// tx.Log().Debug("actFinal")
 
 	tx.fsmPassUp()
+	if !tx.origin.IsInvite() {
+		// dialtone: a non-INVITE transaction only absorbs retransmitted
+		// responses until Timer K; the response has been passed up.
+		tx.fsmResp = nil
+	}
 
 	tx.mu.Lock()
 	defer tx.mu.Unlock()

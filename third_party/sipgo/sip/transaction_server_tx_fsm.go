@@ -247,6 +247,10 @@ func (tx *ServerTx) actFinal() fsmInput {
 	})
 	tx.mu.Unlock()
 
+	// dialtone: until Timer J the transaction only resends this response.
+	if !tx.reliable {
+		tx.compact(true)
+	}
 	return FsmInputNone
 }
 
@@ -292,6 +296,8 @@ func (tx *ServerTx) actConfirm() fsmInput {
 	tx.mu.Unlock()
 
 	tx.passAck()
+	// dialtone: until Timer I the transaction only absorbs retransmitted ACKs.
+	tx.compact(false)
 	return FsmInputNone
 }
 
@@ -327,9 +333,11 @@ func (tx *ServerTx) passAck() {
 }
 
 func (tx *ServerTx) passResp() error {
-	lastResp := tx.fsmResp
-
-	if lastResp == nil {
+	var lastResp Message = tx.fsmResp
+	if tx.final != nil {
+		// dialtone: a compacted transaction resends its final response.
+		lastResp = tx.final.message()
+	} else if tx.fsmResp == nil {
 		// We may have received multiple request but without any response
 		// placed yet in transaction
 		return nil
@@ -337,7 +345,7 @@ func (tx *ServerTx) passResp() error {
 
 	err := tx.conn.WriteMsg(lastResp)
 	if err != nil {
-		tx.log.Debug("fail to pass response", "error", err, "res", lastResp.StartLine(), "tx", tx.Key())
+		tx.log.Debug("fail to pass response", "error", err, "res", startLine(lastResp), "tx", tx.Key())
 		tx.fsmErr = wrapTransportError(err)
 		return err
 	}
