@@ -57,6 +57,10 @@ var (
 	ErrAlgorithm   = errors.New("unsupported algorithm")
 	ErrUnknownUser = errors.New("unknown user")
 	ErrBadPassword = errors.New("wrong password")
+	// ErrUnavailable is the server's failure, not the client's: a lookup
+	// that failed other than with ErrUnknownUser, or nonce counts that
+	// could not be kept (a store timing out).
+	ErrUnavailable = errors.New("credentials unavailable")
 )
 
 // HA1 is hex(H(username:realm:password)).
@@ -170,8 +174,10 @@ func (s *Server) ChallengeWith(source string, stale bool, algs []Algorithm) []st
 
 // Verify checks authorization, the value of an Authorization or
 // Proxy-Authorization header, for the request r. lookup returns the
-// credentials of a username. On success it returns the username and has
-// used up the answer's nonce count.
+// credentials of a username, or an error wrapping ErrUnknownUser when it
+// has none (any other error of lookup is the server's: ErrUnavailable).
+// On success it returns the username and has used up the answer's nonce
+// count.
 //
 // The checks run from the cheapest to the one that changes state: the
 // answer's form (qop=auth), realm and algorithm; the nonce (ours, issued
@@ -205,7 +211,10 @@ func (s *Server) Verify(ctx context.Context, r Request, authorization string, lo
 		// tell an unknown username from a wrong password.
 		dummy := strings.Repeat("0", 2*newHash(alg).Size())
 		_ = Response(alg, dummy, r.Method, cr.URI, cr.Nonce, cr.QOP, fmt.Sprintf("%08x", cr.Nc), cr.Cnonce)
-		return "", fmt.Errorf("%w %q: %v", ErrUnknownUser, cr.Username, err)
+		if errors.Is(err, ErrUnknownUser) {
+			return "", fmt.Errorf("%q: %w", cr.Username, err)
+		}
+		return "", fmt.Errorf("%w: look up %q: %w", ErrUnavailable, cr.Username, err)
 	}
 	if creds.Realm != "" && creds.Realm != s.realm {
 		return "", fmt.Errorf("%w: account %q was hashed for realm %q", ErrRealm, cr.Username, creds.Realm)
@@ -226,7 +235,7 @@ func (s *Server) Verify(ctx context.Context, r Request, authorization string, lo
 	case errors.Is(err, ErrStale):
 		return "", err
 	case err != nil:
-		return "", fmt.Errorf("use nonce count of %q: %w", cr.Username, err)
+		return "", fmt.Errorf("%w: use nonce count of %q: %w", ErrUnavailable, cr.Username, err)
 	case !ok:
 		return "", fmt.Errorf("%w: nc %08x by %q", ErrReplay, cr.Nc, cr.Username)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func newTestServer(tb testing.TB) (*Server, *fakeClock) {
 
 func lookupAlice(username string) (Credentials, error) {
 	if username != "alice" {
-		return Credentials{}, errors.New("no such account")
+		return Credentials{}, fmt.Errorf("%w: no such account", ErrUnknownUser)
 	}
 	return Credentials{
 		HA1MD5:    HA1(MD5, "alice", "dialtone", "secret"),
@@ -278,6 +279,39 @@ func TestVerifyAcrossNodes(t *testing.T) {
 	}
 	if _, err := restarted.Verify(context.Background(), request(t, "", "", ""), h, lookupAlice); !errors.Is(err, ErrStale) {
 		t.Errorf("Verify(nonce from before a restart, counts in memory) = %v, want %v", err, ErrStale)
+	}
+}
+
+// failingCounts is a NonceCounts whose store times out.
+type failingCounts struct{}
+
+func (failingCounts) Use(context.Context, string, uint32, time.Time) (bool, error) {
+	return false, context.DeadlineExceeded
+}
+
+// TestVerifyServerFailures: a lookup failing other than with
+// ErrUnknownUser, or nonce counts that cannot be kept, are the server's
+// failures (ErrUnavailable), never an unknown user or a wrong password.
+func TestVerifyServerFailures(t *testing.T) {
+	s, err := NewServer(Config{Realm: "dialtone", Secret: []byte("k")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := func(string) (Credentials, error) { return Credentials{}, context.DeadlineExceeded }
+	h := answer(t, s.Challenge(clientAddr, false)[0], reply{})
+	if _, err := s.Verify(context.Background(), request(t, "", "", ""), h, down); !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrUnknownUser) {
+		t.Errorf("Verify with the lookup timing out = %v, want %v alone", err, ErrUnavailable)
+	}
+	if _, err := s.Verify(context.Background(), request(t, "", "", ""), answer(t, s.Challenge(clientAddr, false)[0], reply{user: "mallory"}), lookupAlice); !errors.Is(err, ErrUnknownUser) || errors.Is(err, ErrUnavailable) {
+		t.Errorf("Verify of an unknown user = %v, want %v", err, ErrUnknownUser)
+	}
+	f, err := NewServer(Config{Realm: "dialtone", Secret: []byte("k"), Counts: failingCounts{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = answer(t, f.Challenge(clientAddr, false)[0], reply{})
+	if _, err := f.Verify(context.Background(), request(t, "", "", ""), h, lookupAlice); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Verify with the nonce counts timing out = %v, want %v", err, ErrUnavailable)
 	}
 }
 

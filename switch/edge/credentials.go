@@ -76,8 +76,20 @@ var (
 	errRevoked          = errors.New("device revoked")
 )
 
-// Lookup returns the credentials of username.
+// Lookup returns the credentials of username. A username that signs in
+// nobody (no such device or account, revoked, app credentials not valid)
+// is an error wrapping digest.ErrUnknownUser; any other error is the
+// store's, not the client's.
 func (c *Credentials) Lookup(ctx context.Context, username string) (*Login, error) {
+	l, err := c.lookup(ctx, username)
+	if err != nil && (errors.Is(err, dialtone.ErrNotFound) || errors.Is(err, dialtone.ErrInvalid) ||
+		errors.Is(err, errNoAppCredentials) || errors.Is(err, errTooLong) || errors.Is(err, errRevoked)) {
+		return nil, fmt.Errorf("%w: %w", digest.ErrUnknownUser, err)
+	}
+	return l, err
+}
+
+func (c *Credentials) lookup(ctx context.Context, username string) (*Login, error) {
 	if dialtone.IsAppCredential(username) {
 		return c.app(ctx, username)
 	}

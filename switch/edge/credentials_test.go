@@ -18,6 +18,7 @@ type memDevices struct {
 	mu     sync.Mutex
 	byName map[string]*dialtone.Device
 	seen   []netip.Addr
+	fail   error // when set, every lookup fails with it (a store down)
 }
 
 func newMemDevices(ds ...*dialtone.Device) *memDevices {
@@ -31,6 +32,9 @@ func newMemDevices(ds ...*dialtone.Device) *memDevices {
 func (m *memDevices) DeviceByUsername(_ context.Context, name string) (*dialtone.Device, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.fail != nil {
+		return nil, m.fail
+	}
 	d, ok := m.byName[name]
 	if !ok {
 		return nil, dialtone.ErrNotFound

@@ -330,6 +330,18 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, src Sour
 	_, err := e.auth.Verify(ctx, digest.Request{Method: string(req.Method), URI: req.Recipient, Source: src.String()}, creds, lookup)
 	switch {
 	case err == nil:
+	case throttled: // refused unchecked: no failure of the source's
+		e.log.Info("authentication refused", "method", req.Method, "source", src.String(), "error", err)
+		e.send(tx, sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+		return nil, false
+	case errors.Is(err, digest.ErrUnavailable):
+		// The store failed (a timeout under load): the switch's fault, so
+		// no failure of the client's, who may try again.
+		e.log.Warn("authentication not checked", "method", req.Method, "source", src.String(), "error", err)
+		res := sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+		res.AppendHeader(sip.NewHeader("Retry-After", "5"))
+		e.send(tx, res)
+		return nil, false
 	case errors.Is(err, digest.ErrMissing): // every client's first request: not a failure
 		e.challenge(req, tx, src, challengeCode, false)
 		return nil, false
@@ -347,9 +359,7 @@ func (e *Edge) authenticate(req *sip.Request, tx sip.ServerTransaction, src Sour
 		e.challenge(req, tx, src, challengeCode, errors.Is(err, digest.ErrReplay))
 		return nil, false
 	default:
-		if !throttled { // refused unchecked: no failure of the source's
-			e.guard.AuthFailed(ip, username, tp)
-		}
+		e.guard.AuthFailed(ip, username, tp)
 		e.log.Info("authentication failed", "method", req.Method, "source", src.String(), "error", err)
 		e.send(tx, sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
 		return nil, false

@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -181,6 +182,42 @@ func TestBannedSourceGetsNoAnswer(t *testing.T) {
 	}
 	if res := p.register("alice", "secret", p.nonce("alice"), 5*time.Second); res == nil || res.StatusCode != 200 {
 		t.Errorf("REGISTER with the right password after unban = %v, want 200", res)
+	}
+}
+
+// TestStoreFailureIsNoGuess: while the credentials store fails (a
+// timeout under load), right answers get 503 with Retry-After and count
+// as no failure of their source, however many there are; once the store
+// is back, the same source registers.
+func TestStoreFailureIsNoGuess(t *testing.T) {
+	cfg := guard.Defaults()
+	cfg.Failures = 3
+	g := newTestGuard(t, cfg)
+	p := startEdge(t, g)
+	p.devices.mu.Lock()
+	p.devices.fail = fmt.Errorf("device by username: %w", context.DeadlineExceeded)
+	p.devices.mu.Unlock()
+	for i := range 3 * cfg.Failures {
+		res := p.register("alice", "secret", p.nonce("alice"), 5*time.Second)
+		if res == nil || res.StatusCode != 503 || res.GetHeader("Retry-After") == nil {
+			t.Fatalf("REGISTER #%d while the store fails = %v, want 503 with Retry-After", i+1, res)
+		}
+	}
+	if bans := g.Bans(); len(bans) != 0 {
+		t.Fatalf("Bans() = %v after the store's failures, want none", bans)
+	}
+	p.devices.mu.Lock()
+	p.devices.fail = nil
+	p.devices.mu.Unlock()
+	if res := p.register("alice", "secret", p.nonce("alice"), 5*time.Second); res == nil || res.StatusCode != 200 {
+		t.Errorf("REGISTER once the store is back = %v, want 200", res)
+	}
+	// A wrong password still counts.
+	for range cfg.Failures {
+		p.register("alice", "guess", p.nonce("alice"), 5*time.Second)
+	}
+	if len(g.Bans()) != 1 {
+		t.Errorf("Bans() = %v after %d wrong passwords, want one", g.Bans(), cfg.Failures)
 	}
 }
 
