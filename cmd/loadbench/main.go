@@ -82,14 +82,7 @@ trunks: [{name: carrier, address: "127.0.0.1:%d", transport: udp}]
 routes: [{prefix: "", trunks: [carrier]}]
 http: {listen: "127.0.0.1:%d"}
 shutdown: {drain_timeout: 5s}
-guard: {rate: 100000, burst: 200000}
-# The load account has no rate plan: this measures the SIP path, not
-# billing (cmd/billbench does), so its calls are free on purpose.
-billing: {unbilled: allow}
-# One account places every call of the benchmark: its limits are lifted.
-limits: {concurrent_calls: unlimited, calls_per_minute: unlimited, spend_hour: unlimited, spend_day: unlimited,
-  max_rate: unlimited, countries: ["*"], number_types: [mobile, fixed, toll_free, premium, other]}
-`, dir, sipPort, carrierPort, httpPort)
+%s`, dir, sipPort, carrierPort, httpPort, benchproc.LoadAccount)
 	cfgPath := filepath.Join(dir, "dialtone.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return err

@@ -76,11 +76,7 @@ trunks: [{name: carrier, address: "127.0.0.1:%d", transport: udp}]
 routes: [{prefix: "", trunks: [carrier]}]
 http: {listen: "127.0.0.1:%d"}
 shutdown: {drain_timeout: 5s}
-guard: {rate: 100000, burst: 200000}
-# The load account has no rate plan: this measures the media relay, not
-# billing (cmd/billbench does), so its calls are free on purpose.
-billing: {unbilled: allow}
-`, dir, sipPort, portMin, portMax, complexity, carrierPort, httpPort)
+%s`, dir, sipPort, portMin, portMax, complexity, carrierPort, httpPort, benchproc.LoadAccount)
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("%w (make build makes it; -bin names another)", err)
 	}

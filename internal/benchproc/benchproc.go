@@ -15,6 +15,17 @@ import (
 	"time"
 )
 
+// LoadAccount is the configuration (top-level YAML) of a switch that one
+// benchmark account loads: the guard's per-source rate raised so that it
+// never throttles the load generator, and the account's calls free and
+// unlimited, since the benchmarks measure SIP and media, not billing
+// (cmd/billbench does) nor the limits.
+const LoadAccount = `guard: {rate: 100000, burst: 200000}
+billing: {unbilled: allow}
+limits: {concurrent_calls: unlimited, calls_per_minute: unlimited, spend_hour: unlimited, spend_day: unlimited,
+  max_rate: unlimited, countries: ["*"], number_types: [mobile, fixed, toll_free, premium, other]}
+`
+
 // FreePort is a port of 127.0.0.1 free a moment ago, for network "udp" or
 // "tcp".
 func FreePort(network string) int {
