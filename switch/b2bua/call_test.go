@@ -555,6 +555,12 @@ func TestCreditTakenOver(t *testing.T) {
 	if h.credit.extends != 0 {
 		t.Errorf("credit extended %d times, want 0", h.credit.extends)
 	}
+	// The hang-up runs in a task of its own, which may still be stopping
+	// the call's timers as its CDR is written: give it a moment.
+	deadline := time.Now().Add(5 * time.Second)
+	for h.clock.pending() != 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if n := h.clock.pending(); n != 0 {
 		t.Errorf("%d timers pending after the call ended, want 0", n)
 	}
