@@ -229,18 +229,11 @@ func (d *dialtone) setup(ctx context.Context, calls int, transcode bool) ([]*cal
 			}
 		}
 	}
-	errs := make([]error, calls)
-	sem := make(chan struct{}, 10)
-	var wg sync.WaitGroup
-	for i := range cs {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			cs[i], dialogs[i], errs[i] = d.place(ctx, i, transcode)
-		})
-	}
-	wg.Wait()
-	if err := firstError(errs); err != nil {
+	err := placeAll(calls, func(i int) (err error) {
+		cs[i], dialogs[i], err = d.place(ctx, i, transcode)
+		return err
+	})
+	if err != nil {
 		hangup()
 		return nil, nil, err
 	}

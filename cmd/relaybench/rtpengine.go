@@ -105,18 +105,11 @@ func (r *rtpengine) setup(ctx context.Context, calls int, transcode bool) ([]*ca
 			c.close()
 		}
 	}
-	errs := make([]error, calls)
-	sem := make(chan struct{}, 10)
-	var wg sync.WaitGroup
-	for i := range cs {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			cs[i], errs[i] = r.place(ctx, i, transcode)
-		})
-	}
-	wg.Wait()
-	if err := firstError(errs); err != nil {
+	err := placeAll(calls, func(i int) (err error) {
+		cs[i], err = r.place(ctx, i, transcode)
+		return err
+	})
+	if err != nil {
 		hangup()
 		return nil, nil, err
 	}
@@ -192,6 +185,23 @@ func (r *rtpengine) place(ctx context.Context, i int, transcode bool) (*call, er
 }
 
 // firstError is the first error of errs, saying how many more there are.
+// placeAll runs place for calls 0 to calls-1, 10 at a time, and returns
+// the first error (with how many more there were).
+func placeAll(calls int, place func(i int) error) error {
+	errs := make([]error, calls)
+	sem := make(chan struct{}, 10)
+	var wg sync.WaitGroup
+	for i := range calls {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = place(i)
+		})
+	}
+	wg.Wait()
+	return firstError(errs)
+}
+
 func firstError(errs []error) error {
 	var first error
 	n := 0
