@@ -202,10 +202,7 @@ func TestCrashSettlesOpenCalls(t *testing.T) {
 			rx := newReceiver(t)
 			uas := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, 2)
 			app := dialApp(t, sw, appCall{user: "alice", password: "secret", end: "wait-bye"}, "+447400123456", 2, 10)
-			deadline := time.Now().Add(15 * time.Second)
-			for sw.Metric("dialtone_calls_active") != 2 && time.Now().Before(deadline) {
-				time.Sleep(50 * time.Millisecond)
-			}
+			sw.waitActive(2, 15*time.Second)
 			time.Sleep(3500 * time.Millisecond) // answered, and credit extended at least once
 			sw.Kill()
 			app.Stop()

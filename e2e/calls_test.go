@@ -234,10 +234,7 @@ func TestRestartKeepsData(t *testing.T) {
 			}
 			// A crash right after the switch has finished a call keeps its CDR.
 			call()
-			deadline := time.Now().Add(10 * time.Second)
-			for sw.Metric("dialtone_calls_active") != 0 && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
-			}
+			sw.waitActive(0, 10*time.Second)
 			sw.Kill()
 			if sw.store != nil {
 				sw.store.Close()
@@ -308,10 +305,7 @@ func TestTortureMessages(t *testing.T) {
 			break
 		}
 	}
-	deadline := time.Now().Add(40 * time.Second)
-	for sw.Metric("dialtone_calls_active") != 0 && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
-	}
+	sw.waitActive(0, 40*time.Second)
 	if active := sw.Metric("dialtone_calls_active"); active != 0 {
 		t.Errorf("dialtone_calls_active = %v after torture messages, want 0 (a leaked call)", active)
 	}

@@ -189,10 +189,7 @@ func TestReloadRoutes(t *testing.T) {
 	rx := newReceiver(t)
 	c1 := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, p1, 1)
 	long := dialApp(t, sw, appCall{user: "alice", password: "secret", holdMS: 4000, end: "bye"}, "+442079460018", 1, 1)
-	deadline := time.Now().Add(10 * time.Second)
-	for sw.Metric("dialtone_calls_active") != 1 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	sw.waitActive(1, 10*time.Second)
 	cfg, err := os.ReadFile(sw.cfgPath)
 	if err != nil {
 		t.Fatal(err)

@@ -181,10 +181,7 @@ func messages(s *Sipp) string {
 // waitIdle waits until the switch has no call left.
 func waitIdle(t *testing.T, sw *Switch) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for sw.Metric("dialtone_calls_active") != 0 && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
+	sw.waitActive(0, 10*time.Second)
 	if active := sw.Metric("dialtone_calls_active"); active != 0 {
 		t.Errorf("dialtone_calls_active = %v after the call ended, want 0", active)
 	}

@@ -358,6 +358,15 @@ func (sw *Switch) Metric(name string) float64 {
 	return -1
 }
 
+// waitActive waits up to timeout until the switch has n calls up
+// (dialtone_calls_active); the caller checks the count it needs.
+func (sw *Switch) waitActive(n float64, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for sw.Metric("dialtone_calls_active") != n && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // Store opens the switch's store (read side) for assertions.
 func (sw *Switch) Store() dialtone.Store {
 	sw.t.Helper()

@@ -44,10 +44,7 @@ func threeCallsKilled(t *testing.T, sw *Switch, carrierPort int) {
 	rx := newReceiver(t)
 	uas := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, 3)
 	app := dialApp(t, sw, appCall{user: "alice", password: "secret", end: "wait-bye"}, "+447400123456", 3, 10)
-	deadline := time.Now().Add(15 * time.Second)
-	for sw.Metric("dialtone_calls_active") != 3 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	sw.waitActive(3, 15*time.Second)
 	if n := sw.Metric("dialtone_calls_active"); n != 3 {
 		t.Fatalf("%v calls up, want 3", n)
 	}
@@ -144,10 +141,7 @@ func TestStalledNodeGivesUpItsCalls(t *testing.T) {
 	rx := newReceiver(t)
 	uas := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, 3)
 	app := dialApp(t, a, appCall{user: "alice", password: "secret", end: "wait-bye"}, "+447400123456", 3, 10)
-	deadline := time.Now().Add(15 * time.Second)
-	for a.Metric("dialtone_calls_active") != 3 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	a.waitActive(3, 15*time.Second)
 	time.Sleep(3 * time.Second)
 	proc := a.cmd.Process
 	if err := proc.Signal(syscall.SIGSTOP); err != nil {
@@ -176,10 +170,7 @@ func TestStalledNodeGivesUpItsCalls(t *testing.T) {
 		t.Errorf("the carrier's calls: %d ended by the switch's BYE, want 3\n%s", st.Successful, uas.Errors())
 	}
 	t.Logf("a hung up its lost calls %v after it resumed", time.Since(resumedAt).Round(100*time.Millisecond))
-	deadline = time.Now().Add(10 * time.Second)
-	for a.Metric("dialtone_calls_active") != 0 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	a.waitActive(0, 10*time.Second)
 	// Charged to a's last sign of life before the stop, ~3 s in, not to
 	// when a hung the calls up.
 	checkLeftCalls(t, b, b.CDRs(0), "node a died", 2, 5)

@@ -32,10 +32,7 @@ func TestDrainOnSIGTERM(t *testing.T) {
 	rx := newReceiver(t)
 	uas := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, 1)
 	long := dialApp(t, sw, appCall{user: "alice", password: "secret", holdMS: 4000, end: "bye"}, "+442079460018", 1, 1)
-	deadline := time.Now().Add(10 * time.Second)
-	for sw.Metric("dialtone_calls_active") != 1 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	sw.waitActive(1, 10*time.Second)
 	time.Sleep(300 * time.Millisecond) // answered
 	_ = sw.cmd.Process.Signal(syscall.SIGTERM)
 	time.Sleep(300 * time.Millisecond)
@@ -83,10 +80,7 @@ func TestSIGINTHangsUp(t *testing.T) {
 	rx := newReceiver(t)
 	uas := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, 1)
 	app := dialApp(t, sw, appCall{user: "alice", password: "secret", end: "wait-bye"}, "+442079460018", 1, 1)
-	deadline := time.Now().Add(10 * time.Second)
-	for sw.Metric("dialtone_calls_active") != 1 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	sw.waitActive(1, 10*time.Second)
 	time.Sleep(500 * time.Millisecond)
 	sw.Stop()
 	if st := app.Wait(10 * time.Second); st.Successful != 1 {
@@ -249,10 +243,7 @@ func TestForeignBYE(t *testing.T) {
 	rx := newReceiver(t)
 	uas := runCarrier(t, carrier{answer: "200", rtpPort: rx.Port}, carrierPort, 1)
 	app := dialApp(t, sw, appCall{user: "alice", password: "secret", pcap: true, holdMS: 2500, end: "bye"}, "+442079460018", 1, 1)
-	deadline := time.Now().Add(10 * time.Second)
-	for sw.Metric("dialtone_calls_active") != 1 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
+	sw.waitActive(1, 10*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	callID := fmt.Sprintf("1-%d@127.0.0.1", app.cmd.Process.Pid) // sipp's Call-ID of its first call
 	conn, err := net.Dial("udp", fmt.Sprintf("127.0.0.1:%d", sw.SIPPort))
