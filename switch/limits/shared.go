@@ -8,16 +8,12 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/dialtone/dialtone"
 )
 
-// Slots is what Shared keeps in the store (dialtone.SlotStore).
-type Slots interface {
-	TakeSlot(ctx context.Context, scope, id, node string, now, expires time.Time, admit func(open, recent int) error) error
-	ReleaseSlot(ctx context.Context, id string, now time.Time) error
-	RenewSlots(ctx context.Context, node string, expires time.Time) (int64, error)
-	ReleaseNodeSlots(ctx context.Context, node string, now time.Time) (int64, error)
-	PurgeSlots(ctx context.Context, before time.Time) (int64, error)
-}
+// Slots is what Shared keeps in the store.
+type Slots = dialtone.SlotStore
 
 // SlotTTL is how long a slot of a node that stopped renewing holds at
 // most. A node that dies has its slots closed sooner, by the node that
