@@ -252,25 +252,29 @@ func dropCancelled(items []*pending) []*pending {
 	return live
 }
 
-// send runs items' statements in one pipeline, one implicit transaction.
+// send runs items' statements in one pipeline, one implicit transaction,
+// after locking all their user accounts in name order: each statement
+// locks only its own accounts in that order, and items one after another
+// would lock them out of it (a:b, then a:c, then b:d locks c before b),
+// against a movement posted alone at the same time that locks b, then c.
 // It returns the index of the first statement that failed, or -1.
 func (b *batcher) send(items []*pending) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
 	batch := &pgx.Batch{}
+	batch.Queue(lockSQL, userAccounts(items))
 	for _, p := range items {
 		query, args := statement(&p.m, p.now)
 		batch.Queue(query, args...)
 	}
 	br := b.pool.SendBatch(ctx, batch)
 	failed := -1
-	var err error
-	for i, p := range items {
+	_, err := br.Exec()
+	for i := 0; err == nil && i < len(items); i++ {
 		var zero int64
-		p.id = nil
-		if err = br.QueryRow().Scan(&p.id, &zero); err != nil {
+		items[i].id = nil
+		if err = br.QueryRow().Scan(&items[i].id, &zero); err != nil {
 			failed = i
-			break
 		}
 	}
 	if cerr := br.Close(); err == nil && cerr != nil {
@@ -313,6 +317,19 @@ const indexSQL = `SELECT set_config('enable_seqscan', 'off', true)`
 // lockSQL locks a batch's user accounts in name order, the order every
 // posting locks them in.
 const lockSQL = `SELECT 1 FROM ledger_accounts WHERE name = ANY($1::text[]) AND NOT house ORDER BY name FOR NO KEY UPDATE`
+
+// userAccounts is the user accounts items post to, for lockSQL.
+func userAccounts(items []*pending) []string {
+	var names []string
+	for _, p := range items {
+		for _, q := range p.m.Postings {
+			if !dialtone.IsHouseAccount(q.Account) {
+				names = append(names, q.Account)
+			}
+		}
+	}
+	return names
+}
 
 // together reports whether items can be posted by batchSQL: no user
 // account is both debited and credited in them, so the balance each

@@ -133,6 +133,11 @@ func post(ctx context.Context, q querier, inTx bool, m *dialtone.Movement, now t
 		}
 	}
 	replayed, err = postOnce(ctx, q, m, now)
+	// Alone, the statement is its own transaction: one that deadlocked
+	// was rolled back whole and may run again.
+	for attempt := 0; !inTx && retryable(err) && attempt < batchRetries; attempt++ {
+		replayed, err = postOnce(ctx, q, m, now)
+	}
 	var pe *pgconn.PgError
 	if !inTx && errors.As(err, &pe) && pe.Code == "DT001" {
 		if err := ensureAccounts(ctx, q, m); err != nil {
