@@ -18,8 +18,11 @@ import (
 
 const (
 	// maxFlushes is how many batches may be in flight at once. Movements
-	// posted while all are in flight wait for the next batch.
-	maxFlushes = 3
+	// posted while all are in flight wait for the next batch. Two keep
+	// the database busy while one commits; more make smaller batches
+	// that cost more each (make bench, cmd/billbench: 3 and 4 posted
+	// fewer debits per second than 2, and 1 fewer again).
+	maxFlushes = 2
 	// maxBatch is the most movements one batch takes.
 	maxBatch = 64
 	// batchRetries is how many times a batch is sent again after a
@@ -38,7 +41,7 @@ const (
 // the others wait, and the next batch takes all that wait (up to maxBatch).
 //
 // A batch is one transaction, sent as one pipeline (one Sync: one implicit
-// transaction): its user accounts locked in name order (lockSQL), then all
+// transaction): its user accounts locked in name order (begin), then all
 // its movements in one statement (batchSQL), or, when an account is both
 // debited and credited in it or that statement fails, each movement's own
 // statement in lock order, which finds the one that fails.
@@ -253,7 +256,7 @@ func dropCancelled(items []*pending) []*pending {
 }
 
 // send runs items' statements in one pipeline, one implicit transaction,
-// after locking all their user accounts in name order: each statement
+// after locking all their user accounts in name order (begin): each statement
 // locks only its own accounts in that order, and items one after another
 // would lock them out of it (a:b, then a:c, then b:d locks c before b),
 // against a movement posted alone at the same time that locks b, then c.
@@ -262,14 +265,17 @@ func (b *batcher) send(items []*pending) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
 	batch := &pgx.Batch{}
-	batch.Queue(lockSQL, userAccounts(items))
+	n := begin(batch, userAccounts(items))
 	for _, p := range items {
 		query, args := statement(&p.m, p.now)
 		batch.Queue(query, args...)
 	}
 	br := b.pool.SendBatch(ctx, batch)
 	failed := -1
-	_, err := br.Exec()
+	var err error
+	for ; err == nil && n > 0; n-- {
+		_, err = br.Exec()
+	}
 	for i := 0; err == nil && i < len(items); i++ {
 		var zero int64
 		items[i].id = nil
@@ -309,14 +315,25 @@ en AS (INSERT INTO ledger_entries (movement_id, account_id, amount, balance)
 SELECT mv.key, mv.id, CASE WHEN (SELECT count(*) FROM en) = (SELECT count(*) FROM p) THEN 0
 	ELSE ledger_fail('an account of this movement is missing or in another currency') END FROM mv`
 
-// indexSQL has the batch's statements look their few accounts up by
-// index: on a small table the planner would rather scan it whole, and
-// compare each row with every name of the batch.
-const indexSQL = `SELECT set_config('enable_seqscan', 'off', true)`
+// planSQL has the batch's statements look their few accounts up by index
+// (on a small table the planner would rather scan it whole, and compare
+// each row with every name of the batch) and keep one plan per statement
+// for all batches: a batch of a few movements costs less to run than to
+// plan, and the plan that fits one fits all.
+const planSQL = `SELECT set_config('enable_seqscan', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true)`
 
 // lockSQL locks a batch's user accounts in name order, the order every
 // posting locks them in.
 const lockSQL = `SELECT 1 FROM ledger_accounts WHERE name = ANY($1::text[]) AND NOT house ORDER BY name FOR NO KEY UPDATE`
+
+// begin queues what every batch starts with: planSQL, then lockSQL on its
+// user accounts. It returns how many statements it queued, whose results
+// the batch reads first.
+func begin(batch *pgx.Batch, users []string) int {
+	batch.Queue(planSQL)
+	batch.Queue(lockSQL, users)
+	return 2
+}
 
 // userAccounts is the user accounts items post to, for lockSQL.
 func userAccounts(items []*pending) []string {
@@ -381,12 +398,11 @@ func (b *batcher) sendTogether(items []*pending) error {
 		}
 	}
 	batch := &pgx.Batch{}
-	batch.Queue(indexSQL)
-	batch.Queue(lockSQL, users)
+	n := begin(batch, users)
 	batch.Queue(batchSQL, keys, kinds, currencies, memos, fps, created, movs, names, amounts, isHouse, users, houses)
 	br := b.pool.SendBatch(ctx, batch)
 	defer br.Close()
-	for range 2 {
+	for range n {
 		if _, err := br.Exec(); err != nil {
 			return err
 		}

@@ -8,7 +8,10 @@
 //
 // The debit runs take turns with pgbench's, -rounds times, each pair
 // printed with its ratio: the machine may be shared, and a ratio from runs
-// side by side is steadier than one from runs minutes apart. -stores and
+// side by side is steadier than one from runs minutes apart. Each run also
+// prints the machine's busy CPU time per debit or update (all processes:
+// the benchmark, the database, the kernel), which says how much of a
+// ratio is the work's cost and how much its waiting. -stores and
 // -export=false narrow the run, e.g. to PostgreSQL's debits only.
 package main
 
@@ -35,6 +38,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/dialtone/dialtone"
+	"github.com/dialtone/dialtone/internal/benchproc"
 	"github.com/dialtone/dialtone/postgres"
 	"github.com/dialtone/dialtone/sqlite"
 )
@@ -109,20 +113,20 @@ func run(bin, pgURL string, o options) error {
 				if !ok {
 					return fmt.Errorf("no store %q", name)
 				}
-				n, err := debits(ctx, st, workers, d, hot)
+				n, cpu, err := debits(ctx, st, workers, d, hot)
 				if err != nil {
 					return fmt.Errorf("%s debits: %w", name, err)
 				}
-				fmt.Printf("  %-8s %-22s %8.0f debits/s\n", name, label(hot), n)
+				fmt.Printf("  %-8s %-22s %8.0f debits/s   %5.0f µs CPU each\n", name, label(hot), n, cpu)
 				if name == "postgres" {
 					ours = n
 				}
 			}
-			tps, err := pgbench(ctx, pgURL, schema, workers, d, hot)
+			tps, cpu, err := pgbench(ctx, pgURL, schema, workers, d, hot)
 			if err != nil {
 				return fmt.Errorf("pgbench: %w", err)
 			}
-			fmt.Printf("  %-8s %-22s %8.0f updates/s (UPDATE ... SET balance = balance - 1 WHERE id = :id)\n", "pgbench", label(hot), tps)
+			fmt.Printf("  %-8s %-22s %8.0f updates/s  %5.0f µs CPU each (UPDATE ... SET balance = balance - 1 WHERE id = :id)\n", "pgbench", label(hot), tps, cpu)
 			if ours > 0 {
 				fmt.Printf("  %-8s %-22s %8.2fx\n", "ratio", "postgres / pgbench", ours/tps)
 			}
@@ -189,20 +193,22 @@ func label(hot bool) string {
 }
 
 // debits posts movements from wallets (or one wallet) for d with workers
-// clients and returns movements per second.
-func debits(ctx context.Context, st dialtone.Store, workers int, d time.Duration, hot bool) (float64, error) {
+// clients and returns movements per second and the machine's busy CPU
+// time per movement in µs (see benchproc.MachineCPU).
+func debits(ctx context.Context, st dialtone.Store, workers int, d time.Duration, hot bool) (float64, float64, error) {
 	run := time.Now().UnixNano()
 	const wallets = 1000
 	for i := range wallets {
 		m, err := dialtone.Transfer{Key: fmt.Sprintf("seed:%d:%d", run, i), Kind: "topup", Currency: "USD",
 			From: dialtone.FundingAccount("USD"), To: dialtone.WalletAccount(int64(i)), Amount: decimal.NewFromInt(1_000_000)}.Movement()
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if _, err := st.Post(ctx, m); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
+	cpu := benchproc.MachineCPU()
 	var n atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr atomic.Value
@@ -231,25 +237,36 @@ func debits(ctx context.Context, st dialtone.Store, workers int, d time.Duration
 		}()
 	}
 	wg.Wait()
+	cpu = benchproc.MachineCPU() - cpu
 	if err, ok := firstErr.Load().(error); ok {
-		return 0, err
+		return 0, 0, err
 	}
-	return float64(n.Load()) / d.Seconds(), nil
+	return float64(n.Load()) / d.Seconds(), perOp(cpu, n.Load()), nil
+}
+
+// perOp is cpu per operation in µs.
+func perOp(cpu time.Duration, ops int64) float64 {
+	if ops == 0 {
+		return 0
+	}
+	return float64(cpu.Microseconds()) / float64(ops)
 }
 
 var tpsRE = regexp.MustCompile(`tps = ([0-9.]+)`)
 
-// pgbench runs the single-row update the debits are compared with.
-func pgbench(ctx context.Context, pgURL, schema string, workers int, d time.Duration, hot bool) (float64, error) {
+// pgbench runs the single-row update the debits are compared with and
+// returns its updates per second and the machine's busy CPU time per
+// update in µs.
+func pgbench(ctx context.Context, pgURL, schema string, workers int, d time.Duration, hot bool) (float64, float64, error) {
 	conn, err := pgx.Connect(ctx, pgURL)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer conn.Close(ctx)
 	table := schema + ".bench_accounts"
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (id int PRIMARY KEY, balance bigint NOT NULL);
 		TRUNCATE `+table+`; INSERT INTO `+table+` SELECT g, 1000000000 FROM generate_series(1, 1000) g`); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	script := filepath.Join(os.TempDir(), fmt.Sprintf("billbench-%d.sql", os.Getpid()))
 	id := `\set id random(1, 1000)`
@@ -257,21 +274,27 @@ func pgbench(ctx context.Context, pgURL, schema string, workers int, d time.Dura
 		id = `\set id 1`
 	}
 	if err := os.WriteFile(script, []byte(id+"\nUPDATE "+table+" SET balance = balance - 1 WHERE id = :id;\n"), 0o600); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer os.Remove(script)
 	u, _ := url.Parse(pgURL)
+	cpu := benchproc.MachineCPU()
 	out, err := exec.Command("pgbench", "-n", "-M", "prepared", "-c", strconv.Itoa(workers), "-j", "2",
 		"-T", strconv.Itoa(int(d.Seconds())), "-f", script, "-h", u.Hostname(), "-p", u.Port(), "-U", u.User.Username(),
 		u.Path[1:]).CombinedOutput()
+	cpu = benchproc.MachineCPU() - cpu
 	if err != nil {
-		return 0, fmt.Errorf("%w: %s", err, out)
+		return 0, 0, fmt.Errorf("%w: %s", err, out)
 	}
 	m := tpsRE.FindSubmatch(out)
 	if m == nil {
-		return 0, fmt.Errorf("no tps in pgbench output: %s", out)
+		return 0, 0, fmt.Errorf("no tps in pgbench output: %s", out)
 	}
-	return strconv.ParseFloat(string(m[1]), 64)
+	tps, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		return 0, 0, err
+	}
+	return tps, perOp(cpu, int64(tps*d.Seconds())), nil
 }
 
 // seedCDRs writes rows CDRs with COPY.

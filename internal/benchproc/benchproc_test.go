@@ -16,6 +16,18 @@ func TestStatTicks(t *testing.T) {
 			t.Errorf("StatTicks(%q) = nil error, want one", bad)
 		}
 	}
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	if got, err := BusyTicks("cpu  100 5 50 9000 40 1 2 3 7 1\ncpu0 1 2 3 4 5 6 7 8 9 10\n"); err != nil || got != 161 {
+		t.Errorf("BusyTicks = %d, %v; want 161", got, err)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7", "cpu 1 2 3 x 5 6 7 8"} {
+		if _, err := BusyTicks(bad); err == nil {
+			t.Errorf("BusyTicks(%q) = nil error, want one", bad)
+		}
+	}
+	if MachineCPU() <= 0 {
+		t.Error("MachineCPU is not above 0")
+	}
 	if CPU(1<<30) != 0 || RSS(1<<30) != 0 {
 		t.Error("CPU or RSS of a process that does not exist is not 0")
 	}
