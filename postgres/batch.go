@@ -289,31 +289,31 @@ func (b *batcher) send(items []*pending) (int, error) {
 	return failed, err
 }
 
-// batchSQL posts many movements in one statement: the movements are
-// inserted, each user account's balance moves by the sum of its postings,
-// and each posting gets its entry with the balance after it in the batch's
-// order. A missing account, or one in another currency, aborts it through
-// ledger_fail, as does a CHECK on a balance that would go negative. The
-// accounts were locked before, in name order (lockSQL).
-const batchSQL = `WITH input AS (SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
-		WITH ORDINALITY AS t(key, kind, currency, memo, fingerprint, created_at, ord)),
-mv AS (INSERT INTO ledger_movements (key, kind, currency, memo, fingerprint, created_at)
-	SELECT key, kind, currency, memo, fingerprint, created_at FROM input ORDER BY ord ON CONFLICT (key) DO NOTHING RETURNING id, key),
-p AS (SELECT mv.id AS movement_id, t.name, t.amount, t.house, t.pord, i.currency
-	FROM unnest($7::bigint[], $8::text[], $9::bigint[], $10::bool[]) WITH ORDINALITY AS t(mi, name, amount, house, pord)
-	JOIN input i ON i.ord = t.mi JOIN mv ON mv.key = i.key),
-tot AS (SELECT name, currency, sum(amount) AS total FROM p WHERE NOT house GROUP BY name, currency),
-upd AS (UPDATE ledger_accounts a SET balance = a.balance + tot.total FROM tot
-	WHERE a.name = ANY($11::text[]) AND a.name = tot.name AND a.currency = tot.currency AND NOT a.house RETURNING a.id, a.name, a.balance),
-hs AS (SELECT a.id, a.name, NULL::bigint AS balance FROM ledger_accounts a
-	WHERE a.name = ANY($12::text[]) AND a.house AND (a.name, a.currency) IN (SELECT name, currency FROM p WHERE house)),
+// batchSQL posts many movements in one statement, what each changes worked
+// out by the caller (see sendTogether): the movements are inserted, each
+// user account's balance moves by the sum of its postings, and each
+// posting gets its entry with the balance after it in the batch's order:
+// the account's new balance less what its postings after this one moved.
+// Unless every posting got its entry, ledger_fail aborts it: an account
+// is missing or in another currency, or a movement's key was used before
+// (its postings have no movement to go with), so the totals are wrong. A
+// CHECK on a balance that would go negative aborts it too. The accounts
+// were locked before, in name order (begin).
+const batchSQL = `WITH mv AS (INSERT INTO ledger_movements (key, kind, currency, memo, fingerprint, created_at)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
+	ON CONFLICT (key) DO NOTHING RETURNING id, key),
+upd AS (UPDATE ledger_accounts a SET balance = a.balance + t.total FROM unnest($7::text[], $8::text[], $9::bigint[]) AS t(name, currency, total)
+	WHERE a.name = t.name AND a.currency = t.currency AND NOT a.house RETURNING a.id, a.name, a.balance),
+hs AS (SELECT a.id, a.name, NULL::bigint AS balance FROM ledger_accounts a JOIN unnest($10::text[], $11::text[]) AS h(name, currency)
+	ON a.name = h.name AND a.currency = h.currency WHERE a.house),
 acc AS (SELECT * FROM upd UNION ALL SELECT * FROM hs),
 en AS (INSERT INTO ledger_entries (movement_id, account_id, amount, balance)
-	SELECT p.movement_id, acc.id, p.amount, acc.balance - coalesce(sum(p.amount) OVER
-		(PARTITION BY p.name ORDER BY p.pord DESC ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-	FROM p JOIN acc ON acc.name = p.name ORDER BY p.pord RETURNING 1)
-SELECT mv.key, mv.id, CASE WHEN (SELECT count(*) FROM en) = (SELECT count(*) FROM p) THEN 0
-	ELSE ledger_fail('an account of this movement is missing or in another currency') END FROM mv`
+	SELECT mv.id, acc.id, t.amount, acc.balance - t.later
+	FROM unnest($12::text[], $13::text[], $14::bigint[], $15::bigint[]) WITH ORDINALITY AS t(key, name, amount, later, ord)
+	JOIN mv ON mv.key = t.key JOIN acc ON acc.name = t.name ORDER BY t.ord RETURNING 1)
+SELECT mv.key, mv.id, chk.z FROM (SELECT CASE WHEN (SELECT count(*) FROM en) = $16 THEN 0
+	ELSE ledger_fail('a movement of the batch was posted before, or an account is missing or in another currency') END) AS chk(z)
+	LEFT JOIN mv ON true`
 
 // planSQL has the batch's statements look their few accounts up by index
 // (on a small table the planner would rather scan it whole, and compare
@@ -374,32 +374,58 @@ func together(items []*pending) bool {
 func (b *batcher) sendTogether(items []*pending) error {
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
-	var keys, kinds, currencies, memos, fps, names, users, houses []string
-	var created []time.Time
-	var movs, amounts []int64
-	var isHouse []bool
+	var mv struct {
+		keys, kinds, currencies, memos, fps []string
+		created                             []time.Time
+	}
+	var pk, pname []string // the postings, in the batch's order
+	var pamount []int64
+	type account struct{ name, currency string }
+	var users, houses []account // in the order first seen
+	total := map[account]int64{}
 	first := map[string]bool{}
 	for _, p := range items {
 		if first[p.m.Key] {
 			continue
 		}
 		first[p.m.Key] = true
-		keys, kinds, currencies, memos = append(keys, p.m.Key), append(kinds, p.m.Kind), append(currencies, p.m.Currency), append(memos, p.m.Memo)
-		fps, created = append(fps, p.m.Fingerprint()), append(created, p.now)
-		for _, q := range p.m.Postings {
+		m := &p.m
+		mv.keys, mv.kinds, mv.currencies, mv.memos = append(mv.keys, m.Key), append(mv.kinds, m.Kind), append(mv.currencies, m.Currency), append(mv.memos, m.Memo)
+		mv.fps, mv.created = append(mv.fps, m.Fingerprint()), append(mv.created, p.now)
+		for _, q := range m.Postings {
 			amount, _ := dialtone.ToMicros(q.Amount) // checked by Validate
-			house := dialtone.IsHouseAccount(q.Account)
-			movs, names, amounts, isHouse = append(movs, int64(len(keys))), append(names, q.Account), append(amounts, amount), append(isHouse, house)
-			if house {
-				houses = append(houses, q.Account)
-			} else {
-				users = append(users, q.Account)
+			pk, pname, pamount = append(pk, m.Key), append(pname, q.Account), append(pamount, amount)
+			a := account{q.Account, m.Currency}
+			if dialtone.IsHouseAccount(q.Account) {
+				if _, ok := total[a]; !ok {
+					houses = append(houses, a)
+				}
+			} else if _, ok := total[a]; !ok {
+				users = append(users, a)
 			}
+			total[a] += amount
 		}
 	}
+	// later[i] is what the postings after i moved on its account: the
+	// entry's balance is the account's new balance less that.
+	later := make([]int64, len(pk))
+	moved := map[string]int64{}
+	for i := len(pk) - 1; i >= 0; i-- {
+		later[i] = moved[pname[i]]
+		moved[pname[i]] += pamount[i]
+	}
+	var uname, ucur, hname, hcur []string
+	var utotal []int64
+	for _, a := range users {
+		uname, ucur, utotal = append(uname, a.name), append(ucur, a.currency), append(utotal, total[a])
+	}
+	for _, a := range houses {
+		hname, hcur = append(hname, a.name), append(hcur, a.currency)
+	}
 	batch := &pgx.Batch{}
-	n := begin(batch, users)
-	batch.Queue(batchSQL, keys, kinds, currencies, memos, fps, created, movs, names, amounts, isHouse, users, houses)
+	n := begin(batch, uname)
+	batch.Queue(batchSQL, mv.keys, mv.kinds, mv.currencies, mv.memos, mv.fps, mv.created,
+		uname, ucur, utotal, hname, hcur, pk, pname, pamount, later, len(pk))
 	br := b.pool.SendBatch(ctx, batch)
 	defer br.Close()
 	for range n {
@@ -413,13 +439,16 @@ func (b *batcher) sendTogether(items []*pending) error {
 	}
 	ids := map[string]int64{}
 	for rows.Next() {
-		var key string
-		var id, zero int64
+		var key *string
+		var id *int64
+		var zero int64
 		if err := rows.Scan(&key, &id, &zero); err != nil {
 			rows.Close()
 			return err
 		}
-		ids[key] = id
+		if key != nil && id != nil {
+			ids[*key] = *id
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
