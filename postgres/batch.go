@@ -382,7 +382,7 @@ func (b *batcher) sendTogether(items []*pending) error {
 	var pamount []int64
 	type account struct{ name, currency string }
 	var users, houses []account // in the order first seen
-	total := map[account]int64{}
+	total := map[account]int64{} // what each account's postings move; a house account's is not used
 	first := map[string]bool{}
 	for _, p := range items {
 		if first[p.m.Key] {
@@ -396,11 +396,9 @@ func (b *batcher) sendTogether(items []*pending) error {
 			amount, _ := dialtone.ToMicros(q.Amount) // checked by Validate
 			pk, pname, pamount = append(pk, m.Key), append(pname, q.Account), append(pamount, amount)
 			a := account{q.Account, m.Currency}
-			if dialtone.IsHouseAccount(q.Account) {
-				if _, ok := total[a]; !ok {
-					houses = append(houses, a)
-				}
-			} else if _, ok := total[a]; !ok {
+			if _, seen := total[a]; !seen && dialtone.IsHouseAccount(q.Account) {
+				houses = append(houses, a)
+			} else if !seen {
 				users = append(users, a)
 			}
 			total[a] += amount
